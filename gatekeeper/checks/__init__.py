@@ -1,0 +1,54 @@
+"""The registry of built-in checks: the one place a check is added.
+
+Checks are named by import path and loaded on first use, so a run that selects one check
+does not import the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from gatekeeper.checks.base import Check, CheckLoadError, Context, Rule
+
+# name -> "module:Class". Order is the order checks run and are listed.
+REGISTRY: dict[str, str] = {
+    "schema": "gatekeeper.checks.schema:SchemaCheck",
+}
+
+__all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "get_check", "names"]
+
+
+def names() -> list[str]:
+    """Names of every built-in check, in run order."""
+    return list(REGISTRY)
+
+
+@cache
+def _check_class(name: str) -> type[Check]:
+    module_name, _, attr = REGISTRY[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    assert issubclass(cls, Check)
+    return cls
+
+
+def get_check(name: str) -> Check:
+    """A fresh instance of a registered check; KeyError for an unknown name."""
+    if name not in REGISTRY:
+        raise KeyError(name)
+    return _check_class(name)()
+
+
+def all_checks() -> list[Check]:
+    """Fresh instances of every registered check."""
+    return [get_check(n) for n in REGISTRY]
+
+
+def all_rules() -> list[Rule]:
+    """Every rule of every check (parse rules first), for ``gatekeeper rules`` and the docs."""
+    from gatekeeper.sources.rules import PARSE_RULES
+
+    rules = list(PARSE_RULES)
+    for check in all_checks():
+        rules.extend(check.rules())
+    return rules

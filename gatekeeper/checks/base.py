@@ -1,0 +1,106 @@
+"""The check protocol: what every check implements and what it is given.
+
+A check turns documents and resources into findings. It never knows which entry point
+called it, never prints, and never decides the exit code. Per-document and per-resource
+hooks are called by the pipeline inside an error boundary that names the check and file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, fingerprint, format_field
+
+
+@dataclass(slots=True)
+class Context:
+    """What a run gives every check: the whole loaded state and the settings for this run."""
+
+    root: Path
+    documents: list[Document]
+    resources: list[Resource]
+    config: Any  # gatekeeper.config.Config (kept loose to avoid an import cycle)
+    kubernetes_version: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def check_config(self, name: str) -> dict[str, Any]:
+        """The ``checks.<name>`` section of the configuration (empty when absent)."""
+        section = self.config.checks.get(name, {}) if self.config is not None else {}
+        return dict(section)
+
+
+class Check:
+    """Base class for checks. Override the hooks that apply; every hook may yield findings."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    config_schema: ClassVar[dict[str, Any]] = {}
+    default_enabled: ClassVar[bool] = True
+
+    def rules(self) -> Sequence[Rule]:
+        """Every rule this check can report (for ``gatekeeper rules`` and the docs)."""
+        return ()
+
+    def prepare(self, ctx: Context) -> None:
+        """Load what the check needs (schemas, policies). Raise ``CheckLoadError`` to fail closed."""
+
+    def digest(self, ctx: Context) -> str:
+        """A stable summary of the check's inputs (schemas, policies) for the policy digest."""
+        return ""
+
+    def active(self, ctx: Context) -> str | None:
+        """None when the check runs; otherwise why it is inactive (shown in the summary)."""
+        return None
+
+    def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
+        """Findings for one document (every parsed document, resource or not)."""
+        return ()
+
+    def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
+        """Findings for one Kubernetes resource."""
+        return ()
+
+    def check_all(self, ctx: Context) -> Iterable[Finding]:
+        """Findings that need the whole set of resources at once (cross-object rules)."""
+        return ()
+
+    def finding(self, rule: Rule | str, resource: Resource, message: str, field_path: FieldPath = (),
+                *, severity: Severity | None = None, hint: str | None = None, evidence: str = "",
+                end_line: int | None = None) -> Finding:
+        """Build a finding located at ``field_path`` of ``resource`` (or its nearest written ancestor)."""
+        rule_obj = rule if isinstance(rule, Rule) else None
+        rule_id = rule_obj.id if rule_obj else str(rule)
+        line, column = resource.locate(field_path)
+        ref = resource.ref
+        fpath = format_field(field_path)
+        return Finding(
+            check=self.name, rule=rule_id,
+            severity=severity if severity is not None else (rule_obj.severity if rule_obj else Severity.ERROR),
+            message=message, path=resource.path, line=line, column=column, end_line=end_line,
+            resource=ref, field=fpath,
+            hint=hint if hint is not None else (rule_obj.hint if rule_obj else ""),
+            fingerprint=fingerprint(rule_id, ref, resource.path, fpath, evidence),
+        )
+
+    def document_finding(self, rule: Rule | str, doc: Document, message: str, field_path: FieldPath = (),
+                         *, severity: Severity | None = None, hint: str | None = None,
+                         evidence: str = "") -> Finding:
+        """Build a finding for a document that is not a resource (config files, values files)."""
+        rule_obj = rule if isinstance(rule, Rule) else None
+        rule_id = rule_obj.id if rule_obj else str(rule)
+        line, column = doc.locate(field_path)
+        fpath = format_field(field_path)
+        return Finding(
+            check=self.name, rule=rule_id,
+            severity=severity if severity is not None else (rule_obj.severity if rule_obj else Severity.ERROR),
+            message=message, path=doc.path, line=line, column=column, field=fpath,
+            hint=hint if hint is not None else (rule_obj.hint if rule_obj else ""),
+            fingerprint=fingerprint(rule_id, None, f"{doc.path}#{doc.index}", fpath, evidence),
+        )
+
+
+class CheckLoadError(Exception):
+    """A check cannot run as configured (bad policy, missing schema dir...): the run exits 2."""

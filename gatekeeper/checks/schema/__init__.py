@@ -1,0 +1,185 @@
+"""The schema check: every resource against its Kubernetes or CRD JSON schema.
+
+Every error of a document is reported (not just the first), each at the line of the field
+it concerns: an unknown field at its key, a wrong type at its value's key, a missing
+required field at its parent. Messages never echo values, so a mistyped secret cannot leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.checks.schema import crd, deprecations
+from gatekeeper.checks.schema.bundled import BundledSchemas, VersionError, compile_schema, resolve_version
+from gatekeeper.checks.schema.messages import describe
+from gatekeeper.model import Finding, Resource, Rule, Severity
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+RULES = {
+    r.id: r
+    for r in (
+        Rule("schema-unknown-field", "schema", _E, "A field that the kind's schema does not define.",
+             "The API server's strict field validation rejects unknown fields (kubectl's default), or "
+             "silently drops them: a misspelt field is a setting that never takes effect.",
+             "Fix the field name's spelling or indentation, or remove it.",
+             bad_example="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  label: {}\n",
+             good_example="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  labels: {}\n"),
+        Rule("schema-type", "schema", _E, "A field holds a value of the wrong type.",
+             "The API server rejects the object; quoting numbers is the usual cause.",
+             "Write the value with the type the schema expects (e.g. replicas: 3, not \"3\").",
+             bad_example="apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n"
+                         "  replicas: \"3\"\n  selector: {matchLabels: {app: a}}\n  template:\n"
+                         "    metadata: {labels: {app: a}}\n    spec:\n      containers: [{name: a, image: a:1}]\n",
+             good_example="apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n"
+                          "  replicas: 3\n  selector: {matchLabels: {app: a}}\n  template:\n"
+                          "    metadata: {labels: {app: a}}\n    spec:\n      containers: [{name: a, image: a:1}]\n"),
+        Rule("schema-required", "schema", _E, "A required field is missing.",
+             "The API server rejects the object.", "Add the missing field.",
+             bad_example="apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n"
+                         "    - name: http\n",
+             good_example="apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n"
+                          "    - name: http\n      port: 80\n"),
+        Rule("schema-value", "schema", _E, "A value outside what the schema allows (enum, range, pattern).",
+             "The API server rejects the object.", "Use one of the allowed values."),
+        Rule("schema-missing", "schema", _W, "No schema is known for the resource's apiVersion and kind.",
+             "An object nobody can validate may be misspelt or target an API the cluster lacks.",
+             "Add the CRD to the repository, or its JSON schema to a schema dir "
+             "({group}/{kind}_{version}.json), or set checks.schema.missing_schema."),
+        Rule("removed-api", "schema", _E, "The apiVersion was removed in the target Kubernetes version.",
+             "The API server no longer serves it: the object cannot be applied.",
+             "Migrate to the replacement apiVersion named in the message.",
+             bad_example="apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: nightly\n",
+             good_example="apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\n"),
+        Rule("deprecated-api", "schema", _W, "The apiVersion is deprecated in the target Kubernetes version.",
+             "It will be removed in a later release; migrating now avoids a broken upgrade.",
+             "Migrate to the replacement apiVersion named in the message."),
+    )
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "enabled": {"type": "boolean", "description": "Run this check (default true)."},
+        "strict": {"type": "boolean", "description": "Report fields the schema does not define (default true)."},
+        "missing_schema": {"enum": ["error", "warning", "info", "ignore"],
+                           "description": "Severity for resources with no known schema (default warning)."},
+        "schema_dirs": {"type": "array", "items": {"type": "string"},
+                        "description": "Directories of JSON schemas in {group}/{kind}_{version}.json layout."},
+        "skip_kinds": {"type": "array", "items": {"type": "string"},
+                       "description": "Kinds (or apiVersion/kind) never schema-checked."},
+    },
+}
+
+_SOPS_KEY = "sops"
+
+
+class SchemaCheck(Check):
+    """Validate resources against Kubernetes and CRD schemas."""
+
+    name = "schema"
+    summary = "JSON schema validation against Kubernetes and CRD schemas; removed and deprecated APIs."
+    config_schema = CONFIG_SCHEMA
+
+    def __init__(self) -> None:
+        self.bundled: BundledSchemas | None = None
+        self.custom: dict[tuple[str, str], Any] = {}
+        self.schema_dirs: list[Path] = []
+        self.missing: str = "warning"
+        self.skip: set[str] = set()
+        self.strict = True
+        self.target = ""
+
+    def rules(self) -> Sequence[Rule]:
+        return list(RULES.values())
+
+    def prepare(self, ctx: Context) -> None:
+        section = ctx.check_config(self.name)
+        self.strict = bool(ctx.options.get("strict", section.get("strict", True)))
+        self.missing = str(section.get("missing_schema", "warning"))
+        self.skip = set(section.get("skip_kinds", []))
+        try:
+            self.target = resolve_version(ctx.kubernetes_version)
+        except VersionError as exc:
+            raise CheckLoadError(str(exc)) from None
+        self.bundled = BundledSchemas(self.target, self.strict)
+        base = ctx.config.base_dir if ctx.config is not None and ctx.config.base_dir else ctx.root
+        dirs = [*section.get("schema_dirs", []), *ctx.options.get("schema_dirs", [])]
+        self.schema_dirs = [(base / d) if not Path(d).is_absolute() else Path(d) for d in dirs]
+        for directory in self.schema_dirs:
+            if not directory.is_dir():
+                raise CheckLoadError(f"schema dir {directory} does not exist")
+        for definition in crd.crds_in(ctx.resources):
+            try:
+                for api_version, kind, schema in crd.crd_schemas(definition.obj, self.strict):
+                    self.custom[(api_version, kind)] = compile_schema(schema)
+            except Exception as exc:  # a broken CRD schema is the CRD's finding, not a crash
+                self.custom.setdefault(("__broken__", definition.path), exc)
+
+    def digest(self, ctx: Context) -> str:
+        dirs = ",".join(str(d) for d in self.schema_dirs)
+        return f"kubernetes={self.target};strict={self.strict};missing={self.missing};dirs={dirs}"
+
+    def _validator(self, resource: Resource) -> Any:
+        key = (resource.api_version, resource.kind)
+        if key in self.custom:
+            return self.custom[key]
+        assert self.bundled is not None
+        found = self.bundled.validator(*key)
+        if found is None:
+            for directory in self.schema_dirs:
+                schema = crd.load_schema_dir(directory, *key)
+                if schema is not None:
+                    found = compile_schema(schema)
+                    break
+        self.custom[key] = found
+        return found
+
+    def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
+        if resource.kind in self.skip or f"{resource.api_version}/{resource.kind}" in self.skip:
+            return []
+        findings: list[Finding] = []
+        lifecycle = deprecations.lookup(resource.api_version, resource.kind)
+        status = lifecycle.status(self.target) if lifecycle is not None else None
+        if lifecycle is not None and status is not None:
+            findings.append(self._lifecycle_finding(resource, lifecycle, status))
+            if status == "removed":
+                return findings
+        validator = self._validator(resource)
+        if validator is None:
+            if self.missing != "ignore":
+                findings.append(self.finding(
+                    RULES["schema-missing"], resource,
+                    f"no schema for {resource.api_version} {resource.kind} "
+                    f"(Kubernetes {self.target}, no CRD or schema dir provides it)",
+                    ("apiVersion",), severity=Severity.parse(self.missing)))
+            return findings
+        obj = resource.obj
+        if _SOPS_KEY in obj and isinstance(obj[_SOPS_KEY], dict) and "mac" in obj[_SOPS_KEY]:
+            obj = {k: v for k, v in obj.items() if k != _SOPS_KEY}  # SOPS metadata is not applied
+        if validator.is_valid(obj):
+            return findings
+        for error in validator.iter_errors(obj):
+            for rule_id, message, path in describe(error):
+                findings.append(self.finding(RULES[rule_id], resource, message, tuple(path),
+                                             evidence=message))
+        return findings
+
+    def _lifecycle_finding(self, resource: Resource, entry: deprecations.Deprecation, status: str) -> Finding:
+        replacement = f"; use {entry.replacement}" if entry.replacement else ""
+        note = f" ({entry.note})" if entry.note else ""
+        if status == "removed":
+            message = (f"{resource.api_version} {resource.kind} was removed in Kubernetes {entry.removed} "
+                       f"(target {self.target}){replacement}{note}")
+            rule = RULES["removed-api"]
+        else:
+            later = f", removal planned in {entry.removed}" if entry.removed else ""
+            message = (f"{resource.api_version} {resource.kind} is deprecated since Kubernetes "
+                       f"{entry.deprecated}{later}{replacement}{note}")
+            rule = RULES["deprecated-api"]
+        hint = f"change apiVersion to {entry.replacement}" if entry.replacement else rule.hint
+        return self.finding(rule, resource, message, ("apiVersion",), hint=hint)

@@ -1,0 +1,41 @@
+"""Command-line entry point: ``gatekeeper <command>``. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from gatekeeper import __version__
+from gatekeeper.cli.check import check
+from gatekeeper.cli.rules import explain, rules
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gatekeeper")
+def cli() -> None:
+    """Policy-as-code gate for GitOps repositories.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, configuration,
+    policy-load or internal error.
+    """
+
+
+cli.add_command(check)
+cli.add_command(rules)
+cli.add_command(explain)
+
+
+def main() -> None:
+    """Run the CLI; an unexpected exception exits 2 with one line (a traceback only with GATEKEEPER_DEBUG)."""
+    try:
+        cli.main(prog_name="gatekeeper", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail closed with a clear message
+        if os.environ.get("GATEKEEPER_DEBUG"):
+            raise
+        click.echo(f"gatekeeper: internal error: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
+                   if str(exc) else f"gatekeeper: internal error: {exc.__class__.__name__}", err=True)
+        sys.exit(2)

@@ -1,0 +1,40 @@
+"""``gatekeeper check``: run every enabled check on paths and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gatekeeper.checks.schema.bundled import VersionError, resolve_version
+from gatekeeper.cli.options import build_run, run_options, use_color
+from gatekeeper.cli.output import OutputSpec, parse_formats, write_outputs
+from gatekeeper.pipeline import execute
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@run_options
+@click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT[=FILE]",
+              help="Output format (text, json, ...); repeat as FORMAT=FILE to write several.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the (first) report to this file instead of stdout.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory findings' paths are relative to [default: the scanned directory].")
+@click.option("--color/--no-color", default=None, help="Colour the text output [default: on a terminal].")
+@click.option("--show-waived", is_flag=True, help="List waived findings in text output too.")
+def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, root: Path | None,
+          color: bool | None, show_waived: bool, **opts: object) -> None:
+    """Check the manifests under PATHS (files or directories; default: the current directory)."""
+    specs: list[OutputSpec] = parse_formats(formats, output)
+    path_list = list(paths) or [Path(".")]
+    if root is None:
+        root = path_list[0] if len(path_list) == 1 and path_list[0].is_dir() else Path(".")
+    try:
+        resolve_version(opts.get("kubernetes_version") or None)  # type: ignore[arg-type]
+    except VersionError as exc:
+        raise click.UsageError(str(exc)) from None
+    run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
+    report = execute(run)
+    write_outputs(report, specs, color=use_color(color), show_waived=show_waived)
+    raise SystemExit(report.exit_code)

@@ -1,0 +1,85 @@
+"""Options shared by the commands that run the pipeline (``check``, ``sync``), and the Run they build."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gatekeeper import config as config_mod
+from gatekeeper.model import Severity
+from gatekeeper.pipeline import Run
+
+F = TypeVar("F", bound=Callable[..., Any])
+SEVERITIES = click.Choice(["error", "warning", "info"], case_sensitive=False)
+
+
+def run_options(func: F) -> F:
+    """Decorate a command with the options that choose checks, config and thresholds."""
+    decorators = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Configuration file (default: .gatekeeper.yaml found from the root upwards)."),
+        click.option("--checks", help="Comma-separated checks to run (default: those enabled in config)."),
+        click.option("--fail-on", type=SEVERITIES, help="Lowest severity that fails the run [default: error]."),
+        click.option("--kubernetes-version", "-k", help="Target Kubernetes minor version [default: newest bundled]."),
+        click.option("--strict/--no-strict", default=None, help="Report unknown fields [default: strict]."),
+        click.option("--schema-dir", "schema_dirs", multiple=True,
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="Extra JSON schema dir ({group}/{kind}_{version}.json); repeatable."),
+    ]
+    for deco in reversed(decorators):
+        func = deco(func)
+    return func
+
+
+def load_config(config_path: Path | None, start: Path) -> config_mod.Config:
+    """Load the explicit config or discover one from ``start`` upwards; ConfigError -> exit 2."""
+    try:
+        path = config_path if config_path is not None else config_mod.discover(start)
+        return config_mod.load(path)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def build_run(root: Path, paths: list[Path], *, config_path: Path | None, checks: str | None,
+              fail_on: str | None, kubernetes_version: str | None, strict: bool | None,
+              schema_dirs: tuple[Path, ...], **extra: Any) -> Run:
+    """Turn parsed options into a Run."""
+    cfg = load_config(config_path, paths[0] if paths else root)
+    options: dict[str, Any] = {k: v for k, v in extra.items() if v not in (None, (), [])}
+    if strict is not None:
+        options["strict"] = strict
+    if schema_dirs:
+        options["schema_dirs"] = [str(d.absolute()) for d in schema_dirs]
+    return Run(
+        root=root,
+        paths=paths,
+        config=cfg,
+        checks=[c.strip() for c in checks.split(",") if c.strip()] if checks else None,
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        kubernetes_version=kubernetes_version,
+        options=options,
+        progress=progress_bar() if sys.stderr.isatty() else None,
+    )
+
+
+def progress_bar() -> Callable[[int, int], None]:
+    """A one-line progress counter on stderr, shown only for long runs."""
+    def show(done: int, total: int) -> None:
+        if total < 500:
+            return
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\rgatekeeper: parsed {done}/{total} files{end}")
+        sys.stderr.flush()
+    return show
+
+
+def use_color(flag: bool | None) -> bool:
+    """Colour when asked, else on a terminal unless NO_COLOR is set."""
+    if flag is not None:
+        return flag
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -1,0 +1,247 @@
+"""``.gatekeeper.yaml``: discovery, validation against the shipped JSON schema, and typed access.
+
+The schema is assembled from a core part and each check's own section, so a check owns its
+settings; ``schemas/gatekeeper-config.schema.json`` is the same schema written out for
+editors (a test keeps it current). Any unknown key or wrong type is a clear error that
+names the key and its line, never a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.model import Severity
+
+CONFIG_NAMES = (".gatekeeper.yaml", ".gatekeeper.yml")
+CONFIG_VERSION = 1
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+
+SEVERITY_ENUM = ["error", "warning", "info"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the run exits 2 with this message."""
+
+
+def _waiver_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["rule", "reason"],
+        "properties": {
+            "rule": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                     "description": "Rule id (or list of ids) the waiver applies to; '*' for every rule."},
+            "match": {
+                "type": "object", "additionalProperties": False,
+                "properties": {
+                    "path": {"type": "string", "description": "Glob of file paths relative to the root."},
+                    "kind": {"type": "string"}, "namespace": {"type": "string"},
+                    "name": {"type": "string", "description": "Object name (glob)."},
+                },
+            },
+            "reason": {"type": "string", "minLength": 1, "description": "Why the finding is acceptable."},
+            "owner": {"type": "string", "description": "Who answers for the waiver."},
+            "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$",
+                        "description": "Last day (YYYY-MM-DD) the waiver applies."},
+        },
+    }
+
+
+def config_schema() -> dict[str, Any]:
+    """The full JSON schema of ``.gatekeeper.yaml``: core keys plus each check's section."""
+    from gatekeeper.checks import REGISTRY, get_check
+
+    check_props = {}
+    for name in REGISTRY:
+        section = get_check(name).config_schema or {
+            "type": "object", "additionalProperties": False,
+            "properties": {"enabled": {"type": "boolean"}}}
+        check_props[name] = section
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://gitops-gatekeeper.dev/schemas/gatekeeper-config.schema.json",
+        "title": "gitops-gatekeeper configuration (.gatekeeper.yaml)",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "version": {"const": CONFIG_VERSION, "description": "Configuration format version (1)."},
+            "kubernetes_version": {"type": "string", "pattern": r"^v?\d+\.\d+(\.\d+)?$",
+                                   "description": "Target Kubernetes minor version (default: newest bundled)."},
+            "include": {"type": "array", "items": {"type": "string"},
+                        "description": "Globs of files to check (default **/*.yaml, **/*.yml, **/*.json)."},
+            "exclude": {"type": "array", "items": {"type": "string"},
+                        "description": "Globs of files or directories to skip."},
+            "fail_on": {"enum": SEVERITY_ENUM, "description": "Lowest severity that fails the run."},
+            "max_file_size": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
+                              "description": "Largest file read, bytes or e.g. '5MiB' (default 5MiB)."},
+            "checks": {"type": "object", "additionalProperties": False, "properties": check_props,
+                       "description": "Per-check settings."},
+            "rules": {
+                "type": "object",
+                "description": "Per-rule overrides keyed by rule id.",
+                "additionalProperties": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "severity": {"enum": SEVERITY_ENUM},
+                        "options": {"type": "object", "description": "Rule-specific thresholds."},
+                    },
+                },
+            },
+            "waivers": {"type": "array", "items": _waiver_schema(),
+                        "description": "Repository-level waivers with reason, owner and expiry."},
+        },
+    }
+
+
+@dataclass(slots=True)
+class Config:
+    """A validated configuration; every field has its default when the file omits it."""
+
+    path: Path | None = None
+    kubernetes_version: str | None = None
+    include: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    fail_on: Severity | None = None
+    max_file_size: int = 5 * 1024 * 1024
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Directory relative paths in the file are resolved against."""
+        return self.path.parent if self.path is not None else None
+
+    def check_enabled(self, name: str, default: bool = True) -> bool:
+        return bool(self.checks.get(name, {}).get("enabled", default))
+
+    def rule_enabled(self, rule_id: str, default: bool) -> bool:
+        return bool(self.rules.get(rule_id, {}).get("enabled", default))
+
+    def rule_severity(self, rule_id: str, default: Severity) -> Severity:
+        sev = self.rules.get(rule_id, {}).get("severity")
+        return Severity.parse(sev) if sev else default
+
+    def rule_options(self, rule_id: str) -> dict[str, Any]:
+        return dict(self.rules.get(rule_id, {}).get("options", {}))
+
+
+def parse_size(value: int | str) -> int:
+    """``5242880``, ``'5MiB'``, ``'512KB'`` -> bytes (binary multiples)."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE.match(value)
+    if not m:
+        raise ConfigError(f"max_file_size: cannot read size {value!r} (use bytes or e.g. '5MiB')")
+    unit = (m.group(2) or "B").upper()[0]
+    return int(m.group(1)) * {"B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
+
+
+def discover(start: Path, stop: Path | None = None) -> Path | None:
+    """Find ``.gatekeeper.yaml`` in ``start`` or its parents (up to ``stop`` or a git work tree's top)."""
+    current = start if start.is_dir() else start.parent
+    current = current.absolute()
+    while True:
+        for name in CONFIG_NAMES:
+            candidate = current / name
+            if candidate.is_file():
+                return candidate
+        if stop is not None and current == stop.absolute():
+            return None
+        if (current / ".git").exists() or current.parent == current:
+            return None
+        current = current.parent
+
+
+def load(path: Path | None) -> Config:
+    """Read and validate a config file; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    from gatekeeper.sources.files import SourceFile
+    from gatekeeper.sources.yamlload import parse
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    parsed = parse(SourceFile(path.name, data))
+    if parsed.findings:
+        first = parsed.findings[0]
+        raise ConfigError(f"{path}:{first.line}:{first.column}: {first.message}")
+    if not parsed.documents:
+        return Config(path=path)
+    if len(parsed.documents) > 1:
+        raise ConfigError(f"{path}: expected one YAML document, found {len(parsed.documents)}")
+    doc = parsed.documents[0]
+    raw = doc.obj if doc.obj is not None else {}
+    _validate(raw, path, doc)
+    cfg = Config(
+        path=path,
+        kubernetes_version=raw.get("kubernetes_version"),
+        include=raw.get("include"),
+        exclude=list(raw.get("exclude", [])),
+        fail_on=Severity.parse(raw["fail_on"]) if "fail_on" in raw else None,
+        max_file_size=parse_size(raw.get("max_file_size", 5 * 1024 * 1024)),
+        checks={k: dict(v) for k, v in raw.get("checks", {}).items()},
+        rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
+        waivers=list(raw.get("waivers", [])),
+        raw=raw,
+    )
+    _check_rule_ids(cfg, path, doc)
+    return cfg
+
+
+def _validate(raw: Any, path: Path, doc: Any) -> None:
+    import jsonschema
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys")
+    validator = jsonschema.Draft202012Validator(config_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if not errors:
+        return
+    lines = []
+    for err in errors[:10]:
+        loc = list(err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            for key in extra:
+                line = doc.locate([*loc, key])[0]
+                lines.append(f"{path}:{line}: {_dotted([*loc, key])}: unknown key")
+            continue
+        line = doc.locate(loc)[0]
+        what = "version: this gatekeeper reads config version 1" if err.validator == "const" \
+            and loc == ["version"] else f"{_dotted(loc) or '(top level)'}: {_message(err)}"
+        lines.append(f"{path}:{line}: {what}")
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def _message(err: Any) -> str:
+    if err.validator == "type":
+        return f"expected {err.validator_value}, got {type(err.instance).__name__}"
+    if err.validator == "enum":
+        return f"must be one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "required":
+        return str(err.message).replace("'", "", 0)
+    return str(err.message)[:200]
+
+
+def _dotted(path: list[Any]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _check_rule_ids(cfg: Config, path: Path, doc: Any) -> None:
+    if not cfg.rules and not cfg.waivers:
+        return
+    from gatekeeper.checks import all_rules
+
+    known = {r.id for r in all_rules()}
+    for rule_id in cfg.rules:
+        if rule_id not in known:
+            line = doc.locate(["rules", rule_id])[0]
+            raise ConfigError(f"{path}:{line}: rules.{rule_id}: unknown rule id (see 'gatekeeper rules')")

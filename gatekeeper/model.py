@@ -1,0 +1,309 @@
+"""Core data types shared by every layer: severities, findings, documents, resources, reports.
+
+These are plain dataclasses with no behaviour beyond small derived properties, so every
+layer (sources, checks, pipeline, reporters) can depend on them without pulling in others.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+FieldPath = tuple[str | int, ...]
+
+
+class Severity(enum.IntEnum):
+    """Finding severity; ordered so that ``>=`` compares against a fail threshold."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse ``error``/``warning``/``info`` (case-insensitive)."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+def format_field(path: Sequence[str | int]) -> str:
+    """Render a field path as ``spec.containers[0].image`` (keys with dots are bracket-quoted)."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif part and all(c.isalnum() or c in "-_$@" for c in part):
+            out.append(f".{part}" if out else part)
+        else:
+            out.append(f"[{part!r}]")
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule a check can report: id, default severity and the documentation users read."""
+
+    id: str
+    check: str
+    severity: Severity
+    summary: str
+    rationale: str = ""
+    hint: str = ""
+    enabled: bool = True
+    bad_example: str = ""
+    good_example: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """Identity of a Kubernetes object as findings report it."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str | None
+    document: int
+
+    @property
+    def key(self) -> str:
+        """``kind/namespace/name`` (namespace omitted when unset)."""
+        parts = [self.kind, self.namespace, self.name or "<unnamed>"]
+        return "/".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """Why a finding does not count: the reason, where the waiver came from, when it expires."""
+
+    reason: str
+    source: str
+    expires: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at one place. Every finding has a file and a line."""
+
+    check: str
+    rule: str
+    severity: Severity
+    message: str
+    path: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    resource: ResourceRef | None = None
+    field: str = ""
+    hint: str = ""
+    fingerprint: str = ""
+    waived: Waiver | None = None
+    baseline: bool = False
+
+    @property
+    def counts(self) -> bool:
+        """True when the finding can fail the run (not waived and not in a baseline)."""
+        return self.waived is None and not self.baseline
+
+
+def fingerprint(rule: str, resource: ResourceRef | None, path: str, field_path: str, evidence: str = "") -> str:
+    """A fingerprint stable across line moves: rule, object identity, field and normalised evidence.
+
+    The file path stands in for the object when there is none (parse errors). Evidence must
+    never be a raw secret: callers pass a keyed digest for secret values.
+    """
+    ident = (
+        f"{resource.api_version}|{resource.kind}|{resource.namespace or ''}|{resource.name or ''}"
+        if resource is not None
+        else f"file|{path}"
+    )
+    raw = "\x1f".join((rule, ident, field_path, " ".join(evidence.split())))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+class PositionIndex:
+    """Maps a field path inside a document to the (line, column) where it is written.
+
+    Lookups walk the composed YAML node tree lazily, so parsing stays as cheap as a plain
+    load; only findings pay for a lookup. For a path that does not exist (a missing
+    field) the nearest existing ancestor's position is returned.
+    """
+
+    __slots__ = ("_root", "_start")
+
+    def __init__(self, root: Any, start: tuple[int, int]) -> None:
+        self._root = root
+        self._start = start
+
+    def lookup(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """Return 1-based (line, column) of the key (or list item) at ``path``, or its nearest ancestor."""
+        node = self._root
+        pos = self._start
+        for part in path:
+            if node is None:
+                break
+            found = _child(node, part)
+            if found is None:
+                break
+            pos, node = found
+        return pos
+
+    def exists(self, path: Sequence[str | int]) -> bool:
+        """True when every element of ``path`` is written in the document."""
+        node = self._root
+        for part in path:
+            found = _child(node, part) if node is not None else None
+            if found is None:
+                return False
+            node = found[1]
+        return True
+
+
+def _child(node: Any, part: str | int) -> tuple[tuple[int, int], Any] | None:
+    """Find the position of ``part`` under a YAML node and the child node, or None."""
+    tag = getattr(node, "id", None)
+    if tag == "mapping" and isinstance(part, str):
+        for key_node, value_node in _mapping_pairs(node):
+            if getattr(key_node, "value", None) == part:
+                mark = key_node.start_mark
+                return (mark.line + 1, mark.column + 1), value_node
+        return None
+    if tag == "sequence" and isinstance(part, int):
+        items = node.value
+        if 0 <= part < len(items):
+            mark = items[part].start_mark
+            return (mark.line + 1, mark.column + 1), items[part]
+    return None
+
+
+def _mapping_pairs(node: Any) -> Iterable[tuple[Any, Any]]:
+    """Pairs of a mapping node, later keys first so a duplicate resolves to the value that wins;
+    merge keys (``<<``) expand to the pairs of the merged mappings."""
+    for key_node, value_node in reversed(node.value):
+        if getattr(key_node, "tag", "") == "tag:yaml.org,2002:merge":
+            merged = value_node.value if value_node.id == "sequence" else [value_node]
+            for sub in merged:
+                if getattr(sub, "id", None) == "mapping":
+                    yield from _mapping_pairs(sub)
+            continue
+        yield key_node, value_node
+
+
+class FlatPositions(PositionIndex):
+    """A position index for content parsed without node marks: everything is at the start."""
+
+    def __init__(self, start: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(None, start)
+
+
+@dataclass(slots=True)
+class Document:
+    """One parsed YAML/JSON document with its positions; ``obj`` is the plain Python value."""
+
+    path: str
+    index: int
+    obj: Any
+    line: int
+    positions: PositionIndex
+    resources: list[Resource] = field(default_factory=list)
+    text: str = ""  # the whole file's text (shared by its documents), for comment-aware checks
+
+    def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """(line, column) of a field path from the document root."""
+        return self.positions.lookup(path)
+
+
+@dataclass(slots=True)
+class Resource:
+    """A Kubernetes object: a document (or one item of a ``kind: List``) with apiVersion and kind."""
+
+    document: Document
+    obj: dict[str, Any]
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str | None
+    base: FieldPath = ()
+
+    @property
+    def path(self) -> str:
+        return self.document.path
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(self.api_version, self.kind, self.namespace, self.name, self.document.index)
+
+    @property
+    def group(self) -> str:
+        """API group ('' for the core group)."""
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def line(self) -> int:
+        return self.locate(())[0]
+
+    def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """(line, column) of a field path relative to this object."""
+        return self.document.positions.lookup((*self.base, *path))
+
+    def has_field(self, path: Sequence[str | int]) -> bool:
+        return self.document.positions.exists((*self.base, *path))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckError:
+    """An error that makes a run fail closed (exit 2): a check crashed or could not load."""
+
+    check: str
+    message: str
+    path: str | None = None
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything a run produced; reporters render it, the exit code is derived from it."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[CheckError] = field(default_factory=list)
+    files: int = 0
+    documents: int = 0
+    resources: int = 0
+    checks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    policy_digest: str = ""
+    fail_on: Severity = Severity.ERROR
+    root: str = "."
+
+    def count(self, severity: Severity, *, waived: bool = False) -> int:
+        """Number of findings of a severity; waived/baselined ones only when ``waived`` is True."""
+        return sum(1 for f in self.findings if f.severity == severity and f.counts != waived)
+
+    @property
+    def failing(self) -> list[Finding]:
+        """Findings that count and are at or above the fail threshold."""
+        return [f for f in self.findings if f.counts and f.severity >= self.fail_on]
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and not self.failing
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 findings at/above the threshold, 2 errors (errors win)."""
+        if self.errors:
+            return 2
+        return 1 if self.failing else 0

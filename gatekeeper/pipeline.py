@@ -1,0 +1,207 @@
+"""The one pipeline every entry point runs: files -> documents -> resources -> checks -> report.
+
+Each stage is a small function; ``execute`` strings them together. A check that raises is
+caught here, recorded as an error naming the check and the file, and the run fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gatekeeper import __version__
+from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
+from gatekeeper.config import Config
+from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.resources import extract
+from gatekeeper.sources.yamlload import parse
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class Run:
+    """Everything that decides what a run checks and how; built by the CLI (or a test)."""
+
+    root: Path
+    paths: list[Path] = field(default_factory=list)
+    config: Config = field(default_factory=Config)
+    checks: list[str] | None = None
+    fail_on: Severity | None = None
+    kubernetes_version: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    files: list[SourceFile] | None = None  # given directly (git modes) instead of walking paths
+    report_paths: set[str] | None = None  # report findings only for these files (None: all)
+    progress: Progress | None = None
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Parsed state of a run before any check runs."""
+
+    files: int
+    documents: list[Document]
+    resources: list[Resource]
+    findings: list[Finding]
+    notes: list[str]
+
+
+def load(run: Run) -> Loaded:
+    """Collect and parse the run's files into documents and resources."""
+    findings: list[Finding] = []
+    notes: list[str] = []
+    if run.files is None:
+        walker = Walker(run.root, run.config.include or DEFAULT_INCLUDE, run.config.exclude,
+                        run.config.max_file_size)
+        collected = walker.collect(run.paths or [run.root])
+        files, findings, notes = collected.files, collected.findings, collected.notes
+    else:
+        files = run.files
+    refused = len(findings)
+    documents: list[Document] = []
+    resources: list[Resource] = []
+    total = len(files)
+    for i, source in enumerate(files):
+        if len(source.data) > run.config.max_file_size:
+            findings.append(file_finding(source.path, "file-too-large",
+                                         f"file is {len(source.data)} bytes, over the "
+                                         f"{run.config.max_file_size}-byte limit; it was not checked"))
+            continue
+        parsed = parse(source)
+        findings.extend(parsed.findings)
+        for doc in parsed.documents:
+            findings.extend(extract(doc))
+            documents.append(doc)
+            resources.extend(doc.resources)
+        if run.progress is not None and (i % 200 == 0 or i + 1 == total):
+            run.progress(i + 1, total)
+    return Loaded(len(files) + refused, documents, resources, findings, notes)
+
+
+def selected_checks(run: Run) -> list[str]:
+    """Names of the checks to run: the explicit selection, else those enabled in config."""
+    if run.checks is not None:
+        unknown = [c for c in run.checks if c not in names()]
+        if unknown:
+            raise CheckLoadError(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(names())})")
+        return [c for c in names() if c in run.checks]
+    chosen = []
+    for name in names():
+        if run.config.check_enabled(name, get_check(name).default_enabled):
+            chosen.append(name)
+    return chosen
+
+
+def _guard(check: Check, path: str | None, errors: list[CheckError],
+           produce: Callable[[], Iterable[Finding]]) -> list[Finding]:
+    """Run one hook; an exception becomes a CheckError (fail closed) instead of a crash."""
+    try:
+        return list(produce())
+    except CheckLoadError as exc:
+        errors.append(CheckError(check.name, str(exc), path))
+    except Exception as exc:  # noqa: BLE001 - every failure must fail the run, never pass it
+        where = f" in {path}" if path else ""
+        errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
+                                             f"{_safe(str(exc))}", path))
+    return []
+
+
+def _safe(text: str) -> str:
+    """Exception text is shortened to its first line; checks never put values in exceptions."""
+    return text.splitlines()[0][:200] if text else ""
+
+
+def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
+    """Prepare and run every selected check over the loaded state."""
+    ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
+                  run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options))
+    if not ctx.kubernetes_version:
+        from gatekeeper.checks.schema.bundled import resolve_version
+        ctx.kubernetes_version = resolve_version(None)
+    findings: list[Finding] = []
+    digests: list[str] = []
+    for name in selected_checks(run):
+        check = get_check(name)
+        started = time.perf_counter()
+        try:
+            check.prepare(ctx)
+        except CheckLoadError as exc:
+            report.errors.append(CheckError(name, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001
+            report.errors.append(CheckError(name, f"failed to load: {exc.__class__.__name__}: {_safe(str(exc))}"))
+            continue
+        inactive = check.active(ctx)
+        if inactive is not None:
+            report.notes.append(f"{name}: inactive ({inactive})")
+            report.timings[name] = time.perf_counter() - started
+            continue
+        report.checks.append(name)
+        digests.append(f"{name}:{check.digest(ctx)}")
+        for doc in loaded.documents:
+            findings.extend(_guard(check, doc.path, report.errors, lambda d=doc: check.check_document(d, ctx)))
+            for res in doc.resources:
+                findings.extend(_guard(check, res.path, report.errors,
+                                       lambda r=res: check.check_resource(r, ctx)))
+        findings.extend(_guard(check, None, report.errors, lambda: check.check_all(ctx)))
+        report.timings[name] = time.perf_counter() - started
+    report.policy_digest = policy_digest(run, digests)
+    return findings
+
+
+def policy_digest(run: Run, check_digests: list[str]) -> str:
+    """sha256 over the tool version, the configuration and each check's inputs (schemas, policies)."""
+    h = hashlib.sha256()
+    h.update(f"gatekeeper/{__version__}\n".encode())
+    if run.config.path is not None:
+        h.update(run.config.path.read_bytes())
+    for item in sorted(check_digests):
+        h.update(item.encode() + b"\n")
+    return "sha256:" + h.hexdigest()
+
+
+def apply_rule_config(findings: Iterable[Finding], config: Config) -> list[Finding]:
+    """Drop findings of disabled rules and apply per-rule severity overrides."""
+    out = []
+    for f in findings:
+        rule_cfg = config.rules.get(f.rule)
+        if rule_cfg is None:
+            out.append(f)
+            continue
+        if rule_cfg.get("enabled") is False:
+            continue
+        sev = rule_cfg.get("severity")
+        out.append(replace(f, severity=Severity.parse(sev)) if sev else f)
+    return out
+
+
+def scope(findings: Iterable[Finding], report_paths: set[str] | None) -> list[Finding]:
+    """Keep findings in the reported files only (changed-only mode)."""
+    if report_paths is None:
+        return list(findings)
+    return [f for f in findings if f.path in report_paths]
+
+
+def execute(run: Run) -> Report:
+    """Run the whole pipeline and return the report; never raises for bad input."""
+    report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root))
+    started = time.perf_counter()
+    loaded = load(run)
+    report.timings["load"] = time.perf_counter() - started
+    report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
+    report.notes.extend(loaded.notes)
+    try:
+        findings = loaded.findings + run_checks(run, loaded, report)
+    except CheckLoadError as exc:
+        report.errors.append(CheckError("pipeline", str(exc)))
+        findings = loaded.findings
+    findings = apply_rule_config(findings, run.config)
+    findings = scope(findings, run.report_paths)
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
+    report.findings = findings
+    return report

@@ -1,0 +1,1 @@
+"""Sources: files on disk (or in git), YAML/JSON with positions, and the resources in them."""

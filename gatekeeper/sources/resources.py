@@ -1,0 +1,89 @@
+"""Turn parsed documents into Kubernetes resources.
+
+A document with ``apiVersion`` and ``kind`` is a resource, ``kind: List`` expands into its
+items, and local tool configuration (kustomization files, kubeconfigs) stays a plain
+document: the secrets check still reads it, schema, lint and policy do not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatekeeper.model import Document, Finding, Resource, Severity, fingerprint
+
+# Files that carry apiVersion/kind but are read by a tool, never applied to a cluster.
+LOCAL_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io", "config.kubernetes.io", "kpt.dev",
+                                 "skaffold", "test.gatekeeper.sh"})
+LOCAL_CONFIG_KINDS = frozenset({("v1", "Config")})  # kubeconfig
+LIST_KINDS = frozenset({"List"})
+_MANIFEST_HINT_KEYS = ("spec", "data", "stringData", "rules", "subjects", "roleRef", "webhooks")
+
+
+def is_local_config(api_version: str, kind: str) -> bool:
+    """True for objects that configure a local tool rather than a cluster."""
+    return api_version.rpartition("/")[0] in LOCAL_CONFIG_GROUPS or (api_version, kind) in LOCAL_CONFIG_KINDS
+
+
+def _identity(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return None, None
+    ns, name = meta.get("namespace"), meta.get("name")
+    return (ns if isinstance(ns, str) else None, name if isinstance(name, str) else None)
+
+
+def _resource(doc: Document, obj: dict[str, Any], base: tuple[str | int, ...]) -> Resource:
+    namespace, name = _identity(obj)
+    return Resource(doc, obj, obj["apiVersion"], obj["kind"], namespace, name, base)
+
+
+def _looks_typed(obj: dict[str, Any]) -> bool:
+    return isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str) \
+        and bool(obj["apiVersion"]) and bool(obj["kind"])
+
+
+def _missing_identity(doc: Document, obj: dict[str, Any], base: tuple[str | int, ...]) -> Finding | None:
+    """A finding when an object looks like a manifest but lacks apiVersion or kind."""
+    has_kind, has_api = "kind" in obj, "apiVersion" in obj
+    meta = obj.get("metadata")
+    manifest_like = (has_kind != has_api and (has_kind or isinstance(meta, dict))) or (
+        isinstance(meta, dict) and "name" in meta and any(k in obj for k in _MANIFEST_HINT_KEYS))
+    if not manifest_like and not (has_kind and has_api):
+        return None
+    missing = [k for k in ("apiVersion", "kind") if not (isinstance(obj.get(k), str) and obj.get(k))]
+    if not missing:
+        return None
+    line, column = doc.positions.lookup(base)
+    what = " and ".join(missing)
+    return Finding(
+        check="parse", rule="missing-kind", severity=Severity.ERROR,
+        message=f"object looks like a Kubernetes manifest but has no valid {what}",
+        path=doc.path, line=line, column=column, field="",
+        hint="add apiVersion and kind (for example apiVersion: apps/v1, kind: Deployment)",
+        fingerprint=fingerprint("missing-kind", None, doc.path, str(doc.index), str(base)),
+    )
+
+
+def extract(doc: Document) -> list[Finding]:
+    """Fill ``doc.resources`` from its object; return findings for malformed manifests."""
+    obj = doc.obj
+    findings: list[Finding] = []
+    if not isinstance(obj, dict):
+        return findings
+    if _looks_typed(obj):
+        if obj["kind"] in LIST_KINDS and isinstance(obj.get("items"), list):
+            for i, item in enumerate(obj["items"]):
+                if isinstance(item, dict) and _looks_typed(item):
+                    if not is_local_config(item["apiVersion"], item["kind"]):
+                        doc.resources.append(_resource(doc, item, ("items", i)))
+                elif isinstance(item, dict):
+                    problem = _missing_identity(doc, item, ("items", i))
+                    if problem is not None:
+                        findings.append(problem)
+        elif not is_local_config(obj["apiVersion"], obj["kind"]):
+            doc.resources.append(_resource(doc, obj, ()))
+        return findings
+    problem = _missing_identity(doc, obj, ())
+    if problem is not None:
+        findings.append(problem)
+    return findings
