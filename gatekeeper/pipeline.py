@@ -18,6 +18,7 @@ from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources import kustomize
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import parse
 
@@ -80,7 +81,23 @@ def load(run: Run) -> Loaded:
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+    resources = _drop_patches(documents, resources, notes)
     return Loaded(len(files) + refused, documents, resources, findings, notes)
+
+
+def _drop_patches(documents: list[Document], resources: list[Resource], notes: list[str]) -> list[Resource]:
+    """Kustomize patch files are partial objects: keep them as documents, not as resources."""
+    patches = kustomize.patch_paths(documents)
+    dropped = 0
+    for doc in documents:
+        if doc.resources and (doc.path in patches or kustomize.is_patch_document(doc)):
+            dropped += len(doc.resources)
+            doc.resources = []
+    if not dropped:
+        return resources
+    notes.append(f"{dropped} object(s) in kustomize patch files are checked as patches only (secrets), "
+                 "not as full objects")
+    return [r for doc in documents for r in doc.resources]
 
 
 def selected_checks(run: Run) -> list[str]:

@@ -22,6 +22,8 @@ _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BINARY_SNIFF = 8192
 MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to one document
 _ANCHOR = re.compile(r"&[^\s&=;]")
+_TAG_CACHE: dict[str, str] = {}
+_TAG_CACHE_MAX = 200_000
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -30,6 +32,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[str, Any]] = []
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """Memoised tag resolution for plain scalars: the tag depends on the text alone."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _TAG_CACHE.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAG_CACHE) < _TAG_CACHE_MAX:
+                    _TAG_CACHE[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

@@ -44,7 +44,7 @@ RULES = {
              good_example="apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n"
                           "    - name: http\n      port: 80\n"),
         Rule("schema-value", "schema", _E, "A value outside what the schema allows (enum, range, pattern).",
-             "The API server rejects the object.", "Use one of the allowed values."),
+             "The API server rejects the object.", "Use a value the schema allows (see the message)."),
         Rule("schema-missing", "schema", _W, "No schema is known for the resource's apiVersion and kind.",
              "An object nobody can validate may be misspelt or target an API the cluster lacks.",
              "Add the CRD to the repository, or its JSON schema to a schema dir "
