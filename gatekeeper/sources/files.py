@@ -151,10 +151,10 @@ class Walker:
             return
         if matches(rel, self.exclude):
             return
-        self._seen.add(rel)
         if path.is_symlink() and not _inside(path.resolve(), tree):
             self._refuse_symlink(path)
             return
+        self._seen.add(rel)
         try:
             size = path.stat().st_size
             if size > self.max_file_size:

@@ -22,6 +22,7 @@ _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BINARY_SNIFF = 8192
 MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to one document
 _ANCHOR = re.compile(r"&[^\s&=;]")
+_NULL_TAG = "tag:yaml.org,2002:null"
 _TAG_CACHE: dict[str, str] = {}
 _TAG_CACHE_MAX = 200_000
 
@@ -117,8 +118,8 @@ def parse(source: SourceFile) -> ParsedFile:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
-                continue
+            if node is None or (node.id == "scalar" and node.tag == _NULL_TAG and not node.value):
+                continue  # empty or comment-only document: not counted
             if check_aliases and _expanded_size(node) > MAX_ALIAS_EXPANSION:
                 mark = node.start_mark
                 result.findings.append(file_finding(
