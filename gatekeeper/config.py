@@ -245,3 +245,10 @@ def _check_rule_ids(cfg: Config, path: Path, doc: Any) -> None:
         if rule_id not in known:
             line = doc.locate(["rules", rule_id])[0]
             raise ConfigError(f"{path}:{line}: rules.{rule_id}: unknown rule id (see 'gatekeeper rules')")
+
+
+if __name__ == "__main__":  # python -m gatekeeper.config > gatekeeper/schemas/gatekeeper-config.schema.json
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")

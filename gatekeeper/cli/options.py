@@ -15,6 +15,12 @@ from gatekeeper.model import Severity
 from gatekeeper.pipeline import Run
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class GateError(click.ClickException):
+    """A configuration, git or load problem: printed as one line, exit code 2 (never 1)."""
+
+    exit_code = 2
 SEVERITIES = click.Choice(["error", "warning", "info"], case_sensitive=False)
 
 
@@ -42,7 +48,7 @@ def load_config(config_path: Path | None, start: Path) -> config_mod.Config:
         path = config_path if config_path is not None else config_mod.discover(start)
         return config_mod.load(path)
     except config_mod.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise GateError(str(exc)) from None
 
 
 def build_run(root: Path, paths: list[Path], *, config_path: Path | None, checks: str | None,

@@ -7,6 +7,7 @@ import json
 import click
 
 from gatekeeper.checks import all_rules
+from gatekeeper.cli.options import GateError
 from gatekeeper.model import Rule
 
 
@@ -40,7 +41,7 @@ def explain(rule_id: str) -> None:
     if rule is None:
         close = [r for r in found if rule_id in r]
         extra = f" (did you mean: {', '.join(close[:5])}?)" if close else ""
-        raise click.ClickException(f"unknown rule {rule_id!r}{extra}")
+        raise GateError(f"unknown rule {rule_id!r}{extra}")
     click.echo(f"{rule.id}  [{rule.check}, {rule.severity}, {'on' if rule.enabled else 'opt-in'} by default]")
     click.echo(f"\n{rule.summary}")
     if rule.rationale:
