@@ -287,6 +287,7 @@ class Report:
     policy_digest: str = ""
     fail_on: Severity = Severity.ERROR
     root: str = "."
+    subjects: list[tuple[str, str]] = field(default_factory=list)  # (path, kind/ns/name) of reported resources
 
     def count(self, severity: Severity, *, waived: bool = False) -> int:
         """Number of findings of a severity; waived/baselined ones only when ``waived`` is True."""

@@ -212,6 +212,8 @@ def execute(run: Run) -> Report:
     report.timings["load"] = time.perf_counter() - started
     report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
     report.notes.extend(loaded.notes)
+    report.subjects = [(r.path, r.ref.key) for r in loaded.resources
+                       if run.report_paths is None or r.path in run.report_paths]
     try:
         findings = loaded.findings + run_checks(run, loaded, report)
     except CheckLoadError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gatekeeper.checks.schema.bundled import VersionError, resolve_version
+from gatekeeper.cli import gitmode
 from gatekeeper.cli.options import build_run, run_options, use_color
 from gatekeeper.cli.output import OutputSpec, parse_formats, write_outputs
 from gatekeeper.pipeline import execute
@@ -15,6 +16,7 @@ from gatekeeper.pipeline import execute
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @run_options
+@gitmode.git_options
 @click.option("--format", "-f", "formats", multiple=True, metavar="FORMAT[=FILE]",
               help="Output format (text, json, ...); repeat as FORMAT=FILE to write several.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
@@ -26,8 +28,12 @@ from gatekeeper.pipeline import execute
 def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, root: Path | None,
           color: bool | None, show_waived: bool, **opts: object) -> None:
     """Check the manifests under PATHS (files or directories; default: the current directory)."""
-    specs: list[OutputSpec] = parse_formats(formats, output)
+    git_opts = gitmode.pop_options(opts)
+    specs: list[OutputSpec] = parse_formats(gitmode.extra_formats(formats, git_opts), output)
     path_list = list(paths) or [Path(".")]
+    repo = None
+    if git_opts.mode is not None:  # git modes: paths are repo-relative, the root is the work tree
+        repo, root = gitmode.repo_root(path_list)
     if root is None:
         root = path_list[0] if len(path_list) == 1 and path_list[0].is_dir() else Path(".")
     try:
@@ -35,6 +41,10 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     except VersionError as exc:
         raise click.UsageError(str(exc)) from None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
+    selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
     report = execute(run)
+    if selection is not None:
+        gitmode.finish(report, run, git_opts, repo, selection)
     write_outputs(report, specs, color=use_color(color), show_waived=show_waived)
+    gitmode.github_environment(report, specs)
     raise SystemExit(report.exit_code)

@@ -15,6 +15,10 @@ from gatekeeper.model import Report
 FORMATS: dict[str, str] = {
     "text": "gatekeeper.report.text",
     "json": "gatekeeper.report.json",
+    "sarif": "gatekeeper.report.sarif",
+    "junit": "gatekeeper.report.junit",
+    "github": "gatekeeper.report.github",
+    "markdown": "gatekeeper.report.markdown",
 }
 
 

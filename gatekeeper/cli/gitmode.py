@@ -1,0 +1,182 @@
+"""The pull-request options of ``gatekeeper check``: git modes, scope, --new-only and CI report files.
+
+``--base/--head``, ``--staged`` and ``--changed`` load the whole tree at head from git as
+context and report findings only for the changed files; ``--sarif/--junit/--markdown FILE``
+and ``--github`` add report formats. Kept out of ``check.py`` so the command stays small.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gatekeeper import scope
+from gatekeeper.cli.output import OutputSpec
+from gatekeeper.model import Report
+from gatekeeper.pipeline import Run
+from gatekeeper.sources import git
+from gatekeeper.sources.files import DEFAULT_INCLUDE
+
+F = TypeVar("F", bound=Callable[..., Any])
+_KEYS = ("base", "head", "staged", "changed", "scope_name", "new_only",
+         "sarif", "junit", "markdown", "github")
+
+
+class GitError(click.ClickException):
+    """A git problem (not a repository, unknown ref, shallow clone): exit 2, like every error."""
+
+    exit_code = 2
+
+
+def git_options(func: F) -> F:
+    """Decorate ``check`` with the git-mode and CI report options."""
+    file_type = click.Path(dir_okay=False, path_type=Path)
+    decorators = [
+        click.option("--base", metavar="REF", help="Check what changed from merge-base(REF, head) to head, "
+                     "read from the commits."),
+        click.option("--head", metavar="REF", help="Head of the range [default: HEAD]; needs --base."),
+        click.option("--staged", is_flag=True,
+                     help="Check the files staged in the index (read from the index)."),
+        click.option("--changed", is_flag=True, help="Check the working tree's changes against HEAD."),
+        click.option("--scope", "scope_name", type=click.Choice(scope.SCOPES), default=None,
+                     help="In a git mode, report findings for the changed files only, or for all files "
+                          "[default: changed]. The whole tree is always loaded as context."),
+        click.option("--new-only", is_flag=True,
+                     help="In a git mode, drop findings that already existed at the base."),
+        click.option("--sarif", type=file_type, metavar="FILE", help="Also write a SARIF 2.1.0 report."),
+        click.option("--junit", type=file_type, metavar="FILE", help="Also write a JUnit XML report."),
+        click.option("--markdown", type=file_type, metavar="FILE", help="Also write a Markdown summary."),
+        click.option("--github", is_flag=True, help="GitHub Actions annotations on stdout, plus the job "
+                     "summary ($GITHUB_STEP_SUMMARY) and outputs ($GITHUB_OUTPUT)."),
+    ]
+    for deco in reversed(decorators):
+        func = deco(func)
+    return func
+
+
+@dataclass(slots=True)
+class GitOptions:
+    """The parsed git-mode and report options."""
+
+    base: str | None
+    head: str | None
+    staged: bool
+    changed: bool
+    scope_name: str | None
+    new_only: bool
+    sarif: Path | None
+    junit: Path | None
+    markdown: Path | None
+    github: bool
+
+    @property
+    def mode(self) -> str | None:
+        if self.base:
+            return "range"
+        if self.staged:
+            return "staged"
+        if self.changed:
+            return "changed"
+        return None
+
+
+def pop_options(opts: dict[str, Any]) -> GitOptions:
+    """Take this module's options out of the command's keyword arguments and validate them."""
+    values = {k: opts.pop(k) for k in _KEYS}
+    parsed = GitOptions(**values)
+    chosen = [name for name, on in (("--base", bool(parsed.base)), ("--staged", parsed.staged),
+                                    ("--changed", parsed.changed)) if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; choose one git mode")
+    if parsed.head and not parsed.base:
+        raise click.UsageError("--head needs --base")
+    if parsed.mode is None and (parsed.scope_name or parsed.new_only):
+        raise click.UsageError("--scope and --new-only need a git mode (--base, --staged or --changed)")
+    return parsed
+
+
+def extra_formats(formats: tuple[str, ...], parsed: GitOptions) -> tuple[str, ...]:
+    """``--format`` values plus the report files and ``--github`` asked for with their own options."""
+    out = list(formats)
+    if parsed.github:
+        out.append("github")
+    if not formats and not parsed.github:
+        out.insert(0, "text")
+    for name, path in (("sarif", parsed.sarif), ("junit", parsed.junit), ("markdown", parsed.markdown)):
+        if path is not None:
+            out.append(f"{name}={path}")
+    return tuple(out)
+
+
+def repo_root(paths: list[Path]) -> tuple[Any, Path]:
+    """The repository around the first path (or the current directory) and its working tree root."""
+    start = paths[0] if paths else Path.cwd()
+    try:
+        repo = git.open_repo(start if start.is_dir() else start.parent)
+    except git.GitSourceError as exc:
+        raise GitError(str(exc)) from None
+    return repo, Path(repo.working_tree_dir)
+
+
+def prefixes(paths: list[Path], root: Path) -> list[str]:
+    """Repo-relative prefixes for the PATHS given in a git mode; outside the repository is an error."""
+    out = []
+    resolved_root = root.resolve()
+    for p in paths:
+        full = p.absolute().resolve()
+        if full == resolved_root:
+            return []
+        try:
+            out.append(full.relative_to(resolved_root).as_posix())
+        except ValueError:
+            raise click.UsageError(f"{p} is outside the git repository {root}") from None
+    return out
+
+
+def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope.Selection:
+    """Fill the run's files and report paths from git; a git problem exits 2 with its message."""
+    assert parsed.mode is not None
+    try:
+        selection = scope.select(repo, parsed.mode, base=parsed.base, head=parsed.head,
+                                 prefixes=prefixes(paths, run.root), scope=parsed.scope_name or "changed",
+                                 include=run.config.include or DEFAULT_INCLUDE, exclude=run.config.exclude)
+    except git.GitSourceError as exc:
+        raise GitError(str(exc)) from None
+    run.files = selection.files
+    run.report_paths = selection.report_paths
+    return selection
+
+
+def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: scope.Selection) -> None:
+    """Record git timing and notes; apply --new-only (which runs the checks once more at the base)."""
+    report.timings["git"] = selection.seconds
+    report.notes.extend(selection.notes)
+    report.notes.append(f"{selection.mode} mode: {len(selection.report_paths)} file(s) in scope, "
+                        f"{len(selection.files)} loaded as context")
+    if not parsed.new_only:
+        return
+    started = time.perf_counter()
+    try:
+        existing = scope.base_fingerprints(repo, run, selection)
+    except git.GitSourceError as exc:
+        raise GitError(str(exc)) from None
+    dropped = scope.drop_existing(report, existing)
+    report.timings["new_only"] = time.perf_counter() - started
+    if dropped:
+        report.notes.append(f"--new-only: {dropped} finding(s) that already existed at the base are hidden")
+
+
+def github_environment(report: Report, specs: list[OutputSpec]) -> None:
+    """With the github format, write the job summary and step outputs where GitHub asks for them."""
+    if not any(s.format == "github" for s in specs):
+        return
+    from gatekeeper.report import github
+
+    files = {s.format: str(s.path) for s in specs if s.path is not None}
+    github.write_environment(report, os.environ, files)
