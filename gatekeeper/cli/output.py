@@ -47,7 +47,7 @@ def write_outputs(report: Report, specs: list[OutputSpec], *, color: bool, show_
                       RenderOptions(color=color and spec.path is None and spec.format == "text",
                                     show_waived=show_waived))
         if spec.path is None:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, color=color or None)
         else:
             spec.path.parent.mkdir(parents=True, exist_ok=True)
             spec.path.write_text(text, encoding="utf-8")
