@@ -14,6 +14,7 @@ from gatekeeper.checks.base import Check, CheckLoadError, Context, Rule
 # name -> "module:Class". Order is the order checks run and are listed.
 REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
+    "lint": "gatekeeper.checks.lint:LintCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "get_check", "names"]
