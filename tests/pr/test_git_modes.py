@@ -1,0 +1,222 @@
+"""The git modes end to end on real repositories: scope, context, --new-only, errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_cli, run_json
+from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, Repo
+
+
+def _where(report: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return sorted((f["path"], f["line"], f["rule"]) for f in report["findings"])
+
+
+def _base_and_pr(repo: Repo) -> None:
+    """Base: an old problem in legacy.yaml and a CRD; PR: a new bad file and a bad Widget."""
+    repo.write("crds/widget.yaml", CRD)
+    repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
+    repo.write("apps/good.yaml", GOOD_CM.format(name="good"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/new.yaml", BAD_CM.format(name="new"))
+    repo.write("apps/widget.yaml", """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata:
+          name: w
+        spec:
+          size: large
+        """)
+    repo.commit("pr")
+
+
+def test_only_the_changed_files_findings_are_reported(repo: Repo) -> None:
+    _base_and_pr(repo)
+    code, report = run_json("--base", "main", cwd=repo.path)
+    assert code == 1
+    # legacy.yaml's problem is not reported; the Widget is validated against the CRD of an
+    # unchanged file (whole-tree context), at the exact line of the bad field.
+    assert _where(report) == [("apps/new.yaml", 5, "schema-unknown-field"),
+                              ("apps/widget.yaml", 6, "schema-type")]
+    assert report["summary"]["files"] == 5  # the whole tree was loaded as context
+
+
+def test_without_context_the_referential_check_could_not_validate(repo: Repo) -> None:
+    """Control: checking only the changed file (no tree context) cannot know the CRD's schema."""
+    _base_and_pr(repo)
+    code, report = run_json("apps/widget.yaml", cwd=repo.path)
+    assert code == 0
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("schema-missing", 1)]
+
+
+def test_scope_all_reports_every_file(repo: Repo) -> None:
+    _base_and_pr(repo)
+    code, report = run_json("--base", "main", "--scope", "all", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("apps/legacy.yaml", 5, "schema-unknown-field"),
+                              ("apps/new.yaml", 5, "schema-unknown-field"),
+                              ("apps/widget.yaml", 6, "schema-type")]
+
+
+def test_new_only_hides_problems_that_existed_at_the_base(repo: Repo) -> None:
+    repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    # The PR edits legacy.yaml (moving the old problem down two lines) and adds a new problem.
+    repo.write("apps/legacy.yaml", """
+        # owned by team a
+        # reviewed
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: legacy
+          labelz: {}
+        data:
+          key: 1
+        """)
+    repo.commit("pr")
+    code, report = run_json("--base", "main", cwd=repo.path)
+    assert _where(report) == [("apps/legacy.yaml", 7, "schema-unknown-field"),
+                              ("apps/legacy.yaml", 9, "schema-type")]
+    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("apps/legacy.yaml", 9, "schema-type")]
+    assert any("1 finding(s) that already existed" in n for n in report["notes"])
+
+
+def test_new_only_passes_when_the_pr_adds_nothing_new(repo: Repo) -> None:
+    repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/legacy.yaml", "# comment\n" + BAD_CM.format(name="legacy").lstrip("\n"))
+    repo.commit("pr")
+    assert run_json("--base", "main", cwd=repo.path)[0] == 1
+    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_result_comes_from_the_commits_not_the_working_tree(repo: Repo) -> None:
+    _base_and_pr(repo)
+    (repo.path / "apps/new.yaml").write_text(GOOD_CM.format(name="new"))  # uncommitted fix
+    (repo.path / "apps/untracked.yaml").write_text(BAD_CM.format(name="u"))
+    code, report = run_json("--base", "main", cwd=repo.path)
+    assert code == 1
+    assert ("apps/new.yaml", 5, "schema-unknown-field") in _where(report)
+    assert all(f["path"] != "apps/untracked.yaml" for f in report["findings"])
+
+
+def test_head_option_and_detached_head(repo: Repo) -> None:
+    _base_and_pr(repo)
+    pr = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "main")
+    code, report = run_json("--base", "main", "--head", "feature", cwd=repo.path)
+    assert len(report["findings"]) == 2
+    repo.git("checkout", "-q", "--detach", pr)
+    code, detached = run_json("--base", "main", cwd=repo.path)
+    assert code == 1
+    assert _where(detached) == _where(report)
+
+
+def test_rename_across_directories_and_deletion(repo: Repo) -> None:
+    repo.write("team-a/app.yaml", BAD_CM.format(name="app"))
+    repo.write("team-a/old.yaml", GOOD_CM.format(name="old"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    (repo.path / "team-b").mkdir()
+    repo.git("mv", "team-a/app.yaml", "team-b/app.yaml")
+    repo.git("rm", "-q", "team-a/old.yaml")
+    repo.commit("move")
+    code, report = run_json("--base", "main", cwd=repo.path)
+    assert _where(report) == [("team-b/app.yaml", 5, "schema-unknown-field")]
+    assert "team-b/app.yaml: renamed from team-a/app.yaml" in report["notes"]
+    assert "team-a/old.yaml: deleted in this change (nothing to report)" in report["notes"]
+    # A moved object keeps its fingerprint: --new-only knows it is not new.
+    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_paths_limit_the_reported_files_but_not_the_context(repo: Repo) -> None:
+    _base_and_pr(repo)
+    code, report = run_json("--base", "main", "apps/widget.yaml", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("apps/widget.yaml", 6, "schema-type")]
+    assert report["summary"]["files"] == 5
+
+
+def test_staged_reads_the_index(repo: Repo) -> None:
+    repo.write("apps/good.yaml", GOOD_CM.format(name="good"))
+    repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
+    repo.commit("base")
+    repo.write("apps/new.yaml", BAD_CM.format(name="new"))
+    repo.git("add", "apps/new.yaml")
+    (repo.path / "apps/new.yaml").write_text(GOOD_CM.format(name="new"))  # fixed, but not staged
+    code, report = run_json("--staged", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("apps/new.yaml", 5, "schema-unknown-field")]
+    repo.git("add", "apps/new.yaml")
+    code, report = run_json("--staged", cwd=repo.path)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_staged_in_a_repository_without_commits(repo: Repo) -> None:
+    repo.write("a.yaml", BAD_CM.format(name="a"))
+    repo.git("add", "a.yaml")
+    code, report = run_json("--staged", "--new-only", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("a.yaml", 5, "schema-unknown-field")]
+
+
+def test_changed_mode_includes_untracked_files(repo: Repo) -> None:
+    repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
+    repo.commit("base")
+    repo.write("apps/untracked.yaml", BAD_CM.format(name="u"))
+    code, report = run_json("--changed", cwd=repo.path)
+    assert code == 1
+    assert _where(report) == [("apps/untracked.yaml", 5, "schema-unknown-field")]
+
+
+def test_not_a_git_repository(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD_CM.format(name="a"))
+    code, out = run_cli("check", "--staged", cwd=tmp_path)
+    assert code == 2
+    assert "is not inside a git repository" in out
+
+
+def test_unknown_ref(repo: Repo) -> None:
+    repo.write("a.yaml", GOOD_CM.format(name="a"))
+    repo.commit("base")
+    code, out = run_cli("check", "--base", "no-such-branch", cwd=repo.path)
+    assert code == 2
+    assert "unknown git revision 'no-such-branch'" in out
+
+
+def test_shallow_clone_missing_the_merge_base_says_how_to_fetch(repo: Repo, tmp_path: Path) -> None:
+    repo.write("a.yaml", GOOD_CM.format(name="a"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    for i in range(3):
+        repo.write(f"f{i}.yaml", GOOD_CM.format(name=f"f{i}"))
+        repo.commit(f"pr {i}")
+    repo.git("checkout", "-q", "main")
+    repo.write("m.yaml", GOOD_CM.format(name="m"))
+    repo.commit("main moves on")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{repo.path}",
+                    str(clone)], check=True)
+    subprocess.run(["git", "checkout", "-q", "feature"], cwd=clone, check=True)
+    code, out = run_cli("check", "--base", "origin/main", cwd=clone)
+    assert code == 2
+    assert "no merge base" in out and "shallow" in out and "fetch-depth: 0" in out
+    code, out = run_cli("check", "--base", "main~5", cwd=clone)
+    assert code == 2 and "unknown git revision" in out and "shallow" in out
+
+
+def test_option_conflicts_are_usage_errors(repo: Repo) -> None:
+    repo.write("a.yaml", GOOD_CM.format(name="a"))
+    repo.commit("base")
+    assert run_cli("check", "--staged", "--changed", cwd=repo.path)[0] == 2
+    assert run_cli("check", "--head", "HEAD", cwd=repo.path)[0] == 2
+    assert run_cli("check", "--new-only", cwd=repo.path)[0] == 2
