@@ -25,7 +25,7 @@ def clean(text: str) -> str:
 
 def _line(f: Finding) -> str:
     where = f"{f.path}:{f.line}:{f.column}"
-    field = f" at {f.field}" if f.field else ""
+    field = f" at {f.field}" if f.field and not f.message.startswith(f.field) else ""
     hint = f" (fix: {f.hint})" if f.hint else ""
     return f"{where} {f.severity} {f.rule}{field}: {f.message}{hint}"
 

@@ -10,6 +10,11 @@ from tests.conftest import run_cli, run_json
 from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, Repo
 
 
+def gate(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
+    """``gatekeeper check --format json`` with the schema check only, so other checks' rules don't mix in."""
+    return run_json("--checks", "schema", *args, cwd=cwd)
+
+
 def _where(report: dict[str, Any]) -> list[tuple[str, int, str]]:
     return sorted((f["path"], f["line"], f["rule"]) for f in report["findings"])
 
@@ -35,7 +40,7 @@ def _base_and_pr(repo: Repo) -> None:
 
 def test_only_the_changed_files_findings_are_reported(repo: Repo) -> None:
     _base_and_pr(repo)
-    code, report = run_json("--base", "main", cwd=repo.path)
+    code, report = gate("--base", "main", cwd=repo.path)
     assert code == 1
     # legacy.yaml's problem is not reported; the Widget is validated against the CRD of an
     # unchanged file (whole-tree context), at the exact line of the bad field.
@@ -47,14 +52,14 @@ def test_only_the_changed_files_findings_are_reported(repo: Repo) -> None:
 def test_without_context_the_referential_check_could_not_validate(repo: Repo) -> None:
     """Control: checking only the changed file (no tree context) cannot know the CRD's schema."""
     _base_and_pr(repo)
-    code, report = run_json("apps/widget.yaml", cwd=repo.path)
+    code, report = gate("apps/widget.yaml", cwd=repo.path)
     assert code == 0
     assert [(f["rule"], f["line"]) for f in report["findings"]] == [("schema-missing", 1)]
 
 
 def test_scope_all_reports_every_file(repo: Repo) -> None:
     _base_and_pr(repo)
-    code, report = run_json("--base", "main", "--scope", "all", cwd=repo.path)
+    code, report = gate("--base", "main", "--scope", "all", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("apps/legacy.yaml", 5, "schema-unknown-field"),
                               ("apps/new.yaml", 5, "schema-unknown-field"),
@@ -78,10 +83,10 @@ def test_new_only_hides_problems_that_existed_at_the_base(repo: Repo) -> None:
           key: 1
         """)
     repo.commit("pr")
-    code, report = run_json("--base", "main", cwd=repo.path)
+    code, report = gate("--base", "main", cwd=repo.path)
     assert _where(report) == [("apps/legacy.yaml", 7, "schema-unknown-field"),
                               ("apps/legacy.yaml", 9, "schema-type")]
-    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    code, report = gate("--base", "main", "--new-only", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("apps/legacy.yaml", 9, "schema-type")]
     assert any("1 finding(s) that already existed" in n for n in report["notes"])
@@ -93,8 +98,8 @@ def test_new_only_passes_when_the_pr_adds_nothing_new(repo: Repo) -> None:
     repo.git("checkout", "-q", "-b", "feature")
     repo.write("apps/legacy.yaml", "# comment\n" + BAD_CM.format(name="legacy").lstrip("\n"))
     repo.commit("pr")
-    assert run_json("--base", "main", cwd=repo.path)[0] == 1
-    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    assert gate("--base", "main", cwd=repo.path)[0] == 1
+    code, report = gate("--base", "main", "--new-only", cwd=repo.path)
     assert (code, report["findings"]) == (0, [])
 
 
@@ -102,7 +107,7 @@ def test_result_comes_from_the_commits_not_the_working_tree(repo: Repo) -> None:
     _base_and_pr(repo)
     (repo.path / "apps/new.yaml").write_text(GOOD_CM.format(name="new"))  # uncommitted fix
     (repo.path / "apps/untracked.yaml").write_text(BAD_CM.format(name="u"))
-    code, report = run_json("--base", "main", cwd=repo.path)
+    code, report = gate("--base", "main", cwd=repo.path)
     assert code == 1
     assert ("apps/new.yaml", 5, "schema-unknown-field") in _where(report)
     assert all(f["path"] != "apps/untracked.yaml" for f in report["findings"])
@@ -112,10 +117,10 @@ def test_head_option_and_detached_head(repo: Repo) -> None:
     _base_and_pr(repo)
     pr = repo.git("rev-parse", "HEAD")
     repo.git("checkout", "-q", "main")
-    code, report = run_json("--base", "main", "--head", "feature", cwd=repo.path)
+    code, report = gate("--base", "main", "--head", "feature", cwd=repo.path)
     assert len(report["findings"]) == 2
     repo.git("checkout", "-q", "--detach", pr)
-    code, detached = run_json("--base", "main", cwd=repo.path)
+    code, detached = gate("--base", "main", cwd=repo.path)
     assert code == 1
     assert _where(detached) == _where(report)
 
@@ -129,18 +134,18 @@ def test_rename_across_directories_and_deletion(repo: Repo) -> None:
     repo.git("mv", "team-a/app.yaml", "team-b/app.yaml")
     repo.git("rm", "-q", "team-a/old.yaml")
     repo.commit("move")
-    code, report = run_json("--base", "main", cwd=repo.path)
+    code, report = gate("--base", "main", cwd=repo.path)
     assert _where(report) == [("team-b/app.yaml", 5, "schema-unknown-field")]
     assert "team-b/app.yaml: renamed from team-a/app.yaml" in report["notes"]
     assert "team-a/old.yaml: deleted in this change (nothing to report)" in report["notes"]
     # A moved object keeps its fingerprint: --new-only knows it is not new.
-    code, report = run_json("--base", "main", "--new-only", cwd=repo.path)
+    code, report = gate("--base", "main", "--new-only", cwd=repo.path)
     assert (code, report["findings"]) == (0, [])
 
 
 def test_paths_limit_the_reported_files_but_not_the_context(repo: Repo) -> None:
     _base_and_pr(repo)
-    code, report = run_json("--base", "main", "apps/widget.yaml", cwd=repo.path)
+    code, report = gate("--base", "main", "apps/widget.yaml", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("apps/widget.yaml", 6, "schema-type")]
     assert report["summary"]["files"] == 5
@@ -153,18 +158,18 @@ def test_staged_reads_the_index(repo: Repo) -> None:
     repo.write("apps/new.yaml", BAD_CM.format(name="new"))
     repo.git("add", "apps/new.yaml")
     (repo.path / "apps/new.yaml").write_text(GOOD_CM.format(name="new"))  # fixed, but not staged
-    code, report = run_json("--staged", cwd=repo.path)
+    code, report = gate("--staged", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("apps/new.yaml", 5, "schema-unknown-field")]
     repo.git("add", "apps/new.yaml")
-    code, report = run_json("--staged", cwd=repo.path)
+    code, report = gate("--staged", cwd=repo.path)
     assert (code, report["findings"]) == (0, [])
 
 
 def test_staged_in_a_repository_without_commits(repo: Repo) -> None:
     repo.write("a.yaml", BAD_CM.format(name="a"))
     repo.git("add", "a.yaml")
-    code, report = run_json("--staged", "--new-only", cwd=repo.path)
+    code, report = gate("--staged", "--new-only", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("a.yaml", 5, "schema-unknown-field")]
 
@@ -173,7 +178,7 @@ def test_changed_mode_includes_untracked_files(repo: Repo) -> None:
     repo.write("apps/legacy.yaml", BAD_CM.format(name="legacy"))
     repo.commit("base")
     repo.write("apps/untracked.yaml", BAD_CM.format(name="u"))
-    code, report = run_json("--changed", cwd=repo.path)
+    code, report = gate("--changed", cwd=repo.path)
     assert code == 1
     assert _where(report) == [("apps/untracked.yaml", 5, "schema-unknown-field")]
 
