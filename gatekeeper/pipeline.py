@@ -6,6 +6,7 @@ caught here, recorded as an error naming the check and the file, and the run fai
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_f
 from gatekeeper.sources import kustomize
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import parse
+from gatekeeper.waivers import apply_waivers
 
 Progress = Callable[[int, int], None]
 
@@ -39,6 +41,7 @@ class Run:
     files: list[SourceFile] | None = None  # given directly (git modes) instead of walking paths
     report_paths: set[str] | None = None  # report findings only for these files (None: all)
     progress: Progress | None = None
+    today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
 
 
 @dataclass(slots=True)
@@ -220,6 +223,8 @@ def execute(run: Run) -> Report:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
     findings = apply_rule_config(findings, run.config)
+    findings = apply_waivers(findings, loaded.resources, run.config, run.root, today=run.today,
+                             ran=report.checks)
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings

@@ -1,0 +1,317 @@
+"""Waivers: accepted findings, each with a reason, a source and (optionally) an expiry date.
+
+Two sources, applied by the pipeline to the findings of every check:
+
+* object annotations ``gatekeeper.io/ignore: "rule-id[,rule-id]"`` with the required
+  ``gatekeeper.io/ignore-reason`` (and optional ``gatekeeper.io/ignore-expires`` /
+  ``gatekeeper.io/ignore-owner``); on a workload the pod template's annotations count too;
+* ``waivers:`` in ``.gatekeeper.yaml``: rule(s), a match on path glob / kind / namespace /
+  name glob, reason, owner and expiry.
+
+A waived finding stays in the report (``waived``) but does not count. A waiver that cannot
+be trusted never waives: one without a reason, with an unreadable or past expiry date, is
+itself a finding; a configured waiver that matched nothing is reported as unused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.config import Config
+from gatekeeper.model import (
+    FieldPath,
+    Finding,
+    Resource,
+    ResourceRef,
+    Rule,
+    Severity,
+    Waiver,
+    fingerprint,
+    format_field,
+)
+from gatekeeper.sources.files import glob_regex
+
+CHECK = "waiver"
+IGNORE = "gatekeeper.io/ignore"
+REASON = "gatekeeper.io/ignore-reason"
+EXPIRES = "gatekeeper.io/ignore-expires"
+OWNER = "gatekeeper.io/ignore-owner"
+ALL_RULES = frozenset({"*", "all"})
+
+# Where a workload keeps its pod template's metadata (annotations there waive the workload's findings).
+TEMPLATE_METADATA: dict[str, FieldPath] = {
+    **{k: ("spec", "template", "metadata") for k in (
+        "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job")},
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "metadata"),
+    "PodTemplate": ("template", "metadata"),
+}
+
+_E, _W = Severity.ERROR, Severity.WARNING
+WAIVER_RULES: tuple[Rule, ...] = (
+    Rule("waiver-missing-reason", CHECK, _E, "An ignore annotation has no gatekeeper.io/ignore-reason.",
+         "A waiver nobody can explain cannot be reviewed or revisited; it does not waive anything.",
+         f"Add the annotation {REASON}: \"<why this is acceptable>\" next to {IGNORE}.",
+         bad_example="apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
+                     f"    {IGNORE}: image-latest\n",
+         good_example="apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
+                      f"    {IGNORE}: image-latest\n    {REASON}: \"demo pod, rebuilt on every run\"\n"),
+    Rule("waiver-expired", CHECK, _E, "A waiver is past its expiry date and no longer waives findings.",
+         "Waivers are temporary by design: when one expires the finding counts again and the owner must "
+         "fix it or renew the waiver deliberately.",
+         "Fix the finding and delete the waiver, or move its expiry date after review with its owner."),
+    Rule("waiver-invalid", CHECK, _E, "A waiver cannot be read (bad expiry date, empty rule list).",
+         "A waiver whose scope or lifetime is unclear must not silently waive anything.",
+         "Write the expiry as YYYY-MM-DD and list rule ids separated by commas."),
+    Rule("waiver-unused", CHECK, _W, "A configured waiver matched no finding.",
+         "A stale waiver hides the next problem that happens to match it; remove it once the finding is "
+         "fixed.",
+         "Delete the waiver from .gatekeeper.yaml, or fix its rule and match."),
+)
+RULES = {r.id: r for r in WAIVER_RULES}
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A waiver that may apply: the rules it covers and what a waived finding records."""
+
+    rules: frozenset[str]
+    waiver: Waiver
+    index: int | None = None  # position in config.waivers (None for annotations)
+
+    def covers(self, rule: str) -> bool:
+        return rule in self.rules or bool(self.rules & ALL_RULES)
+
+
+@dataclass(slots=True)
+class _ConfigWaiver(_Candidate):
+    path: str | None = None
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    used: bool = False
+    line: int = 1
+
+    def matches(self, f: Finding) -> bool:
+        if not self.covers(f.rule):
+            return False
+        if self.path is not None and not glob_regex(self.path).fullmatch(f.path):
+            return False
+        if self.kind is None and self.namespace is None and self.name is None:
+            return True
+        ref = f.resource
+        if ref is None:
+            return False
+        return ((self.kind is None or ref.kind == self.kind)
+                and (self.namespace is None or ref.namespace == self.namespace)
+                and (self.name is None or fnmatch.fnmatchcase(ref.name or "", self.name)))
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """``YYYY-MM-DD`` (or a date) -> date; None when it cannot be read."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _rule_set(value: Any) -> frozenset[str]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return frozenset(str(r).strip() for r in items if str(r).strip())
+
+
+def _finding(rule_id: str, message: str, path: str, line: int, column: int = 1,
+             resource: ResourceRef | None = None, field_path: str = "", evidence: str = "") -> Finding:
+    rule = RULES[rule_id]
+    return Finding(check=CHECK, rule=rule_id, severity=rule.severity, message=message, path=path, line=line,
+                   column=column, resource=resource, field=field_path, hint=rule.hint,
+                   fingerprint=fingerprint(rule_id, resource, path, field_path, evidence))
+
+
+def _annotation_waivers(res: Resource, today: dt.date, out: list[Finding]) -> list[_Candidate]:
+    """The waivers a resource's own (and pod template's) annotations declare."""
+    found: list[_Candidate] = []
+    places: list[FieldPath] = [("metadata",)]
+    if res.kind in TEMPLATE_METADATA:
+        places.append(TEMPLATE_METADATA[res.kind])
+    for meta_path in places:
+        meta: Any = res.obj
+        for part in meta_path:
+            meta = meta.get(part) if isinstance(meta, dict) else None
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if not isinstance(annotations, dict) or IGNORE not in annotations:
+            continue
+        candidate = _read_annotations(res, (*meta_path, "annotations"), annotations, today, out)
+        if candidate is not None:
+            found.append(candidate)
+    return found
+
+
+def _read_annotations(res: Resource, base: FieldPath, ann: dict[str, Any], today: dt.date,
+                      out: list[Finding]) -> _Candidate | None:
+    line, column = res.locate((*base, IGNORE))
+    where = format_field((*base, IGNORE))
+    rules = _rule_set(ann.get(IGNORE) or "")
+    reason = str(ann.get(REASON) or "").strip()
+    owner = str(ann.get(OWNER) or "").strip() or None
+    label = f"annotation {IGNORE} on {res.ref.key}"
+    if not rules:
+        out.append(_finding("waiver-invalid", f"{label} lists no rule ids; it waives nothing", res.path, line,
+                            column, res.ref, where))
+        return None
+    if not reason:
+        out.append(_finding("waiver-missing-reason", f"{label} ({', '.join(sorted(rules))}) has no {REASON}; "
+                            "it waives nothing", res.path, line, column, res.ref, where))
+        return None
+    expires: dt.date | None = None
+    if ann.get(EXPIRES) is not None:
+        expires = parse_date(ann[EXPIRES])
+        exp_line, exp_col = res.locate((*base, EXPIRES))
+        if expires is None:
+            out.append(_finding("waiver-invalid", f"{label}: {EXPIRES} is not a YYYY-MM-DD date; it waives "
+                                "nothing", res.path, exp_line, exp_col, res.ref,
+                                format_field((*base, EXPIRES))))
+            return None
+        if today > expires:
+            out.append(_finding("waiver-expired", f"{label} ({', '.join(sorted(rules))}) expired on {expires}"
+                                f"{_owner_text(owner)}; its findings count again", res.path, exp_line,
+                                exp_col, res.ref, format_field((*base, EXPIRES))))
+            return None
+    source = f"annotation {IGNORE} ({res.path}:{line})"
+    return _Candidate(rules, Waiver(reason, source, expires.isoformat() if expires else None, owner))
+
+
+def _owner_text(owner: str | None) -> str:
+    return f" (owner: {owner})" if owner else " (no owner recorded)"
+
+
+def _config_location(config: Config, root: Path) -> tuple[str, list[int]]:
+    """The config file's path as findings show it, and the line of each waiver entry."""
+    if config.path is None:
+        return ".gatekeeper.yaml", [1] * len(config.waivers)
+    try:
+        shown = Path(os.path.relpath(config.path.absolute(), root.absolute())).as_posix()
+    except ValueError:  # another drive (Windows)
+        shown = config.path.as_posix()
+    if shown.startswith("../"):
+        shown = config.path.absolute().as_posix()
+    lines = [1] * len(config.waivers)
+    try:
+        from gatekeeper.sources.files import SourceFile
+        from gatekeeper.sources.yamlload import parse
+
+        parsed = parse(SourceFile(shown, config.path.read_bytes()))
+        if parsed.documents:
+            lines = [parsed.documents[0].locate(("waivers", i))[0] for i in range(len(config.waivers))]
+    except OSError:
+        pass
+    return shown, lines
+
+
+def _config_waivers(config: Config, root: Path, today: dt.date, out: list[Finding]) -> list[_ConfigWaiver]:
+    shown, lines = _config_location(config, root)
+    found: list[_ConfigWaiver] = []
+    for i, raw in enumerate(config.waivers):
+        line = lines[i]
+        rules = _rule_set(raw.get("rule", ""))
+        owner = raw.get("owner")
+        label = f"waiver #{i + 1} ({', '.join(sorted(rules)) or 'no rule'})"
+        if not rules:
+            out.append(_finding("waiver-invalid", f"{label} lists no rule ids; it waives nothing", shown,
+                                line, field_path=f"waivers[{i}]"))
+            continue
+        expires = None
+        if raw.get("expires") is not None:
+            expires = parse_date(raw["expires"])
+            if expires is None:
+                out.append(_finding("waiver-invalid", f"{label}: expires is not a valid date; it waives "
+                                    "nothing", shown, line, field_path=f"waivers[{i}].expires"))
+                continue
+            if today > expires:
+                out.append(_finding("waiver-expired", f"{label} expired on {expires}{_owner_text(owner)}; "
+                                    "the findings it waived count again", shown, line,
+                                    field_path=f"waivers[{i}]", evidence=str(i)))
+                continue
+        match = raw.get("match") or {}
+        source = f"{shown}:{line} (waivers[{i}])"
+        waiver = Waiver(str(raw.get("reason", "")), source, expires.isoformat() if expires else None, owner)
+        found.append(_ConfigWaiver(
+            rules, waiver, i, match.get("path"), match.get("kind"), match.get("namespace"), match.get("name"),
+            line=line))
+    return found
+
+
+def _unused(waivers: Sequence[_ConfigWaiver], rule_checks: dict[str, str], ran: Iterable[str],
+            shown: str) -> list[Finding]:
+    """Findings for configured waivers that waived nothing (only when every check they target ran)."""
+    ran_set = set(ran)
+    out = []
+    for w in waivers:
+        if w.used:
+            continue
+        checks = {rule_checks.get(r) for r in w.rules if r not in ALL_RULES}
+        if None in checks or not checks <= ran_set | {"parse", CHECK}:
+            continue  # a rule of a check that did not run (or a policy rule id): cannot judge
+        out.append(_finding("waiver-unused", f"waiver #{(w.index or 0) + 1} ({', '.join(sorted(w.rules))}) "
+                            "matched no finding", shown, w.line, field_path=f"waivers[{w.index}]",
+                            evidence=str(w.index)))
+    return out
+
+
+def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], config: Config, root: Path,
+                  *, today: dt.date | None = None, ran: Iterable[str] = ()) -> list[Finding]:
+    """Mark waived findings and add the waivers' own findings (missing reason, expired, unused)."""
+    today = today or today_utc()
+    own: list[Finding] = []
+    by_object: dict[tuple[str, int, str, str | None, str | None], list[_Candidate]] = {}
+    for res in resources:
+        candidates = _annotation_waivers(res, today, own)
+        if candidates:
+            ref = res.ref
+            by_object[(res.path, ref.document, ref.kind, ref.namespace, ref.name)] = candidates
+    configured = _config_waivers(config, root, today, own)
+    out: list[Finding] = []
+    for f in findings:
+        if f.waived is not None or f.check == CHECK:
+            out.append(f)
+            continue
+        out.append(_waive(f, by_object, configured))
+    if configured:
+        from gatekeeper.checks import all_rules
+
+        rule_checks = {r.id: r.check for r in all_rules()}
+        own.extend(_unused(configured, rule_checks, ran, _config_location(config, root)[0]))
+    out.extend(_configure(f, config) for f in own if config.rule_enabled(f.rule, True))
+    return out
+
+
+def _waive(f: Finding, by_object: dict[tuple[str, int, str, str | None, str | None], list[_Candidate]],
+           configured: Sequence[_ConfigWaiver]) -> Finding:
+    ref = f.resource
+    if ref is not None:
+        for cand in by_object.get((f.path, ref.document, ref.kind, ref.namespace, ref.name), ()):
+            if cand.covers(f.rule):
+                return replace(f, waived=cand.waiver)
+    for w in configured:
+        if w.matches(f):
+            w.used = True
+            return replace(f, waived=w.waiver)
+    return f
+
+
+def _configure(f: Finding, config: Config) -> Finding:
+    """Severity overrides for the waiver step's own findings (the pipeline already did the others)."""
+    sev = config.rules.get(f.rule, {}).get("severity")
+    return replace(f, severity=Severity.parse(sev)) if sev else f
+
