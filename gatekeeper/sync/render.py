@@ -1,0 +1,156 @@
+"""Render a path of the source commit into the objects the step would publish.
+
+The source commit is read from git, never from the work tree: it is exported into a
+temporary directory (``git archive``), which is also where configuration and policies are
+read from and where ``kubectl kustomize`` runs. Plain rendering publishes the parsed
+objects of the path's YAML/JSON files; kustomize rendering publishes kustomize's output.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.resources import extract
+from gatekeeper.sources.yamlload import parse
+from gatekeeper.sync.errors import SyncError
+from gatekeeper.sync.gitcmd import Git
+from gatekeeper.sync.manifest import MANIFEST, render_manifest
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+RENDER_MODES = ("auto", "plain", "kustomize")
+UNPUBLISHABLE = frozenset({"parse-error", "encoding-error", "binary-file", "alias-bomb", "file-too-large"})
+KUBECTL_TIMEOUT = 300
+
+
+@dataclass(slots=True)
+class Rendered:
+    """One rendered path: what the checks read and what the branch receives."""
+
+    source_path: str
+    target_path: str
+    mode: str
+    objects: list[dict[str, Any]]
+    check_files: list[SourceFile]
+    commands: list[str]
+    manifest: bytes = b""
+    problems: list[str] = field(default_factory=list)  # files that could not be read completely
+
+
+def clean_path(path: str, what: str) -> str:
+    """A repository-relative POSIX path without ``..``, or SyncError."""
+    norm = posixpath.normpath(path.strip().replace("\\", "/")).strip("/")
+    if norm in ("", ".") or norm.startswith("../") or norm == ".." or path.strip().startswith("/"):
+        raise SyncError(f"{what} {path!r} must be a directory inside the repository (not its root)")
+    return norm
+
+
+def export_tree(git: Git, commit: str, dest: Path) -> None:
+    """Write the tree of ``commit`` into ``dest`` (symlinks that leave the tree are refused)."""
+    data = git.run("archive", "--format=tar", commit)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        if hasattr(tarfile, "data_filter"):
+            try:
+                archive.extractall(dest, filter="data")
+            except tarfile.FilterError as exc:
+                raise SyncError(f"cannot export the source commit: {exc}") from None
+        else:  # Python 3.10 before the extraction filters: refuse links outside the tree ourselves
+            for member in archive.getmembers():
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname)) \
+                    if member.issym() else member.name
+                if member.name.startswith("/") or target.startswith("../") or target.startswith("/"):
+                    raise SyncError(f"cannot export the source commit: {member.name} points outside the tree")
+            archive.extractall(dest)
+
+
+def choose_mode(tree: Path, source_path: str, requested: str) -> str:
+    """The render mode of a path: the requested one, or for ``auto`` kustomize when it has a kustomization."""
+    if requested != "auto":
+        return requested
+    directory = tree / source_path
+    return "kustomize" if any((directory / name).is_file() for name in KUSTOMIZATION_FILES) else "plain"
+
+
+def render_path(tree: Path, source_path: str, target_path: str, mode: str,
+                include: tuple[str, ...] = DEFAULT_INCLUDE, exclude: tuple[str, ...] = ()) -> Rendered:
+    """Render one path of the exported source tree."""
+    directory = tree / source_path
+    if not directory.is_dir():
+        raise SyncError(f"path {source_path!r} is not a directory at the source commit")
+    if mode == "kustomize":
+        return _kustomize(directory, source_path, target_path)
+    has_kustomization = [n for n in KUSTOMIZATION_FILES if (directory / n).is_file()]
+    if has_kustomization:
+        raise SyncError(f"{source_path}/{has_kustomization[0]} exists: render it with --render kustomize "
+                        "(plain rendering would publish the unpatched bases)")
+    return _plain(tree, source_path, target_path, include, exclude)
+
+
+def _plain(tree: Path, source_path: str, target_path: str, include: tuple[str, ...],
+           exclude: tuple[str, ...]) -> Rendered:
+    files: list[SourceFile] = []
+    for path in sorted((tree / source_path).rglob("*")):
+        rel = path.relative_to(tree).as_posix()
+        if path.is_symlink() or not path.is_file() or not matches(rel, include) or matches(rel, exclude):
+            continue
+        files.append(SourceFile(rel, path.read_bytes()))
+    objects: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for source in files:
+        found, trouble = load_objects(source)
+        objects.extend(found)
+        problems.extend(trouble)
+    rendered = Rendered(source_path, target_path, "plain", objects, files,
+                        [f"gatekeeper sync --render plain --path {source_path}"], problems=problems)
+    rendered.manifest = render_manifest(objects)
+    return rendered
+
+
+def load_objects(source: SourceFile) -> tuple[list[dict[str, Any]], list[str]]:
+    """The Kubernetes objects of a file (``List`` items expanded, local tool config left out), and
+    descriptions of anything that could not be read (which makes the file unpublishable)."""
+    parsed = parse(source)
+    problems = [f"{f.path}:{f.line}: {f.message}" for f in parsed.findings if f.rule in UNPUBLISHABLE]
+    objects: list[dict[str, Any]] = []
+    for doc in parsed.documents:
+        extract(doc)
+        objects.extend(res.obj for res in doc.resources)
+    return objects, problems
+
+
+def kubectl() -> str:
+    """The kubectl executable, or a clear error naming the extra that installs it."""
+    found = shutil.which("kubectl")
+    if found is None:
+        raise SyncError("kustomize rendering needs kubectl on PATH: install the kustomize extra "
+                        "(pip install 'gitops-gatekeeper[kustomize]') or a kubectl binary")
+    return found
+
+
+def _kustomize(directory: Path, source_path: str, target_path: str) -> Rendered:
+    exe = kubectl()
+    try:
+        proc = subprocess.run([exe, "kustomize", str(directory)], capture_output=True,
+                              timeout=KUBECTL_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise SyncError(f"kubectl kustomize {source_path} timed out after {KUBECTL_TIMEOUT}s") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        first = message[0][:300] if message else f"exit {proc.returncode}"
+        first = first.replace(str(directory), source_path)
+        raise SyncError(f"kubectl kustomize {source_path} failed: {first}")
+    objects, problems = load_objects(SourceFile(f"{source_path} (kustomize output)", proc.stdout))
+    if problems:
+        raise SyncError(f"kubectl kustomize {source_path} produced unreadable output: {problems[0]}")
+    manifest = render_manifest(objects)
+    # The checks read exactly the bytes that will be published, so findings point at its lines.
+    check_file = SourceFile(f"{target_path}/{MANIFEST}", manifest)
+    return Rendered(source_path, target_path, "kustomize", objects, [check_file],
+                    [f"kubectl kustomize {source_path}"], manifest)

@@ -1,0 +1,297 @@
+"""The sync step end to end: export the source commit, render, re-check everything, publish.
+
+Nothing is published unless the full rendered state passes the same pipeline ``check``
+runs (every enabled check, every file, no PR scoping). The refs are only touched by
+:func:`gatekeeper.sync.publish.publish`, which keeps the branch old or complete-new.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatekeeper import __version__
+from gatekeeper.model import Report
+from gatekeeper.pipeline import Run, execute
+from gatekeeper.report.json import summary_dict
+from gatekeeper.sources.files import DEFAULT_INCLUDE
+from gatekeeper.sync.errors import SyncError, redact
+from gatekeeper.sync.faults import fault
+from gatekeeper.sync.gitcmd import Git
+from gatekeeper.sync.manifest import MANIFEST
+from gatekeeper.sync.metadata import (
+    METADATA,
+    OWNED,
+    README,
+    DryCommit,
+    owned_record,
+    path_metadata,
+    readme,
+    root_metadata,
+)
+from gatekeeper.sync.publish import Outcome, Publication, publish
+from gatekeeper.sync.render import Rendered, choose_mode, clean_path, export_tree, render_path
+from gatekeeper.sync.target import LocalTarget, RemoteTarget, Target
+
+DEFAULT_MESSAGE = "gatekeeper sync: {paths} at {short}\n\nSource commit: {subject}"
+PLACEHOLDERS = ("source", "short", "subject", "paths", "branch")
+MakeRun = Callable[[Path], Run]
+
+
+@dataclass(slots=True)
+class SyncRequest:
+    """Everything the step needs besides the run options."""
+
+    repo: Path
+    paths: list[str]
+    branch: str
+    source_ref: str = "HEAD"
+    target_paths: list[str] = field(default_factory=list)
+    remote: str | None = None
+    render: str = "auto"
+    message: str = DEFAULT_MESSAGE
+    sign: bool = False
+    retries: int = 5
+    repo_url: str | None = None
+    allow_empty: bool = False
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """The report, the rendered paths and what happened to the branch."""
+
+    source: str
+    report: Report | None
+    rendered: list[Rendered]
+    outcome: Outcome | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.report is not None and self.report.exit_code != 0:
+            return self.report.exit_code
+        return 0
+
+
+def open_git(repo: Path) -> Git:
+    """A Git runner at the top of the repository containing ``repo``."""
+    probe = Git(repo)
+    proc = probe.call("rev-parse", "--show-toplevel")
+    if proc.returncode != 0:
+        proc = probe.call("rev-parse", "--absolute-git-dir")  # a bare repository
+        if proc.returncode != 0:
+            raise SyncError(f"{repo} is not inside a git repository")
+    return Git(Path(proc.stdout.decode().strip()))
+
+
+def check_branch_name(git: Git, branch: str) -> None:
+    """Refuse names git would not accept as a branch."""
+    if not branch or git.call("check-ref-format", f"refs/heads/{branch}").returncode != 0:
+        raise SyncError(f"invalid target branch name {branch!r}")
+
+
+def make_target(git: Git, request: SyncRequest) -> Target:
+    """The local branch, or the branch on ``--remote``."""
+    check_branch_name(git, request.branch)
+    if request.remote is None:
+        return LocalTarget(git, request.branch)
+    if git.call("remote", "get-url", request.remote).returncode != 0 and "/" not in request.remote \
+            and ":" not in request.remote:
+        raise SyncError(f"unknown remote {request.remote!r}")
+    return RemoteTarget(git, request.branch, request.remote)
+
+
+def path_pairs(request: SyncRequest) -> list[tuple[str, str]]:
+    """(source path, target path) pairs; target paths default to the source paths."""
+    if not request.paths:
+        raise SyncError("give at least one --path to publish")
+    if request.target_paths and len(request.target_paths) != len(request.paths):
+        raise SyncError("give one --target-path per --path, in the same order (or none)")
+    sources = [clean_path(p, "path") for p in request.paths]
+    targets = [clean_path(p, "target path") for p in request.target_paths] if request.target_paths \
+        else list(sources)
+    if len(set(targets)) != len(targets):
+        raise SyncError("two paths would be published to the same target path")
+    return list(zip(sources, targets, strict=True))
+
+
+def repo_url(git: Git, request: SyncRequest) -> str:
+    """The source repository's URL for the metadata, without credentials."""
+    if request.repo_url is not None:
+        return _strip_userinfo(request.repo_url)
+    for remote in ([request.remote] if request.remote else []) + ["origin"]:
+        proc = git.call("remote", "get-url", remote)
+        if proc.returncode == 0:
+            return _strip_userinfo(proc.stdout.decode().strip())
+    return ""
+
+
+def _strip_userinfo(url: str) -> str:
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", url)
+
+
+def dry_commit(git: Git, sha: str) -> DryCommit:
+    """Author, date, subject and body of the source commit."""
+    raw = git.run("log", "-1", "--format=%an <%ae>%x00%aI%x00%s%x00%b", sha).decode("utf-8", "replace")
+    author, date, subject, body = [*raw.split("\x00"), "", "", "", ""][:4]
+    return DryCommit(sha, author, date, subject, body.strip())
+
+
+def resolve_source(git: Git, ref: str) -> str:
+    """The commit id the source ref names."""
+    sha = git.rev(ref)
+    if sha is None:
+        raise SyncError(f"unknown source revision {ref!r}")
+    return sha
+
+
+def render_all(tree: Path, pairs: list[tuple[str, str]], mode: str, run: Run,
+               allow_empty: bool) -> list[Rendered]:
+    """Render every path; an empty or partly unreadable render is refused."""
+    include = tuple(run.config.include or DEFAULT_INCLUDE)
+    exclude = tuple(run.config.exclude)
+    out = []
+    for source_path, target_path in pairs:
+        rendered = render_path(tree, source_path, target_path, choose_mode(tree, source_path, mode),
+                               include, exclude)
+        if not rendered.objects and not allow_empty:
+            raise SyncError(f"{source_path} renders no Kubernetes objects; refusing to publish an empty "
+                            "manifest (it would prune everything; pass --allow-empty if that is intended)")
+        out.append(rendered)
+    return out
+
+
+def branch_files(rendered: list[Rendered], url: str, dry: DryCommit) -> dict[str, bytes]:
+    """Every file the step owns on the branch, by branch path."""
+    files: dict[str, bytes] = {METADATA: root_metadata(url, dry)}
+    for item in rendered:
+        files[f"{item.target_path}/{MANIFEST}"] = item.manifest
+        files[f"{item.target_path}/{METADATA}"] = path_metadata(url, dry.sha, item.commands)
+        files[f"{item.target_path}/{README}"] = readme(item.source_path, item.commands)
+    files[OWNED] = owned_record([*files, OWNED])
+    return files
+
+
+def commit_message(request: SyncRequest, dry: DryCommit, report: Report, pairs: list[tuple[str, str]]) -> str:
+    """The commit message from the template, followed by the provenance trailers."""
+    values = {"source": dry.sha, "short": dry.sha[:12], "subject": dry.subject,
+              "paths": ", ".join(t for _, t in pairs), "branch": request.branch}
+    try:
+        head = request.message.format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SyncError(f"bad --message template ({exc.__class__.__name__}: {exc}); placeholders: "
+                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS)) from None
+    waivers = sum(1 for f in report.findings if f.waived is not None)
+    trailers = [
+        "Gate-Verdict: pass",
+        f"Gate-Source: {dry.sha}",
+        f"Gate-Policy-Digest: {report.policy_digest}",
+        f"Gate-Tool: gatekeeper/{__version__}",
+        f"Gate-Waivers: {waivers}",
+    ]
+    return head.strip() + "\n\n" + "\n".join(trailers) + "\n"
+
+
+def note_json(request: SyncRequest, source: str, report: Report, rendered: list[Rendered]) -> bytes:
+    """The git note: the report summary and what was rendered."""
+    note: dict[str, Any] = {
+        "tool": f"gatekeeper/{__version__}",
+        "source": source,
+        "branch": request.branch,
+        "paths": [{"source": r.source_path, "target": r.target_path, "render": r.mode,
+                   "objects": len(r.objects)} for r in rendered],
+        "summary": summary_dict(report),
+    }
+    return (json.dumps(note, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def scope_run(run: Run, files: list[Rendered]) -> None:
+    """Point the pipeline run at exactly the rendered state: every file, no PR scoping."""
+    seen: dict[str, Any] = {}
+    for item in files:
+        for source in item.check_files:
+            seen.setdefault(source.path, source)
+    run.files = [seen[k] for k in sorted(seen)]
+    run.report_paths = None
+
+
+def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
+    """Render, re-check everything and publish on a pass; the branch is untouched otherwise."""
+    git = open_git(request.repo)
+    pairs = path_pairs(request)
+    target = make_target(git, request)
+    source = resolve_source(git, request.source_ref)
+    with tempfile.TemporaryDirectory(prefix="gatekeeper-sync-") as tmp:
+        tree_dir = Path(tmp) / "tree"
+        tree_dir.mkdir()
+        export_tree(git, source, tree_dir)
+        run = make_run(tree_dir)
+        rendered = render_all(tree_dir, pairs, request.render, run, request.allow_empty)
+        fault("rendered")
+        scope_run(run, rendered)
+        report = execute(run)
+    result = SyncResult(source, report, rendered)
+    if report.exit_code != 0:
+        return result
+    problems = [p for r in rendered for p in r.problems]
+    if problems:
+        raise SyncError(f"cannot publish: {len(problems)} file(s) could not be read completely "
+                        f"(first: {problems[0]})")
+    fault("checked")
+    dry = dry_commit(git, source)
+    pub = Publication(source, branch_files(rendered, repo_url(git, request), dry),
+                      commit_message(request, dry, report, pairs),
+                      note_json(request, source, report, rendered), sign=request.sign)
+    try:
+        result.outcome = publish(git, target, pub, request.retries)
+    finally:
+        target.close()
+    return result
+
+
+
+
+def drift(request: SyncRequest, make_run: MakeRun) -> tuple[str, bool]:
+    """Render without checking or writing; the drift report text and whether the branch differs."""
+    from gatekeeper.sync.drift import compare, render_text
+
+    git = open_git(request.repo)
+    pairs = path_pairs(request)
+    target = make_target(git, request)
+    source = resolve_source(git, request.source_ref)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gatekeeper-sync-") as tmp:
+            tree_dir = Path(tmp) / "tree"
+            tree_dir.mkdir()
+            export_tree(git, source, tree_dir)
+            rendered = render_all(tree_dir, pairs, request.render, make_run(tree_dir), request.allow_empty)
+        drifts = compare(git, target.read().tip, rendered)
+    finally:
+        target.close()
+    return render_text(target.describe(), drifts), any(not d.empty for d in drifts)
+
+
+def verify_branch(request: SyncRequest, since: str | None, require_signed: bool) -> tuple[str, int]:
+    """The ``--verify-branch`` report and its exit code (1 when any commit lacks a passing verdict)."""
+    from gatekeeper.sync.verify import verify
+
+    git = open_git(request.repo)
+    target = make_target(git, request)
+    try:
+        tip = target.read().tip
+        if tip is None:
+            raise SyncError(f"branch {target.describe()} does not exist")
+        count, problems = verify(git, tip, since, require_signed)
+    finally:
+        target.close()
+    lines = [f"{p.commit[:12]} {p.subject[:60]}: {p.reason}" for p in problems]
+    verdict = (f"{target.describe()}: {len(problems)} of {count} commit(s) lack a passing gate verdict"
+               if problems else f"{target.describe()}: all {count} commit(s) carry a passing gate verdict")
+    return "\n".join([*lines, verdict]) + "\n", 1 if problems else 0
+
+
+__all__ = ["SyncError", "SyncRequest", "SyncResult", "drift", "redact", "sync", "verify_branch"]
