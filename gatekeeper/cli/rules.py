@@ -13,15 +13,21 @@ from gatekeeper.model import Rule
 
 def rule_dict(rule: Rule) -> dict[str, object]:
     return {"id": rule.id, "check": rule.check, "severity": str(rule.severity), "enabled": rule.enabled,
-            "summary": rule.summary, "rationale": rule.rationale, "hint": rule.hint}
+            "summary": rule.summary, "rationale": rule.rationale, "hint": rule.hint, "options": rule.options}
 
 
 @click.command()
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--markdown", "markdown", is_flag=True, help="Print the rule reference page (docs/rules.md).")
 @click.option("--check", "check_name", help="Only the rules of this check.")
-def rules(fmt: str, check_name: str | None) -> None:
+def rules(fmt: str, markdown: bool, check_name: str | None) -> None:
     """List every rule of every built-in check."""
     items = [r for r in all_rules() if check_name is None or r.check == check_name]
+    if markdown or fmt == "markdown":
+        from gatekeeper.docs_gen import render
+
+        click.echo(render(items), nl=False)
+        return
     if fmt == "json":
         click.echo(json.dumps([rule_dict(r) for r in items], indent=2))
         return
@@ -48,6 +54,10 @@ def explain(rule_id: str) -> None:
         click.echo(f"\nWhy: {rule.rationale}")
     if rule.hint:
         click.echo(f"\nFix: {rule.hint}")
+    if rule.options:
+        click.echo("\nOptions (rules.<id>.options in .gatekeeper.yaml):")
+        for key, value in rule.options.items():
+            click.echo(f"    {key}: {json.dumps(value)}")
     if rule.bad_example:
         click.echo("\nBad:\n" + _indent(rule.bad_example))
     if rule.good_example:
