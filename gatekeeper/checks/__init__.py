@@ -15,6 +15,7 @@ from gatekeeper.checks.base import Check, CheckLoadError, Context, Rule
 REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
+    "secrets": "gatekeeper.checks.secrets:SecretsCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "get_check", "names"]

@@ -1,0 +1,198 @@
+"""The secrets check: plaintext credentials in manifests and the configuration files around them.
+
+Detection is structural (parsed objects, not line regexes): a value is judged by where it sits
+(Secret data, a pod's env, a kubeconfig, a secretGenerator, any other key) and by its shape
+(provider token families, keyword + entropy). Findings name the resource and field path and
+carry at most a 4-character prefix, the length and a keyed digest: never the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from gatekeeper.checks.base import Check, Context
+from gatekeeper.checks.secrets.inline import find_allow
+from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, scan_kubeconfig, scan_resource
+from gatekeeper.checks.secrets.kustomize import FileHit, is_kustomization, scan_kustomization
+from gatekeeper.checks.secrets.redact import Redactor, repo_salt
+from gatekeeper.checks.secrets.rules import RULES
+from gatekeeper.checks.secrets.scan import Hit, Scanner
+from gatekeeper.checks.secrets.tokens import gcp_service_account
+from gatekeeper.model import Document, Finding, Resource, Rule, Waiver, fingerprint, format_field
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "enabled": {"type": "boolean", "description": "Run this check (default true)."},
+        "salt": {"type": "string", "minLength": 8,
+                 "description": "Key for secret fingerprints (default: the repository's root commit id)."},
+        "baseline": {"type": "string",
+                     "description": "Baseline file of accepted findings (default .gatekeeper-baseline.json "
+                                    "in the root, when present)."},
+    },
+}
+
+
+class SecretsCheck(Check):
+    """Find plaintext credentials; report where, never what."""
+
+    name = "secrets"
+    summary = "Plaintext credentials: Kubernetes-aware structure, provider token families, keyword + entropy."
+    config_schema = CONFIG_SCHEMA
+
+    def __init__(self) -> None:
+        self.redactor = Redactor("")
+        self.high_entropy = True
+        self._lines: dict[str, list[str]] = {}
+
+    def rules(self) -> Sequence[Rule]:
+        return list(RULES.values())
+
+    def prepare(self, ctx: Context) -> None:
+        section = ctx.check_config(self.name)
+        self.redactor = Redactor(repo_salt(ctx.root, section.get("salt")))
+        self.high_entropy = ctx.config is None or ctx.config.rule_enabled("secret-high-entropy", True)
+
+    def digest(self, ctx: Context) -> str:
+        rules = ",".join(sorted(RULES))
+        return hashlib.sha256(f"secrets:{rules}:{self.high_entropy}".encode()).hexdigest()[:16]
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
+        scanner = Scanner(self.high_entropy)
+        scan_resource(scanner, resource.api_version, resource.kind, resource.obj)
+        return self._findings(scanner.hits, resource.document, resource)
+
+    def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
+        if doc.resources or not isinstance(doc.obj, (dict, list)):
+            return []  # resources are read by check_resource
+        scanner = Scanner(self.high_entropy)
+        obj = doc.obj
+        file_hits: list[FileHit] = []
+        if isinstance(obj, list):
+            scanner.walk(obj)
+        elif is_kubeconfig(obj):
+            scan_kubeconfig(scanner, obj)
+        elif is_kustomization(doc.path, obj):
+            file_hits = scan_kustomization(scanner, obj, doc.path, ctx.root)
+        elif gcp_service_account(obj):
+            scanner.add("secret-gcp-service-account", ("private_key",), str(obj["private_key"]),
+                        "GCP service-account key file")
+        else:
+            scanner.walk(obj)
+        findings = self._findings(scanner.hits, doc, None)
+        findings.extend(self._file_findings(file_hits, doc, ctx))
+        return findings
+
+    # -- hits to findings -------------------------------------------------------------------------
+
+    def _findings(self, hits: list[Hit], doc: Document, resource: Resource | None) -> list[Finding]:
+        out: list[Finding] = []
+        seen: set[str] = set()
+        for hit in hits:
+            digest = self.redactor.digest(hit.rule, hit.value)
+            where = format_field(hit.path)
+            message = f"{hit.what} at {where} {Redactor.describe(hit.value, digest)}"
+            rule = RULES[hit.rule]
+            if resource is not None:
+                finding = self.finding(rule, resource, message, hit.path, evidence=digest)
+            else:
+                finding = self.document_finding(rule, doc, message, hit.path, evidence=digest)
+            if finding.fingerprint in seen:
+                continue
+            seen.add(finding.fingerprint)
+            if hit.anchor is not None and hit.sub_line is not None:
+                finding = self._embedded_line(finding, hit, doc, resource)
+            out.extend(self._suppress(finding, self._text_lines(doc)))
+        return out
+
+    def _file_findings(self, hits: list[FileHit], doc: Document, ctx: Context) -> list[Finding]:
+        out: list[Finding] = []
+        seen: set[str] = set()
+        for item in hits:
+            hit = item.hit
+            digest = self.redactor.digest(hit.rule, hit.value)
+            where = format_field(hit.path)
+            rule = RULES[hit.rule]
+            message = (f"{hit.what} at {where} (read by {doc.path}) "
+                       f"{Redactor.describe(hit.value, digest)}")
+            finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
+                              path=item.path, line=item.line, field=where, hint=rule.hint,
+                              fingerprint=fingerprint(rule.id, None, item.path, where, digest))
+            if finding.fingerprint in seen:
+                continue
+            seen.add(finding.fingerprint)
+            out.extend(self._suppress(finding, self._file_lines(ctx, item.path)))
+        return out
+
+    def _embedded_line(self, finding: Finding, hit: Hit, doc: Document, resource: Resource | None) -> Finding:
+        """Point a finding inside an embedded string at the file line that holds it."""
+        assert hit.anchor is not None and hit.sub_line is not None
+        base = resource.base if resource is not None else ()
+        anchor_line = doc.locate((*base, *hit.anchor))[0]
+        text = _value_at(resource.obj if resource is not None else doc.obj, hit.anchor)
+        lines = self._text_lines(doc)
+        if not isinstance(text, str) or not lines:
+            return finding
+        sub = text.splitlines()
+        wanted = sub[hit.sub_line].strip() if hit.sub_line < len(sub) else ""
+        guess = anchor_line + 1 + hit.sub_line
+        if wanted and 1 <= guess <= len(lines) and lines[guess - 1].strip() == wanted:
+            return replace(finding, line=guess, column=lines[guess - 1].find(wanted) + 1)
+        end = min(len(lines), anchor_line + len(sub) + 2)
+        for number in range(anchor_line, end + 1):
+            if wanted and wanted in lines[number - 1]:
+                return replace(finding, line=number, column=lines[number - 1].find(wanted) + 1)
+        return finding
+
+    def _suppress(self, finding: Finding, lines: list[str]) -> list[Finding]:
+        """Apply an inline allow comment; a gatekeeper:allow without a reason is itself a finding."""
+        allow = find_allow(lines, finding.line, finding.rule)
+        if allow is None:
+            return [finding]
+        if allow.reason is None:
+            rule = RULES["secret-allow-without-reason"]
+            problem = replace(finding, rule=rule.id, severity=rule.severity, line=allow.line, column=1,
+                              message=f"gatekeeper:allow for {finding.rule} has no reason=\"...\"; "
+                                      f"the finding still counts", hint=rule.hint,
+                              fingerprint=fingerprint(rule.id, finding.resource, finding.path, finding.field,
+                                                      finding.fingerprint))
+            return [finding, problem]
+        source = f"inline {allow.marker} ({finding.path}:{allow.line})"
+        return [replace(finding, waived=Waiver(allow.reason, source))]
+
+    def _text_lines(self, doc: Document) -> list[str]:
+        lines = self._lines.get(doc.path)
+        if lines is None:
+            lines = doc.text.splitlines()
+            self._lines[doc.path] = lines
+        return lines
+
+    def _file_lines(self, ctx: Context, rel: str) -> list[str]:
+        lines = self._lines.get(rel)
+        if lines is None:
+            try:
+                lines = (ctx.root / rel).read_text(encoding="utf-8-sig").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            self._lines[rel] = lines
+        return lines
+
+
+def _value_at(obj: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        if isinstance(obj, dict) and isinstance(part, str):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+            obj = obj[part]
+        else:
+            return None
+    return obj
+
+
+__all__ = ["RULES", "SecretsCheck"]

@@ -1,0 +1,114 @@
+"""Kubernetes-aware detectors: v1 Secrets (data decoded, stringData, docker configs),
+kubeconfigs, and the dispatch that picks how each object is read.
+
+Safe by construction here: SealedSecret ``encryptedData`` (ciphertext), SOPS documents (their
+``sops`` block and ``ENC[...]`` values), empty values and service-account-token Secrets
+without data, and public certificates.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from gatekeeper.checks.secrets.scan import SKIP_KEYS, Place, Scanner
+from gatekeeper.checks.secrets.values import decode_secret_data, is_sops
+from gatekeeper.model import FieldPath
+
+DOCKER_KEYS = (".dockerconfigjson", ".dockercfg")
+SEALED_GROUPS = ("bitnami.com/",)
+_SKIP_SEALED = frozenset({*SKIP_KEYS, "encryptedData"})
+
+
+def is_sops_document(obj: Any) -> bool:
+    """A SOPS-encrypted file: a top-level ``sops`` mapping that carries a ``mac``."""
+    return isinstance(obj, dict) and isinstance(obj.get("sops"), dict) and "mac" in obj["sops"]
+
+
+def scan_resource(scanner: Scanner, api_version: str, kind: str, obj: dict[str, Any]) -> None:
+    """Scan one Kubernetes object the way its kind is read."""
+    if kind == "Secret" and api_version == "v1":
+        scan_secret(scanner, obj)
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            scanner.walk(meta, ("metadata",))
+        return
+    if kind == "SealedSecret" and api_version.startswith(SEALED_GROUPS):
+        scanner.walk(obj, (), skip=_SKIP_SEALED)
+        return
+    scanner.walk(obj)
+
+
+def scan_secret(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """Every non-empty ``data`` (decoded) and ``stringData`` value of a v1 Secret."""
+    for field in ("data", "stringData"):
+        values = obj.get(field)
+        if not isinstance(values, dict):
+            continue
+        for key, raw in values.items():
+            if not isinstance(key, str) or not isinstance(raw, str) or not raw.strip() or is_sops(raw):
+                continue
+            path: FieldPath = (field, key)
+            text = raw
+            if field == "data":
+                decoded, valid = decode_secret_data(raw)
+                text = decoded if decoded is not None else raw
+                if not valid:
+                    text = raw
+            if key in DOCKER_KEYS:
+                scan_docker_config(scanner, text, path)
+                continue
+            scanner.held(key, text, path, "secret-k8s-secret", f"Secret {field} key '{key}'")
+
+
+def scan_docker_config(scanner: Scanner, text: str, path: FieldPath) -> None:
+    """``auth``, ``password`` and ``identitytoken`` of each registry in a docker config."""
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError):
+        scanner.held("dockerconfig", text, path, "secret-docker-config", "unreadable docker config")
+        return
+    if not isinstance(config, dict):
+        return
+    registries = config.get("auths", config)
+    if not isinstance(registries, dict):
+        return
+    for registry, entry in registries.items():
+        if not isinstance(entry, dict):
+            continue
+        for field in ("auth", "password", "identitytoken"):
+            value = entry.get(field)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            if field == "auth" and not _auth_has_password(value):
+                continue
+            if scanner.tokens(value, path, f"in docker config '{field}' for a registry"):
+                continue
+            scanner.add("secret-docker-config", path, value,
+                        f"docker config '{field}' for registry #{list(registries).index(registry) + 1}")
+
+
+def _auth_has_password(value: str) -> bool:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return True
+    _user, sep, password = decoded.partition(":")
+    return bool(sep and password.strip() and not password.startswith("${"))
+
+
+def scan_kubeconfig(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """Credentials in a kubeconfig's users (token, client key, password, auth-provider secrets)."""
+    users = obj.get("users")
+    if isinstance(users, list):
+        for i, entry in enumerate(users):
+            if isinstance(entry, dict) and isinstance(entry.get("user"), dict):
+                scanner.walk(entry["user"], ("users", i, "user"), Place.KUBECONFIG)
+    rest = {k: v for k, v in obj.items() if k != "users"}
+    scanner.walk(rest)
+
+
+def is_kubeconfig(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") == "Config" and obj.get("apiVersion") == "v1"

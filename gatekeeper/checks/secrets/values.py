@@ -1,0 +1,177 @@
+"""What a value is: safe by construction (placeholders, ciphertext, hashes, public certificates),
+base64 that decodes to text, and how random it looks (Shannon entropy, character classes).
+
+Every recogniser here answers "this cannot be a plaintext credential"; they are deliberately
+narrow, because a wrongly safe value is a missed secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections import Counter
+
+# Entropy threshold for keyword + entropy, as a share of the highest entropy a string of that
+# length can have (log2 of min(length, 64)): 0.75 separates generated passwords and keys
+# (typically 0.9-1.0) from words, names and repeated characters.
+NORMALISED_ENTROPY_THRESHOLD = 0.75
+MIN_KEYWORD_LENGTH = 12
+# Keyword-free strings must look much more random (and be longer) to be reported at all.
+HIGH_ENTROPY_MIN_LENGTH = 24
+HIGH_ENTROPY_THRESHOLD = 0.85
+
+_PLACEHOLDER = re.compile(
+    r"""^\s*(?:
+        \$\{[^}]*\}                # ${VAR}
+      | \$\([^)]*\)                # $(VAR)
+      | \{\{.*\}\}                 # {{ template }}
+      | <path:[^>]*>               # argocd-vault-plugin
+      | <[A-Za-z0-9 _.:/#-]+>      # <token>, <your-password>
+      | vault:\S+                  # bank-vaults
+      | ref\+[a-z0-9]+://\S+       # vals: ref+vault://...
+      | %\([^)]*\)s                # %(name)s
+      | \#\{[^}]*\}                # #{VAR}
+      | __[A-Z0-9_]+__             # __TOKEN__
+      | @[A-Za-z0-9_.-]+@          # @VAR@
+    )\s*$""", re.VERBOSE | re.DOTALL)
+_TEMPLATE_MARKERS = ("${", "{{", "$(", "<path:", "ref+")
+_SOPS_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DIGEST = re.compile(r"(?:[A-Za-z0-9_+.-]+@)?(?:sha256|sha384|sha512|sha1|md5):[0-9a-fA-F]{32,128}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/\r\n]+={0,2}")
+_MASKED = re.compile(r"^[*xX•#.\-_ ]+$")
+_TRIVIAL = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "undefined",
+                      "redacted", "<redacted>", "[redacted]", "masked", "hidden", "secret", "password",
+                      "changeme", "change-me", "change_me", "replaceme", "replace-me", "todo", "tbd",
+                      "example", "dummy", "placeholder", "notused", "not-used", "unused"})
+PUBLIC_PEM = ("-----BEGIN CERTIFICATE", "-----BEGIN PUBLIC KEY", "-----BEGIN RSA PUBLIC KEY",
+              "-----BEGIN X509 CRL", "-----BEGIN CERTIFICATE REQUEST", "-----BEGIN NEW CERTIFICATE REQUEST",
+              "-----BEGIN PGP PUBLIC KEY BLOCK", "-----BEGIN SSH2 PUBLIC KEY", "-----BEGIN DH PARAMETERS",
+              "-----BEGIN EC PARAMETERS", "-----BEGIN AGE ENCRYPTED FILE", "-----BEGIN PGP MESSAGE")
+
+
+def is_placeholder(value: str) -> bool:
+    """A template or reference the deploy tool fills in: ``${VAR}``, ``{{ .x }}``, ``<path:...#key>``..."""
+    return _PLACEHOLDER.match(value) is not None
+
+
+def is_templated(value: str) -> bool:
+    """True when a value contains a template marker anywhere (the literal parts are not the secret)."""
+    return any(marker in value for marker in _TEMPLATE_MARKERS)
+
+
+def is_sops(value: str) -> bool:
+    """A SOPS-encrypted value (``ENC[AES256_GCM,data:...]``)."""
+    return value.startswith("ENC[") and _SOPS_VALUE.match(value) is not None
+
+
+def is_public_material(value: str) -> bool:
+    """Public certificates and keys, and PEM armour that is not a private key (e.g. age ciphertext)."""
+    stripped = value.lstrip()
+    if not stripped.startswith("-----BEGIN"):
+        return False
+    return stripped.startswith(PUBLIC_PEM) and "PRIVATE KEY" not in stripped
+
+
+def is_identifier_hash(value: str) -> bool:
+    """Image digests, checksums, commit SHAs, UUIDs: random-looking but not credentials."""
+    v = value.strip()
+    if _DIGEST.fullmatch(v) or _UUID.fullmatch(v):
+        return True
+    return len(v) in (7, 8, 10, 12, 16, 32, 40, 56, 64, 96, 128) and _HEX.fullmatch(v) is not None \
+        and not (v.isdigit())
+
+
+def is_trivial(value: str) -> bool:
+    """Empty, masked, boolean, numeric, or a well-known dummy word."""
+    v = value.strip()
+    if not v or v.lower() in _TRIVIAL or _MASKED.match(v):
+        return True
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
+def is_path(value: str) -> bool:
+    """A file path (``/run/secrets/db``, ``./creds``, ``~/.aws``): a reference, not the value."""
+    v = value.strip()
+    return v.startswith(("/", "./", "../", "~/")) and " " not in v and "\n" not in v
+
+
+def safe_value(value: str) -> bool:
+    """True when a value cannot be a plaintext credential by construction."""
+    return (is_trivial(value) or is_placeholder(value) or is_sops(value) or is_public_material(value)
+            or is_templated(value) or is_path(value))
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    n = len(value)
+    if n == 0:
+        return 0.0
+    return -sum((c / n) * math.log2(c / n) for c in Counter(value).values())
+
+
+def normalised_entropy(value: str) -> float:
+    """Entropy divided by the most a string of this length can have (0..1)."""
+    n = len(value)
+    if n < 2:
+        return 0.0
+    return entropy(value) / math.log2(min(n, 64))
+
+
+def char_classes(value: str) -> int:
+    """How many of lower case, upper case, digits and symbols the value mixes."""
+    lower = upper = digit = other = 0
+    for ch in value:
+        if ch.islower():
+            lower = 1
+        elif ch.isupper():
+            upper = 1
+        elif ch.isdigit():
+            digit = 1
+        else:
+            other = 1
+    return lower + upper + digit + other
+
+
+def looks_random(value: str, *, min_length: int = MIN_KEYWORD_LENGTH,
+                 threshold: float = NORMALISED_ENTROPY_THRESHOLD, min_classes: int = 2) -> bool:
+    """Keyword + entropy test: long enough, varied enough, and mixing character classes."""
+    v = value.strip()
+    if len(v) < min_length or " " in v:
+        return False
+    return char_classes(v) >= min_classes and normalised_entropy(v) >= threshold
+
+
+def decode_base64(value: str) -> str | None:
+    """The UTF-8 text a base64 value decodes to, or None (not base64, binary, or too short)."""
+    v = value.strip()
+    if len(v) < 8 or _BASE64.fullmatch(v) is None:
+        return None
+    try:
+        raw = base64.b64decode(v.replace("\n", "").replace("\r", ""), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if not text or any(ord(ch) < 9 or (13 < ord(ch) < 32) for ch in text):
+        return None
+    return text
+
+
+def decode_secret_data(value: str) -> tuple[str | None, bool]:
+    """Decode a Secret ``data`` value: (text or None when binary, whether it was valid base64)."""
+    v = value.strip().replace("\n", "").replace("\r", "")
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        return None, False
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return None, True
