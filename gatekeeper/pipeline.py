@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gatekeeper import __version__
+from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
@@ -225,6 +225,7 @@ def execute(run: Run) -> Report:
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, today=run.today,
                              ran=report.checks)
+    findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
