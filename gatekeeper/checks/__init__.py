@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
+    "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "get_check", "names"]

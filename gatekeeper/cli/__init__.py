@@ -12,6 +12,7 @@ from gatekeeper.cli.check import check
 from gatekeeper.cli.rules import explain, rules
 from gatekeeper.cli.secrets import secrets
 from gatekeeper.cli.sync import sync_command
+from gatekeeper.cli.verify import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,6 +30,7 @@ cli.add_command(rules)
 cli.add_command(explain)
 cli.add_command(secrets)
 cli.add_command(sync_command)
+cli.add_command(verify)
 
 
 def main() -> None:

@@ -36,10 +36,30 @@ def run_options(func: F) -> F:
         click.option("--schema-dir", "schema_dirs", multiple=True,
                      type=click.Path(file_okay=False, path_type=Path),
                      help="Extra JSON schema dir ({group}/{kind}_{version}.json); repeatable."),
+        *policy_options(),
     ]
     for deco in reversed(decorators):
         func = deco(func)
     return func
+
+
+def policy_options() -> list[Callable[[F], F]]:
+    """Options of the policy check (passed through ``build_run(**extra)`` into Run.options)."""
+    return [
+        click.option("--policy", "policy", multiple=True, type=click.Path(exists=True, path_type=Path),
+                     help="Rego policy directory (conftest rules, Gatekeeper templates); repeatable."),
+        click.option("--namespace", "namespace", multiple=True,
+                     help="conftest-style package to evaluate (globs allowed) [default: main]; repeatable."),
+        click.option("--all-namespaces", "all_namespaces", is_flag=True, default=None,
+                     help="Evaluate deny/violation/warn rules of every package."),
+        click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="YAML/JSON file merged into Rego's data; repeatable."),
+        click.option("--combine", is_flag=True, default=None,
+                     help="conftest --combine: one input, the list of {path, contents} of all documents."),
+        click.option("--rego-version", type=click.Choice(["auto", "v0", "v1"]),
+                     help="Rego syntax of the policies [default: auto]; v0 modules are upgraded to v1."),
+        click.option("--opa-url", help="Evaluate conftest-style rules on this OPA server (needs the opa extra)."),
+    ]
 
 
 def load_config(config_path: Path | None, start: Path) -> config_mod.Config:

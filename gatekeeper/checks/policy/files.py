@@ -1,0 +1,77 @@
+"""Read a policy directory: Rego modules (tests apart) and the YAML objects beside them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gatekeeper.checks.base import CheckLoadError
+from gatekeeper.model import Document
+from gatekeeper.sources.files import SKIP_DIRS, SourceFile
+from gatekeeper.sources.yamlload import parse
+
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(slots=True)
+class PolicyFiles:
+    """What a set of policy directories holds."""
+
+    rego: list[tuple[str, str]] = field(default_factory=list)  # (display path, text)
+    tests: list[tuple[str, str]] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+
+
+def display(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when below it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def walk(root: Path) -> list[Path]:
+    """Every file under ``root`` (or ``root`` itself), sorted; symlinked dirs are followed once."""
+    if root.is_file():
+        return [root]
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = Path(dirpath).resolve()
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        out.extend(Path(dirpath) / name for name in sorted(filenames))
+    return out
+
+
+def read(roots: list[Path], *, yaml: bool = True) -> PolicyFiles:
+    """Read ``*.rego`` (``*_test.rego`` as tests) and, with ``yaml``, YAML/JSON documents."""
+    files = PolicyFiles(roots=[r.resolve() for r in roots])
+    for root in roots:
+        for path in walk(root):
+            name = path.name
+            try:
+                if name.endswith("_test.rego"):
+                    files.tests.append((display(path), path.read_text(encoding="utf-8")))
+                elif name.endswith(".rego"):
+                    files.rego.append((display(path), path.read_text(encoding="utf-8")))
+                elif yaml and name.endswith(YAML_SUFFIXES):
+                    parsed = parse(SourceFile(display(path), path.read_bytes()))
+                    if parsed.findings:
+                        first = parsed.findings[0]
+                        raise CheckLoadError(f"{first.path}:{first.line}: {first.message}")
+                    files.documents.extend(parsed.documents)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CheckLoadError(f"cannot read policy file {display(path)}: {exc.__class__.__name__}") from None
+    return files
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    """True when ``path`` lies in one of the (resolved) policy roots."""
+    real = path.resolve()
+    return any(real == r or r in real.parents for r in roots)

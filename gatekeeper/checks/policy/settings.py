@@ -1,0 +1,95 @@
+"""The policy check's settings: command-line options over ``checks.policy`` config over defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.checks.base import CheckLoadError, Context
+
+DEFAULT_DIRS = ("policy", "policies")
+DEFAULT_NAMESPACES = ("main",)
+ENFORCEMENT_POINTS = ("gatekeeper.io/ci", "gator.gatekeeper.sh", "*")
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "enabled": {"type": "boolean", "description": "Run this check (default true when a policy dir exists)."},
+        "paths": {"type": "array", "items": {"type": "string"},
+                  "description": "Policy directories (default: policy/ or policies/ when present)."},
+        "namespaces": {"type": "array", "items": {"type": "string"},
+                       "description": "conftest-style packages to evaluate, globs allowed (default main)."},
+        "all_namespaces": {"type": "boolean", "description": "Evaluate every package's deny/violation/warn rules."},
+        "data": {"type": "array", "items": {"type": "string"},
+                 "description": "YAML/JSON files merged into `data` for conftest-style policies."},
+        "combine": {"type": "boolean",
+                    "description": "conftest --combine: input is the list of {path, contents} of all documents."},
+        "rego_version": {"enum": ["auto", "v0", "v1"],
+                         "description": "Rego syntax of policies: auto-detect (default), v0 (upgraded) or v1."},
+        "opa_url": {"type": "string", "description": "Evaluate conftest-style rules on this OPA server instead."},
+        "opa_timeout": {"type": "number", "exclusiveMinimum": 0,
+                        "description": "Seconds per OPA request (default 5)."},
+        "opa_retries": {"type": "integer", "minimum": 0, "maximum": 10,
+                        "description": "Retries per OPA request (default 2)."},
+    },
+}
+
+
+@dataclass(slots=True)
+class Settings:
+    """Resolved settings for one run."""
+
+    dirs: list[Path] = field(default_factory=list)
+    explicit: bool = False
+    namespaces: list[str] = field(default_factory=lambda: list(DEFAULT_NAMESPACES))
+    all_namespaces: bool = False
+    data_files: list[Path] = field(default_factory=list)
+    combine: bool = False
+    rego_version: str = "auto"
+    opa_url: str | None = None
+    opa_timeout: float = 5.0
+    opa_retries: int = 2
+
+
+def resolve(ctx: Context) -> Settings:
+    """Build the settings; a configured directory or data file that does not exist is a load error."""
+    section = ctx.check_config("policy")
+    opts = ctx.options
+    base = ctx.config.base_dir if ctx.config is not None and ctx.config.base_dir else ctx.root
+    cli_dirs = [Path(p) for p in opts.get("policy", [])]
+    cfg_dirs = [_under(base, p) for p in section.get("paths", [])]
+    s = Settings()
+    if cli_dirs or cfg_dirs:
+        s.dirs = [p.absolute() for p in (cli_dirs or cfg_dirs)]
+        s.explicit = True
+        for d in s.dirs:
+            if not d.is_dir():
+                raise CheckLoadError(f"policy directory {d} does not exist")
+    else:
+        for start in dict.fromkeys((base, ctx.root)):
+            found = [start / name for name in DEFAULT_DIRS if (start / name).is_dir()]
+            if found:
+                s.dirs = [found[0].absolute()]
+                break
+    namespaces = list(opts.get("namespace", [])) or list(section.get("namespaces", []))
+    if namespaces:
+        s.namespaces = namespaces
+    s.all_namespaces = bool(opts.get("all_namespaces") or section.get("all_namespaces", False))
+    s.data_files = [Path(p).absolute() for p in opts.get("data", [])] or \
+        [_under(base, p) for p in section.get("data", [])]
+    for f in s.data_files:
+        if not f.is_file():
+            raise CheckLoadError(f"policy data file {f} does not exist")
+    s.combine = bool(opts.get("combine") or section.get("combine", False))
+    s.rego_version = str(opts.get("rego_version") or section.get("rego_version", "auto"))
+    s.opa_url = opts.get("opa_url") or section.get("opa_url")
+    s.opa_timeout = float(section.get("opa_timeout", 5.0))
+    s.opa_retries = int(section.get("opa_retries", 2))
+    return s
+
+
+def _under(base: Path, value: str) -> Path:
+    path = Path(value)
+    return (path if path.is_absolute() else base / path).absolute()

@@ -1,0 +1,177 @@
+"""The engine interface and its embedded backend over regopy (rego-cpp).
+
+A policy set is compiled once into a ``Program`` (a regopy bundle plus a generated wrapper
+package) and evaluated against many inputs. The wrapper gives every queried rule a default,
+so one query returns all rule values at once and a rule that is ``false`` stays ``false``
+(a bare ``data.pkg.rule`` query would come back undefined in rego-cpp).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from gatekeeper.rego.modules import CONFTEST_ROOT, INPUT_ROOT, Module, PolicyLoadError, check_builtins
+
+WRAPPER_PACKAGE = "gatekeeper_internal_eval"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ERROR = re.compile(r"\(error \d+:([^|]*)\|(\d+)\|\d+\s+\(errormsg (\d+):", re.S)
+
+
+class PolicyEvalError(Exception):
+    """Evaluation failed (conflicting rule values, a runtime error): the run fails closed."""
+
+
+class Program(Protocol):
+    """A compiled policy set: evaluate named rule references against one input."""
+
+    def evaluate(self, input_value: Any, conftest: Any = None) -> dict[str, Any]:
+        """Values of the compiled queries for ``input_value`` (``data.conftest`` set to ``conftest``);
+        undefined rules are absent."""
+        ...
+
+
+class Engine(Protocol):
+    """A Rego backend: compiles modules + data with named queries into a Program."""
+
+    name: str
+
+    def compile(self, modules: Sequence[Module], data: Mapping[str, Any],
+                queries: Mapping[str, Sequence[str]]) -> Program:
+        """``queries`` maps a result name to a rule reference below ``data`` (path segments)."""
+        ...
+
+
+def data_ref(path: Sequence[str]) -> str:
+    """``data.a.b`` with bracket quoting for segments that are not identifiers."""
+    out = "data"
+    for part in path:
+        out += f".{part}" if _IDENT.match(part) else f"[{json.dumps(part)}]"
+    return out
+
+
+def wrapper_module(queries: Mapping[str, Sequence[str]]) -> str:
+    """A v1 module giving each query a defined value: ``{"v": value}`` or ``{}`` when undefined."""
+    lines = [f"package {WRAPPER_PACKAGE}", ""]
+    for name, path in queries.items():
+        if not _IDENT.match(name):
+            raise ValueError(f"query name {name!r} is not an identifier")
+        lines.append(f"default {name} := {{}}")
+        lines.append(f"{name} := {{\"v\": x}} if {{ x := {data_ref(path)} }}")
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def native_output_to_stderr() -> Iterator[None]:
+    """rego-cpp writes parse errors and ``print()`` output to the process's stdout; send them to
+    stderr instead so they can never corrupt a report written to stdout."""
+    try:
+        out_fd = sys.stdout.fileno()
+        err_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        out_fd = err_fd = -1
+    if out_fd < 0 or err_fd < 0:
+        try:
+            out_fd, err_fd = 1, 2
+            os.fstat(1)
+            os.fstat(2)
+        except OSError:
+            yield
+            return
+    sys.stdout.flush()
+    saved = os.dup(out_fd)
+    try:
+        os.dup2(err_fd, out_fd)
+        yield
+    finally:
+        os.dup2(saved, out_fd)
+        os.close(saved)
+
+
+def describe_error(exc: Exception, modules: Sequence[Module]) -> str:
+    """Turn a RegoError's S-expression into ``file:line: message`` lines (first three)."""
+    text = str(exc)
+    sources = {m.path: m.source for m in modules}
+    out = []
+    for match in _ERROR.finditer(text):
+        name, offset = match.group(1), int(match.group(2))
+        length = int(match.group(3))
+        msg_start = match.end()
+        message = text[msg_start:msg_start + length]
+        source = sources.get(name)
+        line = source.count("\n", 0, offset) + 1 if source is not None else 0
+        out.append(f"{name}:{line}: {message}" if line else f"{name}: {message}")
+    if not out:
+        first = text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+        out.append(first[:200])
+    return "; ".join(out[:3])
+
+
+class RegoProgram:
+    """A compiled bundle evaluated with one reused interpreter."""
+
+    def __init__(self, bundle: Any, names: Sequence[str]) -> None:
+        from regopy import Interpreter
+
+        self._bundle = bundle
+        self._names = list(names)
+        self._interp = Interpreter()
+
+    def evaluate(self, input_value: Any, conftest: Any = None) -> dict[str, Any]:
+        from regopy import Input
+
+        wrapped: dict[str, Any] = {INPUT_ROOT: input_value} if input_value is not None else {}
+        if conftest is not None:
+            wrapped[CONFTEST_ROOT] = conftest
+        try:
+            self._interp.set_input(Input(wrapped))
+            output = self._interp.query_bundle(self._bundle)
+        except Exception as exc:  # RegoError, or an output that is not JSON (engine error)
+            raise PolicyEvalError(f"policy evaluation failed: {exc.__class__.__name__}") from None
+        if not output.ok() or not len(output):
+            raise PolicyEvalError("policy evaluation failed (a runtime error or conflicting rule values)")
+        result = output[0].bindings.get("result")
+        if not isinstance(result, dict):
+            raise PolicyEvalError("policy evaluation returned no result")
+        return {name: result[name]["v"] for name in self._names if isinstance(result.get(name), dict)
+                and "v" in result[name]}
+
+
+class RegoEngine:
+    """The embedded backend: regopy, compiling each policy set once into a bundle."""
+
+    name = "regopy"
+
+    def __init__(self) -> None:
+        import regopy
+
+        regopy.set_default_log_level("None")
+        self._probe = regopy.Interpreter()
+
+    def is_builtin(self, name: str) -> bool:
+        return bool(self._probe.is_builtin(name))
+
+    def compile(self, modules: Sequence[Module], data: Mapping[str, Any],
+                queries: Mapping[str, Sequence[str]]) -> RegoProgram:
+        from regopy import Interpreter
+
+        check_builtins(modules, self.is_builtin)
+        interp = Interpreter()
+        try:
+            with native_output_to_stderr():
+                for module in modules:
+                    interp.add_module(module.path, module.source)
+                interp.add_module("<gatekeeper>", wrapper_module(queries))
+                if data:
+                    interp.add_data(dict(data))
+                bundle = interp.build(f"result := data.{WRAPPER_PACKAGE}", [])
+        except Exception as exc:  # noqa: BLE001 - regopy raises RegoError for every compile problem
+            raise PolicyLoadError(describe_error(exc, modules)) from None
+        if not bundle.ok():
+            raise PolicyLoadError("policy compilation failed")
+        return RegoProgram(bundle, list(queries))
