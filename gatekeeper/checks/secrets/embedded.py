@@ -40,8 +40,10 @@ def pairs(text: str) -> Iterator[Pair]:
         return
     head = text.lstrip()
     if head.startswith(("{", "[")):
-        yield from _json_pairs(text)
-        return
+        found = list(_json_pairs(text))
+        if found or head.startswith("{"):
+            yield from found
+            return
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", ";", "//"))]
     if not lines:
         return

@@ -65,6 +65,8 @@ _PUBLIC_NAMES = frozenset({
     "sslmode", "insecure", "enabled", "mode", "provider", "team", "channel", "group", "role", "domain",
 })
 _SECRET_KEY_OWNERS = frozenset({"aws", "access", "app", "api", "client", "jwt", "s3", "minio", "master"})
+_IDENTITY_WORDS = frozenset({"username", "user", "login", "address", "host", "hostname", "port", "email"})
+_IDENTITY_ENDINGS = ("accountname", "username", "hostname", "address")
 _PUBLIC_SUFFIXES = (".crt", ".cert", ".pub", "-cert", "_cert", ".csr", "ca.pem")
 
 
@@ -89,6 +91,8 @@ def classify(name: str) -> KeyKind:
         return KeyKind.REFERENCE
     if parts[-1] in _REFERENCE_LAST:
         return KeyKind.PUBLIC if parts[-1] in ("user", "username", "login") else KeyKind.OTHER
+    if not _mentions(parts) and (set(parts) & _IDENTITY_WORDS or low.endswith(_IDENTITY_ENDINGS)):
+        return KeyKind.PUBLIC  # username_in, apiAddress, azurestorageaccountname
     if _credential(parts, name):
         return KeyKind.CREDENTIAL
     return KeyKind.OTHER

@@ -19,10 +19,12 @@ from gatekeeper.checks.secrets.tokens import TRIGGER, aws_secret_key, find_token
 from gatekeeper.checks.secrets.values import (
     HIGH_ENTROPY_MIN_LENGTH,
     HIGH_ENTROPY_THRESHOLD,
+    MAX_MEAN_RUN,
     char_classes,
     decode_base64,
     is_identifier_hash,
     looks_random,
+    mean_run,
     normalised_entropy,
     safe_value,
 )
@@ -134,7 +136,7 @@ class Scanner:
         if multi and anchor is None and self.embedded(value, path, place):
             return
         if kind is KeyKind.CREDENTIAL:
-            if is_file_reference(key) or safe_value(value) or multi:
+            if is_file_reference(key) or safe_value(value, key) or multi:
                 return
             if place is not Place.CONFIG:
                 self._add(_PLACE_RULES[place], path, value, _where(place, key), anchor, sub_line)
@@ -142,7 +144,7 @@ class Scanner:
                 self._add("secret-keyword-entropy", path, value,
                           f"high-entropy value under credential-named key '{key}'", anchor, sub_line)
             return
-        if place is Place.KUBECONFIG and key in KUBECONFIG_KEYS and not safe_value(value):
+        if place is Place.KUBECONFIG and key in KUBECONFIG_KEYS and not safe_value(value, key):
             self._add("secret-kubeconfig", path, value, f"kubeconfig user field '{key}'", anchor, sub_line)
             return
         if self.high_entropy and n >= HIGH_ENTROPY_MIN_LENGTH and kind is KeyKind.OTHER and not multi:
@@ -188,9 +190,28 @@ class Scanner:
         a credential unless its key is public information or the value is safe by construction."""
         if not value.strip() or self.tokens(value, path, what):
             return
-        if classify(key) in (KeyKind.PUBLIC, KeyKind.REFERENCE) or safe_value(value):
+        if classify(key) in (KeyKind.PUBLIC, KeyKind.REFERENCE) or safe_value(value, key):
+            return
+        if "\n" in value and self._held_config(key, value, path, rule, what):
             return
         self._add(rule, path, value, what, None, None)
+
+    def _held_config(self, key: str, value: str, path: FieldPath, rule: str, what: str) -> bool:
+        """A configuration file kept in a secret-bearing place: judge its entries, not the whole file
+        (credential-named entries are this place's rule, the rest are ordinary config)."""
+        pairs = list(embedded.pairs(value))
+        if not pairs:
+            return False
+        for pair in pairs:
+            where = (*path, *pair.path)
+            if classify(pair.key) is KeyKind.CREDENTIAL and not is_file_reference(pair.key):
+                if self.tokens(pair.value, where, what, anchor=path, sub_line=pair.line):
+                    continue
+                if not safe_value(pair.value, pair.key) and "\n" not in pair.value:
+                    self._add(rule, where, pair.value, f"{what}: entry '{pair.key}'", path, pair.line)
+            else:
+                self.value(pair.key, pair.value, where, Place.CONFIG, anchor=path, sub_line=pair.line)
+        return True
 
     def entropy_only(self, key: str, value: str, path: FieldPath, anchor: FieldPath | None,
                      sub_line: int | None) -> None:
@@ -198,7 +219,7 @@ class Scanner:
         v = value.strip()
         if _TOKENISH.fullmatch(v) is None or char_classes(v) < 3 or is_identifier_hash(v):
             return
-        if normalised_entropy(v) < HIGH_ENTROPY_THRESHOLD or safe_value(v):
+        if normalised_entropy(v) < HIGH_ENTROPY_THRESHOLD or mean_run(v) > MAX_MEAN_RUN or safe_value(v, key):
             return
         self._add("secret-high-entropy", path, value, f"random-looking value under '{key}'", anchor, sub_line)
 

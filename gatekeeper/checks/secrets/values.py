@@ -21,6 +21,7 @@ MIN_KEYWORD_LENGTH = 12
 # Keyword-free strings must look much more random (and be longer) to be reported at all.
 HIGH_ENTROPY_MIN_LENGTH = 24
 HIGH_ENTROPY_THRESHOLD = 0.85
+MAX_MEAN_RUN = 2.5  # keyword-free strings whose character classes change less often read as words
 
 _PLACEHOLDER = re.compile(
     r"""^\s*(?:
@@ -56,6 +57,26 @@ PUBLIC_PEM = ("-----BEGIN CERTIFICATE", "-----BEGIN PUBLIC KEY", "-----BEGIN RSA
 def is_placeholder(value: str) -> bool:
     """A template or reference the deploy tool fills in: ``${VAR}``, ``{{ .x }}``, ``<path:...#key>``..."""
     return _PLACEHOLDER.match(value) is not None
+
+
+_UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:[_\-][A-Z0-9]+)+")
+_FILL_IN_WORDS = frozenset({"INSERT", "YOUR", "REPLACE", "CHANGE", "CHANGEME", "ENTER", "VAL", "VALUE",
+                            "HERE", "PLACEHOLDER", "TODO", "FILL", "EXAMPLE", "DUMMY", "FAKE", "SAMPLE", "SET", "ME"})
+_FILL_IN_LOWER = re.compile(r"^(?:your|my|insert|replace|enter|change)[-_ ]?(?:own[-_ ]?)?"
+                            r"(?:password|passwd|pass|secret|token|key|api[-_ ]?key|access[-_ ]?key|"
+                            r"secret[-_ ]?key|credentials?|pwd)?(?:[-_ ]?here)?$", re.IGNORECASE)
+
+
+def is_fill_in(value: str, key: str = "") -> bool:
+    """A fill-in marker rather than a value: ``INSERT_ETCD_TOKEN``, ``GOOGLE_API_KEY_VAL``,
+    ``yourpassword``, or an upper-case identifier that repeats its own key's name."""
+    v = value.strip()
+    if _FILL_IN_LOWER.match(v):
+        return True
+    if _UPPER_SNAKE.fullmatch(v) is None:
+        return False
+    parts = set(re.split(r"[_\-]", v))
+    return bool(parts & _FILL_IN_WORDS) or (len(key) >= 4 and key.upper() in v)
 
 
 def is_templated(value: str) -> bool:
@@ -103,10 +124,10 @@ def is_path(value: str) -> bool:
     return v.startswith(("/", "./", "../", "~/")) and " " not in v and "\n" not in v
 
 
-def safe_value(value: str) -> bool:
+def safe_value(value: str, key: str = "") -> bool:
     """True when a value cannot be a plaintext credential by construction."""
     return (is_trivial(value) or is_placeholder(value) or is_sops(value) or is_public_material(value)
-            or is_templated(value) or is_path(value))
+            or is_templated(value) or is_path(value) or is_fill_in(value, key))
 
 
 def entropy(value: str) -> float:
@@ -138,6 +159,25 @@ def char_classes(value: str) -> int:
         else:
             other = 1
     return lower + upper + digit + other
+
+
+def mean_run(value: str) -> float:
+    """Mean length of runs of one character class: about 1.6 for random base62, 3 or more for
+    words and CamelCase identifiers (``NoUTF8EscapingWithSuffixes``)."""
+    if not value:
+        return 0.0
+    runs = 1
+    previous = _class_of(value[0])
+    for ch in value[1:]:
+        current = _class_of(ch)
+        if current != previous:
+            runs += 1
+            previous = current
+    return len(value) / runs
+
+
+def _class_of(ch: str) -> int:
+    return 0 if ch.islower() else 1 if ch.isupper() else 2 if ch.isdigit() else 3
 
 
 def looks_random(value: str, *, min_length: int = MIN_KEYWORD_LENGTH,
