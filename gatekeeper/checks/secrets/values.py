@@ -61,7 +61,8 @@ def is_placeholder(value: str) -> bool:
 
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:[_\-][A-Z0-9]+)+")
 _FILL_IN_WORDS = frozenset({"INSERT", "YOUR", "REPLACE", "CHANGE", "CHANGEME", "ENTER", "VAL", "VALUE",
-                            "HERE", "PLACEHOLDER", "TODO", "FILL", "EXAMPLE", "DUMMY", "FAKE", "SAMPLE", "SET", "ME"})
+                            "HERE", "PLACEHOLDER", "TODO", "FILL", "EXAMPLE", "DUMMY", "FAKE", "SAMPLE",
+                            "SET", "ME"})
 _FILL_IN_LOWER = re.compile(r"^(?:your|my|insert|replace|enter|change)[-_ ]?(?:own[-_ ]?)?"
                             r"(?:password|passwd|pass|secret|token|key|api[-_ ]?key|access[-_ ]?key|"
                             r"secret[-_ ]?key|credentials?|pwd)?(?:[-_ ]?here)?$", re.IGNORECASE)
