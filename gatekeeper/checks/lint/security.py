@@ -303,7 +303,7 @@ def seccomp_profile(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         profile = as_dict(effective(p, c, "seccompProfile"))
         if profile.get("type") in ("RuntimeDefault", "Localhost"):
             continue
-        owner = c if "seccompProfile" in c.security else p
+        owner = p if "seccompProfile" in p.security and "seccompProfile" not in c.security else c
         what = f"seccomp profile {profile.get('type')}" if profile.get("type") else "no seccomp profile"
         yield Hit(res, f"{c.label} runs with {what}", owner.at("securityContext", "seccompProfile", "type"),
                   evidence=c.name)
