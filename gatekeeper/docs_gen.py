@@ -42,7 +42,13 @@ add an entry to `waivers:` in `.gatekeeper.yaml` with `rule`, `match`, `reason`,
 
 
 def _anchor(rule_id: str) -> str:
-    return rule_id.lower()
+    """The anchor GitHub gives a ``### `rule-id` `` heading: lower case, punctuation but - and _ dropped."""
+    return "".join(c for c in rule_id.lower() if c.isalnum() or c in "-_")
+
+
+def _text(text: str) -> str:
+    """Prose for Markdown: angle brackets escaped so placeholders like <name> stay visible."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _option_text(rule: Rule) -> list[str]:
@@ -56,12 +62,12 @@ def _option_text(rule: Rule) -> list[str]:
 
 def _rule_section(rule: Rule) -> list[str]:
     state = "on by default" if rule.enabled else "opt-in"
-    lines = [f"### `{rule.id}`", "", f"{rule.summary}", "",
+    lines = [f"### `{rule.id}`", "", _text(rule.summary), "",
              f"Check `{rule.check}` · default severity **{rule.severity}** · {state}"]
     if rule.rationale:
-        lines += ["", f"**Why.** {rule.rationale}"]
+        lines += ["", f"**Why.** {_text(rule.rationale)}"]
     if rule.hint:
-        lines += ["", f"**Fix.** {rule.hint}"]
+        lines += ["", f"**Fix.** {_text(rule.hint)}"]
     lines += _option_text(rule)
     for title, example in (("Bad", rule.bad_example), ("Good", rule.good_example)):
         if example:
@@ -78,7 +84,7 @@ def render(rules: Sequence[Rule]) -> str:
     out += ["| rule | check | severity | default | summary |", "|---|---|---|---|---|"]
     for rule in rules:
         state = "on" if rule.enabled else "opt-in"
-        summary = rule.summary.replace("|", "\\|")
+        summary = _text(rule.summary).replace("|", "\\|")
         link = f"[`{rule.id}`](#{_anchor(rule.id)})"
         out.append(f"| {link} | {rule.check} | {rule.severity} | {state} | {summary} |")
     out.append(f"\n{len(rules)} rules ({sum(r.enabled for r in rules)} on by default).\n")
