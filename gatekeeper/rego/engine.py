@@ -93,6 +93,38 @@ def native_output_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+class _Captured:
+    text = ""
+
+
+@contextmanager
+def capture_native_output() -> Iterator[_Captured]:
+    """Collect what rego-cpp writes to the process's stdout (its compile error report)."""
+    import tempfile
+
+    captured = _Captured()
+    sys.stdout.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1)
+        try:
+            os.dup2(sink.fileno(), 1)
+            yield captured
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read(20000).decode("utf-8", "replace")
+
+
+_NATIVE_ERROR = re.compile(r"^(?P<msg>[^\n-][^\n]*)\n-- (?P<file>[^\n]+?):(?P<line>\d+):\d+$", re.M)
+
+
+def native_errors(text: str) -> str:
+    """``file:line: message`` for each error in rego-cpp's report (first three)."""
+    found = [f"{m.group('file')}:{m.group('line')}: {m.group('msg').strip()}" for m in _NATIVE_ERROR.finditer(text)]
+    return "; ".join(found[:3])
+
+
 def describe_error(exc: Exception, modules: Sequence[Module]) -> str:
     """Turn a RegoError's S-expression into ``file:line: message`` lines (first three)."""
     text = str(exc)
@@ -150,7 +182,6 @@ class RegoEngine:
     def __init__(self) -> None:
         import regopy
 
-        regopy.set_default_log_level("None")
         self._probe = regopy.Interpreter()
 
     def is_builtin(self, name: str) -> bool:
@@ -162,16 +193,17 @@ class RegoEngine:
 
         check_builtins(modules, self.is_builtin)
         interp = Interpreter()
-        try:
-            with native_output_to_stderr():
+        with capture_native_output() as captured:
+            try:
                 for module in modules:
                     interp.add_module(module.path, module.source)
                 interp.add_module("<gatekeeper>", wrapper_module(queries))
                 if data:
                     interp.add_data(dict(data))
                 bundle = interp.build(f"result := data.{WRAPPER_PACKAGE}", [])
-        except Exception as exc:  # noqa: BLE001 - regopy raises RegoError for every compile problem
-            raise PolicyLoadError(describe_error(exc, modules)) from None
-        if not bundle.ok():
-            raise PolicyLoadError("policy compilation failed")
+                failed = None if bundle.ok() else "compilation failed"
+            except Exception as exc:  # noqa: BLE001 - regopy raises RegoError for every compile problem
+                failed = describe_error(exc, modules)
+        if failed is not None:
+            raise PolicyLoadError(native_errors(captured.text) or failed)
         return RegoProgram(bundle, list(queries))
