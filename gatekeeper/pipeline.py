@@ -7,10 +7,13 @@ caught here, recorded as an error naming the check and the file, and the run fai
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,8 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources import kustomize
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import parse
 from gatekeeper.waivers import apply_waivers
@@ -69,6 +72,32 @@ def load(run: Run) -> Loaded:
     refused = len(findings)
     documents: list[Document] = []
     resources: list[Resource] = []
+    with gc_paused():
+        _parse_all(run, files, findings, documents, resources)
+    resources = _drop_patches(documents, resources, notes)
+    return Loaded(len(files) + refused, documents, resources, findings, notes)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC for a run.
+
+    The node trees kept for positions are millions of long-lived objects: with the collector on,
+    every collection re-traverses them and a run turns quadratic. A run's garbage is acyclic and
+    freed by reference counting; the previous state is restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], documents: list[Document],
+               resources: list[Resource]) -> None:
+    """Parse every file into documents and resources (appending to the given lists)."""
     total = len(files)
     for i, source in enumerate(files):
         if len(source.data) > run.config.max_file_size:
@@ -84,8 +113,6 @@ def load(run: Run) -> Loaded:
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
-    resources = _drop_patches(documents, resources, notes)
-    return Loaded(len(files) + refused, documents, resources, findings, notes)
 
 
 def _drop_patches(documents: list[Document], resources: list[Resource], notes: list[str]) -> list[Resource]:
@@ -124,7 +151,7 @@ def _guard(check: Check, path: str | None, errors: list[CheckError],
         return list(produce())
     except CheckLoadError as exc:
         errors.append(CheckError(check.name, str(exc), path))
-    except Exception as exc:  # noqa: BLE001 - every failure must fail the run, never pass it
+    except Exception as exc:
         where = f" in {path}" if path else ""
         errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
                                              f"{_safe(str(exc))}", path))
@@ -153,7 +180,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
         except CheckLoadError as exc:
             report.errors.append(CheckError(name, str(exc)))
             continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             report.errors.append(CheckError(name, f"failed to load: {exc.__class__.__name__}: {_safe(str(exc))}"))
             continue
         inactive = check.active(ctx)
@@ -163,15 +190,21 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             continue
         report.checks.append(name)
         digests.append(f"{name}:{check.digest(ctx)}")
-        for doc in loaded.documents:
-            findings.extend(_guard(check, doc.path, report.errors, lambda d=doc: check.check_document(d, ctx)))
-            for res in doc.resources:
-                findings.extend(_guard(check, res.path, report.errors,
-                                       lambda r=res: check.check_resource(r, ctx)))
-        findings.extend(_guard(check, None, report.errors, lambda: check.check_all(ctx)))
+        findings.extend(_run_hooks(check, ctx, loaded, report.errors))
         report.timings[name] = time.perf_counter() - started
     report.policy_digest = policy_digest(run, digests)
     return findings
+
+
+def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckError]) -> list[Finding]:
+    """Call a check's per-document, per-resource and whole-set hooks, each inside the error boundary."""
+    out: list[Finding] = []
+    for doc in loaded.documents:
+        out.extend(_guard(check, doc.path, errors, partial(check.check_document, doc, ctx)))
+        for res in doc.resources:
+            out.extend(_guard(check, res.path, errors, partial(check.check_resource, res, ctx)))
+    out.extend(_guard(check, None, errors, partial(check.check_all, ctx)))
+    return out
 
 
 def policy_digest(run: Run, check_digests: list[str]) -> str:
@@ -209,6 +242,11 @@ def scope(findings: Iterable[Finding], report_paths: set[str] | None) -> list[Fi
 
 def execute(run: Run) -> Report:
     """Run the whole pipeline and return the report; never raises for bad input."""
+    with gc_paused():
+        return _execute(run)
+
+
+def _execute(run: Run) -> Report:
     report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root))
     started = time.perf_counter()
     loaded = load(run)

@@ -93,26 +93,26 @@ def test_config_fail_on_and_include_apply(write: Write, tmp_path: Path) -> None:
     write("a/cm.yaml", "apiVersion: v1\nkind: Endpoints\nmetadata: {name: a}\n")
     write("b/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, bogus: 1}\n")
     write(".gatekeeper.yaml", "version: 1\nfail_on: warning\ninclude: ['a/**']\n")
-    code, report = run_json(str(tmp_path))
+    code, report = run_json(str(tmp_path), "--checks", "schema")
     assert code == 1 and [f["rule"] for f in report["findings"]] == ["deprecated-api"]
-    code, report = run_json(str(tmp_path), "--fail-on", "error")
+    code, report = run_json(str(tmp_path), "--checks", "schema", "--fail-on", "error")
     assert code == 0
 
 
 def test_rule_overrides_disable_and_change_severity(write: Write, tmp_path: Path) -> None:
     write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, bogus: 1}\n")
     write(".gatekeeper.yaml", "version: 1\nrules:\n  schema-unknown-field: {severity: warning}\n")
-    code, report = run_json(str(tmp_path))
+    code, report = run_json(str(tmp_path), "--checks", "schema")
     assert code == 0 and report["findings"][0]["severity"] == "warning"
     write(".gatekeeper.yaml", "version: 1\nrules:\n  schema-unknown-field: {enabled: false}\n")
-    code, report = run_json(str(tmp_path))
+    code, report = run_json(str(tmp_path), "--checks", "schema")
     assert code == 0 and report["findings"] == []
 
 
 def test_explicit_config_option(write: Write, tmp_path: Path) -> None:
     cfg = write("conf/gate.yaml", "version: 1\nfail_on: info\n")
     write("m/cm.yaml", "apiVersion: acme.io/v1\nkind: X\nmetadata: {name: b}\n")
-    code, _ = run_json(str(tmp_path / "m"), "--config", str(cfg))
+    code, _ = run_json(str(tmp_path / "m"), "--checks", "schema", "--config", str(cfg))
     assert code == 1
 
 

@@ -149,32 +149,32 @@ def test_schema_dir_in_crds_catalog_layout(write: Write, tmp_path: Path) -> None
     (tmp_path / "schemas" / "acme.io").mkdir(parents=True)
     (tmp_path / "schemas" / "acme.io" / "hook_v1.json").write_text(json.dumps(schema))
     write("m/h.yaml", "apiVersion: acme.io/v1\nkind: Hook\nmetadata: {name: h}\nspec:\n  urll: x\n")
-    _, report = run_json(str(tmp_path / "m"), "--schema-dir", str(tmp_path / "schemas"))
+    _, report = run_json(str(tmp_path / "m"), "--checks", "schema", "--schema-dir", str(tmp_path / "schemas"))
     assert schema_findings(report) == [("schema-unknown-field", 5, "spec.urll")]
-    _, report = run_json(str(tmp_path / "m"))
+    _, report = run_json(str(tmp_path / "m"), "--checks", "schema")
     assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("schema-missing", "warning")]
 
 
 def test_missing_schema_severity_is_configurable(write: Write, tmp_path: Path) -> None:
     write("x.yaml", "apiVersion: acme.io/v1\nkind: Thing\nmetadata: {name: t}\n")
     write(".gatekeeper.yaml", "version: 1\nchecks:\n  schema:\n    missing_schema: error\n")
-    code, report = run_json(str(tmp_path))
+    code, report = run_json(str(tmp_path), "--checks", "schema")
     assert code == 1 and [(f["rule"], f["severity"], f["line"]) for f in report["findings"]] == [
         ("schema-missing", "error", 1)]
     write(".gatekeeper.yaml", "version: 1\nchecks:\n  schema:\n    missing_schema: ignore\n")
-    code, report = run_json(str(tmp_path))
+    code, report = run_json(str(tmp_path), "--checks", "schema")
     assert code == 0 and report["findings"] == []
 
 
 def test_removed_and_deprecated_api_versions_depend_on_target(write: Write, tmp_path: Path) -> None:
     write("cj.yaml", "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec: {}\n")
     write("ep.yaml", "apiVersion: v1\nkind: Endpoints\nmetadata: {name: e}\n")
-    _, report = run_json(str(tmp_path), "-k", "1.33")
+    _, report = run_json(str(tmp_path), "--checks", "schema", "-k", "1.33")
     got = {(f["path"], f["rule"], f["severity"], f["line"]) for f in report["findings"]}
     assert got == {("cj.yaml", "removed-api", "error", 1), ("ep.yaml", "deprecated-api", "warning", 1)}
     removed = next(f for f in report["findings"] if f["rule"] == "removed-api")
     assert "batch/v1" in removed["hint"]
-    _, report = run_json(str(tmp_path), "-k", "1.25")
+    _, report = run_json(str(tmp_path), "--checks", "schema", "-k", "1.25")
     assert {f["rule"] for f in report["findings"]} == {"removed-api"}
 
 

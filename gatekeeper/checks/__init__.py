@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from gatekeeper.checks.base import Check, CheckLoadError, Context, Rule
+from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.model import Rule
 
 # name -> "module:Class". Order is the order checks run and are listed.
 REGISTRY: dict[str, str] = {
@@ -31,7 +32,8 @@ def names() -> list[str]:
 def _check_class(name: str) -> type[Check]:
     module_name, _, attr = REGISTRY[name].partition(":")
     cls = getattr(importlib.import_module(module_name), attr)
-    assert issubclass(cls, Check)
+    if not (isinstance(cls, type) and issubclass(cls, Check)):
+        raise TypeError(f"{REGISTRY[name]} is not a Check")
     return cls
 
 

@@ -39,7 +39,7 @@ def main() -> None:
         cli.main(prog_name="gatekeeper", standalone_mode=True)
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - fail closed with a clear message
+    except Exception as exc:
         if os.environ.get("GATEKEEPER_DEBUG"):
             raise
         click.echo(f"gatekeeper: internal error: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"

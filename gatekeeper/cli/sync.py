@@ -105,6 +105,7 @@ def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple
                    f"{target_branch} was not changed", err=True)
     elif outcome.status == "published":
         removed = f", removed {len(outcome.removed)} stale file(s)" if outcome.removed else ""
+        removed += f", after {outcome.attempts} attempts" if outcome.attempts > 1 else ""
         objects = sum(len(r.objects) for r in result.rendered)
         click.echo(f"gatekeeper sync: published {outcome.commit} to {target_branch} "
                    f"({objects} objects from {result.source[:12]}{removed})", err=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from gatekeeper.model import Document, FlatPositions, Finding, PositionIndex
+from gatekeeper.model import Document, Finding, FlatPositions, PositionIndex
 from gatekeeper.sources.files import SourceFile, file_finding
 
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -27,7 +27,7 @@ _TAG_CACHE: dict[str, str] = {}
 _TAG_CACHE_MAX = 200_000
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """Safe loader that records duplicate keys and keeps YAML timestamps as strings."""
 
     def __init__(self, stream: str) -> None:

@@ -7,13 +7,20 @@ required field at its parent. Messages never echo values, so a mistyped secret c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.schema import crd, deprecations
-from gatekeeper.checks.schema.bundled import BundledSchemas, VersionError, compile_schema, resolve_version
+from gatekeeper.checks.schema.bundled import (
+    BundledSchemas,
+    VersionError,
+    bundled,
+    compile_schema,
+    resolve_version,
+)
 from gatekeeper.checks.schema.messages import describe
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
@@ -106,7 +113,7 @@ class SchemaCheck(Check):
             self.target = resolve_version(ctx.kubernetes_version)
         except VersionError as exc:
             raise CheckLoadError(str(exc)) from None
-        self.bundled = BundledSchemas(self.target, self.strict)
+        self.bundled = bundled(self.target, self.strict)
         base = ctx.config.base_dir if ctx.config is not None and ctx.config.base_dir else ctx.root
         dirs = [*section.get("schema_dirs", []), *ctx.options.get("schema_dirs", [])]
         self.schema_dirs = [(base / d) if not Path(d).is_absolute() else Path(d) for d in dirs]
@@ -121,8 +128,12 @@ class SchemaCheck(Check):
                 self.custom.setdefault(("__broken__", definition.path), exc)
 
     def digest(self, ctx: Context) -> str:
-        dirs = ",".join(str(d) for d in self.schema_dirs)
-        return f"kubernetes={self.target};strict={self.strict};missing={self.missing};dirs={dirs}"
+        """Target version, strictness and the content of every schema dir file."""
+        h = hashlib.sha256(f"kubernetes={self.target};strict={self.strict};missing={self.missing}".encode())
+        for directory in self.schema_dirs:
+            for path in sorted(directory.rglob("*.json")):
+                h.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes())
+        return h.hexdigest()
 
     def _validator(self, resource: Resource) -> Any:
         key = (resource.api_version, resource.kind)

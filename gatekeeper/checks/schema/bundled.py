@@ -123,6 +123,12 @@ class BundledSchemas:
         return self._cache[key]
 
 
+@cache
+def bundled(version: str, strict: bool) -> BundledSchemas:
+    """The shared schema set for a version and strictness, so validators compile once per process."""
+    return BundledSchemas(version, strict)
+
+
 def _refs(node: Any) -> list[str]:
     """Names of every ``#/$defs/NAME`` reference under a schema node."""
     found: list[str] = []

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Benchmark: parse-only floor vs the gate's load stage vs the schema check, in one process.
+
+Generates the synthetic corpus (or reads a directory) and prints resources/second for
+(a) the parsing floor: read + ``yaml.load_all(CSafeLoader)`` of every file, nothing else;
+(b) the gate's load stage (walk, parse with positions, resources);
+(c) the schema check alone over the loaded resources;
+and the ratio (b + c) / a. Each figure is the best of ``--repeat`` runs (the machine is noisy).
+
+Usage: bench_schema.py [--count 10000] [--dir DIR] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from gatekeeper.pipeline import Report, Run, gc_paused, load, run_checks
+
+GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
+
+
+def floor(root: Path) -> float:
+    started = time.perf_counter()
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            if name.endswith((".yaml", ".yml")):
+                with open(os.path.join(dirpath, name), "rb") as fh:
+                    list(yaml.load_all(fh.read(), Loader=yaml.CSafeLoader))
+    return time.perf_counter() - started
+
+
+def corpus(count: int, directory: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    out = Path(tempfile.mkdtemp(prefix="gk-bench-")) / f"c{count}"
+    subprocess.run([sys.executable, str(GEN), "--count", str(count), "--seed", "1", "--out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--dir", type=Path)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--checks", default="schema")
+    args = ap.parse_args()
+    root = corpus(args.count, args.dir)
+    best = {"floor": float("inf"), "load": float("inf"), "checks": float("inf")}
+    resources = 0
+    for _ in range(args.repeat):
+        best["floor"] = min(best["floor"], floor(root))
+        run = Run(root=root, paths=[root], checks=args.checks.split(","))
+        started = time.perf_counter()
+        loaded = load(run)
+        best["load"] = min(best["load"], time.perf_counter() - started)
+        report = Report()
+        started = time.perf_counter()
+        with gc_paused():  # as pipeline.execute runs them
+            run_checks(run, loaded, report)
+        best["checks"] = min(best["checks"], time.perf_counter() - started)
+        resources = len(loaded.resources)
+    total = best["load"] + best["checks"]
+    print(f"corpus: {root} ({resources} resources)")
+    for name, secs in best.items():
+        print(f"{name:>7}: {secs:7.3f} s  {resources / secs:9.0f} resources/s")
+    print(f"  total: {total:7.3f} s  ({args.checks}) = {total / best['floor']:.2f}x the parsing floor")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
