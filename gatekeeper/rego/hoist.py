@@ -252,3 +252,38 @@ def _iterates(sig: list[Token], start: int) -> bool:
             if depth < 0:
                 return False
     return False
+
+
+def fix_sprintf(text: str) -> str:
+    """rego-cpp's ``sprintf`` prints ``%q`` literally; OPA quotes the value. In a format string
+    literal passed to ``sprintf``, write ``%q`` as ``\\"%v\\"`` (identical for plain strings)."""
+    sig = [t for t in tokenize(text) if t.significant]
+    edits = []
+    for k in range(len(sig) - 2):
+        if sig[k].kind == "ident" and sig[k].text == "sprintf" and sig[k + 1].is_punct("(") \
+                and sig[k + 2].kind == "string" and sig[k + 2].text.startswith('"') and "%q" in sig[k + 2].text:
+            tok = sig[k + 2]
+            edits.append((tok.start, tok.start + len(tok.text), _requote(tok.text)))
+    if not edits:
+        return text
+    out, pos = [], 0
+    for start, end, new in edits:
+        out.extend((text[pos:start], new))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _requote(literal: str) -> str:
+    out, i = [], 0
+    while i < len(literal):
+        if literal.startswith("%%", i):
+            out.append("%%")
+            i += 2
+        elif literal.startswith("%q", i):
+            out.append('\\"%v\\"')
+            i += 2
+        else:
+            out.append(literal[i])
+            i += 1
+    return "".join(out)

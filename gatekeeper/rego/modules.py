@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gatekeeper.rego.hoist import HoistError, hoist
+from gatekeeper.rego.hoist import HoistError, fix_sprintf, hoist
 from gatekeeper.rego.tokens import Token, TokenError, statements, tokenize
 from gatekeeper.rego.upgrade import UpgradeError, prepare_module
 
@@ -57,7 +57,7 @@ def load_module(path: str, text: str, version: str = "auto") -> Module:
     except (TokenError, UpgradeError) as exc:
         raise PolicyLoadError(f"{path}:{exc.line}: {exc}".replace(f"line {exc.line}: ", "")) from None
     try:
-        source = reroot(hoist(source))
+        source = reroot(hoist(fix_sprintf(source)))
     except (TokenError, HoistError) as exc:
         raise PolicyLoadError(f"{path}:{exc.line}: {exc}".replace(f"line {exc.line}: ", "")) from None
     package = _package(stmts)

@@ -12,6 +12,8 @@ from gatekeeper.sources.files import SKIP_DIRS, SourceFile
 from gatekeeper.sources.yamlload import parse
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+# test fixtures of Suite files live here; the check never loads them as policy
+FIXTURE_DIRS = frozenset({"samples", "testdata", "tests"})
 
 
 @dataclass(slots=True)
@@ -60,7 +62,7 @@ def read(roots: list[Path], *, yaml: bool = True) -> PolicyFiles:
                     files.tests.append((display(path), path.read_text(encoding="utf-8")))
                 elif name.endswith(".rego"):
                     files.rego.append((display(path), path.read_text(encoding="utf-8")))
-                elif yaml and name.endswith(YAML_SUFFIXES):
+                elif yaml and name.endswith(YAML_SUFFIXES) and not _fixture(path, root):
                     parsed = parse(SourceFile(display(path), path.read_bytes()))
                     if parsed.findings:
                         first = parsed.findings[0]
@@ -75,3 +77,12 @@ def inside(path: Path, roots: list[Path]) -> bool:
     """True when ``path`` lies in one of the (resolved) policy roots."""
     real = path.resolve()
     return any(real == r or r in real.parents for r in roots)
+
+
+def _fixture(path: Path, root: Path) -> bool:
+    """True for files under a ``samples``/``testdata``/``tests`` directory (Suite fixtures)."""
+    try:
+        parts = path.relative_to(root).parts[:-1]
+    except ValueError:
+        return False
+    return any(p in FIXTURE_DIRS for p in parts)
