@@ -202,7 +202,7 @@ class RegoEngine:
                     interp.add_data(dict(data))
                 bundle = interp.build(f"result := data.{WRAPPER_PACKAGE}", [])
                 failed = None if bundle.ok() else "compilation failed"
-            except Exception as exc:  # noqa: BLE001 - regopy raises RegoError for every compile problem
+            except Exception as exc:
                 failed = describe_error(exc, modules)
         if failed is not None:
             raise PolicyLoadError(native_errors(captured.text) or failed)

@@ -95,7 +95,7 @@ def _kind(sig: list[Token], k: int) -> str:
         return "call" if prev is not None and prev.kind == "ident" and prev.text not in ("not", "if") else "group"
     if tok.is_punct("["):
         return "array"
-    if prev is not None and (prev.kind == "ident" and prev.text not in _LITERAL_AFTER or prev.is_punct("}")
+    if prev is not None and ((prev.kind == "ident" and prev.text not in _LITERAL_AFTER) or prev.is_punct("}")
                              or prev.is_punct(")")):
         return "body"
     return "object"
@@ -266,7 +266,8 @@ def fix_sprintf(text: str) -> str:
             edits.append((tok.start, tok.start + len(tok.text), _requote(tok.text)))
     if not edits:
         return text
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for start, end, new in edits:
         out.extend((text[pos:start], new))
         pos = end

@@ -47,7 +47,7 @@ class RemoteProgram:
         for name, path in self._queries.items():
             try:
                 reply = self._client.query_rule(input_data=input_value, package_path="/".join(path))
-            except Exception as exc:  # noqa: BLE001 - requests/OPA errors of every kind fail closed
+            except Exception as exc:
                 raise PolicyEvalError(f"OPA server {self._url} failed: {_reason(exc)}") from None
             if not isinstance(reply, dict):
                 raise PolicyEvalError(f"OPA server {self._url} sent a reply that is not a JSON object")

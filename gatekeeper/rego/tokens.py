@@ -84,8 +84,8 @@ def _scan(text: str) -> Iterator[Token]:
             line += text.count("\n", start, i)
             continue
         if c.isdigit():
-            while i < n and (text[i].isalnum() or text[i] == "." and i + 1 < n and text[i + 1].isdigit()
-                             or text[i] in "+-" and text[i - 1] in "eE" and not text[start:i].startswith("0x")):
+            while i < n and (text[i].isalnum() or (text[i] == "." and i + 1 < n and text[i + 1].isdigit())
+                             or (text[i] in "+-" and text[i - 1] in "eE" and not text[start:i].startswith("0x"))):
                 i += 1
             yield Token("number", text[start:i], start, line)
             continue

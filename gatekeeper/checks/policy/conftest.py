@@ -112,7 +112,7 @@ class ConftestPolicies:
                     continue
                 severity = Severity.WARNING if match.group(1) == "warn" else Severity.ERROR
                 suffix = (match.group(2) or "")[1:]
-                skip = bool(suffix) and suffix in excepted or rule in excepted
+                skip = (bool(suffix) and suffix in excepted) or rule in excepted
                 for message, metadata in _messages(package, rule, rules[rule]):
                     results.append(Result(package, rule, severity, message, metadata, skip))
         return results

@@ -32,13 +32,13 @@ def build(objects: Iterable[dict[str, Any]], cluster_kinds: set[str]) -> dict[st
     namespaced: dict[str, Any] = {}
     for obj in objects:
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        name = meta.get("name") if meta else None
+        meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+        name = meta.get("name")
         if not isinstance(api_version, str) or not isinstance(kind, str) or not isinstance(name, str):
             continue
         if kind in cluster_kinds:
             cluster.setdefault(api_version, {}).setdefault(kind, {})[name] = obj
         else:
-            ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+            ns = str(meta["namespace"]) if isinstance(meta.get("namespace"), str) else ""
             namespaced.setdefault(ns, {}).setdefault(api_version, {}).setdefault(kind, {})[name] = obj
     return {"cluster": cluster, "namespace": namespaced}

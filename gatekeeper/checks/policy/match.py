@@ -88,7 +88,7 @@ def matches(match: Mapping[str, Any] | None, obj: Mapping[str, Any], group: str,
     if not kinds_match(match.get("kinds"), group, kind):
         return False
     scope = match.get("scope", "*")
-    if scope == "Cluster" and not cluster_scoped or scope == "Namespaced" and cluster_scoped:
+    if (scope == "Cluster" and not cluster_scoped) or (scope == "Namespaced" and cluster_scoped):
         return False
     name = (obj.get("metadata") or {}).get("name") or ""
     if match.get("name") and not glob_match(str(match["name"]), str(name)):
@@ -104,6 +104,5 @@ def matches(match: Mapping[str, Any] | None, obj: Mapping[str, Any], group: str,
             ns_obj = obj if is_ns else namespaces.get(ns_name, {})
             if not selector_matches(match["namespaceSelector"], _labels(ns_obj)):
                 return False
-    if match.get("labelSelector") is not None and not selector_matches(match["labelSelector"], _labels(obj)):
-        return False
-    return True
+    selector = match.get("labelSelector")
+    return selector is None or selector_matches(selector, _labels(obj))

@@ -123,7 +123,7 @@ def _assert(suite: str, tname: str, cname: str, assertions: Sequence[Any],
             ok, want = hits >= 1, "at least 1"
         elif expected == "no":
             ok, want = hits == 0, "0"
-        elif isinstance(expected, int) or isinstance(expected, str) and expected.isdigit():
+        elif isinstance(expected, int) or (isinstance(expected, str) and expected.isdigit()):
             ok, want = hits == int(expected), str(int(expected))
         else:
             raise CheckLoadError(f"{suite}: case {tname}/{cname}: violations must be yes, no or a number")

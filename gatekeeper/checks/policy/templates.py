@@ -132,9 +132,11 @@ def load_constraint(doc: Document, template: Template) -> Constraint:
     if not isinstance(name, str) or not name:
         raise CheckLoadError(f"{_at(doc, ('metadata',))}: constraint has no metadata.name")
     spec = obj.get("spec") or {}
-    params = spec.get("parameters") if spec.get("parameters") is not None else {}
+    params: Any = spec.get("parameters") if spec.get("parameters") is not None else {}
     if template.schema is not None:
         _validate_parameters(doc, params, template.schema, f"{obj['kind']}/{name}")
+    if not isinstance(params, dict):
+        raise CheckLoadError(f"{_at(doc, ('spec', 'parameters'))}: constraint parameters must be a mapping")
     return Constraint(obj["kind"], name, doc, template, spec.get("match") or {}, params,
                       _severity(doc, spec))
 
