@@ -9,6 +9,7 @@ import click
 
 from gatekeeper import __version__
 from gatekeeper.cli.check import check
+from gatekeeper.cli.init import init
 from gatekeeper.cli.rules import explain, rules
 from gatekeeper.cli.secrets import secrets
 from gatekeeper.cli.sync import sync_command
@@ -26,6 +27,7 @@ def cli() -> None:
 
 
 cli.add_command(check)
+cli.add_command(init)
 cli.add_command(rules)
 cli.add_command(explain)
 cli.add_command(secrets)
