@@ -164,7 +164,7 @@ class PolicyCheck(Check):
         if self.settings.combine:
             if not docs:
                 return out
-            combined = [{"path": d.path, "contents": d.obj} for d in docs]
+            combined = [{"path": d.path, "document": d.index, "contents": d.obj} for d in docs]
             for result in self._evaluate(combined, None, "combined input"):
                 target = _combined_target(result, docs)
                 out.append(self._conftest_finding(result, target))
@@ -242,13 +242,18 @@ def ctx_namespaces_given(s: Settings) -> bool:
 
 
 def _combined_target(result: conftest_mod.Result, docs: list[Document]) -> Document:
-    """The document a combined-mode result names with ``file``/``filename`` metadata, else the first."""
+    """The document a combined-mode result names with ``file``/``filename`` (and ``document``, the
+    index within the file) metadata, else the first document of the run."""
+    index = result.metadata.get("document", 0)
     for key in ("file", "filename"):
         name = result.metadata.get(key)
         if isinstance(name, str):
-            for doc in docs:
-                if doc.path == name:
+            in_file = [doc for doc in docs if doc.path == name]
+            for doc in in_file:
+                if doc.index == index:
                     return doc
+            if in_file:
+                return in_file[0]
     return docs[0]
 
 
