@@ -27,13 +27,20 @@ from gatekeeper.pipeline import Report, Run, gc_paused, load, run_checks
 GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
 
 
+class FloorLoader(yaml.CSafeLoader):
+    """CSafeLoader plus the YAML 1.1 '=' value tag, exactly as ../shared/bench/parse_floor.py."""
+
+
+FloorLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
 def floor(root: Path) -> float:
     started = time.perf_counter()
     for dirpath, _, names in os.walk(root):
         for name in names:
             if name.endswith((".yaml", ".yml")):
                 with open(os.path.join(dirpath, name), "rb") as fh:
-                    list(yaml.load_all(fh.read(), Loader=yaml.CSafeLoader))
+                    list(yaml.load_all(fh.read(), Loader=FloorLoader))
     return time.perf_counter() - started
 
 
