@@ -160,7 +160,8 @@ def test_data_files_and_conftest_file(write: Write, tmp_path: Path) -> None:
 
 
 def test_combine_sees_every_document(write: Write, tmp_path: Path) -> None:
-    policy = ('package main\nimport rego.v1\ndeny contains {"msg": msg, "file": doc.path, "document": doc.document} if {\n'
+    policy = ('package main\nimport rego.v1\n'
+              'deny contains {"msg": msg, "file": doc.path, "document": doc.document} if {\n'
               '  some doc in input\n  doc.contents.kind == "Service"\n'
               '  count([d | some d in input; d.contents.kind == "Deployment"]) > 0\n'
               '  msg := sprintf("%d documents", [count(input)])\n}\n')

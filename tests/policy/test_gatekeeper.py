@@ -192,7 +192,8 @@ spec:
 
 def _ingress_repo(write: Write, tmp_path: Path) -> Path:
     write("repo/shop/ingress.yaml", INGRESS.format(name="shop", ns="shop", host="shop.example.com"))
-    write("repo/blog/ingress.yaml", INGRESS.format(name="blog", ns="blog", host="blog.example.com") + "    - host: shop.example.com\n")
+    write("repo/blog/ingress.yaml",
+          INGRESS.format(name="blog", ns="blog", host="blog.example.com") + "    - host: shop.example.com\n")
     write("repo/docs/ingress.yaml", INGRESS.format(name="docs", ns="docs", host="docs.example.com"))
     pol = tmp_path / "pol"
     shutil.copytree(library_path() / "gatekeeper" / "unique-ingress-host", pol)

@@ -48,7 +48,7 @@ class _Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 path = self.path.removeprefix("/v1/data/").strip("/").split("/")
                 outer.requests.append((self.path, body.get("input")))

@@ -12,7 +12,8 @@ from gatekeeper.rego.upgrade import UpgradeError, detect_version, prepare_module
 
 HEADS = [
     ('deny[msg] { msg := "a" }', 'deny contains msg if { msg := "a" }'),
-    ('violation[{"msg": m, "details": {}}] { m := "a" }', 'violation contains {"msg": m, "details": {}} if { m := "a" }'),
+    ('violation[{"msg": m, "details": {}}] { m := "a" }',
+     'violation contains {"msg": m, "details": {}} if { m := "a" }'),
     ("allow { true }", "allow if { true }"),
     ("x = 1 { true }", "x = 1 if { true }"),
     ("x := 1 { true }", "x := 1 if { true }"),
