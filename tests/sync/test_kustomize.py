@@ -1,0 +1,77 @@
+"""Kustomize overlays rendered with the real ``kubectl kustomize``; findings point at the published file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.sync.gitrepo import BRANCH, commit, git, init, rev, show, sync, sync_process
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
+                                reason="kubectl is not installed (pip install 'gitops-gatekeeper[kustomize]')")
+
+BASE = {
+    "base/kustomization.yaml": "resources:\n  - cm.yaml\n",
+    "base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: base\n",
+    "overlays/prod/kustomization.yaml": """
+        namespace: prod
+        namePrefix: prod-
+        resources:
+          - ../../base
+        patches:
+          - target: {kind: ConfigMap, name: settings}
+            patch: |
+              - op: replace
+                path: /data/mode
+                value: production
+        """,
+}
+
+
+def test_overlay_is_rendered_checked_and_published(tmp_path: Path) -> None:
+    repo = init(tmp_path / "src")
+    sha = commit(repo, BASE, "overlay")
+    code, out = sync(repo, "--path", "overlays/prod", "--target-path", "prod")
+    assert code == 0, out
+    assert show(repo, BRANCH, "prod/manifest.yaml") == (
+        "---\napiVersion: v1\ndata:\n  mode: production\nkind: ConfigMap\nmetadata:\n"
+        "  name: prod-settings\n  namespace: prod")
+    metadata = show(repo, BRANCH, "prod/hydrator.metadata")
+    assert '"kubectl kustomize overlays/prod"' in metadata and sha in metadata
+
+
+def test_a_bad_patch_is_caught_at_the_published_line(tmp_path: Path) -> None:
+    repo = init(tmp_path / "src")
+    files = dict(BASE)
+    files["overlays/prod/kustomization.yaml"] = BASE["overlays/prod/kustomization.yaml"].replace(
+        "path: /data/mode", "path: /metadata/labelz").replace("op: replace", "op: add")
+    commit(repo, files, "typo in a patch")
+    code, out = sync(repo, "--path", "overlays/prod", "--target-path", "prod")
+    assert code == 1
+    # The published manifest would be: ---, apiVersion, data, mode, kind, metadata, labelz (line 7).
+    assert "prod/manifest.yaml:7:3" in out and "schema-unknown-field" in out
+    assert rev(repo, BRANCH) is None
+
+
+def test_kustomize_build_error_is_exit_2(tmp_path: Path) -> None:
+    repo = init(tmp_path / "src")
+    commit(repo, {"app/kustomization.yaml": "resources:\n  - missing.yaml\n"}, "broken")
+    code, out = sync(repo, "--path", "app")
+    assert code == 2 and "kubectl kustomize app failed" in out
+    assert "gatekeeper-sync-" not in out  # the temporary export directory is not shown
+
+
+def test_missing_kubectl_is_a_clear_exit_2(tmp_path: Path) -> None:
+    repo = init(tmp_path / "src")
+    commit(repo, BASE, "overlay")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git_exe = shutil.which("git")
+    assert git_exe is not None
+    (bin_dir / "git").symlink_to(git_exe)
+    proc = sync_process(repo, "--path", "overlays/prod", env={"PATH": str(bin_dir)})
+    assert proc.returncode == 2, proc.stderr
+    assert "kustomize rendering needs kubectl on PATH" in proc.stderr
+    assert git(repo, "for-each-ref", "refs/heads/environments") == ""
