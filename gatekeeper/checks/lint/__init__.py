@@ -89,19 +89,18 @@ class LintCheck(Check):
     def digest(self, ctx: Context) -> str:
         return "rules=" + ",".join(sorted(self.active_ids))
 
-    def _findings(self, lint_rule: LintRule, hits: Iterable[Hit]) -> Iterable[Finding]:
-        for hit in hits:
-            yield self.finding(lint_rule.meta, hit.resource, hit.message, hit.path, severity=hit.severity,
-                               evidence=hit.evidence)
+    def _located(self, lint_rule: LintRule, hit: Hit) -> Finding:
+        return self.finding(lint_rule.meta, hit.resource, hit.message, hit.path, severity=hit.severity,
+                            evidence=hit.evidence)
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []
-        for lint_rule, rctx in (*self.by_kind.get(resource.kind, ()), *self.any_kind):
-            out.extend(self._findings(lint_rule, lint_rule.func(resource, rctx)))
+        for entries in (self.by_kind.get(resource.kind, ()), self.any_kind):
+            for lint_rule, rctx in entries:
+                for hit in lint_rule.func(resource, rctx):
+                    out.append(self._located(lint_rule, hit))
         return out
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
-        out: list[Finding] = []
-        for lint_rule, rctx in self.cross:
-            out.extend(self._findings(lint_rule, lint_rule.func(rctx.inventory, rctx)))
-        return out
+        return [self._located(lint_rule, hit)
+                for lint_rule, rctx in self.cross for hit in lint_rule.func(rctx.inventory, rctx)]

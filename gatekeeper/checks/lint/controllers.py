@@ -9,7 +9,6 @@ from gatekeeper.checks.lint.examples import deployment, doc
 from gatekeeper.checks.lint.inventory import (
     Inventory,
     map_selector_matches,
-    same_namespace,
     selector_matches,
 )
 from gatekeeper.checks.lint.pods import as_dict, template_labels
@@ -106,12 +105,12 @@ def single_replica(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
                   ("spec", "replicas"))
 
 
-def _multi_replica(inv: Inventory) -> Iterator[tuple[Resource, dict[str, Any]]]:
+def _multi_replica(inv: Inventory) -> Iterator[Resource]:
     for res, labels in inv.pod_templates:
         if res.kind in ("Deployment", "StatefulSet") and labels:
             count = replicas(res)
             if (count is not None and count >= 2) or inv.has_autoscaler(res):
-                yield res, labels
+                yield res
 
 
 @rule("missing-pdb", _W, "A multi-replica workload has no PodDisruptionBudget.", cross=True, enabled=False,
@@ -119,8 +118,8 @@ def _multi_replica(inv: Inventory) -> Iterator[tuple[Resource, dict[str, Any]]]:
       hint="Add a PodDisruptionBudget selecting the workload's pods (e.g. maxUnavailable: 1).",
       bad=deployment(replicas=3), good=deployment(replicas=3) + _PDB.format(budget="maxUnavailable: 1"))
 def missing_pdb(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
-    for res, labels in _multi_replica(inv):
-        if not inv.pdbs_for(res, labels):
+    for res in _multi_replica(inv):
+        if not inv.has_pdb(res):
             yield Hit(res, f"{res.kind} {res.name} has several replicas but no PodDisruptionBudget selects "
                            "its pods", ("spec", "replicas"))
 
@@ -147,11 +146,11 @@ def pdb_blocks_eviction(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
             continue
         if not isinstance(wanted, int) or isinstance(wanted, bool):
             continue
-        for res, labels in inv.pod_templates:
+        for res, _ in inv.templates_for_selector(spec.get("selector"), pdb.namespace):
             count = replicas(res) if res.kind in SCALABLE else None
-            if count is None or inv.has_autoscaler(res) or not same_namespace(res.namespace, pdb.namespace):
+            if count is None or inv.has_autoscaler(res):
                 continue
-            if selector_matches(spec.get("selector"), labels) and wanted >= count > 0:
+            if wanted >= count > 0:
                 yield Hit(pdb, f"minAvailable {wanted} with {count} replica(s) of {res.kind} {res.name} "
                                "allows no voluntary eviction", ("spec", "minAvailable"),
                           evidence=f"{res.kind}/{res.name}")

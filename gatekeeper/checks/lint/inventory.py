@@ -80,6 +80,50 @@ class Inventory:
         return out
 
     @cached_property
+    def _label_index(self) -> dict[tuple[str, str], list[int]]:
+        """(label key, value) -> positions in ``pod_templates`` of the templates carrying it."""
+        index: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, (_, labels) in enumerate(self.pod_templates):
+            for key, value in labels.items():
+                index[(str(key), str(value))].append(i)
+        return index
+
+    def _candidates(self, required: dict[str, Any]) -> Iterable[tuple[Resource, dict[str, Any]]]:
+        """Templates carrying every label of ``required`` (through the rarest one); all when empty."""
+        if not required:
+            return self.pod_templates
+        postings = [self._label_index.get((str(k), str(v)), []) for k, v in required.items()]
+        rarest = min(postings, key=len)
+        return (self.pod_templates[i] for i in rarest)
+
+    def templates_for_map(self, selector: dict[str, Any],
+                          namespace: str | None) -> list[tuple[Resource, dict[str, Any]]]:
+        """Workloads whose pods a plain equality selector (a Service's) selects in a namespace."""
+        if not selector:
+            return []
+        return [(r, labels) for r, labels in self._candidates(selector)
+                if same_namespace(r.namespace, namespace) and map_selector_matches(selector, labels)]
+
+    def templates_for_selector(self, selector: Any,
+                               namespace: str | None) -> list[tuple[Resource, dict[str, Any]]]:
+        """Workloads whose pods a LabelSelector (a PodDisruptionBudget's) selects in a namespace."""
+        required = as_dict(as_dict(selector).get("matchLabels"))
+        return [(r, labels) for r, labels in self._candidates(required)
+                if same_namespace(r.namespace, namespace) and selector_matches(selector, labels)]
+
+    @cached_property
+    def _pdb_covered(self) -> set[int]:
+        """ids of workloads some PodDisruptionBudget selects."""
+        covered: set[int] = set()
+        for pdb in self.kind("PodDisruptionBudget"):
+            selector = as_dict(pdb.obj.get("spec")).get("selector")
+            covered.update(id(r) for r, _ in self.templates_for_selector(selector, pdb.namespace))
+        return covered
+
+    def has_pdb(self, resource: Resource) -> bool:
+        return id(resource) in self._pdb_covered
+
+    @cached_property
     def _services(self) -> dict[str, list[Resource]]:
         out: dict[str, list[Resource]] = defaultdict(list)
         for r in self.kind("Service"):
@@ -105,12 +149,6 @@ class Inventory:
 
     def has_autoscaler(self, resource: Resource) -> bool:
         return (resource.kind, resource.name or "") in self._hpa_targets
-
-    def pdbs_for(self, resource: Resource, labels: dict[str, Any]) -> list[Resource]:
-        """PodDisruptionBudgets whose selector matches a workload's pod labels."""
-        return [p for p in self.kind("PodDisruptionBudget")
-                if same_namespace(p.namespace, resource.namespace)
-                and selector_matches(as_dict(p.obj.get("spec")).get("selector"), labels)]
 
     @cached_property
     def service_accounts(self) -> dict[str, list[Resource]]:

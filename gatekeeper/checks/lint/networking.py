@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gatekeeper.checks.lint.examples import deployment, doc
-from gatekeeper.checks.lint.inventory import Inventory, map_selector_matches, same_namespace
+from gatekeeper.checks.lint.inventory import Inventory
 from gatekeeper.checks.lint.pods import as_dict, as_list
 from gatekeeper.checks.lint.registry import Hit, RuleContext, rule
 from gatekeeper.model import FieldPath, Resource, Severity
@@ -53,14 +53,12 @@ _WEB_SERVICE = _SERVICE.format(type="ClusterIP", app="web")
       hint="Make spec.selector match the labels of the pods the Service fronts (the pod template's labels).",
       bad=deployment() + _SERVICE.format(type="ClusterIP", app="webb"), good=deployment() + _WEB_SERVICE)
 def dangling_service(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
-    templates = inv.pod_templates
     for svc in inv.kind("Service"):
         spec = as_dict(svc.obj.get("spec"))
         selector = as_dict(spec.get("selector"))
         if not selector or spec.get("type") == "ExternalName":
             continue
-        if not any(same_namespace(svc.namespace, r.namespace) and map_selector_matches(selector, labels)
-                   for r, labels in templates):
+        if not inv.templates_for_map(selector, svc.namespace):
             text = ",".join(f"{k}={v}" for k, v in selector.items())
             yield Hit(svc, f"selector {text} matches no workload's pods in the scanned set",
                       ("spec", "selector"), evidence=text)

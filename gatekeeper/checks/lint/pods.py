@@ -6,8 +6,7 @@ wrong type (a list where a map belongs) by treating it as absent rather than cra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gatekeeper.model import FieldPath, Resource
@@ -47,12 +46,13 @@ def dig(obj: Any, path: FieldPath) -> Any:
     return obj
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PodSpec:
-    """A pod spec inside a workload and the field path to it."""
+    """A pod spec inside a workload and the field path to it (its containers listed once)."""
 
     spec: dict[str, Any]
     path: FieldPath
+    listed: dict[tuple[str, ...], list[Container]] = field(default_factory=dict)
 
     def at(self, *parts: str | int) -> FieldPath:
         return (*self.path, *parts)
@@ -62,7 +62,7 @@ class PodSpec:
         return as_dict(self.spec.get("securityContext"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Container:
     """One container (init, regular or ephemeral) with its field path."""
 
@@ -88,13 +88,19 @@ class Container:
         return f"{kind.get(self.group, 'container')} '{self.name}'"
 
 
+_last: list[Any] = [None, None]  # (resource, its PodSpec): rules of one resource run back to back
+
+
 def pod_spec(resource: Resource) -> PodSpec | None:
     """The pod spec of a workload resource, or None for other kinds (or a missing spec)."""
+    if _last[0] is resource:
+        cached: PodSpec | None = _last[1]
+        return cached
     path = POD_SPEC_PATHS.get(resource.kind)
-    if path is None:
-        return None
-    spec = dig(resource.obj, path)
-    return PodSpec(spec, path) if isinstance(spec, dict) else None
+    spec = dig(resource.obj, path) if path is not None else None
+    found = PodSpec(spec, path) if isinstance(spec, dict) and path is not None else None
+    _last[0], _last[1] = resource, found
+    return found
 
 
 def template_metadata_path(kind: str) -> FieldPath | None:
@@ -105,12 +111,15 @@ def template_metadata_path(kind: str) -> FieldPath | None:
     return (*path[:-1], "metadata")
 
 
-def containers(pod: PodSpec, groups: tuple[str, ...] = CONTAINER_GROUPS) -> Iterator[Container]:
-    """Every container of the given groups, in document order of groups."""
-    for group in groups:
-        for i, item in enumerate(as_list(pod.spec.get(group))):
-            if isinstance(item, dict):
-                yield Container(item, pod.at(group, i), group)
+def containers(pod: PodSpec, groups: tuple[str, ...] = CONTAINER_GROUPS) -> list[Container]:
+    """Every container of the given groups, in the order of the groups."""
+    found = pod.listed.get(groups)
+    if found is None:
+        found = [Container(item, pod.at(group, i), group)
+                 for group in groups for i, item in enumerate(as_list(pod.spec.get(group)))
+                 if isinstance(item, dict)]
+        pod.listed[groups] = found
+    return found
 
 
 def effective(pod: PodSpec, container: Container, key: str) -> Any:
