@@ -25,7 +25,7 @@ EXPECTED: dict[str, list[tuple[str, int]]] = {
     "host-ipc": [("hostIPC: true", 1)],
     "dangerous-capabilities": [("add: [SYS_ADMIN]", 1)],
     "net-raw-not-dropped": [("- name: web", 1)],
-    "host-path": [("path: /var/run/docker.sock", 1)],
+    "host-path": [("hostPath:", 1)],
     "host-port": [("hostPort: 8080", 1)],
     "unsafe-sysctls": [("name: kernel.msgmax", 1)],
     "proc-mount-unmasked": [("procMount: Unmasked", 1)],

@@ -31,7 +31,9 @@ def test_node_exporter_daemonset_lines(tmp_path: Path) -> None:
     assert ("dangerous-capabilities", _line(lines, "- SYS_TIME")) in got
     assert ("host-port", _line(lines, "hostPort: 9100")) in got
     sensitive = {f.line for f in of_rule(report, "host-path") if f.severity.name == "ERROR"}
-    assert sensitive == {_line(lines, "path: /sys"), _line(lines, "path: /")}
+    assert sensitive == {_line(lines, "- hostPath:", 1), _line(lines, "- hostPath:", 2)}
+    assert {f.message for f in of_rule(report, "host-path")} == {
+        "volume 'sys' mounts sensitive host path /sys", "volume 'root' mounts sensitive host path /"}
     # both containers run as the pod's non-root user and drop ALL: no findings for those rules
     assert not of_rule(report, "run-as-root") and not of_rule(report, "run-as-non-root")
     assert not of_rule(report, "net-raw-not-dropped")

@@ -134,7 +134,8 @@ def test_pod_level_settings_are_inherited_and_overridden(tmp_path: Path) -> None
     """
     report = run(tmp_path, {"pod.yaml": text})
     [root] = of_rule(report, "run-as-root")
-    assert root.line == line_of(text, "runAsUser: 0") and root.message == "pod runs as user 0 (root)"
+    assert root.line == line_of(text, "runAsUser: 0")
+    assert root.message == "pod securityContext sets runAsUser 0 (root)"
     assert of_rule(report, "run-as-non-root") == []
 
 

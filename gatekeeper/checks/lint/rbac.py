@@ -60,8 +60,7 @@ def rbac_wildcard(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         for key in ("verbs", "resources"):
             values = _strings(item.get(key))
             if "*" in values:
-                yield Hit(res, f"rules[{i}] grants '*' {key}", ("rules", i, key, values.index("*")),
-                          evidence=key)
+                yield Hit(res, f"rules[{i}] grants '*' {key}", ("rules", i, key), evidence=key)
 
 
 @rule("cluster-admin-binding", _E, "A binding grants the cluster-admin role.",

@@ -70,14 +70,11 @@ def privilege_escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
 def run_as_root(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if (p := pod_spec(res)) is None:
         return
-    inherited = False
+    if p.security.get("runAsUser") == 0:  # reported even when every container overrides it today
+        yield Hit(res, "pod securityContext sets runAsUser 0 (root)", p.at("securityContext", "runAsUser"))
     for c in containers(p):
         if c.security.get("runAsUser") == 0:
             yield Hit(res, f"{c.label} runs as user 0 (root)", c.at("securityContext", "runAsUser"))
-        elif "runAsUser" not in c.security and p.security.get("runAsUser") == 0:
-            inherited = True
-    if inherited:
-        yield Hit(res, "pod runs as user 0 (root)", p.at("securityContext", "runAsUser"))
 
 
 @rule("run-as-non-root", _W,
@@ -203,10 +200,10 @@ def host_path(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         text = path if isinstance(path, str) else "?"
         if isinstance(path, str) and _sensitive(path, ctx.options["sensitive_paths"]):
             yield Hit(res, f"volume '{vol.get('name')}' mounts sensitive host path {text}",
-                      p.at("volumes", i, "hostPath", "path"), severity=_E, evidence=text)
+                      p.at("volumes", i, "hostPath"), severity=_E, evidence=text)
         else:
             yield Hit(res, f"volume '{vol.get('name')}' mounts host path {text}",
-                      p.at("volumes", i, "hostPath", "path"), evidence=text)
+                      p.at("volumes", i, "hostPath"), evidence=text)
 
 
 @rule("host-port", _W, "A container binds a port on the node (hostPort).", kinds=WORKLOAD_KINDS,
