@@ -190,16 +190,23 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             continue
         report.checks.append(name)
         digests.append(f"{name}:{check.digest(ctx)}")
-        findings.extend(_run_hooks(check, ctx, loaded, report.errors))
+        findings.extend(_run_hooks(check, ctx, loaded, report.errors, run.report_paths))
         report.timings[name] = time.perf_counter() - started
     report.policy_digest = policy_digest(run, digests)
     return findings
 
 
-def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckError]) -> list[Finding]:
-    """Call a check's per-document, per-resource and whole-set hooks, each inside the error boundary."""
+def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckError],
+               report_paths: set[str] | None = None) -> list[Finding]:
+    """Call a check's per-document, per-resource and whole-set hooks, each inside the error boundary.
+
+    With ``report_paths`` (git modes) the per-document and per-resource hooks run only for the
+    reported files, whose findings are the only ones kept; ``check_all`` still sees every resource.
+    """
     out: list[Finding] = []
     for doc in loaded.documents:
+        if report_paths is not None and doc.path not in report_paths:
+            continue
         out.extend(_guard(check, doc.path, errors, partial(check.check_document, doc, ctx)))
         for res in doc.resources:
             out.extend(_guard(check, res.path, errors, partial(check.check_resource, res, ctx)))
