@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper.sync.faults import FAULT_ENV, STAGES
-from tests.sync.gitrepo import BRANCH, commit, configmap, git, init, rev, show, sync_process, trailers
+from tests.sync.gitrepo import BRANCH, commit, configmap, git, init, rev, show, sync, sync_process, trailers
 
 
 def _assert_intact(repo: Path, ref: str) -> None:
@@ -22,7 +22,7 @@ def _assert_intact(repo: Path, ref: str) -> None:
 def test_kill_at_each_stage_leaves_old_or_new_commit(tmp_path: Path, stage: str) -> None:
     repo = init(tmp_path / "src")
     commit(repo, {"env/app.yaml": configmap("app", "v1")}, "first")
-    assert sync_process(repo, "--path", "env").returncode == 0
+    assert sync(repo, "--path", "env")[0] == 0
     old = rev(repo, BRANCH)
     new_source = commit(repo, {"env/app.yaml": configmap("app", "v2")}, "second")
     proc = sync_process(repo, "--path", "env", env={FAULT_ENV: stage})
@@ -35,11 +35,11 @@ def test_kill_at_each_stage_leaves_old_or_new_commit(tmp_path: Path, stage: str)
     _assert_intact(repo, BRANCH)
     assert git(repo, "status", "--porcelain") == ""
     # The next run finishes the job (or finds it done).
-    proc = sync_process(repo, "--path", "env")
-    assert proc.returncode == 0, proc.stderr
+    code, out = sync(repo, "--path", "env")
+    assert code == 0, out
     assert trailers(repo, BRANCH)["Gate-Source"] == new_source
     assert "key: v2" in show(repo, BRANCH, "env/manifest.yaml")
-    assert sync_process(repo, "--verify-branch").returncode == 0
+    assert sync(repo, "--verify-branch")[0] == 0
 
 
 @pytest.mark.parametrize("stage", ["commit", "updated"])
@@ -49,7 +49,7 @@ def test_kill_around_the_push_leaves_the_remote_old_or_new(tmp_path: Path, stage
     repo = init(tmp_path / "src")
     commit(repo, {"env/app.yaml": configmap("app", "v1")}, "first")
     git(repo, "remote", "add", "origin", str(remote))
-    assert sync_process(repo, "--path", "env", "--remote", "origin").returncode == 0
+    assert sync(repo, "--path", "env", "--remote", "origin")[0] == 0
     old = rev(remote, f"refs/heads/{BRANCH}")
     commit(repo, {"env/app.yaml": configmap("app", "v2")}, "second")
     proc = sync_process(repo, "--path", "env", "--remote", "origin", env={FAULT_ENV: stage})
@@ -57,6 +57,6 @@ def test_kill_around_the_push_leaves_the_remote_old_or_new(tmp_path: Path, stage
     tip = rev(remote, f"refs/heads/{BRANCH}")
     assert (tip != old) if stage == "updated" else (tip == old)
     _assert_intact(remote, f"refs/heads/{BRANCH}")
-    proc = sync_process(repo, "--path", "env", "--remote", "origin")
-    assert proc.returncode == 0, proc.stderr
+    code, out = sync(repo, "--path", "env", "--remote", "origin")
+    assert code == 0, out
     assert "key: v2" in show(remote, f"refs/heads/{BRANCH}", "env/manifest.yaml")

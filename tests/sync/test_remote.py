@@ -18,7 +18,6 @@ from tests.sync.gitrepo import (
     rev,
     show,
     sync,
-    sync_process,
     trailers,
 )
 
@@ -78,32 +77,6 @@ def _clone_at(tmp_path: Path, remote: Path, name: str, sha: str) -> Path:
     return clone
 
 
-def test_concurrent_syncs_from_separate_clones_keep_a_linear_verified_history(tmp_path: Path) -> None:
-    repo, remote, _ = _setup(tmp_path)
-    sources = [commit(repo, {"env/app.yaml": configmap("app", f"v{i}")}, f"change {i}") for i in range(1, 4)]
-    git(repo, "push", "-q", "origin", "main")
-    clones = [_clone_at(tmp_path, remote, f"ci{i}", sha) for i, sha in enumerate(sources)]
-    procs = [subprocess.Popen([sys.executable, "-m", "gatekeeper", "sync", "--repo", str(c), "--path", "env",
-                               "--target-branch", BRANCH, "--remote", "origin", "--retries", "30"],
-                              cwd=c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**dict(__import__("os").environ), **GIT_ENV})
-             for c in clones]
-    results = [(p.wait(timeout=120), p.stdout.read() if p.stdout else "") for p in procs]
-    assert all(code == 0 for code, _ in results), results
-    tip = rev(remote, f"refs/heads/{BRANCH}")
-    assert tip is not None
-    history = git(remote, "rev-list", "--parents", tip).splitlines()
-    assert all(len(line.split()) <= 2 for line in history)  # no merges: linear
-    published = [trailers(remote, line.split()[0])["Gate-Source"] for line in history]
-    assert published[0] == sources[-1]  # the newest source always ends on top
-    assert published == [s for s in reversed(sources) if s in published]  # never goes back in time
-    for line in history:
-        assert note(remote, line.split()[0])["summary"]["passed"] is True
-    assert "key: v3" in show(remote, tip, "env/manifest.yaml")
-    code, out = sync(clones[0], "--verify-branch", "--remote", "origin")
-    assert code == 0 and f"all {len(history)} commit(s)" in out
-
-
 def test_concurrent_local_syncs_of_sibling_sources_lose_no_commit(tmp_path: Path) -> None:
     """Sibling source commits (none newer than another): every sync must land, one after another."""
     repo = init(tmp_path / "src")
@@ -128,7 +101,7 @@ def test_concurrent_local_syncs_of_sibling_sources_lose_no_commit(tmp_path: Path
         source = trailers(repo, sha)["Gate-Source"]
         assert f"key: v{sources.index(source)}" in show(repo, sha, "env/manifest.yaml")
         assert note(repo, sha)["source"] == source
-    assert sync_process(repo, "--verify-branch").returncode == 0
+    assert sync(repo, "--verify-branch")[0] == 0
 
 
 def test_concurrent_pushes_of_sibling_sources_all_land_through_retries(tmp_path: Path) -> None:
