@@ -24,7 +24,7 @@ from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Se
 from gatekeeper.sources import kustomize
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.resources import extract
-from gatekeeper.sources.yamlload import parse
+from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.waivers import apply_waivers
 
 Progress = Callable[[int, int], None]
@@ -45,6 +45,7 @@ class Run:
     report_paths: set[str] | None = None  # report findings only for these files (None: all)
     progress: Progress | None = None
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
+    parser: Callable[[SourceFile], ParsedFile] | None = None  # parse override (git modes reuse parses)
 
 
 @dataclass(slots=True)
@@ -105,7 +106,7 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
                                          f"file is {len(source.data)} bytes, over the "
                                          f"{run.config.max_file_size}-byte limit; it was not checked"))
             continue
-        parsed = parse(source)
+        parsed = parse(source) if run.parser is None else run.parser(source)
         findings.extend(parsed.findings)
         for doc in parsed.documents:
             findings.extend(extract(doc))

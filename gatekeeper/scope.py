@@ -9,6 +9,7 @@ file does not resurface its old problems.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.yamlload import ParsedFile, parse
 
 MODES = ("range", "staged", "changed")
 SCOPES = ("changed", "all")
@@ -77,6 +79,29 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, notes, time.perf_counter() - started)
+
+
+class ParseMemo:
+    """Parses kept for one invocation, so ``--new-only``'s pass at the base re-parses only what changed.
+
+    Keyed by path and content digest; each hit hands out fresh Document shells (the loader fills
+    their ``resources``) around the shared, read-only parsed objects and positions. In memory
+    only: nothing is written to disk.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, bytes], ParsedFile] = {}
+        self.hits = 0
+
+    def __call__(self, source: SourceFile) -> ParsedFile:
+        key = (source.path, hashlib.blake2b(source.data, digest_size=16).digest())
+        found = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = parse(source)
+        else:
+            self.hits += 1
+        return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
+                          list(found.findings), found.text)
 
 
 def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:

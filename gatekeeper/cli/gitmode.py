@@ -150,6 +150,8 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
         raise GitError(str(exc)) from None
     run.files = selection.files
     run.report_paths = selection.report_paths
+    if parsed.new_only:
+        run.parser = scope.ParseMemo()  # the pass at the base reuses every unchanged file's parse
     return selection
 
 

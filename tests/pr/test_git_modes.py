@@ -225,3 +225,19 @@ def test_option_conflicts_are_usage_errors(repo: Repo) -> None:
     assert run_cli("check", "--staged", "--changed", cwd=repo.path)[0] == 2
     assert run_cli("check", "--head", "HEAD", cwd=repo.path)[0] == 2
     assert run_cli("check", "--new-only", cwd=repo.path)[0] == 2
+
+
+def test_parse_memo_reuses_unchanged_files_with_fresh_documents() -> None:
+    from gatekeeper.scope import ParseMemo
+    from gatekeeper.sources.files import SourceFile
+
+    memo = ParseMemo()
+    data = BAD_CM.format(name="a").encode()
+    first = memo(SourceFile("a.yaml", data))
+    first.documents[0].resources.append(object())  # type: ignore[arg-type]  # the loader fills these
+    second = memo(SourceFile("a.yaml", data))
+    assert memo.hits == 1
+    assert second.documents[0] is not first.documents[0] and second.documents[0].resources == []
+    assert second.documents[0].obj is first.documents[0].obj
+    memo(SourceFile("a.yaml", data + b"\n# edited\n"))
+    assert memo.hits == 1
