@@ -74,6 +74,10 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
             notes.append(f"{c.path}: deleted in this change (nothing to report)")
         elif c.old_path is not None and c.status == "R" and _under(c.path, prefixes):
             notes.append(f"{c.path}: renamed from {c.old_path}")
+    source = {"range": "the head commit", "staged": "the index", "changed": "the working tree"}[mode]
+    for prefix in prefixes:
+        if prefix and not any(_under(path, (prefix,)) for path in present):
+            notes.append(f"{prefix}: no manifest there in {source}; nothing was checked for it")
     if scope == "all":
         report = {p for p in present if _under(p, prefixes)}
     else:

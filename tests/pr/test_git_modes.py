@@ -241,3 +241,12 @@ def test_parse_memo_reuses_unchanged_files_with_fresh_documents() -> None:
     assert second.documents[0].obj is first.documents[0].obj
     memo(SourceFile("a.yaml", data + b"\n# edited\n"))
     assert memo.hits == 1
+
+
+def test_a_path_outside_the_index_is_noted_not_silently_passed(repo: Repo) -> None:
+    repo.write("a.yaml", GOOD_CM.format(name="a"))
+    repo.commit("base")
+    repo.write("untracked.yaml", BAD_CM.format(name="u"))
+    code, report = gate("--staged", "--scope", "all", "untracked.yaml", cwd=repo.path)
+    assert (code, report["findings"]) == (0, [])
+    assert "untracked.yaml: no manifest there in the index; nothing was checked for it" in report["notes"]
