@@ -14,11 +14,13 @@ import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gatekeeper.rego.modules import CONFTEST_ROOT, INPUT_ROOT, Module, PolicyLoadError, check_builtins
 
 WRAPPER_PACKAGE = "gatekeeper_internal_eval"
+RUN_ROOT = "gatekeeper_run"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ERROR = re.compile(r"\(error \d+:([^|]*)\|(\d+)\|\d+\s+\(errormsg (\d+):", re.S)
 
@@ -55,14 +57,34 @@ def data_ref(path: Sequence[str]) -> str:
     return out
 
 
-def wrapper_module(queries: Mapping[str, Sequence[str]]) -> str:
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A rule reference evaluated with ``input.<target>`` replaced by ``data.<source>`` (``with``),
+    only when ``input.gatekeeper_run.<guard>`` is set: one compiled template serves each of its
+    constraints (parameters in data) from one shared input."""
+
+    path: tuple[str, ...]
+    override: tuple[str, str] | None = None  # (input field path, data path), dotted identifiers
+    guard: str | None = None
+
+
+def wrapper_module(queries: Mapping[str, Sequence[str] | Query]) -> str:
     """A v1 module giving each query a defined value: ``{"v": value}`` or ``{}`` when undefined."""
     lines = [f"package {WRAPPER_PACKAGE}", ""]
-    for name, path in queries.items():
+    for name, spec in queries.items():
         if not _IDENT.match(name):
             raise ValueError(f"query name {name!r} is not an identifier")
+        query = spec if isinstance(spec, Query) else Query(tuple(spec))
+        conditions = []
+        if query.guard is not None:
+            conditions.append(f"input.{RUN_ROOT}.{query.guard}")
+        value = data_ref(query.path)
+        if query.override is not None:  # ``with ... as data.x`` crashes rego-cpp; a local works
+            conditions.append(f"override := data.{query.override[1]}")
+            value += f" with input.{query.override[0]} as override"
+        conditions.append(f"x := {value}")
         lines.append(f"default {name} := {{}}")
-        lines.append(f"{name} := {{\"v\": x}} if {{ x := {data_ref(path)} }}")
+        lines.append(f"{name} := {{\"v\": x}} if {{ {'; '.join(conditions)} }}")
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +166,14 @@ def describe_error(exc: Exception, modules: Sequence[Module]) -> str:
     return "; ".join(out[:3])
 
 
+def prepare_input(value: dict[str, Any]) -> Any:
+    """The engine's input object for a whole (already rooted) input document; converting a
+    document costs about as much as evaluating a simple rule, so share it where possible."""
+    from regopy import Input
+
+    return Input(value)
+
+
 class RegoProgram:
     """A compiled bundle evaluated with one reused interpreter."""
 
@@ -155,13 +185,15 @@ class RegoProgram:
         self._interp = Interpreter()
 
     def evaluate(self, input_value: Any, conftest: Any = None) -> dict[str, Any]:
-        from regopy import Input
-
         wrapped: dict[str, Any] = {INPUT_ROOT: input_value} if input_value is not None else {}
         if conftest is not None:
             wrapped[CONFTEST_ROOT] = conftest
+        return self.evaluate_prepared(prepare_input(wrapped))
+
+    def evaluate_prepared(self, prepared: Any) -> dict[str, Any]:
+        """Evaluate against an input made once by ``prepare_input`` (shared across programs)."""
         try:
-            self._interp.set_input(Input(wrapped))
+            self._interp.set_input(prepared)
             output = self._interp.query_bundle(self._bundle)
         except Exception as exc:  # RegoError, or an output that is not JSON (engine error)
             raise PolicyEvalError(f"policy evaluation failed: {exc.__class__.__name__}") from None
@@ -188,7 +220,7 @@ class RegoEngine:
         return bool(self._probe.is_builtin(name))
 
     def compile(self, modules: Sequence[Module], data: Mapping[str, Any],
-                queries: Mapping[str, Sequence[str]]) -> RegoProgram:
+                queries: Mapping[str, Sequence[str] | Query]) -> RegoProgram:
         from regopy import Interpreter
 
         check_builtins(modules, self.is_builtin)

@@ -47,7 +47,7 @@ class Module:
         return ".".join(self.package)
 
 
-def load_module(path: str, text: str, version: str = "auto") -> Module:
+def load_module(path: str, text: str, version: str = "auto", input_root: str = INPUT_ROOT) -> Module:
     """Parse a module's outline and produce the v1 source to load; PolicyLoadError when it cannot."""
     if version not in REGO_VERSIONS:
         raise PolicyLoadError(f"unknown rego version {version!r} (expected auto, v0 or v1)")
@@ -57,7 +57,7 @@ def load_module(path: str, text: str, version: str = "auto") -> Module:
     except (TokenError, UpgradeError) as exc:
         raise PolicyLoadError(f"{path}:{exc.line}: {exc}".replace(f"line {exc.line}: ", "")) from None
     try:
-        source = reroot(hoist(fix_sprintf(source)))
+        source = reroot(hoist(fix_sprintf(source)), input_root)
     except (TokenError, HoistError) as exc:
         raise PolicyLoadError(f"{path}:{exc.line}: {exc}".replace(f"line {exc.line}: ", "")) from None
     package = _package(stmts)
@@ -137,7 +137,7 @@ def check_builtins(modules: Iterable[Module], is_builtin: Callable[[str], bool])
                     "provide; rewrite the policy without it or evaluate it on an OPA server (--opa-url)")
 
 
-def reroot(source: str) -> str:
+def reroot(source: str, input_root: str = INPUT_ROOT) -> str:
     """Move ``input`` to ``input.gatekeeper_input`` and ``data.conftest`` to ``input.gatekeeper_conftest``.
 
     rego-cpp crashes on ``with input as <value>`` (replacing the whole input document), but
@@ -165,7 +165,7 @@ def reroot(source: str) -> str:
         if tok.text == "input":
             if in_import and (nxt is None or nxt.kind == "nl"):
                 raise TokenError("'import input' is not supported; import input.<field> instead", tok.line)
-            replacement = f"input.{INPUT_ROOT}"
+            replacement = f"input.{input_root}"
         elif tok.text == "data" and nxt is not None and nxt.is_punct(".") and k + 2 < len(sig) \
                 and sig[k + 2].kind == "ident" and sig[k + 2].text == "conftest":
             out.append(source[pos:tok.start])

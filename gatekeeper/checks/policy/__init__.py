@@ -205,20 +205,18 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         out: list[Finding] = [self._unsupported(t) for t in gk.unsupported()]
-        active = [c for c in gk.constraints if c.severity is not None]
-        if not active:
+        if not any(c.severity is not None for c in gk.constraints):
             return out
         for resource in self._subjects(ctx):
             subj = gkdialect.subject(resource.obj, self.cluster_kinds)
-            for constraint in active:
-                try:
-                    violations = gk.violations(constraint, subj, self.namespaces)
-                except PolicyEvalError as exc:
-                    raise CheckLoadError(f"{resource.path}: constraint {constraint.kind}/{constraint.name}: "
-                                         f"{exc}") from None
+            try:
+                results = gk.evaluate(subj, self.namespaces)
+            except PolicyEvalError as exc:
+                raise CheckLoadError(f"{resource.path}: {resource.ref.key}: {exc}") from None
+            for constraint, violations in results:
+                assert constraint.severity is not None
                 for v in violations:
                     details = v.get("details") if isinstance(v.get("details"), dict) else {}
-                    assert constraint.severity is not None
                     out.append(self.finding(
                         constraint.rule_id, resource, f"{v['msg']} [{constraint.kind}/{constraint.name}]",
                         field_of(v, details), severity=constraint.severity,

@@ -42,3 +42,64 @@ def build(objects: Iterable[dict[str, Any]], cluster_kinds: set[str]) -> dict[st
             ns = str(meta["namespace"]) if isinstance(meta.get("namespace"), str) else ""
             namespaced.setdefault(ns, {}).setdefault(api_version, {}).setdefault(kind, {})[name] = obj
     return {"cluster": cluster, "namespace": namespaced}
+
+
+def referenced_kinds(sources: Iterable[str]) -> set[str] | None:
+    """The kinds a template's Rego reads from ``data.inventory``, when every reference names its
+    kind with a string literal (``data.inventory.namespace[ns][gv]["Ingress"]``); None when any
+    reference leaves the kind open, so the whole inventory is needed.
+
+    rego-cpp iterates large ``data`` slowly, so a template gets only the kinds it names.
+    """
+    from gatekeeper.rego.tokens import tokenize
+
+    kinds: set[str] = set()
+    for source in sources:
+        sig = [t for t in tokenize(source) if t.significant and t.kind != "nl"]
+        for k, tok in enumerate(sig):
+            if not (tok.kind == "ident" and tok.text == "inventory" and k >= 2 and sig[k - 1].is_punct(".")
+                    and sig[k - 2].kind == "ident" and sig[k - 2].text == "data"):
+                continue
+            segments = _segments(sig, k + 1)
+            if not segments or segments[0] not in ('"namespace"', '"cluster"'):
+                return None
+            position = 3 if segments[0] == '"namespace"' else 2
+            if len(segments) <= position or not segments[position].startswith('"'):
+                return None
+            kinds.add(segments[position][1:-1])
+    return kinds
+
+
+def _segments(sig: list[Any], k: int) -> list[str]:
+    """Path segments after ``data.inventory``: ``.name`` as ``"name"``, ``["x"]`` as ``"x"``,
+    anything else (a variable, an expression) as ``?``."""
+    out: list[str] = []
+    while k < len(sig):
+        if sig[k].is_punct(".") and k + 1 < len(sig) and sig[k + 1].kind == "ident":
+            out.append(f'"{sig[k + 1].text}"')
+            k += 2
+        elif sig[k].is_punct("["):
+            if k + 2 < len(sig) and sig[k + 1].kind == "string" and sig[k + 2].is_punct("]"):
+                out.append('"' + sig[k + 1].text.strip('"`') + '"')
+                k += 3
+            else:
+                depth = 0
+                while k < len(sig):
+                    depth += 1 if sig[k].is_punct("[") else -1 if sig[k].is_punct("]") else 0
+                    k += 1
+                    if depth == 0:
+                        break
+                out.append("?")
+        else:
+            break
+    return out
+
+
+def prune(inventory: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
+    """The inventory restricted to the given kinds (same shape)."""
+    cluster = {gv: {k: v for k, v in by_kind.items() if k in kinds} for gv, by_kind in inventory["cluster"].items()}
+    namespaced = {ns: {gv: {k: v for k, v in by_kind.items() if k in kinds} for gv, by_kind in gvs.items()}
+                  for ns, gvs in inventory["namespace"].items()}
+    return {"cluster": {gv: d for gv, d in cluster.items() if d},
+            "namespace": {ns: {gv: d for gv, d in gvs.items() if d} for ns, gvs in namespaced.items()
+                          if any(gvs.values())}}

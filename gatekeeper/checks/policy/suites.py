@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from gatekeeper.checks.policy.files import display
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.templates import is_constraint, is_template, load_constraint, load_template
-from gatekeeper.model import Document
+from gatekeeper.model import Document, Severity
 from gatekeeper.rego.engine import PolicyEvalError, RegoEngine, native_output_to_stderr
 from gatekeeper.rego.unittest import CaseResult
 from gatekeeper.sources.files import SourceFile
@@ -95,16 +96,19 @@ def _run_case(suite: str, tname: str, case: dict[str, Any], suite_dir: Path, tem
         raise CheckLoadError(f"{suite}: case {tname}/{cname}: {case['object']} must hold exactly one object")
     inventory_objs = [o for path in case.get("inventory") or [] for o in _objects(suite_dir / str(path))]
     kinds = cluster_scoped_kinds([*inventory_objs, objects[0]])
-    policies = gkdialect.GatekeeperPolicies(templates={template.kind: template})
     if template.cel_only:
         return CaseResult(suite, tname, cname, False, "template has only CEL code, which is not supported")
+    if constraint.severity is None:
+        constraint = replace(constraint, severity=Severity.ERROR)  # gator reviews whatever the action
+    policies = gkdialect.GatekeeperPolicies(templates={template.kind: template}, constraints=[constraint])
     gkdialect.compile_templates(policies, engine, build_inventory(inventory_objs, kinds))
     namespaces = {str((o.get("metadata") or {}).get("name")): o for o in inventory_objs
                   if o.get("kind") == "Namespace"}
     try:
-        violations = policies.violations(constraint, gkdialect.subject(objects[0], kinds), namespaces)
+        results = policies.evaluate(gkdialect.subject(objects[0], kinds), namespaces)
     except PolicyEvalError as exc:
         return CaseResult(suite, tname, cname, False, f"error: {exc}")
+    violations = [v for _, vs in results for v in vs]
     return _assert(suite, tname, cname, case.get("assertions") or [], violations)
 
 

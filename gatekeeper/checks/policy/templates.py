@@ -21,6 +21,7 @@ from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
 
 TEMPLATE_API = ("templates.gatekeeper.sh/v1", "templates.gatekeeper.sh/v1beta1", "templates.gatekeeper.sh/v1alpha1")
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
+REVIEW_ROOT = "gatekeeper_review"  # where a template's ``input`` lives in the shared input document
 ACTIONS = {"deny": Severity.ERROR, "warn": Severity.WARNING, "dryrun": Severity.INFO}
 
 
@@ -90,7 +91,7 @@ def load_template(doc: Document, rego_version: str) -> Template:
         return template
     for label, text, version in sources:
         try:
-            template.modules.append(load_module(f"{doc.path}:{label}", text, version))
+            template.modules.append(load_module(f"{doc.path}:{label}", text, version, REVIEW_ROOT))
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
     template.package = template.modules[0].package
