@@ -7,7 +7,6 @@ from pathlib import Path
 from tests.sync.gitrepo import BRANCH, commit, configmap, git, init, rev, sync
 
 SECRET = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n"
-          "  annotations:\n    gatekeeper.dev/waive: 'plaintext-secret: test fixture'\n"
           "type: Opaque\nstringData:\n  password: {value}\n")
 
 

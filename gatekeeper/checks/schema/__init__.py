@@ -83,6 +83,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 _SOPS_KEY = "sops"
+SHIPPED_CRDS = Path(__file__).resolve().parent.parent.parent / "schemas" / "crds"
+
+
+def _open_objects(node: Any) -> Any:
+    """A shipped (closed) schema with unknown fields allowed, for --no-strict."""
+    if isinstance(node, dict):
+        return {k: _open_objects(v) for k, v in node.items() if not (k == "additionalProperties" and v is False)}
+    if isinstance(node, list):
+        return [_open_objects(v) for v in node]
+    return node
 
 
 class SchemaCheck(Check):
@@ -130,7 +140,7 @@ class SchemaCheck(Check):
     def digest(self, ctx: Context) -> str:
         """Target version, strictness and the content of every schema dir file."""
         h = hashlib.sha256(f"kubernetes={self.target};strict={self.strict};missing={self.missing}".encode())
-        for directory in self.schema_dirs:
+        for directory in [*self.schema_dirs, SHIPPED_CRDS]:
             for path in sorted(directory.rglob("*.json")):
                 h.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes())
         return h.hexdigest()
@@ -147,6 +157,10 @@ class SchemaCheck(Check):
                 if schema is not None:
                     found = compile_schema(schema)
                     break
+        if found is None:  # last: the Argo CD / Flux CRD schemas shipped with the package
+            shipped = crd.load_schema_dir(SHIPPED_CRDS, *key)
+            if shipped is not None:
+                found = compile_schema(shipped if self.strict else _open_objects(shipped))
         self.custom[key] = found
         return found
 
