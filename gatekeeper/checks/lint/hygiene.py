@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
 from gatekeeper.checks.lint.examples import doc
@@ -50,8 +49,8 @@ def duplicate_object(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
     for res in inv.resources:
         if not res.name:
             continue
-        where = "" if whole_set else posixpath.dirname(res.path)
-        key = (where, res.group, res.kind, res.namespace or "", res.name)
+        where = "" if whole_set else res.path.rpartition("/")[0]
+        key = (where, res.api_version.rpartition("/")[0], res.kind, res.namespace or "", res.name)
         seen = first.get(key)
         if seen is None:
             first[key] = res
