@@ -51,12 +51,40 @@ def _text(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def applies_to(rule: Rule) -> str | None:
+    """What a lint rule reads: its kinds, or the whole scanned set for cross-object rules."""
+    if rule.check != "lint":
+        return None
+    from gatekeeper.checks.lint.registry import RULES
+
+    entry = RULES.get(rule.id)
+    if entry is None:
+        return None
+    if entry.cross:
+        return "the whole scanned set (cross-object)"
+    if entry.kinds is None:
+        return "every kind"
+    return ", ".join(sorted(entry.kinds))
+
+
+def option_help(rule: Rule) -> dict[str, str]:
+    """One-line descriptions of a rule's options, where the rule documents them."""
+    if rule.check != "lint":
+        return {}
+    from gatekeeper.checks.lint.registry import RULES
+
+    entry = RULES.get(rule.id)
+    return dict(entry.option_docs) if entry is not None else {}
+
+
 def _option_text(rule: Rule) -> list[str]:
     if not rule.options:
         return []
+    helps = option_help(rule)
     lines = ["", "Options (under `rules.<id>.options`):", ""]
     for key, value in rule.options.items():
-        lines.append(f"- `{key}` (default `{json.dumps(value)}`)")
+        about = f": {_text(helps[key])}" if key in helps else ""
+        lines.append(f"- `{key}` (default `{json.dumps(value)}`){about}")
     return lines
 
 
@@ -64,6 +92,9 @@ def _rule_section(rule: Rule) -> list[str]:
     state = "on by default" if rule.enabled else "opt-in"
     lines = [f"### `{rule.id}`", "", _text(rule.summary), "",
              f"Check `{rule.check}` · default severity **{rule.severity}** · {state}"]
+    scope = applies_to(rule)
+    if scope:
+        lines += ["", f"Applies to: {scope}."]
     if rule.rationale:
         lines += ["", f"**Why.** {_text(rule.rationale)}"]
     if rule.hint:

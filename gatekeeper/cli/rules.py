@@ -50,14 +50,21 @@ def explain(rule_id: str) -> None:
         raise GateError(f"unknown rule {rule_id!r}{extra}")
     click.echo(f"{rule.id}  [{rule.check}, {rule.severity}, {'on' if rule.enabled else 'opt-in'} by default]")
     click.echo(f"\n{rule.summary}")
+    from gatekeeper.docs_gen import applies_to, option_help
+
+    scope = applies_to(rule)
+    if scope:
+        click.echo(f"Applies to: {scope}.")
     if rule.rationale:
         click.echo(f"\nWhy: {rule.rationale}")
     if rule.hint:
         click.echo(f"\nFix: {rule.hint}")
     if rule.options:
         click.echo("\nOptions (rules.<id>.options in .gatekeeper.yaml):")
+        helps = option_help(rule)
         for key, value in rule.options.items():
-            click.echo(f"    {key}: {json.dumps(value)}")
+            about = f"  ({helps[key]})" if key in helps else ""
+            click.echo(f"    {key}: {json.dumps(value)}{about}")
     if rule.bad_example:
         click.echo("\nBad:\n" + _indent(rule.bad_example))
     if rule.good_example:

@@ -331,6 +331,8 @@ def test_config_disables_overrides_and_rejects_unknown_options(tmp_path: Path) -
     mistyped = {"single-replica": {"options": {"min_replicas": "3"}}}
     wrong = run(tmp_path / "c", {"p.yaml": text}, rules=mistyped)
     assert wrong.exit_code == 2 and "expected int" in wrong.errors[0].message
+    unknown = run(tmp_path / "d", {"p.yaml": text}, rules={"duplicate-object": {"options": {"scope": "repo"}}})
+    assert unknown.exit_code == 2 and "must be one of directory, all" in unknown.errors[0].message
 
 
 def test_sysctls_allow_list_option(tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ def rule_options(lint_rule: LintRule, configured: dict[str, Any]) -> dict[str, A
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(defaults[key], bool):
             raise CheckLoadError(f"rules.{lint_rule.meta.id}.options.{key}: expected {expected.__name__}, "
                                  f"got {type(value).__name__}")
+        allowed = lint_rule.choices.get(key)
+        if allowed is not None and value not in allowed:
+            raise CheckLoadError(f"rules.{lint_rule.meta.id}.options.{key}: must be one of "
+                                 f"{', '.join(map(str, allowed))}")
         merged[key] = value
     return merged
 

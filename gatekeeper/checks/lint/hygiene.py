@@ -35,7 +35,7 @@ _CM = doc("""
 
 
 @rule("duplicate-object", _E, "The same object (group, kind, namespace, name) is defined twice.", cross=True,
-      options={"scope": "directory"},
+      options={"scope": "directory"}, choices={"scope": ("directory", "all")},
       option_docs={"scope": "'directory': compare objects in the same directory (one kustomization or "
                             "Argo CD app); 'all': across the whole scanned set"},
       rationale="Only one definition can win when both are applied; which one depends on file order, so "

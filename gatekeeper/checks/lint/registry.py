@@ -50,6 +50,7 @@ class LintRule:
     cross: bool = False
     theme: str = ""
     option_docs: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # option -> allowed values
 
 
 RULES: dict[str, LintRule] = {}
@@ -58,8 +59,8 @@ RULES: dict[str, LintRule] = {}
 def rule(rule_id: str, severity: Severity, summary: str, *, kinds: Iterable[str] | None = None,
          rationale: str, hint: str, bad: str, good: str, enabled: bool = True, cross: bool = False,
          options: dict[str, Any] | None = None,
-         option_docs: dict[str, str] | None = None) -> Callable[[Callable[..., Iterable[Hit]]],
-                                                              Callable[..., Iterable[Hit]]]:
+         option_docs: dict[str, str] | None = None, choices: dict[str, tuple[Any, ...]] | None = None
+         ) -> Callable[[Callable[..., Iterable[Hit]]], Callable[..., Iterable[Hit]]]:
     """Register the decorated function as lint rule ``rule_id``."""
     def register(func: Callable[..., Iterable[Hit]]) -> Callable[..., Iterable[Hit]]:
         if rule_id in RULES:
@@ -68,6 +69,6 @@ def rule(rule_id: str, severity: Severity, summary: str, *, kinds: Iterable[str]
                     dict(options or {}))
         theme = func.__module__.rpartition(".")[2]
         RULES[rule_id] = LintRule(meta, frozenset(kinds) if kinds is not None else None, func, cross, theme,
-                                  dict(option_docs or {}))
+                                  dict(option_docs or {}), dict(choices or {}))
         return func
     return register
