@@ -35,7 +35,7 @@ from gatekeeper.model import (
     fingerprint,
     format_field,
 )
-from gatekeeper.sources.files import glob_regex
+from gatekeeper.sources.files import matches
 
 CHECK = "waiver"
 IGNORE = "gatekeeper.io/ignore"
@@ -100,7 +100,7 @@ class _ConfigWaiver(_Candidate):
     def matches(self, f: Finding) -> bool:
         if not self.covers(f.rule):
             return False
-        if self.path is not None and not glob_regex(self.path).fullmatch(f.path):
+        if self.path is not None and not matches(f.path, (self.path,)):
             return False
         if self.kind is None and self.namespace is None and self.name is None:
             return True
@@ -219,8 +219,8 @@ def _config_location(config: Config, root: Path) -> tuple[str, list[int]]:
     return shown, lines
 
 
-def _config_waivers(config: Config, root: Path, today: dt.date, out: list[Finding]) -> list[_ConfigWaiver]:
-    shown, lines = _config_location(config, root)
+def _config_waivers(config: Config, shown: str, lines: list[int], today: dt.date,
+                    out: list[Finding]) -> list[_ConfigWaiver]:
     found: list[_ConfigWaiver] = []
     for i, raw in enumerate(config.waivers):
         line = lines[i]
@@ -280,7 +280,8 @@ def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], co
         if candidates:
             ref = res.ref
             by_object[(res.path, ref.document, ref.kind, ref.namespace, ref.name)] = candidates
-    configured = _config_waivers(config, root, today, own)
+    shown, lines = _config_location(config, root) if config.waivers else ("", [])
+    configured = _config_waivers(config, shown, lines, today, own)
     out: list[Finding] = []
     for f in findings:
         if f.waived is not None or f.check == CHECK:
@@ -291,7 +292,7 @@ def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], co
         from gatekeeper.checks import all_rules
 
         rule_checks = {r.id: r.check for r in all_rules()}
-        own.extend(_unused(configured, rule_checks, ran, _config_location(config, root)[0]))
+        own.extend(_unused(configured, rule_checks, ran, shown))
     out.extend(_configure(f, config) for f in own if config.rule_enabled(f.rule, True))
     return out
 

@@ -166,6 +166,21 @@ def test_waiver_after_expiry_stops_waiving(tmp_path: Path) -> None:
     assert {"owner: platform-team" in f.message for f in of_rule(report, "waiver-expired")} == {True, False}
 
 
+def test_config_path_globs_follow_include_semantics(tmp_path: Path) -> None:
+    text = POD.format(extra="").replace("    gatekeeper.io/ignore:", "    x-ignore:")
+    (tmp_path / "apps" / "deep").mkdir(parents=True)
+    (tmp_path / "apps" / "deep" / "pod.yaml").write_text(textwrap.dedent(text).lstrip("\n"))
+    cfg = _config(tmp_path, """
+        waivers:
+          - rule: "*"
+            match: {path: "pod.yaml"}
+            reason: "a bare file name matches at any depth"
+        """)
+    report = execute(_execute(tmp_path, cfg, dt.date(2026, 5, 1)))
+    lint = [f for f in report.findings if f.check == "lint"]
+    assert lint and all(f.waived is not None for f in lint) and report.exit_code == 0
+
+
 def test_unused_is_not_reported_for_checks_that_did_not_run(tmp_path: Path) -> None:
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
     cfg = _config(tmp_path, CONFIG)
