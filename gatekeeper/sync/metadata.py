@@ -27,6 +27,7 @@ class DryCommit:
     date: str
     subject: str
     body: str
+    repo_url: str = ""  # only for a hydrated source: the dry repository it names
 
 
 def _json(value: dict[str, Any]) -> bytes:
@@ -77,16 +78,21 @@ def parse_owned(data: bytes | None) -> list[str]:
     return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
 
 
-def dry_sha(data: bytes | None) -> str | None:
-    """The drySha of a root metadata file, if readable."""
+def hydrated_origin(data: bytes | None) -> DryCommit | None:
+    """The dry commit a hydrated source names in its root ``hydrator.metadata`` (promotion of an
+    Argo CD ``hydrateTo`` branch), or None when the source is not a hydrated branch."""
     if data is None:
         return None
     try:
         value = json.loads(data)
     except ValueError:
         return None
-    sha = value.get("drySha") if isinstance(value, dict) else None
-    return sha if isinstance(sha, str) else None
+    if not isinstance(value, dict) or not isinstance(value.get("drySha"), str) or not value["drySha"]:
+        return None
+    fields = [value.get(k) for k in ("author", "date", "subject", "body")]
+    author, date, subject, body = (f if isinstance(f, str) else "" for f in fields)
+    url = value.get("repoURL")
+    return DryCommit(value["drySha"], author, date, subject, body, url if isinstance(url, str) else "")
 
 
 def is_metadata(path: str) -> bool:

@@ -16,7 +16,7 @@ from gatekeeper.sync import tree
 from gatekeeper.sync.errors import SyncError
 from gatekeeper.sync.faults import fault
 from gatekeeper.sync.gitcmd import Git
-from gatekeeper.sync.metadata import METADATA, OWNED, dry_sha, is_metadata, parse_owned
+from gatekeeper.sync.metadata import OWNED, is_metadata, parse_owned
 from gatekeeper.sync.target import State, Target
 
 DEFAULT_IDENTITY = {"GIT_AUTHOR_NAME": "gitops-gatekeeper", "GIT_AUTHOR_EMAIL": "gatekeeper@localhost",
@@ -95,11 +95,17 @@ def note_commit(git: Git, notes_base: str | None, commit: str, note: bytes, env:
     return commit_tree(git, notes_tree, notes_base, NOTES_MESSAGE, sign=False, env=env)
 
 
+def gate_source(git: Git, commit: str) -> str | None:
+    """The ``Gate-Source`` trailer of a commit (the source commit a sync checked), if any."""
+    value = git.text("log", "-1", "--format=%(trailers:key=Gate-Source,valueonly,separator=%x2C)", commit)
+    return value.split(",")[0].strip() or None
+
+
 def newer_source(git: Git, base: str | None, source: str) -> str | None:
     """The branch's source commit when it is a strict descendant of ``source`` (publishing would go back)."""
     if base is None:
         return None
-    current = dry_sha(git.blob_at(base, METADATA))
+    current = gate_source(git, base)
     if current is None or current == source:
         return None
     return current if git.is_ancestor(source, current) else None

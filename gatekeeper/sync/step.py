@@ -29,6 +29,7 @@ from gatekeeper.sync.metadata import (
     OWNED,
     README,
     DryCommit,
+    hydrated_origin,
     owned_record,
     path_metadata,
     readme,
@@ -176,9 +177,11 @@ def branch_files(rendered: list[Rendered], url: str, dry: DryCommit) -> dict[str
     return files
 
 
-def commit_message(request: SyncRequest, dry: DryCommit, report: Report, pairs: list[tuple[str, str]]) -> str:
-    """The commit message from the template, followed by the provenance trailers."""
-    values = {"source": dry.sha, "short": dry.sha[:12], "subject": dry.subject,
+def commit_message(request: SyncRequest, source: str, dry: DryCommit, report: Report,
+                   pairs: list[tuple[str, str]]) -> str:
+    """The commit message from the template, followed by the provenance trailers (``Gate-Source`` is
+    the commit that was checked; for a promoted hydrated branch that is not the dry commit)."""
+    values = {"source": source, "short": source[:12], "subject": dry.subject,
               "paths": ", ".join(t for _, t in pairs), "branch": request.branch}
     try:
         head = request.message.format_map(values)
@@ -188,7 +191,7 @@ def commit_message(request: SyncRequest, dry: DryCommit, report: Report, pairs: 
     waivers = sum(1 for f in report.findings if f.waived is not None)
     trailers = [
         "Gate-Verdict: pass",
-        f"Gate-Source: {dry.sha}",
+        f"Gate-Source: {source}",
         f"Gate-Policy-Digest: {report.policy_digest}",
         f"Gate-Tool: gatekeeper/{__version__}",
         f"Gate-Waivers: {waivers}",
@@ -229,6 +232,7 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         tree_dir = Path(tmp) / "tree"
         tree_dir.mkdir()
         export_tree(git, source, tree_dir)
+        origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
         run = make_run(tree_dir)
         rendered = render_all(tree_dir, pairs, request.render, run, request.allow_empty)
         fault("rendered")
@@ -242,9 +246,10 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         raise SyncError(f"cannot publish: {len(problems)} file(s) could not be read completely "
                         f"(first: {problems[0]})")
     fault("checked")
-    dry = dry_commit(git, source)
-    pub = Publication(source, branch_files(rendered, repo_url(git, request), dry),
-                      commit_message(request, dry, report, pairs),
+    dry = origin or dry_commit(git, source)
+    url = dry.repo_url if dry.repo_url and request.repo_url is None else repo_url(git, request)
+    pub = Publication(source, branch_files(rendered, url, dry),
+                      commit_message(request, source, dry, report, pairs),
                       note_json(request, source, report, rendered), sign=request.sign)
     try:
         result.outcome = publish(git, target, pub, request.retries)

@@ -224,3 +224,27 @@ def test_refusals_exit_2(tmp_path: Path) -> None:
     code, out = sync(repo, "--path", "empty", "--allow-empty")
     assert code == 0, out
     assert show(repo, BRANCH, "empty/manifest.yaml") == ""
+
+
+def test_promoting_a_hydrated_branch_keeps_the_original_dry_commit(tmp_path: Path) -> None:
+    """An Argo CD ``hydrateTo`` branch (``<env>-next``) is checked and promoted to the sync branch."""
+    repo = init(tmp_path / "src")
+    commit(repo, {"README.md": "dry\n"}, "dry")
+    git(repo, "checkout", "-q", "--orphan", "environments/prod-next")
+    git(repo, "rm", "-q", "-rf", ".")
+    dry = "1234567890abcdef1234567890abcdef12345678"
+    root = {"repoURL": "https://git.example.com/dry.git", "drySha": dry, "author": "Ann <ann@example.com>",
+            "date": "2026-11-20T10:00:00Z", "subject": "Scale shop", "body": ""}
+    next_sha = commit(repo, {
+        "hydrator.metadata": json.dumps(root),
+        "apps/shop/hydrator.metadata": json.dumps({"drySha": dry, "commands": ["kustomize build ."]}),
+        "apps/shop/README.md": "hydrated by Argo CD\n",
+        "apps/shop/manifest.yaml": configmap("shop", "hydrated"),
+    }, "[Argo CD Bot] hydrate")
+    git(repo, "checkout", "-q", "main")
+    code, out = sync(repo, "--source-ref", "environments/prod-next", "--path", "apps/shop")
+    assert code == 0, out
+    assert json.loads(show(repo, BRANCH, "hydrator.metadata")) == root
+    assert json.loads(show(repo, BRANCH, "apps/shop/hydrator.metadata"))["drySha"] == dry
+    assert trailers(repo, BRANCH)["Gate-Source"] == next_sha
+    assert "key: hydrated" in show(repo, BRANCH, "apps/shop/manifest.yaml")
