@@ -95,10 +95,17 @@ def check_branch_name(git: Git, branch: str) -> None:
         raise SyncError(f"invalid target branch name {branch!r}")
 
 
-def make_target(git: Git, request: SyncRequest) -> Target:
+def make_target(git: Git, request: SyncRequest, *, writing: bool = False) -> Target:
     """The local branch, or the branch on ``--remote``."""
     check_branch_name(git, request.branch)
     if request.remote is None:
+        if not writing:
+            return LocalTarget(git, request.branch)
+        head = git.call("symbolic-ref", "--quiet", "HEAD").stdout.decode().strip()
+        bare = git.text("rev-parse", "--is-bare-repository") == "true"
+        if head == f"refs/heads/{request.branch}" and not bare:
+            raise SyncError(f"{request.branch} is checked out here; moving it would leave the work tree "
+                            "behind (check out another branch, or sync to a remote)")
         return LocalTarget(git, request.branch)
     if git.call("remote", "get-url", request.remote).returncode != 0 and "/" not in request.remote \
             and ":" not in request.remote:
@@ -226,7 +233,7 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
     """Render, re-check everything and publish on a pass; the branch is untouched otherwise."""
     git = open_git(request.repo)
     pairs = path_pairs(request)
-    target = make_target(git, request)
+    target = make_target(git, request, writing=True)
     source = resolve_source(git, request.source_ref)
     with tempfile.TemporaryDirectory(prefix="gatekeeper-sync-") as tmp:
         tree_dir = Path(tmp) / "tree"

@@ -248,3 +248,12 @@ def test_promoting_a_hydrated_branch_keeps_the_original_dry_commit(tmp_path: Pat
     assert json.loads(show(repo, BRANCH, "apps/shop/hydrator.metadata"))["drySha"] == dry
     assert trailers(repo, BRANCH)["Gate-Source"] == next_sha
     assert "key: hydrated" in show(repo, BRANCH, "apps/shop/manifest.yaml")
+
+
+def test_refuses_to_move_the_checked_out_branch(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", BRANCH)
+    code, out = sync(repo, "--path", "clusters/prod")
+    assert code == 2 and f"{BRANCH} is checked out here" in out
+    assert git(repo, "rev-list", "--count", BRANCH) == "1"
+    assert sync(repo, "--path", "clusters/prod", "--diff")[0] == 1  # read-only modes are fine
