@@ -275,4 +275,6 @@ def _execute(run: Run) -> Report:
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
+    for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
+        doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
     return report
