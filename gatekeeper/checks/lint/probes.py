@@ -70,7 +70,7 @@ def readiness_probe(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
 def probe_port(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if (p := pod_spec(res)) is None:
         return
-    for c in containers(p, ("containers", "initContainers")):
+    for c in containers(p, ("initContainers", "containers")):
         ports = [as_dict(x) for x in as_list(c.obj.get("ports"))]
         names = {x.get("name") for x in ports if isinstance(x.get("name"), str)}
         numbers = {x.get("containerPort") for x in ports}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from gatekeeper.checks.lint.examples import pod
 from gatekeeper.checks.lint.pods import WORKLOAD_KINDS, as_dict, as_list, containers, effective, pod_spec
@@ -27,6 +28,16 @@ SAFE_SYSCTLS = ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
 def _cap(name: object) -> str:
     text = str(name).upper()
     return text[4:] if text.startswith("CAP_") else text
+
+
+@lru_cache(maxsize=32)
+def _cap_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_cap(n) for n in names)
+
+
+@lru_cache(maxsize=32)
+def _allowed_sysctls(extra: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(SAFE_SYSCTLS) | frozenset(extra)
 
 
 @rule("privileged-container", _E, "A container runs privileged.", kinds=WORKLOAD_KINDS,
@@ -145,9 +156,12 @@ for _key, _id, _what, _why in (
 def dangerous_capabilities(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if (p := pod_spec(res)) is None:
         return
-    dangerous = {_cap(c) for c in ctx.options["capabilities"]}
+    dangerous = _cap_set(tuple(ctx.options["capabilities"]))
     for c in containers(p):
-        for i, cap in enumerate(as_list(as_dict(c.security.get("capabilities")).get("add"))):
+        added = as_dict(c.security.get("capabilities")).get("add")
+        if not added:
+            continue
+        for i, cap in enumerate(as_list(added)):
             if _cap(cap) in dangerous:
                 yield Hit(res, f"{c.label} adds capability {_cap(cap)}",
                           c.at("securityContext", "capabilities", "add", i), evidence=_cap(cap))
@@ -233,8 +247,11 @@ def host_port(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
 def unsafe_sysctls(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if (p := pod_spec(res)) is None:
         return
-    allowed = set(SAFE_SYSCTLS) | set(ctx.options["allowed"])
-    for i, item in enumerate(as_list(p.security.get("sysctls"))):
+    sysctls = p.security.get("sysctls")
+    if not sysctls:
+        return
+    allowed = _allowed_sysctls(tuple(ctx.options["allowed"]))
+    for i, item in enumerate(as_list(sysctls)):
         name = as_dict(item).get("name")
         if isinstance(name, str) and name not in allowed:
             yield Hit(res, f"sysctl {name} is not in the safe set",
