@@ -20,6 +20,19 @@ from gatekeeper.model import FieldPath
 DOCKER_KEYS = (".dockerconfigjson", ".dockercfg")
 SEALED_GROUPS = ("bitnami.com/",)
 _SKIP_SEALED = frozenset({*SKIP_KEYS, "encryptedData"})
+# Built-in kinds whose schema has no free-form string field: every value is a name, a number, an
+# enum, a quantity or a selector, so only their annotations can hold a credential (a value that
+# does not fit the schema is the schema check's finding). (API group, kind).
+STRUCTURED_KINDS = frozenset({
+    ("", "Service"), ("", "Namespace"), ("", "ResourceQuota"), ("", "LimitRange"), ("", "ServiceAccount"),
+    ("", "PersistentVolumeClaim"), ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"), ("policy", "PodSecurityPolicy"),
+    ("networking.k8s.io", "NetworkPolicy"), ("networking.k8s.io", "Ingress"), ("extensions", "Ingress"),
+    ("networking.k8s.io", "IngressClass"), ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("scheduling.k8s.io", "PriorityClass"),
+    ("cert-manager.io", "Certificate"),
+})
 
 
 def is_sops_document(obj: Any) -> bool:
@@ -38,7 +51,30 @@ def scan_resource(scanner: Scanner, api_version: str, kind: str, obj: dict[str, 
     if kind == "SealedSecret" and api_version.startswith(SEALED_GROUPS):
         scanner.walk(obj, (), skip=_SKIP_SEALED)
         return
+    if (api_version.rpartition("/")[0], kind) in STRUCTURED_KINDS:
+        meta = obj.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if isinstance(annotations, dict) and annotations:
+            scanner.walk(annotations, ("metadata", "annotations"))
+        return
+    if kind == "Application" and api_version.startswith("argoproj.io/"):
+        scan_application(scanner, obj)
+        return
     scanner.walk(obj)
+
+
+def scan_application(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """An Argo CD Application: its sources (Helm values and parameters, plugin env) and
+    annotations; destination, project and sync policy are names and switches."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        scanner.walk(obj)
+        return
+    rest = {k: v for k, v in obj.items() if k != "spec"}
+    scanner.walk(rest)
+    picked = {k: v for k, v in spec.items() if k not in ("destination", "syncPolicy", "project",
+                                                          "revisionHistoryLimit")}
+    scanner.walk(picked, ("spec",))
 
 
 def scan_secret(scanner: Scanner, obj: dict[str, Any]) -> None:

@@ -34,8 +34,53 @@ MIN_LITERAL = 6  # shortest literal reported as a credential in a secret-bearing
 _TOKENISH = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
 _FLAG = re.compile(r"^--?([A-Za-z][\w.-]*)=(.+)$", re.DOTALL)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-SKIP_KEYS = frozenset({"managedFields", "status"})
+# Subtrees never read: server-written state, and fields whose schema leaves no room for a free-form
+# credential (label values are 63-character names; security contexts, resources, ports, mounts and
+# scheduling constraints are enums, numbers and names). This keeps the walk off about half of the
+# nodes of a typical workload.
+SKIP_KEYS = frozenset({"managedFields", "status", "labels", "matchLabels", "matchExpressions", "selector",
+                       "securityContext", "resources", "ports", "volumeMounts", "volumeDevices",
+                       "topologySpreadConstraints", "tolerations", "affinity", "nodeSelector",
+                       "readinessGates", "dnsConfig", "seccompProfile", "capabilities"})
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+_KINDS: dict[str, KeyKind] = {}
+_CLEAN: set[tuple[str, str, Place, bool]] = set()
+_CLEAN_MAX = 100_000
+NEUTRAL_MIN = 16  # shortest value under a neutral key worth a look (the shortest token family is 20)
+_THRESHOLDS: dict[str, int] = {}
+
+
+def threshold_of(key: str) -> int:
+    return _THRESHOLDS.get(key) or threshold(key)
+
+
+def threshold(key: str) -> int:
+    """Shortest value under ``key`` that any rule can report (memoised)."""
+    least = MIN_LITERAL if key_kind(key) is KeyKind.CREDENTIAL else NEUTRAL_MIN
+    _THRESHOLDS[key] = least
+    return least
+# A field path under construction: (parent link, key) pairs, flattened only when needed.
+Link = tuple[Any, str | int] | None
+
+
+def flatten(link: Link) -> FieldPath:
+    """The field path a parent link stands for."""
+    parts: list[str | int] = []
+    while link is not None:
+        link, part = link
+        parts.append(part)
+    parts.reverse()
+    return tuple(parts)
+
+
+def key_kind(key: str) -> KeyKind:
+    """``classify`` memoised in a plain dict (the walk's hot path)."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        kind = _KINDS[key] = classify(key)
+    return kind
 
 
 class Place(enum.Enum):
@@ -78,50 +123,104 @@ class Scanner:
 
     def walk(self, obj: Any, base: FieldPath = (), place: Place = Place.CONFIG,
              skip: frozenset[str] = SKIP_KEYS) -> None:
-        """Scan every string in ``obj``; ``env``-style name/value lists get env semantics."""
-        stack: list[tuple[Any, FieldPath, str, Place]] = [(obj, base, "", place)]
+        """Scan every string in ``obj``; ``env``-style name/value lists get env semantics.
+
+        This loop sees every value of every object, so the common case (a short string under a
+        neutral key, no token trigger) is decided here, and field paths are kept as cheap parent
+        links that are only flattened for the few values worth a closer look.
+        """
+        link: Link = None
+        for part in base:
+            link = (link, part)
+        stack: list[tuple[Any, Link, str, Place]] = [(obj, link, "", place)]
+        thresholds, config, pop, push = _THRESHOLDS, Place.CONFIG, stack.pop, stack.append
+        trigger, tokenish, min_literal = TRIGGER.search, _TOKENISH.fullmatch, MIN_LITERAL
         while stack:
-            node, path, parent_key, where = stack.pop()
-            if isinstance(node, dict):
+            node, path, parent_key, where = pop()
+            if node.__class__ is dict:
+                plain = where is config
                 for key, value in node.items():
-                    if not isinstance(key, str) or key in skip or (key == "sops" and "mac" in _dict(value)):
-                        continue
-                    if isinstance(value, str):
+                    kind = value.__class__
+                    if kind is str:
+                        if plain:
+                            # A neutral key in ordinary config: only token triggers, embedded config
+                            # and long mixed-case token-like strings (entropy-only) need a closer look.
+                            least = thresholds.get(key) or threshold(key)
+                            if len(value) < least or (least == NEUTRAL_MIN and trigger(value) is None
+                                                      and "\n" not in value and (
+                                                          len(value) < HIGH_ENTROPY_MIN_LENGTH
+                                                          or value.islower() or value.isupper()
+                                                          or tokenish(value) is None)):
+                                continue
+                        elif len(value) < min_literal:
+                            continue
                         if key != LAST_APPLIED:
-                            self.value(key, value, (*path, key), where)
-                    elif isinstance(value, (dict, list)) and value:
-                        stack.append((value, (*path, key), key, where))
-            elif isinstance(node, list):
+                            self.value(key, value, (*flatten(path), key), where)
+                    elif (kind is dict or kind is list) and value and key not in skip \
+                            and not (key == "sops" and "mac" in value):
+                        if key == "metadata" and kind is dict and "annotations" in value:
+                            # an object's metadata: only annotations are free-form (names are names)
+                            annotations = value["annotations"]
+                            if annotations.__class__ is dict and annotations:
+                                push((annotations, ((path, key), "annotations"), "annotations", where))
+                            continue
+                        if key != "metadata" or kind is not dict or not _is_object_meta(value):
+                            push((value, (path, key), key, where))
+            elif type(node) is list:
                 self._list(node, path, parent_key, where, stack)
 
-    def _list(self, items: list[Any], path: FieldPath, parent_key: str, where: Place,
-              stack: list[tuple[Any, FieldPath, str, Place]]) -> None:
+    def _list(self, items: list[Any], path: Link, parent_key: str, where: Place,
+              stack: list[tuple[Any, Link, str, Place]]) -> None:
         env = parent_key == "env" and where is Place.CONFIG
         for i, item in enumerate(items):
-            if isinstance(item, dict):
+            kind = type(item)
+            if kind is dict:
                 name, value = item.get("name"), item.get("value")
-                if isinstance(name, str) and "value" in item:
-                    if isinstance(value, str):
-                        self.value(name, value, (*path, i, "value"), Place.ENV if env else where)
-                    rest = {k: v for k, v in item.items() if k not in ("name", "value")}
-                    if rest:
-                        stack.append((rest, (*path, i), parent_key, where))
+                if type(name) is str and "value" in item:
+                    if type(value) is str and not _boring(name, value, Place.CONFIG if env else where):
+                        self.value(name, value, (*flatten(path), i, "value"), Place.ENV if env else where)
+                    if len(item) > 2:
+                        rest = {k: v for k, v in item.items() if k not in ("name", "value")}
+                        stack.append((rest, (path, i), parent_key, where))
                     continue
-                stack.append((item, (*path, i), parent_key, where))
-            elif isinstance(item, str):
+                stack.append((item, (path, i), parent_key, where))
+            elif kind is str:
+                if len(item) < MIN_LITERAL or (where is Place.CONFIG and len(item) < NEUTRAL_MIN
+                                               and item[0] != "-" and threshold_of(parent_key) == NEUTRAL_MIN):
+                    continue
                 flag = _FLAG.match(item) if item.startswith("-") else None
                 if flag is not None:
-                    self.value(flag.group(1), flag.group(2), (*path, i), where)
-                else:
-                    self.value(parent_key, item, (*path, i), where)
-            elif isinstance(item, list) and item:
-                stack.append((item, (*path, i), parent_key, where))
+                    self.value(flag.group(1), flag.group(2), (*flatten(path), i), where)
+                elif not _boring(parent_key, item, where):
+                    self.value(parent_key, item, (*flatten(path), i), where)
+            elif kind is list and item:
+                stack.append((item, (path, i), parent_key, where))
 
     # -- one value ----------------------------------------------------------------------------
 
     def value(self, key: str, value: str, path: FieldPath, place: Place,
               *, anchor: FieldPath | None = None, sub_line: int | None = None) -> None:
-        """Judge one string under ``key`` at ``path``."""
+        """Judge one string under ``key`` at ``path``.
+
+        GitOps trees repeat the same values (one config file per overlay and environment), so a
+        (key, value, place) that produced nothing is remembered for the rest of the process; the
+        memo lives in memory only, like the parsed documents it is derived from.
+        """
+        if anchor is not None:
+            self._judge(key, value, path, place, anchor, sub_line)
+            return
+        memo = (key, value, place, self.high_entropy)
+        if memo in _CLEAN:
+            return
+        before = len(self.hits)
+        self._judge(key, value, path, place, None, None)
+        if len(self.hits) == before:
+            if len(_CLEAN) >= _CLEAN_MAX:
+                _CLEAN.clear()
+            _CLEAN.add(memo)
+
+    def _judge(self, key: str, value: str, path: FieldPath, place: Place,
+               anchor: FieldPath | None, sub_line: int | None) -> None:
         n = len(value)
         if n < MIN_LITERAL:
             return
@@ -232,6 +331,28 @@ class Scanner:
         self.hits.append(Hit(rule, path, value, what, sub_line, anchor))
 
 
+_META_KEYS = frozenset({"name", "namespace", "labels", "generateName", "uid", "resourceVersion",
+                        "generation", "creationTimestamp", "finalizers", "ownerReferences", "deletionTimestamp"})
+
+
+def _is_object_meta(value: dict[str, Any]) -> bool:
+    """Object metadata without annotations: only names and labels, nothing to scan."""
+    return all(k in _META_KEYS for k in value)
+
+
+def _boring(key: str, value: str, where: Place) -> bool:
+    """The walk's fast path: a value under a neutral key in ordinary config that no rule can report
+    (too short, no token trigger, not multi-line, not a long mixed-case token-like string)."""
+    n = len(value)
+    if n < MIN_LITERAL:
+        return True
+    if where is not Place.CONFIG or key_kind(key) is KeyKind.CREDENTIAL:
+        return False
+    return n < 16 or (TRIGGER.search(value) is None and "\n" not in value
+                      and (n < HIGH_ENTROPY_MIN_LENGTH or value.islower() or value.isupper()
+                           or _TOKENISH.fullmatch(value) is None))
+
+
 def _where(place: Place, key: str) -> str:
     if place is Place.ENV:
         return f"literal value of credential-named env var '{key}'"
@@ -240,5 +361,3 @@ def _where(place: Place, key: str) -> str:
     return f"secretGenerator literal '{key}'"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}

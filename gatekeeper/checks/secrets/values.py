@@ -43,6 +43,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DIGEST = re.compile(r"(?:[A-Za-z0-9_+.-]+@)?(?:sha256|sha384|sha512|sha1|md5):[0-9a-fA-F]{32,128}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/\r\n]+={0,2}")
+_DIGIT = re.compile(r"[0-9]")
+_SYMBOL = re.compile(r"[^A-Za-z0-9]")
 _MASKED = re.compile(r"^[*xX•#.\-_ ]+$")
 _TRIVIAL = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "undefined",
                       "redacted", "<redacted>", "[redacted]", "masked", "hidden", "secret", "password",
@@ -149,17 +151,8 @@ def normalised_entropy(value: str) -> float:
 
 def char_classes(value: str) -> int:
     """How many of lower case, upper case, digits and symbols the value mixes."""
-    lower = upper = digit = other = 0
-    for ch in value:
-        if ch.islower():
-            lower = 1
-        elif ch.isupper():
-            upper = 1
-        elif ch.isdigit():
-            digit = 1
-        else:
-            other = 1
-    return lower + upper + digit + other
+    return ((value != value.upper()) + (value != value.lower()) + (_DIGIT.search(value) is not None)
+            + (_SYMBOL.search(value) is not None))
 
 
 def mean_run(value: str) -> float:
