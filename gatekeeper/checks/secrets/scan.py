@@ -320,6 +320,9 @@ class Scanner:
             return
         if normalised_entropy(v) < HIGH_ENTROPY_THRESHOLD or mean_run(v) > MAX_MEAN_RUN or safe_value(v, key):
             return
+        decoded = decode_base64(v) if len(v) % 4 == 0 else None
+        if decoded is not None and not looks_random(decoded, min_length=8):
+            return  # base64 of words, names or configuration, not key material
         self._add("secret-high-entropy", path, value, f"random-looking value under '{key}'", anchor, sub_line)
 
     def add(self, rule: str, path: FieldPath, value: str, what: str) -> None:
