@@ -22,7 +22,7 @@ from gatekeeper.checks.policy import gkdialect
 from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
-from gatekeeper.checks.policy.locate import field_of
+from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.model import Document, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_to_stderr
@@ -190,10 +190,11 @@ class PolicyCheck(Check):
         resource = doc.resources[0] if len(doc.resources) == 1 and not doc.resources[0].base else None
         if resource is not None:
             finding = self.finding(result.rule_id, resource, message, path, severity=result.severity,
-                                   hint="", evidence=message)
+                                   hint=_extra("metadata", result.metadata).lstrip("; "), evidence=message)
         else:
             finding = self.document_finding(result.rule_id, doc, message, path, severity=result.severity,
-                                            hint="", evidence=message)
+                                            hint=_extra("metadata", result.metadata).lstrip("; "),
+                                            evidence=message)
         if result.excepted:
             from dataclasses import replace
 
@@ -216,12 +217,12 @@ class PolicyCheck(Check):
             for constraint, violations in results:
                 assert constraint.severity is not None
                 for v in violations:
-                    details = v.get("details") if isinstance(v.get("details"), dict) else {}
+                    details: dict[str, Any] = v["details"] if isinstance(v.get("details"), dict) else {}
                     out.append(self.finding(
                         constraint.rule_id, resource, f"{v['msg']} [{constraint.kind}/{constraint.name}]",
                         field_of(v, details), severity=constraint.severity,
                         hint=f"constraint {constraint.kind}/{constraint.name} ({constraint.doc.path}), "
-                             f"template {constraint.template.name}",
+                             f"template {constraint.template.name}{_extra('details', details)}",
                         evidence=v["msg"]))
         return out
 
@@ -232,6 +233,15 @@ class PolicyCheck(Check):
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))
+
+
+def _extra(label: str, values: dict[str, Any]) -> str:
+    """``; details: {...}`` for a result's extra keys (location keys left out), at most 300 characters."""
+    rest = {k: v for k, v in values.items() if k not in LOCATION_KEYS}
+    if not rest:
+        return ""
+    text = json.dumps(rest, sort_keys=True, default=str)
+    return f"; {label}: {text if len(text) <= 300 else text[:297] + '...'}"
 
 
 def ctx_namespaces_given(s: Settings) -> bool:
