@@ -21,9 +21,11 @@ def chars(alphabet: str, n: int, rng: random.Random = _rng) -> str:
 
 
 def password(rng: random.Random = _rng) -> str:
-    """A generated password: 20 characters mixing classes."""
-    return chars(string.ascii_uppercase, 4, rng) + chars(string.ascii_lowercase, 6, rng) \
-        + chars(string.digits, 4, rng) + "!#%&" + chars(ALNUM, 2, rng)
+    """A generated password: 20 shuffled characters mixing all four classes."""
+    picked = list(chars(string.ascii_uppercase, 4, rng) + chars(string.ascii_lowercase, 6, rng)
+                  + chars(string.digits, 4, rng) + "!#%&" + chars(ALNUM, 2, rng))
+    rng.shuffle(picked)
+    return "".join(picked)
 
 
 def github_token() -> str:

@@ -21,7 +21,7 @@ def test_secret_data_is_decoded_and_string_data_read(tmp_path: Path) -> None:
     put(tmp_path, "s.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: app\ntype: Opaque\n"
         f"data:\n  username: {b64('app')}\n  password: {b64(pw)}\n"
-        f"stringData:\n  api-key: {password()}\n  host: db.internal\n")
+        f"stringData:\n  api-key: \"{password()}\"\n  host: db.internal\n")
     found = secret_findings(scan(tmp_path))
     assert where(found) == [("s.yaml", 9, "secret-k8s-secret", "data.password"),
                             ("s.yaml", 11, "secret-k8s-secret", "stringData.api-key")]
@@ -105,14 +105,14 @@ users:
       client-key-data: {key_data}
   - name: ci
     user:
-      token: {password()}
+      token: "{password()}"
   - name: oidc
     user:
       auth-provider:
         name: oidc
         config:
           client-id: kubernetes
-          client-secret: {password()}
+          client-secret: "{password()}"
 """)
     found = secret_findings(scan(tmp_path))
     assert where(found) == [

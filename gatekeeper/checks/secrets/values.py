@@ -21,6 +21,7 @@ MIN_KEYWORD_LENGTH = 12
 # Keyword-free strings must look much more random (and be longer) to be reported at all.
 HIGH_ENTROPY_MIN_LENGTH = 24
 HIGH_ENTROPY_THRESHOLD = 0.85
+MAX_KEYWORD_MEAN_RUN = 3.0  # under a credential name: words joined by dashes are names, not secrets
 MAX_MEAN_RUN = 2.5  # keyword-free strings whose character classes change less often read as words
 
 _PLACEHOLDER = re.compile(
@@ -180,7 +181,8 @@ def looks_random(value: str, *, min_length: int = MIN_KEYWORD_LENGTH,
     v = value.strip()
     if len(v) < min_length or " " in v:
         return False
-    return char_classes(v) >= min_classes and normalised_entropy(v) >= threshold
+    return char_classes(v) >= min_classes and normalised_entropy(v) >= threshold \
+        and mean_run(v) <= MAX_KEYWORD_MEAN_RUN
 
 
 def decode_base64(value: str) -> str | None:
