@@ -22,13 +22,14 @@ def _b64(n: int) -> str:
 
 
 def test_sealed_sops_external_and_reference_documents(tmp_path: Path) -> None:
+    recipient = chars("qpzry9x8gf2tvdw0s3jn54khce6mua7l", 58)
     enc = f"ENC[AES256_GCM,data:{_b64(24)},iv:{_b64(32)},tag:{_b64(16)},type:str]"
     put(tmp_path, "sealed.yaml", "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\n"
                                  f"spec:\n  encryptedData:\n    password: AgB{_b64(200)}\n"
                                  "  template:\n    metadata:\n      name: db\n")
     put(tmp_path, "sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
                                f"stringData:\n  password: {enc}\n"
-                               f"sops:\n  mac: {enc}\n  age:\n    - recipient: age1{chars('qpzry9x8gf2tvdw0s3jn54khce6mua7l', 58)}\n"
+                               f"sops:\n  mac: {enc}\n  age:\n    - recipient: age1{recipient}\n"
                                "      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n"
                                f"        {_b64(60)}\n        -----END AGE ENCRYPTED FILE-----\n"
                                "  version: 3.8.1\n")
