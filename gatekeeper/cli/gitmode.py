@@ -127,15 +127,15 @@ def repo_root(paths: list[Path]) -> tuple[Any, Path]:
 def prefixes(paths: list[Path], root: Path) -> list[str]:
     """Repo-relative prefixes for the PATHS given in a git mode; outside the repository is an error."""
     out = []
-    resolved_root = root.resolve()
+    roots = (Path(os.path.normpath(root.absolute())), root.resolve())
     for p in paths:
-        full = p.absolute().resolve()
-        if full == resolved_root:
+        candidates = (Path(os.path.normpath(p.absolute())), p.absolute().resolve())
+        rel = next((c.relative_to(r) for c in candidates for r in roots if c == r or r in c.parents), None)
+        if rel is None:
+            raise click.UsageError(f"{p} is outside the git repository {root}")
+        if rel == Path("."):
             return []
-        try:
-            out.append(full.relative_to(resolved_root).as_posix())
-        except ValueError:
-            raise click.UsageError(f"{p} is outside the git repository {root}") from None
+        out.append(rel.as_posix())
     return out
 
 
