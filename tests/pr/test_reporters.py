@@ -161,3 +161,17 @@ def test_junit_reports_check_errors_and_parse_failures() -> None:
     names = [s.get("name") for s in root.findall("testsuite")]
     assert names == ["parse", "schema", "policy"]
     assert root.get("errors") == "1" and root.get("failures") == "1"
+
+
+def test_github_format_fails_closed_on_a_check_that_cannot_load(repo: Repo, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("a.yaml", BAD_CM.format(name="a").replace("  labelz: {}\n", ""))
+    repo.commit("base")
+    output = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code, out = run_cli("check", "--checks", "schema", "--staged", "--scope", "all", "--github",
+                        "--schema-dir", str(tmp_path / "missing"), cwd=repo.path)
+    assert code == 2
+    assert out.splitlines()[0].startswith("::error title=gatekeeper%3A schema::schema dir ")
+    assert parse_outputs(output.read_text())["verdict"] == "error"
