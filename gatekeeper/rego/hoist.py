@@ -219,11 +219,19 @@ def _iterated_assignments(sig: list[Token]) -> list[tuple[int, int, str]]:
     rules = {stmt[0].text for stmt in statements(sig) if stmt and stmt[0].kind == "ident"}
     out: list[tuple[int, int, str]] = []
     depth = 0
+    stmt_start = 0
     for k, tok in enumerate(sig):
         if tok.kind == "punct" and tok.text in "([{":
             depth += 1
         elif tok.kind == "punct" and tok.text in ")]}":
             depth -= 1
+        elif tok.kind == "nl" and depth == 0:
+            stmt_start = k + 1
+        if tok.is_punct("=") and depth > 0 and k >= 2:
+            fresh = _fresh_unification(sig, k, stmt_start, rules)
+            if fresh:
+                out.append((tok.start, tok.start + 1, ":="))
+            continue
         if not tok.is_punct(":=") or depth == 0 or k < 2:
             continue
         name, before = sig[k - 1], sig[k - 2]
@@ -231,9 +239,48 @@ def _iterated_assignments(sig: list[Token]) -> list[tuple[int, int, str]]:
             continue
         if not (before.kind == "nl" or before.is_punct(";") or before.is_punct("{") or before.is_punct("|")):
             continue
-        if _iterates(sig, k + 1):
+        if _iterates(sig, k + 1) and _used_as_index(sig, k + 1, name.text):
             out.append((tok.start, tok.start + 2, "="))
     return out
+
+
+def _fresh_unification(sig: list[Token], k: int, stmt_start: int, rules: set[str]) -> bool:
+    """``x = expr`` at the start of an expression, ``x`` not seen before in the rule: OPA assigns
+    a fresh variable, but rego-cpp may report a unification cycle (inside comprehensions that
+    use outer variables). ``:=`` means the same there and avoids it."""
+    name, before = sig[k - 1], sig[k - 2]
+    if name.kind != "ident" or name.text in rules or name.text == "_" or name.text in ("input", "data"):
+        return False
+    if not (before.kind == "nl" or before.is_punct(";") or before.is_punct("{") or before.is_punct("|")):
+        return False
+    body = next((j for j in range(stmt_start, k) if sig[j].is_punct("{")
+                 or (sig[j].kind == "ident" and sig[j].text == "if")), k)
+    for j in range(stmt_start, k - 1):
+        t = sig[j]
+        if t.kind != "ident" or t.text != name.text:
+            continue
+        after = sig[j + 1]
+        if j < body or after.is_punct(":=") or after.is_punct("=") or after.is_punct("]") \
+                or after.is_punct(",") or sig[j - 1].text in ("some", ","):
+            return False  # bound (or possibly bound) before: ``=`` may be a comparison
+    return not _used_as_index(sig, k + 1, name.text)
+
+
+def _used_as_index(sig: list[Token], start: int, name: str) -> bool:
+    """True when ``[name]`` follows later in the same body (the case that crashes rego-cpp);
+    elsewhere ``:=`` stays, since ``=`` can make rego-cpp report a unification cycle."""
+    depth = 0
+    for j in range(start, len(sig) - 2):
+        tok = sig[j]
+        if tok.kind == "punct" and tok.text in "([{":
+            depth += 1
+        elif tok.kind == "punct" and tok.text in ")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+        if tok.is_punct("[") and sig[j + 1].kind == "ident" and sig[j + 1].text == name and sig[j + 2].is_punct("]"):
+            return True
+    return False
 
 
 def _iterates(sig: list[Token], start: int) -> bool:
@@ -244,8 +291,8 @@ def _iterates(sig: list[Token], start: int) -> bool:
         if depth == 0 and (tok.kind == "nl" or tok.is_punct(";") or tok.is_punct("|")):
             return False
         if tok.kind == "punct" and tok.text in "([{":
-            if tok.is_punct("[") and _is_iteration(sig, j):
-                return True
+            if depth == 0 and tok.is_punct("[") and _is_iteration(sig, j):
+                return True  # (iterations inside comprehensions or calls stay local to them)
             depth += 1
         elif tok.kind == "punct" and tok.text in ")]}":
             depth -= 1

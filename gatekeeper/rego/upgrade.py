@@ -8,6 +8,8 @@ loaded as they are. The rewrite works on tokens (strings and comments are never 
 * ``head { body }``       -> ``head if { body }``  (complete rules, objects, functions,
   ``else`` branches, each head of an incremental definition)
 * ``re_match(`` (a deprecated alias) -> ``regex.match(``
+* ``any(xs)``/``all(xs)`` (deprecated builtins rego-cpp lacks) -> helper functions appended
+  at the end of the module (so no line moves)
 
 Rule heads that already use ``if``/``contains`` (``future.keywords``) are left alone.
 Line numbers never change: text is only inserted or replaced within a line.
@@ -22,6 +24,12 @@ from gatekeeper.rego.tokens import Token, matching, statements, tokenize
 V1_KEYWORDS = ("contains", "if", "in", "every")
 _VALUE_BEFORE = frozenset({"=", ":=", "==", ",", "+", "-", "*", "/", "|", "&", "(", "[", ":", "contains", "else"})
 _DEPRECATED = {"re_match": "regex.match"}
+# deprecated OPA builtins rego-cpp lacks, replaced by helper functions appended to the module
+_COMPAT_CALLS = {"any": "gatekeeper_compat_any", "all": "gatekeeper_compat_all"}
+_COMPAT_HELPERS = (
+    "gatekeeper_compat_any(xs) := true if { some x in xs; x == true } else := false\n"
+    "gatekeeper_compat_all(xs) := true if { every x in xs { x == true } } else := false\n"
+)
 
 
 class UpgradeError(ValueError):
@@ -77,8 +85,14 @@ def upgrade(text: str) -> str:
             raise UpgradeError(f"a v0 rule or function named {first.text!r} clashes with a Rego v1 keyword; "
                                "rename it", first.line)
         edits.extend(_rule_edits(stmt, text))
+    defined = {stmt[0].text for stmt in statements(tokenize(text)) if stmt and stmt[0].kind == "ident"}
+    compat = _compat_edits(tokenize(text), defined)
     edits.extend(_deprecated_edits(tokenize(text)))
-    return _apply(text, edits)
+    edits.extend(compat)
+    out = _apply(text, edits)
+    if compat:
+        out = out.rstrip("\n") + "\n\n" + _COMPAT_HELPERS
+    return out
 
 
 def _rule_edits(stmt: list[Token], text: str) -> list[_Edit]:
@@ -145,6 +159,17 @@ def _deprecated_edits(tokens: list[Token]) -> list[_Edit]:
         if tok.kind == "ident" and tok.text in _DEPRECATED and k + 1 < len(sig) and sig[k + 1].is_punct("(") \
                 and not (k > 0 and sig[k - 1].is_punct(".")):
             edits.append(_Edit(tok.start, tok.start + len(tok.text), _DEPRECATED[tok.text]))
+    return edits
+
+
+def _compat_edits(tokens: list[Token], defined: set[str]) -> list[_Edit]:
+    """``any(xs)``/``all(xs)`` (deprecated, missing in rego-cpp) become calls of appended helpers."""
+    edits = []
+    sig = [t for t in tokens if t.significant]
+    for k, tok in enumerate(sig):
+        if tok.kind == "ident" and tok.text in _COMPAT_CALLS and tok.text not in defined \
+                and k + 1 < len(sig) and sig[k + 1].is_punct("(") and not (k > 0 and sig[k - 1].is_punct(".")):
+            edits.append(_Edit(tok.start, tok.start + len(tok.text), _COMPAT_CALLS[tok.text]))
     return edits
 
 

@@ -82,3 +82,13 @@ def test_sprintf_q_quotes_like_opa() -> None:
     src = 'package p\nimport rego.v1\nm := sprintf("name %q, 100%%", ["web"])\n'
     assert fix_sprintf(src) == 'package p\nimport rego.v1\nm := sprintf("name \\"%v\\", 100%%", ["web"])\n'
     assert _eval(src, {"m": ["p", "m"]}) == {"m": 'name "web", 100%'}
+
+
+def test_deprecated_any_all_and_comprehension_unification_match_opa() -> None:
+    src = ("package p\n\nbad[c.name] {\n  c := input.containers[_]\n"
+           "  ok := [good | prefix = input.repos[_]; good = startswith(c.image, prefix)]\n  not any(ok)\n}\n\n"
+           "all_pinned { all([contains(c.image, \":\") | c := input.containers[_]]) }\n")
+    doc = {"repos": ["a/"], "containers": [{"name": "x", "image": "a/x:1"}, {"name": "y", "image": "b/y"}]}
+    assert _eval(src, {"bad": ["p", "bad"], "pinned": ["p", "all_pinned"]}, doc) == {"bad": ["y"]}  # false: undefined
+    doc["containers"] = doc["containers"][:1]
+    assert _eval(src, {"bad": ["p", "bad"], "pinned": ["p", "all_pinned"]}, doc) == {"bad": [], "pinned": True}
