@@ -2,8 +2,9 @@
 
 The source commit is read from git, never from the work tree: it is exported into a
 temporary directory (``git archive``), which is also where configuration and policies are
-read from and where ``kubectl kustomize`` runs. Plain rendering publishes the parsed
-objects of the path's YAML/JSON files; kustomize rendering publishes kustomize's output.
+read from and where ``kubectl kustomize`` runs. Plain rendering publishes the objects of the
+path's YAML/JSON files, taken from the very parses the checks ran on (:func:`complete`);
+kustomize rendering publishes kustomize's output, and the checks read exactly those bytes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import posixpath
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.model import Document
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
 from gatekeeper.sources.resources import extract
-from gatekeeper.sources.yamlload import parse
+from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.sync.errors import SyncError
 from gatekeeper.sync.gitcmd import Git
 from gatekeeper.sync.manifest import MANIFEST, render_manifest
@@ -95,34 +98,60 @@ def render_path(tree: Path, source_path: str, target_path: str, mode: str,
 
 def _plain(tree: Path, source_path: str, target_path: str, include: tuple[str, ...],
            exclude: tuple[str, ...]) -> Rendered:
+    """The path's files; their objects are filled in by :func:`complete` from the checked parses."""
     files: list[SourceFile] = []
     for path in sorted((tree / source_path).rglob("*")):
         rel = path.relative_to(tree).as_posix()
         if path.is_symlink() or not path.is_file() or not matches(rel, include) or matches(rel, exclude):
             continue
         files.append(SourceFile(rel, path.read_bytes()))
+    return Rendered(source_path, target_path, "plain", [], files,
+                    [f"gatekeeper sync --render plain --path {source_path}"])
+
+
+def complete(rendered: Rendered, parsed: Callable[[SourceFile], ParsedFile | None]) -> None:
+    """Fill a plain render's objects and manifest from parses of its files (None: never parsed,
+    which makes the render unpublishable). Kustomize renders are complete already."""
+    if rendered.mode != "plain":
+        return
     objects: list[dict[str, Any]] = []
     problems: list[str] = []
-    for source in files:
-        found, trouble = load_objects(source)
-        objects.extend(found)
-        problems.extend(trouble)
-    rendered = Rendered(source_path, target_path, "plain", objects, files,
-                        [f"gatekeeper sync --render plain --path {source_path}"], problems=problems)
+    for source in rendered.check_files:
+        result = parsed(source)
+        if result is None:
+            problems.append(f"{source.path}: not read by the checks")
+            continue
+        problems.extend(f"{f.path}:{f.line}: {f.message}" for f in result.findings if f.rule in UNPUBLISHABLE)
+        for doc in result.documents:
+            objects.extend(_objects_of(doc))
+    rendered.objects, rendered.problems = objects, problems
     rendered.manifest = render_manifest(objects)
-    return rendered
+
+
+def _objects_of(doc: Document) -> list[dict[str, Any]]:
+    """The objects of a parsed document (the pipeline empties ``doc.resources`` after a run, so
+    they are extracted afresh; the list is emptied again to leave no Document/Resource cycle)."""
+    doc.resources = []
+    extract(doc)
+    objects = [res.obj for res in doc.resources]
+    doc.resources = []
+    return objects
+
+
+def parse_resources(source: SourceFile) -> ParsedFile:
+    """Parse a file and fill its documents' resources, as the pipeline's load stage does."""
+    result = parse(source)
+    for doc in result.documents:
+        extract(doc)
+    return result
 
 
 def load_objects(source: SourceFile) -> tuple[list[dict[str, Any]], list[str]]:
     """The Kubernetes objects of a file (``List`` items expanded, local tool config left out), and
     descriptions of anything that could not be read (which makes the file unpublishable)."""
-    parsed = parse(source)
+    parsed = parse_resources(source)
     problems = [f"{f.path}:{f.line}: {f.message}" for f in parsed.findings if f.rule in UNPUBLISHABLE]
-    objects: list[dict[str, Any]] = []
-    for doc in parsed.documents:
-        extract(doc)
-        objects.extend(res.obj for res in doc.resources)
-    return objects, problems
+    return [res.obj for doc in parsed.documents for res in doc.resources], problems
 
 
 def kubectl() -> str:

@@ -19,7 +19,8 @@ from gatekeeper import __version__
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.report.json import summary_dict
-from gatekeeper.sources.files import DEFAULT_INCLUDE
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile
+from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.sync.errors import SyncError, redact
 from gatekeeper.sync.faults import fault
 from gatekeeper.sync.gitcmd import Git
@@ -36,7 +37,15 @@ from gatekeeper.sync.metadata import (
     root_metadata,
 )
 from gatekeeper.sync.publish import Outcome, Publication, publish
-from gatekeeper.sync.render import Rendered, choose_mode, clean_path, export_tree, render_path
+from gatekeeper.sync.render import (
+    Rendered,
+    choose_mode,
+    clean_path,
+    complete,
+    export_tree,
+    parse_resources,
+    render_path,
+)
 from gatekeeper.sync.target import LocalTarget, RemoteTarget, Target
 
 DEFAULT_MESSAGE = "gatekeeper sync: {paths} at {short}\n\nSource commit: {subject}"
@@ -157,20 +166,38 @@ def resolve_source(git: Git, ref: str) -> str:
     return sha
 
 
-def render_all(tree: Path, pairs: list[tuple[str, str]], mode: str, run: Run,
-               allow_empty: bool) -> list[Rendered]:
-    """Render every path; an empty or partly unreadable render is refused."""
+def render_all(tree: Path, pairs: list[tuple[str, str]], mode: str, run: Run) -> list[Rendered]:
+    """Render every path (plain renders are completed from the parses later)."""
     include = tuple(run.config.include or DEFAULT_INCLUDE)
     exclude = tuple(run.config.exclude)
-    out = []
-    for source_path, target_path in pairs:
-        rendered = render_path(tree, source_path, target_path, choose_mode(tree, source_path, mode),
-                               include, exclude)
-        if not rendered.objects and not allow_empty:
-            raise SyncError(f"{source_path} renders no Kubernetes objects; refusing to publish an empty "
+    return [render_path(tree, source_path, target_path, choose_mode(tree, source_path, mode), include, exclude)
+            for source_path, target_path in pairs]
+
+
+def refuse_unpublishable(rendered: list[Rendered], allow_empty: bool) -> None:
+    """An empty render (unless allowed) or a file that could not be read completely is an error."""
+    for item in rendered:
+        if not item.objects and not allow_empty:
+            raise SyncError(f"{item.source_path} renders no Kubernetes objects; refusing to publish an empty "
                             "manifest (it would prune everything; pass --allow-empty if that is intended)")
-        out.append(rendered)
-    return out
+    problems = [p for r in rendered for p in r.problems]
+    if problems:
+        raise SyncError(f"cannot publish: {len(problems)} file(s) could not be read completely "
+                        f"(first: {problems[0]})")
+
+
+def capture_parses(run: Run) -> dict[str, ParsedFile]:
+    """Make the run remember every parse, so plain renders publish exactly what was checked."""
+    cache: dict[str, ParsedFile] = {}
+    inner = run.parser or parse
+
+    def parse_and_keep(source: SourceFile) -> ParsedFile:
+        parsed = inner(source)
+        cache[source.path] = parsed
+        return parsed
+
+    run.parser = parse_and_keep
+    return cache
 
 
 def branch_files(rendered: list[Rendered], url: str, dry: DryCommit) -> dict[str, bytes]:
@@ -241,17 +268,17 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         export_tree(git, source, tree_dir)
         origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
         run = make_run(tree_dir)
-        rendered = render_all(tree_dir, pairs, request.render, run, request.allow_empty)
+        rendered = render_all(tree_dir, pairs, request.render, run)
         fault("rendered")
         scope_run(run, rendered)
+        parses = capture_parses(run)
         report = execute(run)
     result = SyncResult(source, report, rendered)
     if report.exit_code != 0:
         return result
-    problems = [p for r in rendered for p in r.problems]
-    if problems:
-        raise SyncError(f"cannot publish: {len(problems)} file(s) could not be read completely "
-                        f"(first: {problems[0]})")
+    for item in rendered:
+        complete(item, lambda source: parses.get(source.path))
+    refuse_unpublishable(rendered, request.allow_empty)
     fault("checked")
     dry = origin or dry_commit(git, source)
     url = dry.repo_url if dry.repo_url and request.repo_url is None else repo_url(git, request)
@@ -280,7 +307,10 @@ def drift(request: SyncRequest, make_run: MakeRun) -> tuple[str, bool]:
             tree_dir = Path(tmp) / "tree"
             tree_dir.mkdir()
             export_tree(git, source, tree_dir)
-            rendered = render_all(tree_dir, pairs, request.render, make_run(tree_dir), request.allow_empty)
+            rendered = render_all(tree_dir, pairs, request.render, make_run(tree_dir))
+        for item in rendered:
+            complete(item, parse_resources)
+        refuse_unpublishable(rendered, request.allow_empty)
         drifts = compare(git, target.read().tip, rendered)
     finally:
         target.close()
