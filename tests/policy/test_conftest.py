@@ -216,3 +216,37 @@ def test_print_in_policy_never_corrupts_json_stdout(write: Write, tmp_path: Path
     report = json.loads(proc.stdout)
     assert len(report["findings"]) == 2
     assert "debug" in proc.stderr
+
+
+def test_secret_values_never_reach_a_policy(write: Write, tmp_path: Path) -> None:
+    secret = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n"
+              "stringData:\n  password: hunter2-Zq8Lr5Tw\ndata:\n  token: c2VjcmV0LXRva2VuLXZhbHVl\n")
+    write("repo/secret.yaml", secret)
+    write("pol/main.rego", 'package main\nimport rego.v1\ndeny contains sprintf("%v %v", [input.stringData, '
+                           'input.data]) if input.kind == "Secret"\n')
+    write("gk/template.yaml", """
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8secho
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sEcho
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8secho
+        violation[{"msg": sprintf("%v", [input.review.object.stringData])}] { true }
+""")
+    write("gk/constraint.yaml", "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sEcho\nmetadata:\n"
+                                "  name: echo\n")
+    proc = run_subprocess("check", str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--policy",
+                          str(tmp_path / "gk"), "--checks", "policy", "--format", "json")
+    assert proc.returncode == 1
+    assert "hunter2" not in proc.stdout + proc.stderr
+    assert "c2VjcmV0" not in proc.stdout + proc.stderr
+    messages = [f["message"] for f in json.loads(proc.stdout)["findings"]]
+    assert len(messages) == 2
+    assert all("<redacted: 16 characters>" in m for m in messages)

@@ -23,6 +23,7 @@ from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
+from gatekeeper.checks.policy.redact import redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.model import Document, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_to_stderr
@@ -83,7 +84,7 @@ class PolicyCheck(Check):
         data = _load_data(s.data_files)
         with native_output_to_stderr():
             self._prepare_conftest(modules, data, engine)
-            objects = [r.obj for r in self._subjects(ctx)]
+            objects = [redact(r.obj) for r in self._subjects(ctx)]
             self.cluster_kinds = cluster_scoped_kinds(objects)
             self.namespaces = {str((o.get("metadata") or {}).get("name")): o for o in objects
                                if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
@@ -164,7 +165,7 @@ class PolicyCheck(Check):
         if self.settings.combine:
             if not docs:
                 return out
-            combined = [{"path": d.path, "document": d.index, "contents": d.obj} for d in docs]
+            combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in docs]
             for result in self._evaluate(combined, None, "combined input"):
                 target = _combined_target(result, docs)
                 out.append(self._conftest_finding(result, target))
@@ -172,7 +173,7 @@ class PolicyCheck(Check):
         for doc in docs:
             pure = PurePosixPath(doc.path)
             info = {"name": doc.path, "dir": str(pure.parent)}
-            for result in self._evaluate(doc.obj, info, doc.path):
+            for result in self._evaluate(redact(doc.obj), info, doc.path):
                 out.append(self._conftest_finding(result, doc))
         return out
 
@@ -209,7 +210,7 @@ class PolicyCheck(Check):
         if not any(c.severity is not None for c in gk.constraints):
             return out
         for resource in self._subjects(ctx):
-            subj = gkdialect.subject(resource.obj, self.cluster_kinds)
+            subj = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
             try:
                 results = gk.evaluate(subj, self.namespaces)
             except PolicyEvalError as exc:
