@@ -19,7 +19,7 @@ import click
 from gatekeeper import scope
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.model import Report
-from gatekeeper.pipeline import Run
+from gatekeeper.pipeline import Run, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
 
@@ -165,9 +165,12 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
         return
     started = time.perf_counter()
     try:
-        existing = scope.base_fingerprints(repo, run, selection)
+        with gc_paused():  # the parse memo holds millions of nodes: a GC pass over them costs seconds
+            existing = scope.base_fingerprints(repo, run, selection)
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
+    finally:
+        run.parser = None  # free the memo (plain refcounted data, no cycles)
     dropped = scope.drop_existing(report, existing)
     report.timings["new_only"] = time.perf_counter() - started
     if dropped:
