@@ -62,7 +62,7 @@ def resolve(ctx: Context) -> Settings:
     cfg_dirs = [_under(base, p) for p in section.get("paths", [])]
     s = Settings()
     if cli_dirs or cfg_dirs:
-        s.dirs = [p.absolute() for p in (cli_dirs or cfg_dirs)]
+        s.dirs = list(dict.fromkeys(p.absolute() for p in (cli_dirs or cfg_dirs)))
         s.explicit = True
         for d in s.dirs:
             if not d.is_dir():
