@@ -9,11 +9,9 @@ kustomize rendering publishes kustomize's output, and the checks read exactly th
 
 from __future__ import annotations
 
-import io
 import posixpath
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,21 +54,46 @@ def clean_path(path: str, what: str) -> str:
 
 
 def export_tree(git: Git, commit: str, dest: Path) -> None:
-    """Write the tree of ``commit`` into ``dest`` (symlinks that leave the tree are refused)."""
-    data = git.run("archive", "--format=tar", commit)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-        if hasattr(tarfile, "data_filter"):
-            try:
-                archive.extractall(dest, filter="data")
-            except tarfile.FilterError as exc:
-                raise SyncError(f"cannot export the source commit: {exc}") from None
-        else:  # Python 3.10 before the extraction filters: refuse links outside the tree ourselves
-            for member in archive.getmembers():
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname)) \
-                    if member.issym() else member.name
-                if member.name.startswith("/") or target.startswith("../") or target.startswith("/"):
-                    raise SyncError(f"cannot export the source commit: {member.name} points outside the tree")
-            archive.extractall(dest)
+    """Write every file of ``commit`` into ``dest``, exactly as committed.
+
+    Not ``git archive``: its ``export-ignore``/``export-subst`` attributes would drop or rewrite
+    files. Blobs come from one ``git cat-file --batch``; symlinks are recreated only when they
+    stay inside the tree (as Argo CD and Flux require); submodules are not part of the tree.
+    """
+    entries: list[tuple[str, str, str]] = []
+    for record in git.run("ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_name = record.partition(b"\t")
+        mode, kind, oid = meta.decode().split(" ")
+        if kind == "blob":
+            entries.append((mode, oid, raw_name.decode("utf-8", "surrogateescape")))
+    if not entries:
+        return
+    data = git.run("cat-file", "--batch", data="".join(f"{oid}\n" for _, oid, _ in entries).encode())
+    pos = 0
+    root = dest.resolve()
+    for mode, oid, name in entries:
+        header_end = data.index(b"\n", pos)
+        header = data[pos:header_end].decode().split(" ")
+        if len(header) != 3 or header[0] != oid:
+            raise SyncError(f"cannot export the source commit: object {oid[:12]} of {name} is missing")
+        size = int(header[2])
+        content = data[header_end + 1: header_end + 1 + size]
+        pos = header_end + 1 + size + 1
+        target = dest / name
+        if not target.resolve().is_relative_to(root) or ".." in name.split("/"):
+            raise SyncError(f"cannot export the source commit: {name} leaves the tree")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            link = content.decode("utf-8", "surrogateescape")
+            if posixpath.isabs(link) or not (target.parent / link).resolve().is_relative_to(root):
+                raise SyncError(f"cannot export the source commit: symlink {name} points outside the tree")
+            target.symlink_to(link)
+            continue
+        target.write_bytes(content)
+        if mode == "100755":
+            target.chmod(0o755)
 
 
 def choose_mode(tree: Path, source_path: str, requested: str) -> str:

@@ -222,6 +222,8 @@ def commit_message(request: SyncRequest, source: str, dry: DryCommit, report: Re
     except (KeyError, IndexError, ValueError) as exc:
         raise SyncError(f"bad --message template ({exc.__class__.__name__}: {exc}); placeholders: "
                         + ", ".join("{" + p + "}" for p in PLACEHOLDERS)) from None
+    if not head.strip():
+        raise SyncError("the --message template gives an empty message")
     waivers = sum(1 for f in report.findings if f.waived is not None)
     trailers = [
         "Gate-Verdict: pass",

@@ -45,7 +45,12 @@ class LocalTarget:
         script = (f"update {NOTES_REF} {notes} {old.notes or ZERO}\n"
                   f"update {self.ref} {commit} {old.tip or ZERO}\n")
         proc = self.git.call("update-ref", "--stdin", data=script.encode())
-        return proc.returncode == 0
+        if proc.returncode == 0:
+            return True
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if self.read() != old or "lock" in stderr:
+            return False  # another sync moved a ref, or holds its lock while moving it
+        raise GitError(("update-ref", self.ref), proc.returncode, stderr)
 
     def close(self) -> None:
         """Nothing to clean up for a local branch."""

@@ -257,3 +257,23 @@ def test_refuses_to_move_the_checked_out_branch(tmp_path: Path) -> None:
     assert code == 2 and f"{BRANCH} is checked out here" in out
     assert git(repo, "rev-list", "--count", BRANCH) == "1"
     assert sync(repo, "--path", "clusters/prod", "--diff")[0] == 1  # read-only modes are fine
+
+
+def test_export_ignores_git_archive_attributes_and_keeps_in_tree_symlinks(tmp_path: Path) -> None:
+    repo = init(tmp_path / "src")
+    commit(repo, {".gitattributes": "env/** export-ignore\nenv/*.yaml export-subst\n",
+                  "env/app.yaml": configmap("app", "$Format:%H$"),
+                  "shared/common.yaml": configmap("common", "shared")}, "attributes")
+    (repo / "env" / "common.yaml").symlink_to("../shared/common.yaml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "link")
+    code, out = sync(repo, "--path", "env")
+    assert code == 0, out
+    manifest = show(repo, BRANCH, "env/manifest.yaml")
+    assert "key: $Format:%H$" in manifest  # not substituted, not dropped
+    assert "name: common" not in manifest  # a symlinked file is not read by plain rendering
+    (repo / "env" / "escape.yaml").symlink_to("/etc/hostname")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "escape")
+    code, out = sync(repo, "--path", "env")
+    assert code == 2 and "symlink env/escape.yaml points outside the tree" in out
