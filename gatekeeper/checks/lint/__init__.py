@@ -89,6 +89,8 @@ class LintCheck(Check):
             else:
                 for kind in lint_rule.kinds:
                     self.by_kind.setdefault(kind, []).append(entry)
+        for entries in self.by_kind.values():
+            entries.extend(self.any_kind)  # one flat list per kind keeps the per-resource loop tight
 
     def digest(self, ctx: Context) -> str:
         return "rules=" + ",".join(sorted(self.active_ids))
@@ -99,10 +101,9 @@ class LintCheck(Check):
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []
-        for entries in (self.by_kind.get(resource.kind, ()), self.any_kind):
-            for lint_rule, rctx in entries:
-                for hit in lint_rule.func(resource, rctx):
-                    out.append(self._located(lint_rule, hit))
+        for lint_rule, rctx in self.by_kind.get(resource.kind, self.any_kind):
+            for hit in lint_rule.func(resource, rctx):
+                out.append(self._located(lint_rule, hit))
         return out
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:

@@ -47,13 +47,13 @@ def duplicate_object(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
     whole_set = ctx.options["scope"] == "all"
     first: dict[tuple[str, ...], Resource] = {}
     for res in inv.resources:
-        if not res.name:
+        name = res.name
+        if not name:
             continue
-        where = "" if whole_set else res.path.rpartition("/")[0]
-        key = (where, res.api_version.rpartition("/")[0], res.kind, res.namespace or "", res.name)
-        seen = first.get(key)
-        if seen is None:
-            first[key] = res
+        where = "" if whole_set else res.document.path.rpartition("/")[0]
+        key = (where, res.api_version.rpartition("/")[0], res.kind, res.namespace or "", name)
+        seen = first.setdefault(key, res)
+        if seen is res:
             continue
         yield Hit(res, f"{res.kind} {res.ref.key} is already defined in {seen.path}:{seen.line}",
                   ("metadata", "name"), evidence=f"{seen.path}#{seen.document.index}")

@@ -53,13 +53,13 @@ class PodSpec:
     spec: dict[str, Any]
     path: FieldPath
     listed: dict[tuple[str, ...], list[Container]] = field(default_factory=dict)
+    security: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.security = as_dict(self.spec.get("securityContext"))
 
     def at(self, *parts: str | int) -> FieldPath:
         return (*self.path, *parts)
-
-    @property
-    def security(self) -> dict[str, Any]:
-        return as_dict(self.spec.get("securityContext"))
 
 
 @dataclass(slots=True)
@@ -69,6 +69,10 @@ class Container:
     obj: dict[str, Any]
     path: FieldPath
     group: str
+    security: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.security = as_dict(self.obj.get("securityContext"))
 
     def at(self, *parts: str | int) -> FieldPath:
         return (*self.path, *parts)
@@ -77,10 +81,6 @@ class Container:
     def name(self) -> str:
         name = self.obj.get("name")
         return name if isinstance(name, str) else f"#{self.path[-1]}"
-
-    @property
-    def security(self) -> dict[str, Any]:
-        return as_dict(self.obj.get("securityContext"))
 
     @property
     def label(self) -> str:

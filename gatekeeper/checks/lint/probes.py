@@ -71,13 +71,18 @@ def probe_port(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if (p := pod_spec(res)) is None:
         return
     for c in containers(p, ("initContainers", "containers")):
+        probes = [(key, c.obj[key]) for key in PROBES if isinstance(c.obj.get(key), dict)]
+        if not probes:
+            continue
         ports = [as_dict(x) for x in as_list(c.obj.get("ports"))]
         names = {x.get("name") for x in ports if isinstance(x.get("name"), str)}
         numbers = {x.get("containerPort") for x in ports}
-        for key in PROBES:
-            probe = as_dict(c.obj.get(key))
+        for key, probe in probes:
             for handler in ("httpGet", "tcpSocket", "grpc"):
-                port = as_dict(probe.get(handler)).get("port")
+                action = probe.get(handler)
+                if not isinstance(action, dict):
+                    continue
+                port = action.get("port")
                 path = c.at(key, handler, "port")
                 if isinstance(port, str) and not port.isdigit():
                     if port not in names:
