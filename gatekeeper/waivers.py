@@ -53,21 +53,31 @@ TEMPLATE_METADATA: dict[str, FieldPath] = {
 }
 
 _E, _W = Severity.ERROR, Severity.WARNING
+
+
+def _example(*annotations: str) -> str:
+    lines = "".join(f"    {a}\n" for a in annotations)
+    return ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n" + lines
+            + "spec:\n  containers:\n    - name: web\n      image: nginx:latest\n")
+
+
+_WAIVED = (f"{IGNORE}: image-latest", f"{REASON}: \"demo pod, rebuilt on every run\"")
 WAIVER_RULES: tuple[Rule, ...] = (
     Rule("waiver-missing-reason", CHECK, _E, "An ignore annotation has no gatekeeper.io/ignore-reason.",
          "A waiver nobody can explain cannot be reviewed or revisited; it does not waive anything.",
          f"Add the annotation {REASON}: \"<why this is acceptable>\" next to {IGNORE}.",
-         bad_example="apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
-                     f"    {IGNORE}: image-latest\n",
-         good_example="apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
-                      f"    {IGNORE}: image-latest\n    {REASON}: \"demo pod, rebuilt on every run\"\n"),
+         bad_example=_example(_WAIVED[0]), good_example=_example(*_WAIVED)),
     Rule("waiver-expired", CHECK, _E, "A waiver is past its expiry date and no longer waives findings.",
          "Waivers are temporary by design: when one expires the finding counts again and the owner must "
          "fix it or renew the waiver deliberately.",
-         "Fix the finding and delete the waiver, or move its expiry date after review with its owner."),
+         "Fix the finding and delete the waiver, or move its expiry date after review with its owner.",
+         bad_example=_example(*_WAIVED, f"{EXPIRES}: \"2020-01-31\"", f"{OWNER}: team-shop"),
+         good_example=_example(*_WAIVED, f"{EXPIRES}: \"2999-12-31\"", f"{OWNER}: team-shop")),
     Rule("waiver-invalid", CHECK, _E, "A waiver cannot be read (bad expiry date, empty rule list).",
          "A waiver whose scope or lifetime is unclear must not silently waive anything.",
-         "Write the expiry as YYYY-MM-DD and list rule ids separated by commas."),
+         "Write the expiry as YYYY-MM-DD and list rule ids separated by commas.",
+         bad_example=_example(*_WAIVED, f"{EXPIRES}: \"end of Q3\""),
+         good_example=_example(*_WAIVED, f"{EXPIRES}: \"2999-09-30\"")),
     Rule("waiver-unused", CHECK, _W, "A configured waiver matched no finding.",
          "A stale waiver hides the next problem that happens to match it; remove it once the finding is "
          "fixed.",

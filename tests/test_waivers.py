@@ -6,9 +6,12 @@ import datetime as dt
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from gatekeeper import config as config_mod
-from gatekeeper.model import Severity
+from gatekeeper.model import Rule, Severity
 from gatekeeper.pipeline import Run, execute
+from gatekeeper.waivers import WAIVER_RULES
 from tests.conftest import run_json
 from tests.lint.helpers import line_of, of_rule, run
 
@@ -220,3 +223,11 @@ def test_json_report_shows_waived_findings(tmp_path: Path) -> None:
     assert latest["waived"] == {"reason": "vendor demo image, replaced in Q3",
                                 "source": "annotation gatekeeper.io/ignore (pod.yaml:7)", "expires": None}
     assert data["summary"]["waived"] == 2
+
+
+@pytest.mark.parametrize("rule", [r for r in WAIVER_RULES if r.bad_example])
+def test_waiver_rule_examples(rule: Rule, tmp_path: Path) -> None:
+    bad = run(tmp_path / "bad", {"pod.yaml": rule.bad_example}, today=dt.date(2026, 11, 26))
+    assert len(of_rule(bad, rule.id)) == 1 and of_rule(bad, "image-latest")[0].waived is None
+    good = run(tmp_path / "good", {"pod.yaml": rule.good_example}, today=dt.date(2026, 11, 26))
+    assert of_rule(good, rule.id) == [] and of_rule(good, "image-latest")[0].waived is not None
