@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from gatekeeper import docs_gen
-from gatekeeper.checks.lint import RULES
+from gatekeeper.checks.lint.registry import RULES
 from tests.conftest import PROJECT, run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper.checks.lint import RULES
+from gatekeeper.checks.lint.registry import RULES
 from tests.lint.helpers import line_of, of_rule, run
 
 # rule id -> the lines (needle, occurrence) of the bad example each finding must point at.
