@@ -250,10 +250,11 @@ def note_json(request: SyncRequest, source: str, report: Report, rendered: list[
 
 def scope_run(run: Run, files: list[Rendered]) -> None:
     """Point the pipeline run at exactly the rendered state: every file, no PR scoping."""
-    seen: dict[str, Any] = {}
+    seen: dict[str, SourceFile] = {}
     for item in files:
         for source in item.check_files:
-            seen.setdefault(source.path, source)
+            if seen.setdefault(source.path, source).data != source.data:
+                raise SyncError(f"two rendered paths both produce {source.path}; choose other --target-path")
     run.files = [seen[k] for k in sorted(seen)]
     run.report_paths = None
 
