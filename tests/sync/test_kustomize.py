@@ -80,6 +80,7 @@ def test_missing_kubectl_is_a_clear_exit_2(tmp_path: Path) -> None:
 def test_two_paths_rendering_to_one_file_are_refused(tmp_path: Path) -> None:
     repo = init(tmp_path / "src")
     commit(repo, {"a/manifest.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
-                  "b/kustomization.yaml": "resources:\n  - cm.yaml\n", "b/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n"}, "ab")
+                  "b/kustomization.yaml": "resources:\n  - cm.yaml\n",
+                  "b/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n"}, "ab")
     code, out = sync(repo, "--path", "a", "--path", "b", "--target-path", "x", "--target-path", "a")
     assert code == 2 and "two rendered paths both produce a/manifest.yaml" in out
