@@ -34,7 +34,7 @@ def is_kustomization(path: str, obj: Any) -> bool:
     """A kustomization file, by name or by ``kind: Kustomization`` / ``Component``."""
     if not isinstance(obj, dict):
         return False
-    if PurePosixPath(path).name in KUSTOMIZATION_NAMES:
+    if path.rpartition("/")[2] in KUSTOMIZATION_NAMES:
         return True
     return obj.get("kind") in ("Kustomization", "Component") and \
         str(obj.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")

@@ -25,6 +25,7 @@ class Family:
     label: str
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] | None = None
+    needles: tuple[str, ...] = ()  # literals a match must contain (none: always tried)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +82,38 @@ _PEM_KIND = r"(?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?"
 
 FAMILIES: tuple[Family, ...] = (
     Family("secret-private-key", "PEM private key",
-           re.compile(rf"-----BEGIN {_PEM_KIND}-----[\s\S]*?-----END {_PEM_KIND}-----"), _pem_ok),
+           re.compile(rf"-----BEGIN {_PEM_KIND}-----[\s\S]*?-----END {_PEM_KIND}-----"), _pem_ok,
+           ("PRIVATE KEY",)),
     Family("secret-aws-access-key", "AWS access key id",
            re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Z0-9])"),
-           _not_example),
-    Family("secret-gcp-api-key", "GCP API key", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_\-]{35}(?![\w-])")),
+           _not_example, ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
+    Family("secret-gcp-api-key", "GCP API key", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_\-]{35}(?![\w-])"),
+           needles=("AIza",)),
     Family("secret-github-token", "GitHub token",
            re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{50,255})"),
-           _not_example),
+           _not_example, ("gh",)),
     Family("secret-gitlab-token", "GitLab token", re.compile(r"(?<![\w-])glpat-[A-Za-z0-9_\-]{20,}"),
-           _not_example),
+           _not_example, ("glpat-",)),
     Family("secret-slack-webhook", "Slack webhook URL",
-           re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+\-]{20,}")),
+           re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+\-]{20,}"),
+           needles=("hooks.slack",)),
     Family("secret-slack-token", "Slack token",
-           re.compile(r"(?<![\w-])xox[abposr]-(?:[0-9]+-){1,3}[A-Za-z0-9\-]{8,}"), _not_example),
-    Family("secret-stripe-key", "Stripe live key", re.compile(r"(?<![\w-])(?:sk|rk)_live_[A-Za-z0-9]{20,}")),
+           re.compile(r"(?<![\w-])xox[abposr]-(?:[0-9]+-){1,3}[A-Za-z0-9\-]{8,}"), _not_example, ("xox",)),
+    Family("secret-stripe-key", "Stripe live key", re.compile(r"(?<![\w-])(?:sk|rk)_live_[A-Za-z0-9]{20,}"),
+           needles=("_live_",)),
     Family("secret-jwt", "JSON web token",
            re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-           _jwt_ok),
+           _jwt_ok, ("eyJ",)),
     Family("secret-age-key", "age secret key",
-           re.compile(r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}")),
-    Family("secret-vault-token", "Vault token", re.compile(r"(?<![\w.-])hv[sb]\.[A-Za-z0-9_\-]{24,}")),
-    Family("secret-npm-token", "npm token", re.compile(r"(?<![\w-])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
-    Family("secret-pypi-token", "PyPI token", re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}")),
-    Family("secret-url-password", "URL with an embedded password", _URL_PASSWORD_PARTS, _url_password_ok),
+           re.compile(r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"), needles=("AGE-SECRET",)),
+    Family("secret-vault-token", "Vault token", re.compile(r"(?<![\w.-])hv[sb]\.[A-Za-z0-9_\-]{24,}"),
+           needles=("hvs.", "hvb.")),
+    Family("secret-npm-token", "npm token", re.compile(r"(?<![\w-])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
+           needles=("npm_",)),
+    Family("secret-pypi-token", "PyPI token", re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"),
+           needles=("pypi-",)),
+    Family("secret-url-password", "URL with an embedded password", _URL_PASSWORD_PARTS, _url_password_ok,
+           ("@",)),
 )
 
 # One literal every family's match contains; a string without any of them cannot match.
@@ -119,6 +128,8 @@ def find_tokens(text: str) -> list[TokenMatch]:
     found: list[TokenMatch] = []
     taken: list[tuple[int, int]] = []
     for family in FAMILIES:
+        if family.needles and not any(n in text for n in family.needles):
+            continue
         for m in family.pattern.finditer(text):
             span = m.span()
             if any(span[0] < end and start < span[1] for start, end in taken):
