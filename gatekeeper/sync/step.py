@@ -21,7 +21,7 @@ from gatekeeper.pipeline import Run, execute
 from gatekeeper.report.json import summary_dict
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile
 from gatekeeper.sources.yamlload import ParsedFile, parse
-from gatekeeper.sync.errors import SyncError, redact
+from gatekeeper.sync.errors import SyncError
 from gatekeeper.sync.faults import fault
 from gatekeeper.sync.gitcmd import Git
 from gatekeeper.sync.manifest import MANIFEST
@@ -280,7 +280,7 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
     if report.exit_code != 0:
         return result
     for item in rendered:
-        complete(item, lambda source: parses.get(source.path))
+        complete(item, lambda file: parses.get(file.path))
     refuse_unpublishable(rendered, request.allow_empty)
     fault("checked")
     dry = origin or dry_commit(git, source)
@@ -293,8 +293,6 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
     finally:
         target.close()
     return result
-
-
 
 
 def drift(request: SyncRequest, make_run: MakeRun) -> tuple[str, bool]:
@@ -339,4 +337,4 @@ def verify_branch(request: SyncRequest, since: str | None, require_signed: bool)
     return "\n".join([*lines, verdict]) + "\n", 1 if problems else 0
 
 
-__all__ = ["SyncError", "SyncRequest", "SyncResult", "drift", "redact", "sync", "verify_branch"]
+__all__ = ["SyncError", "SyncRequest", "SyncResult", "drift", "sync", "verify_branch"]
