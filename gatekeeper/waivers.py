@@ -73,7 +73,7 @@ WAIVER_RULES: tuple[Rule, ...] = (
          "Fix the finding and delete the waiver, or move its expiry date after review with its owner.",
          bad_example=_example(*_WAIVED, f"{EXPIRES}: \"2020-01-31\"", f"{OWNER}: team-shop"),
          good_example=_example(*_WAIVED, f"{EXPIRES}: \"2999-12-31\"", f"{OWNER}: team-shop")),
-    Rule("waiver-invalid", CHECK, _E, "A waiver cannot be read (bad expiry date, empty rule list).",
+    Rule("waiver-invalid", CHECK, _E, "A waiver cannot be read (bad expiry date, no or unknown rule ids).",
          "A waiver whose scope or lifetime is unclear must not silently waive anything.",
          "Write the expiry as YYYY-MM-DD and list rule ids separated by commas.",
          bad_example=_example(*_WAIVED, f"{EXPIRES}: \"end of Q3\""),
@@ -268,6 +268,12 @@ def _unused(waivers: Sequence[_ConfigWaiver], rule_checks: dict[str, str], ran: 
     ran_set = set(ran)
     out = []
     for w in waivers:
+        unknown = sorted(r for r in w.rules if r not in ALL_RULES and r not in rule_checks and "/" not in r)
+        if unknown:  # ids with '/' name policy rules, which exist only once policies load
+            out.append(_finding("waiver-invalid", f"waiver #{(w.index or 0) + 1} names unknown rule id(s) "
+                                f"{', '.join(unknown)} (see 'gatekeeper rules')", shown, w.line,
+                                field_path=f"waivers[{w.index}].rule", evidence=",".join(unknown)))
+            continue
         if w.used:
             continue
         checks = {rule_checks.get(r) for r in w.rules if r not in ALL_RULES}

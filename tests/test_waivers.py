@@ -184,6 +184,19 @@ def test_config_path_globs_follow_include_semantics(tmp_path: Path) -> None:
     assert lint and all(f.waived is not None for f in lint) and report.exit_code == 0
 
 
+def test_config_waiver_with_an_unknown_rule_id_is_invalid(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    body = """
+        waivers:
+          - rule: [image-latst, policy/main/deny]
+            reason: "typo"
+        """
+    report = execute(_execute(tmp_path, _config(tmp_path, body), dt.date(2026, 5, 1)))
+    [invalid] = of_rule(report, "waiver-invalid")
+    assert (invalid.path, invalid.line) == (".gatekeeper.yaml", 2) and "image-latst" in invalid.message
+    assert "policy/main/deny" not in invalid.message and report.exit_code == 1
+
+
 def test_unused_is_not_reported_for_checks_that_did_not_run(tmp_path: Path) -> None:
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
     cfg = _config(tmp_path, CONFIG)
