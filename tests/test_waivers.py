@@ -244,3 +244,26 @@ def test_waiver_rule_examples(rule: Rule, tmp_path: Path) -> None:
     assert len(of_rule(bad, rule.id)) == 1 and of_rule(bad, "image-latest")[0].waived is None
     good = run(tmp_path / "good", {"pod.yaml": rule.good_example}, today=dt.date(2026, 11, 26))
     assert of_rule(good, rule.id) == [] and of_rule(good, "image-latest")[0].waived is not None
+
+
+def test_list_items_are_waived_one_by_one(tmp_path: Path) -> None:
+    text = """
+    apiVersion: v1
+    kind: List
+    items:
+      - apiVersion: v1
+        kind: Pod
+        metadata:
+          name: a
+          annotations: {gatekeeper.io/ignore: image-latest, gatekeeper.io/ignore-reason: pinned upstream}
+        spec:
+          containers: [{name: a, image: "nginx:latest"}]
+      - apiVersion: v1
+        kind: Pod
+        metadata: {name: b}
+        spec:
+          containers: [{name: b, image: "nginx:latest"}]
+    """
+    found = {f.resource.name: f for f in of_rule(run(tmp_path, {"list.yaml": text}), "image-latest") if f.resource}
+    assert found["a"].waived is not None and found["b"].waived is None
+    assert found["a"].line == line_of(text, 'name: a, image') and found["b"].line == line_of(text, 'name: b, image')
