@@ -267,3 +267,22 @@ def test_list_items_are_waived_one_by_one(tmp_path: Path) -> None:
     found = {f.resource.name: f for f in of_rule(run(tmp_path, {"list.yaml": text}), "image-latest") if f.resource}
     assert found["a"].waived is not None and found["b"].waived is None
     assert found["a"].line == line_of(text, 'name: a, image') and found["b"].line == line_of(text, 'name: b, image')
+
+
+def test_waivers_apply_to_secrets_findings(tmp_path: Path) -> None:
+    text = """
+    apiVersion: v1
+    kind: Secret
+    metadata:
+      name: db
+      namespace: shop
+      annotations:
+        gatekeeper.io/ignore: "*"
+        gatekeeper.io/ignore-reason: "test fixture credentials, used by no environment"
+    stringData:
+      password: "Zq8#vL2!pW9@xR4$tK7&"
+    """
+    report = run(tmp_path, {"secret.yaml": text}, checks=("secrets",))
+    found = [f for f in report.findings if f.check == "secrets"]
+    assert found and all(f.waived is not None for f in found) and report.exit_code == 0
+    assert "Zq8#vL2" not in repr([f.waived for f in found])
