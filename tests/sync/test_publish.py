@@ -277,3 +277,15 @@ def test_export_ignores_git_archive_attributes_and_keeps_in_tree_symlinks(tmp_pa
     git(repo, "commit", "-q", "-m", "escape")
     code, out = sync(repo, "--path", "env")
     assert code == 2 and "symlink env/escape.yaml points outside the tree" in out
+
+
+def test_waived_findings_are_counted_in_the_trailer_and_note(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path)
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\n  namespace: shop\ndata:\n  port: 8080\n"
+    commit(repo, {"clusters/prod/legacy.yaml": bad,
+                  ".gatekeeper.yaml": "version: 1\nwaivers:\n  - rule: schema-type\n    match: {name: legacy}\n"
+                                      "    reason: migrated next sprint\n"}, "waive")
+    code, out = sync(repo, "--path", "clusters/prod")
+    assert code == 0, out
+    assert trailers(repo, BRANCH)["Gate-Waivers"] == "1"
+    assert note(repo, BRANCH)["summary"]["waived"] == 1
