@@ -127,8 +127,10 @@ def apply(findings: list[Finding], report: Report, root: Path, config: Any,
 
 def scope_of(run: Any, documents: Iterable[Any]) -> set[str] | None:
     """Files a run read, or None when it walked the whole root (every entry is in scope)."""
-    if getattr(run, "report_paths", None) is not None:  # git modes: only the reported files are checked
-        return set(run.report_paths)
+    checked = getattr(run, "hook_paths", None)
+    checked = getattr(run, "report_paths", None) if checked is None else checked
+    if checked is not None:  # git modes: only these files are checked per resource
+        return set(checked)
     paths = [Path(p).absolute() for p in (run.paths or [])]
     if run.files is None and (not paths or Path(run.root).absolute() in paths):
         return None

@@ -43,6 +43,7 @@ class Run:
     options: dict[str, Any] = field(default_factory=dict)
     files: list[SourceFile] | None = None  # given directly (git modes) instead of walking paths
     report_paths: set[str] | None = None  # report findings only for these files (None: all)
+    hook_paths: set[str] | None = None  # per-document/resource hooks only for these files (None: report_paths)
     progress: Progress | None = None
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
     parser: Callable[[SourceFile], ParsedFile] | None = None  # parse override (git modes reuse parses)
@@ -191,7 +192,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             continue
         report.checks.append(name)
         digests.append(f"{name}:{check.digest(ctx)}")
-        findings.extend(_run_hooks(check, ctx, loaded, report.errors, run.report_paths))
+        findings.extend(_run_hooks(check, ctx, loaded, report.errors,
+                                   run.report_paths if run.hook_paths is None else run.hook_paths))
         report.timings[name] = time.perf_counter() - started
     report.policy_digest = policy_digest(run, digests)
     return findings

@@ -34,6 +34,7 @@ class Selection:
     report_paths: set[str]
     changes: list[git.Change]
     base_rev: str | None  # commit the change is compared with (for --new-only); None: no base
+    scope: str = "changed"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -82,7 +83,7 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         report = {p for p in present if _under(p, prefixes)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
-    return Selection(mode, files, report, changes, base_rev, notes, time.perf_counter() - started)
+    return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started)
 
 
 class ParseMemo:
@@ -116,14 +117,55 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     entries = git.select(git.tree_entries(repo, selection.base_rev), ("",), include, run.config.exclude)
     files = git.read_blobs(repo, entries)
     old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
-    base_run = replace(run, files=files, report_paths=old_paths, progress=None)
+    base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None)
     report = execute(base_run)
     return {f.fingerprint for f in report.findings if f.fingerprint}
 
 
-def drop_existing(report: Report, existing: set[str]) -> int:
-    """Remove findings whose fingerprint existed at the base; returns how many were dropped."""
-    kept: list[Finding] = [f for f in report.findings if not f.fingerprint or f.fingerprint not in existing]
-    dropped = len(report.findings) - len(kept)
-    report.findings = kept
-    return dropped
+def configure(run: Run, selection: Selection) -> None:
+    """Point a run at a selection: the whole tree as files, hooks (and reporting) on the changed files.
+
+    With the changed scope the run keeps findings everywhere; :func:`settle` then keeps those in
+    the changed files plus the ones in unchanged files that the change caused (cross-object rules:
+    a duplicate of a new object reported at the old one, a Service left dangling by a deletion).
+    """
+    run.files = selection.files
+    run.parser = ParseMemo()  # a pass at the base reuses every unchanged file's parse
+    if selection.scope == "changed":
+        run.report_paths, run.hook_paths = None, set(selection.report_paths)
+    else:
+        run.report_paths, run.hook_paths = set(selection.report_paths), None
+
+
+def needs_base(report: Report, selection: Selection, new_only: bool) -> bool:
+    """True when settling the report needs the findings at the base."""
+    if selection.base_rev is None:
+        return False
+    outside = selection.scope == "changed" and any(f.path not in selection.report_paths for f in report.findings)
+    return new_only or outside
+
+
+def settle(report: Report, selection: Selection, existing: set[str], new_only: bool) -> list[str]:
+    """Apply the scope and --new-only to a head report, given the base's fingerprints; returns notes."""
+    notes = []
+    inside = [f for f in report.findings if f.path in selection.report_paths]
+    caused: list[Finding] = []
+    if selection.scope == "changed":
+        caused = [f for f in report.findings if f.path not in selection.report_paths
+                  and f.fingerprint and f.fingerprint not in existing]
+        if caused:
+            notes.append(f"{len(caused)} finding(s) in unchanged files are caused by this change "
+                         "(cross-object rules) and are reported too")
+    else:
+        inside = report.findings
+    if new_only:
+        kept = [f for f in inside if not f.fingerprint or f.fingerprint not in existing]
+        if len(kept) != len(inside):
+            notes.append(f"--new-only: {len(inside) - len(kept)} finding(s) that already existed at the base "
+                         "are hidden")
+        inside = kept
+    report.findings = sorted(inside + caused, key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
+    if selection.scope == "changed":
+        shown = selection.report_paths | {f.path for f in caused}
+        report.subjects = [s for s in report.subjects if s[0] in shown]
+    return notes

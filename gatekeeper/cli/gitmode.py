@@ -148,33 +148,27 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
                                  include=run.config.include or DEFAULT_INCLUDE, exclude=run.config.exclude)
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
-    run.files = selection.files
-    run.report_paths = selection.report_paths
-    if parsed.new_only:
-        run.parser = scope.ParseMemo()  # the pass at the base reuses every unchanged file's parse
+    scope.configure(run, selection)
     return selection
 
 
 def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: scope.Selection) -> None:
-    """Record git timing and notes; apply --new-only (which runs the checks once more at the base)."""
+    """Record git timing and notes; settle the scope and --new-only (with a pass at the base when needed)."""
     report.timings["git"] = selection.seconds
     report.notes.extend(selection.notes)
     report.notes.append(f"{selection.mode} mode: {len(selection.report_paths)} file(s) in scope, "
                         f"{len(selection.files)} loaded as context")
-    if not parsed.new_only:
-        return
-    started = time.perf_counter()
-    try:
-        with gc_paused():  # the parse memo holds millions of nodes: a GC pass over them costs seconds
-            existing = scope.base_fingerprints(repo, run, selection)
-    except git.GitSourceError as exc:
-        raise GitError(str(exc)) from None
-    finally:
-        run.parser = None  # free the memo (plain refcounted data, no cycles)
-    dropped = scope.drop_existing(report, existing)
-    report.timings["new_only"] = time.perf_counter() - started
-    if dropped:
-        report.notes.append(f"--new-only: {dropped} finding(s) that already existed at the base are hidden")
+    existing: set[str] = set()
+    if scope.needs_base(report, selection, parsed.new_only):
+        started = time.perf_counter()
+        try:
+            with gc_paused():  # the parse memo holds millions of nodes: a GC pass over them costs seconds
+                existing = scope.base_fingerprints(repo, run, selection)
+        except git.GitSourceError as exc:
+            raise GitError(str(exc)) from None
+        report.timings["base"] = time.perf_counter() - started
+    run.parser = None  # free the parse memo (plain refcounted data, no cycles)
+    report.notes.extend(scope.settle(report, selection, existing, parsed.new_only))
 
 
 def github_environment(report: Report, specs: list[OutputSpec]) -> None:

@@ -6,6 +6,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from gatekeeper.checks import names
 from tests.conftest import run_cli, run_json
 from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, Repo
 
@@ -250,3 +253,86 @@ def test_a_path_outside_the_index_is_noted_not_silently_passed(repo: Repo) -> No
     code, report = gate("--staged", "--scope", "all", "untracked.yaml", cwd=repo.path)
     assert (code, report["findings"]) == (0, [])
     assert "untracked.yaml: no manifest there in the index; nothing was checked for it" in report["notes"]
+
+
+WEB_CM = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: shop
+data:
+  mode: fast
+"""
+
+
+def test_duplicate_of_an_object_in_an_unchanged_file_is_caught(repo: Repo) -> None:
+    if "lint" not in names():
+        pytest.skip("the lint check is not registered in this checkout")
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/web-copy.yaml", "# copied\n" + WEB_CM.lstrip("\n"))
+    repo.commit("pr")
+    code, report = run_json("--checks", "lint", "--base", "main", cwd=repo.path)
+    dups = [f for f in report["findings"] if f["rule"] == "duplicate-object"]
+    assert code == 1
+    # lint reports the pair at the old file; the change caused it, so it is reported anyway.
+    assert [(f["path"], f["line"]) for f in dups] == [("apps/web.yaml", 4)]
+    assert "apps/web-copy.yaml:2" in dups[0]["message"]
+    assert any("caused by this change" in n for n in report["notes"])
+    # Control: the new file alone has nothing to collide with.
+    code, alone = run_json("--checks", "lint", "apps/web-copy.yaml", cwd=repo.path)
+    assert all(f["rule"] != "duplicate-object" for f in alone["findings"])
+
+
+DEPLOY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "registry.example.com/web:1.2.3"}]
+"""
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+
+
+def test_a_service_matching_a_workload_in_an_unchanged_file_is_not_dangling(repo: Repo) -> None:
+    if "lint" not in names():
+        pytest.skip("the lint check is not registered in this checkout")
+    repo.write("apps/deploy.yaml", DEPLOY)
+    repo.commit("base")
+    repo.write("apps/service.yaml", SERVICE)
+    repo.git("add", "-A")
+    _, report = run_json("--checks", "lint", "--staged", cwd=repo.path)
+    assert all(f["rule"] != "dangling-service" for f in report["findings"])
+    assert all(f["path"] == "apps/service.yaml" for f in report["findings"])
+    _, alone = run_json("--checks", "lint", "apps/service.yaml", cwd=repo.path)
+    assert [(f["rule"], f["path"]) for f in alone["findings"] if f["rule"] == "dangling-service"] \
+        == [("dangling-service", "apps/service.yaml")]
+
+
+def test_deleting_a_workload_reports_the_service_it_leaves_dangling(repo: Repo) -> None:
+    if "lint" not in names():
+        pytest.skip("the lint check is not registered in this checkout")
+    repo.write("apps/deploy.yaml", DEPLOY)
+    repo.write("apps/service.yaml", SERVICE)
+    repo.write("apps/old.yaml", SERVICE.replace("name: web,", "name: old,").replace("app: web", "app: gone"))
+    repo.commit("base")  # old.yaml's Service was already dangling at the base
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.git("rm", "-q", "apps/deploy.yaml")
+    repo.commit("remove the deployment")
+    _, report = run_json("--checks", "lint", "--base", "main", cwd=repo.path)
+    # old.yaml's Service was already dangling (not caused by this change): not reported.
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [("dangling-service", "apps/service.yaml")]
