@@ -169,9 +169,12 @@ def describe_error(exc: Exception, modules: Sequence[Module]) -> str:
 def prepare_input(value: dict[str, Any]) -> Any:
     """The engine's input object for a whole (already rooted) input document; converting a
     document costs about as much as evaluating a simple rule, so share it where possible."""
-    from regopy import Input
+    from gatekeeper.rego.fastinput import InputError, build_input
 
-    return Input(value)
+    try:
+        return build_input(value)
+    except InputError as exc:
+        raise PolicyEvalError(f"cannot pass the document to the policy: {exc}") from None
 
 
 class RegoProgram:
@@ -192,18 +195,50 @@ class RegoProgram:
 
     def evaluate_prepared(self, prepared: Any) -> dict[str, Any]:
         """Evaluate against an input made once by ``prepare_input`` (shared across programs)."""
-        try:
-            self._interp.set_input(prepared)
-            output = self._interp.query_bundle(self._bundle)
-        except Exception as exc:  # RegoError, or an output that is not JSON (engine error)
-            raise PolicyEvalError(f"policy evaluation failed: {exc.__class__.__name__}") from None
-        if not output.ok() or not len(output):
-            raise PolicyEvalError("policy evaluation failed (a runtime error or conflicting rule values)")
-        result = output[0].bindings.get("result")
+        result = query_bundle(self._interp, self._bundle, prepared).get("result")
         if not isinstance(result, dict):
             raise PolicyEvalError("policy evaluation returned no result")
         return {name: result[name]["v"] for name in self._names if isinstance(result.get(name), dict)
                 and "v" in result[name]}
+
+
+def query_bundle(interp: Any, bundle: Any, prepared: Any) -> dict[str, Any]:
+    """Run a compiled bundle's query and return its bindings.
+
+    regopy's Output parses rego-cpp's JSON strictly, and rego-cpp writes control characters
+    (newlines in strings) unescaped, so a multi-line value would fail; this reads the same
+    output leniently.
+    """
+    from regopy.rego_shared import (
+        rego_bundle_query,
+        rego_free_output,
+        rego_output_ok,
+        rego_output_string,
+        rego_set_input,
+    )
+
+    try:
+        rego_set_input(interp._impl, prepared._impl)
+        out = rego_bundle_query(interp._impl, bundle._impl)
+    except Exception as exc:  # RegoError from the native library
+        raise PolicyEvalError(f"policy evaluation failed: {exc.__class__.__name__}") from None
+    try:
+        if not rego_output_ok(out):
+            raise PolicyEvalError("policy evaluation failed (a runtime error or conflicting rule values)")
+        text = rego_output_string(out)
+    finally:
+        rego_free_output(out)
+    if text == "undefined":
+        raise PolicyEvalError("policy evaluation returned no result")
+    try:
+        parsed = json.loads(text, strict=False)
+    except ValueError:
+        raise PolicyEvalError("policy evaluation returned output that is not JSON") from None
+    first = parsed[0] if isinstance(parsed, list) and parsed else parsed
+    bindings = first.get("bindings") if isinstance(first, dict) else None
+    if not isinstance(bindings, dict):
+        raise PolicyEvalError("policy evaluation returned no bindings")
+    return bindings
 
 
 class RegoEngine:

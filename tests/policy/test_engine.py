@@ -92,3 +92,18 @@ def test_deprecated_any_all_and_comprehension_unification_match_opa() -> None:
     assert _eval(src, {"bad": ["p", "bad"], "pinned": ["p", "all_pinned"]}, doc) == {"bad": ["y"]}  # false: undefined
     doc["containers"] = doc["containers"][:1]
     assert _eval(src, {"bad": ["p", "bad"], "pinned": ["p", "all_pinned"]}, doc) == {"bad": [], "pinned": True}
+
+
+def test_strings_with_quotes_and_newlines_compare_like_literals() -> None:
+    src = ('package p\nimport rego.v1\neq := input.s == "say \\"hi\\"\\nbye"\n'
+           'pre := startswith(input.s, "say \\"")\nmsg := sprintf("value: %v", [input.s])\necho := input\n')
+    doc = {"s": 'say "hi"\nbye', "nested": {"k\\ey": ["tab\there", "ctl\x01"]}}
+    out = _eval(src, {"eq": ["p", "eq"], "pre": ["p", "pre"], "msg": ["p", "msg"], "echo": ["p", "echo"]}, doc)
+    assert out == {"eq": True, "pre": True, "msg": 'value: say "hi"\nbye', "echo": doc}
+
+
+def test_values_without_a_rego_form_are_refused() -> None:
+    from gatekeeper.rego.engine import PolicyEvalError
+
+    with pytest.raises(PolicyEvalError, match="cannot give a bytes to a policy"):
+        _eval("package p\nimport rego.v1\nx := 1\n", {"x": ["p", "x"]}, {"b": b"raw"})
