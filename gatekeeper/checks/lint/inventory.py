@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
-from gatekeeper.checks.lint.pods import as_dict, as_list, template_labels
+from gatekeeper.checks.lint.pods import WORKLOAD_KINDS, as_dict, as_list, template_labels
 from gatekeeper.model import Resource
 
 
@@ -74,9 +74,10 @@ class Inventory:
         """Every workload (or Pod) with the labels of the pods it creates."""
         out = []
         for r in self.resources:
-            labels = template_labels(r)
-            if labels is not None:
-                out.append((r, labels))
+            if r.kind in WORKLOAD_KINDS:
+                labels = template_labels(r)
+                if labels is not None:
+                    out.append((r, labels))
         return out
 
     @cached_property
