@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ from gatekeeper.checks.schema.bundled import VersionError, resolve_version
 from gatekeeper.cli.options import build_run, run_options, use_color
 from gatekeeper.cli.output import parse_formats, write_outputs
 from gatekeeper.pipeline import Run
-from gatekeeper.sync import SyncError, SyncRequest, drift, sync, verify_branch
+from gatekeeper.sync import SyncError, SyncRequest, drift, sync
+from gatekeeper.sync import verify_branch as audit_branch
 from gatekeeper.sync.render import RENDER_MODES
 from gatekeeper.sync.step import DEFAULT_MESSAGE
 
 
-def _run_factory(opts: dict[str, Any]) -> Any:
+def _run_factory(opts: dict[str, Any]) -> Callable[[Path], Run]:
     """Build the pipeline Run inside the exported source tree; config is read from that commit."""
     def make(root: Path) -> Run:
         config_path = opts.get("config_path")
@@ -80,7 +82,7 @@ def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple
                           sign=sign, retries=retries, repo_url=repo_url, allow_empty=allow_empty)
     try:
         if verify_branch:
-            text, code = verify_branch_report(request, since, require_signed)
+            text, code = audit_branch(request, since, require_signed)
             click.echo(text, nl=False)
             raise SystemExit(code)
         try:
@@ -112,11 +114,6 @@ def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple
     else:
         click.echo(f"gatekeeper sync: no commit: {outcome.detail}", err=True)
     raise SystemExit(result.exit_code)
-
-
-def verify_branch_report(request: SyncRequest, since: str | None, require_signed: bool) -> tuple[str, int]:
-    """Run the branch audit (kept apart so the command body stays readable)."""
-    return verify_branch(request, since, require_signed)
 
 
 sync_command.name = "sync"
