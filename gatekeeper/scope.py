@@ -1,10 +1,10 @@
 """Pull-request scope: which files a git mode loads as context and which it reports on.
 
 A git mode loads every manifest of the tree at head (the commit, the index or the working
-tree) so cross-object checks see the whole repository, and reports findings only for the
-files the change touched (``scope="changed"``) or for every file (``scope="all"``).
-``--new-only`` then drops findings whose fingerprint also exists at the base, so an edited
-file does not resurface its old problems.
+tree) so cross-object checks see the whole repository, and reports findings for the files
+the change touched plus those it caused elsewhere (``scope="changed"``), or for every file
+(``scope="all"``). ``--new-only`` then drops findings whose fingerprint also exists at the
+base, so an edited file does not resurface its old problems.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class ParseMemo:
 
 
 def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
-    """Fingerprints of the findings the base already had in the files this change touches."""
+    """Fingerprints of every finding the base had (hooks run on the files this change touches)."""
     if selection.base_rev is None:
         return set()
     include = run.config.include or DEFAULT_INCLUDE
