@@ -124,3 +124,18 @@ def test_concurrent_pushes_of_sibling_sources_all_land_through_retries(tmp_path:
     assert len(history) == 3 and all(len(line.split()) <= 2 for line in history)
     assert sorted(trailers(remote, line.split()[0])["Gate-Source"] for line in history) == sorted(sources)
     assert all(note(remote, line.split()[0])["summary"]["passed"] for line in history)
+    code, out = sync(clones[0], "--verify-branch", "--remote", "origin")
+    assert (code, out) == (0, f"origin/{BRANCH}: all 3 commit(s) carry a passing gate verdict\n")
+
+
+def test_a_failing_state_never_reaches_the_remote(tmp_path: Path) -> None:
+    repo, remote, _ = _setup(tmp_path)
+    assert sync(repo, "--path", "env", "--remote", "origin")[0] == 0
+    tip = rev(remote, f"refs/heads/{BRANCH}")
+    notes = rev(remote, "refs/notes/gatekeeper")
+    commit(repo, {"env/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  labelz: {}\n"},
+           "typo")
+    code, out = sync(repo, "--path", "env", "--remote", "origin")
+    assert code == 1 and "env/app.yaml:5:3" in out
+    assert rev(remote, f"refs/heads/{BRANCH}") == tip
+    assert rev(remote, "refs/notes/gatekeeper") == notes
