@@ -250,3 +250,30 @@ spec:
     messages = [f["message"] for f in json.loads(proc.stdout)["findings"]]
     assert len(messages) == 2
     assert all("<redacted: 16 characters>" in m for m in messages)
+
+
+def test_config_section_and_policy_rule_overrides(write: Write, tmp_path: Path) -> None:
+    write("repo/app.yaml", DEPLOYMENT)
+    write("repo/rules/team.rego", POLICY.replace("package main", "package team"))
+    write("repo/.gatekeeper.yaml", """
+version: 1
+checks:
+  policy:
+    paths: [rules]
+    namespaces: [team]
+rules:
+  policy/team/warn: {severity: error}
+  policy/team/deny_image_tag: {enabled: false}
+""")
+    code, report = run_json(str(tmp_path / "repo"), "--checks", "policy")
+    assert code == 1
+    assert [(f[1], f[2], f[3]) for f in _findings(report)] == [
+        (1, "policy/team/deny", "error"), (20, "policy/team/warn", "error")]
+
+
+def test_config_policy_dir_that_does_not_exist_is_an_error(write: Write, tmp_path: Path) -> None:
+    write("repo/app.yaml", DEPLOYMENT)
+    write("repo/.gatekeeper.yaml", "version: 1\nchecks:\n  policy:\n    paths: [nope]\n")
+    code, report = run_json(str(tmp_path / "repo"), "--checks", "policy")
+    assert code == 2
+    assert "policy directory" in report["errors"][0]["message"] and "does not exist" in report["errors"][0]["message"]
