@@ -61,10 +61,12 @@ def applies_to(rule: Rule) -> str | None:
     if entry is None:
         return None
     if entry.cross:
-        return "the whole scanned set (cross-object)"
-    if entry.kinds is None:
-        return "every kind"
-    return ", ".join(sorted(entry.kinds))
+        scope = "the whole scanned set (cross-object)"
+    elif entry.kinds is None:
+        scope = "every kind"
+    else:
+        scope = ", ".join(sorted(entry.kinds))
+    return f"{scope} (theme: {entry.theme})"
 
 
 def option_help(rule: Rule) -> dict[str, str]:
