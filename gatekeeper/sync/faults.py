@@ -12,8 +12,7 @@ import signal
 
 FAULT_ENV = "GATEKEEPER_SYNC_FAULT"
 STAGES = (
-    "rendered",  # the source commit is rendered, nothing checked yet
-    "checked",   # the report passed, nothing written
+    "checked",   # rendered and the report passed, nothing written yet
     "objects",   # blobs and trees written to the object store
     "commit",    # the commit and its notes commit written, no ref moved
     "updated",   # the refs moved (local) or the push succeeded (remote), before cleanup

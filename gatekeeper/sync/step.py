@@ -272,7 +272,6 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
         run = make_run(tree_dir)
         rendered = render_all(tree_dir, pairs, request.render, run)
-        fault("rendered")
         scope_run(run, rendered)
         parses = capture_parses(run)
         report = execute(run)
