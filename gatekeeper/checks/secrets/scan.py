@@ -49,6 +49,10 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 _KINDS: dict[str, KeyKind] = {}
+# A key (YAML, JSON, INI, env or flag) containing a word every credential-named key contains:
+# embedded text without one cannot hold a keyword finding.
+_CREDENTIAL_KEY_HINT = re.compile(r"(?:pass|pwd|secret|token|key|cred|auth|bearer|pin|pat)[\w.\-]*[\"']?\s*[:=]",
+                                  re.IGNORECASE)
 _CLEAN: set[tuple[str, str, Place, bool]] = set()
 _CLEAN_MAX = 100_000
 def clear_memo() -> None:
@@ -279,6 +283,9 @@ class Scanner:
 
     def embedded(self, text: str, path: FieldPath, place: Place) -> bool:
         """Scan configuration embedded in a multi-line string; True when it held structure."""
+        if _CREDENTIAL_KEY_HINT.search(text) is None and "service_account" not in text and (
+                not self.high_entropy or _TOKENISH.search(text) is None):
+            return False  # no key in it can be credential-named and no value long enough to matter
         structured = embedded.parse_structured(text)
         if gcp_service_account(structured):
             assert isinstance(structured, dict)
