@@ -53,8 +53,10 @@ def readme(source_path: str, commands: list[str]) -> bytes:
         "This directory is written by `gatekeeper sync`; do not edit it by hand (the next sync\n"
         "overwrites it). `manifest.yaml` holds every object rendered from `"
         f"{source_path}` in the source\nrepository, after the full policy gate passed on it.\n\n"
-        "To reproduce it, check out the commit named by `drySha` in `hydrator.metadata` and run:\n\n"
+        "It was rendered at the commit named by `drySha` in `hydrator.metadata` with:\n\n"
         f"{steps}\n\n"
+        "and normalised (objects sorted by group, kind, namespace and name; keys sorted). Running\n"
+        "`gatekeeper sync --diff` with the same options shows whether it still matches its source.\n\n"
         "The commit that wrote this directory carries `Gate-*` trailers (verdict, source commit,\n"
         "policy digest) and a git note under `refs/notes/gatekeeper` with the report summary.\n"
     )
