@@ -42,9 +42,7 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
         raise click.UsageError(str(exc)) from None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
     selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
-    report = execute(run)
-    if selection is not None:
-        gitmode.finish(report, run, git_opts, repo, selection)
+    report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
     write_outputs(report, specs, color=use_color(color), show_waived=show_waived)
     gitmode.github_environment(report, specs)
     raise SystemExit(report.exit_code)

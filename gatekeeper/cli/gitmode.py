@@ -19,7 +19,7 @@ import click
 from gatekeeper import scope
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.model import Report
-from gatekeeper.pipeline import Run, gc_paused
+from gatekeeper.pipeline import Run, execute, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
 
@@ -152,6 +152,18 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
     return selection
 
 
+def execute_git(run: Run, parsed: GitOptions, repo: Any, selection: scope.Selection) -> Report:
+    """Run the pipeline on a git selection, then settle its scope, with the GC paused throughout.
+
+    The parse memo keeps the head pass's node trees alive until the end; with the collector on,
+    a full collection over those millions of objects would cost seconds.
+    """
+    with gc_paused():
+        report = execute(run)
+        finish(report, run, parsed, repo, selection)
+    return report
+
+
 def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: scope.Selection) -> None:
     """Record git timing and notes; settle the scope and --new-only (with a pass at the base when needed)."""
     report.timings["git"] = selection.seconds
@@ -162,8 +174,7 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
     if scope.needs_base(report, selection, parsed.new_only):
         started = time.perf_counter()
         try:
-            with gc_paused():  # the parse memo holds millions of nodes: a GC pass over them costs seconds
-                existing = scope.base_fingerprints(repo, run, selection)
+            existing = scope.base_fingerprints(repo, run, selection)
         except git.GitSourceError as exc:
             raise GitError(str(exc)) from None
         report.timings["base"] = time.perf_counter() - started
