@@ -60,7 +60,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "(length >= 12, high entropy, mixed characters).",
          "Config files, ConfigMaps and Helm values are not secret stores.", _FIX),
     Rule("secret-high-entropy", "secrets", _I,
-         "A random-looking string (length >= 24, >= 3 character classes, high entropy) under a neutral key.",
+         "A random-looking string under a neutral key (length >= 24, upper and lower case plus digits or "
+         "symbols, high entropy).",
          "It may be key material; it may also be an identifier. Review it.",
          "If it is a credential, move it out of Git; otherwise allow it inline with a reason."),
     Rule("secret-allow-without-reason", "secrets", _W,

@@ -331,7 +331,8 @@ class Scanner:
                      sub_line: int | None) -> None:
         """Keyword-free: report only strings that look like generated key material (info)."""
         v = value.strip()
-        if _TOKENISH.fullmatch(v) is None or char_classes(v) < 3 or is_identifier_hash(v):
+        if v.islower() or v.isupper() or _TOKENISH.fullmatch(v) is None or char_classes(v) < 3 \
+                or is_identifier_hash(v):
             return
         if normalised_entropy(v) < HIGH_ENTROPY_THRESHOLD or mean_run(v) > MAX_MEAN_RUN or safe_value(v, key):
             return
