@@ -92,6 +92,8 @@ class SecretsCheck(Check):
     # -- hits to findings -------------------------------------------------------------------------
 
     def _findings(self, hits: list[Hit], doc: Document, resource: Resource | None) -> list[Finding]:
+        """Findings located like ``Check.finding``/``document_finding`` (field path -> line, fingerprint
+        over rule, object, field and the keyed digest), built once per hit."""
         out: list[Finding] = []
         seen: set[str] = set()
         for hit in hits:
@@ -100,9 +102,16 @@ class SecretsCheck(Check):
             message = f"{hit.what} at {where} {Redactor.describe(hit.value, digest)}"
             rule = RULES[hit.rule]
             if resource is not None:
-                finding = self.finding(rule, resource, message, hit.path, evidence=digest)
+                line, column = resource.locate(hit.path)
+                ref = resource.ref
+                print_ = fingerprint(rule.id, ref, resource.path, where, digest)
             else:
-                finding = self.document_finding(rule, doc, message, hit.path, evidence=digest)
+                line, column = doc.locate(hit.path)
+                ref = None
+                print_ = fingerprint(rule.id, None, f"{doc.path}#{doc.index}", where, digest)
+            finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
+                              path=doc.path, line=line, column=column, resource=ref, field=where,
+                              hint=rule.hint, fingerprint=print_)
             if finding.fingerprint in seen:
                 continue
             seen.add(finding.fingerprint)

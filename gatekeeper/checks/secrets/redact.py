@@ -34,7 +34,7 @@ class Redactor:
     def digest(self, rule: str, value: str) -> str:
         """Hex HMAC-SHA256 of (rule, normalised value)."""
         msg = (rule + "\x1f" + normalise(value)).encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, msg, "sha256").hex()
 
     @staticmethod
     def describe(value: str, digest: str) -> str:
