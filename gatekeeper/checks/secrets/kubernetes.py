@@ -32,6 +32,8 @@ STRUCTURED_KINDS = frozenset({
     ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("scheduling.k8s.io", "PriorityClass"),
     ("cert-manager.io", "Certificate"),
+    # a CRD's schema is documentation and types, not configuration
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
 })
 
 
