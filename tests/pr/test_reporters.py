@@ -175,3 +175,18 @@ def test_github_format_fails_closed_on_a_check_that_cannot_load(repo: Repo, tmp_
     assert code == 2
     assert out.splitlines()[0].startswith("::error title=gatekeeper%3A schema::schema dir ")
     assert parse_outputs(output.read_text())["verdict"] == "error"
+
+
+def test_several_formats_in_one_run(repo: Repo) -> None:
+    repo.write("a.yaml", BAD_CM.format(name="a"))
+    repo.commit("base")
+    code, out = run_cli("check", "--checks", "schema", "--base", "HEAD", "--scope", "all",
+                        "--format", "text", "--format", "json=r/report.json", "--sarif", "r/report.sarif",
+                        "--junit", "r/report.xml", "--markdown", "r/report.md", cwd=repo.path)
+    assert code == 1
+    assert "a.yaml:5:3 error   schema-unknown-field" in out
+    reports = repo.path / "r"
+    assert json.loads((reports / "report.json").read_text())["findings"][0]["line"] == 5
+    sarif_validator().validate(json.loads((reports / "report.sarif").read_text()))
+    assert ET.parse(reports / "report.xml").getroot().get("failures") == "1"
+    assert "`a.yaml:5`" in (reports / "report.md").read_text()
