@@ -52,10 +52,9 @@ def build_repo(count: int, directory: Path | None) -> tuple[Path, list[str]]:
                        if p and not p.endswith("kustomization.yaml"))
     step = max(len(manifests) // 10, 1)
     changed = manifests[::step][:10]
-    for rel in changed:
+    for rel in changed:  # each edit adds an unknown field: one new schema finding per changed file
         path = repo / rel
-        path.write_text(path.read_text().replace("metadata:\n", "metadata:\n  labels: {bench: edited}\n", 1)
-                        if "  labels:" not in path.read_text() else "# edited\n" + path.read_text())
+        path.write_text(path.read_text().replace("metadata:\n", "metadata:\n  labelz: {bench: edited}\n", 1))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "pr")
     return repo, changed
