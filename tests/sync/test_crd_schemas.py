@@ -159,9 +159,9 @@ def test_shipped_schemas_are_valid_json_schema_in_catalog_layout() -> None:
 
     root = Path(__file__).resolve().parents[2] / "gatekeeper" / "schemas" / "crds"
     names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json"))
-    assert names == ["argoproj.io/application_v1alpha1.json", "argoproj.io/applicationset_v1alpha1.json",
-                     "argoproj.io/appproject_v1alpha1.json",
-                     "kustomize.toolkit.fluxcd.io/kustomization_v1.json",
-                     "source.toolkit.fluxcd.io/gitrepository_v1.json"]
+    assert {"argoproj.io/application_v1alpha1.json", "argoproj.io/applicationset_v1alpha1.json",
+            "argoproj.io/appproject_v1alpha1.json",
+            "kustomize.toolkit.fluxcd.io/kustomization_v1.json",
+            "source.toolkit.fluxcd.io/gitrepository_v1.json"} <= set(names)  # others: tests/test_crd_schemas.py
     for name in names:
         jsonschema.Draft202012Validator.check_schema(json.loads((root / name).read_text()))
