@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,33 +115,39 @@ def _node_pairs(node: Any, path: tuple[str | int, ...]) -> Iterator[Pair]:
 
 
 def _json_pairs(text: str) -> Iterator[Pair]:
+    """String members of a JSON document in document order; lines come from a cursor that only
+    moves forward, so each key is matched to its own occurrence in linear time."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
         return
-    lines = text.splitlines()
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(obj, ())]
-    while stack:
-        current, where = stack.pop()
-        items: list[tuple[str | int, Any]] = list(current.items()) if isinstance(current, dict) else \
-            list(enumerate(current)) if isinstance(current, list) else []
-        for key, value in items:
-            if isinstance(value, str) and isinstance(key, str):
-                yield Pair((*where, key), key, value, _json_line(lines, key))
-            elif isinstance(value, (dict, list)):
-                stack.append((value, (*where, key)))
+    cursor = [0]
+    try:
+        yield from _json_walk(obj, (), text.splitlines(), cursor)
+    except RecursionError:
+        return
 
 
-def _json_line(lines: list[str], key: str) -> int:
-    needle = json.dumps(key) + ":"
-    loose = json.dumps(key)
-    for i, line in enumerate(lines):
-        if needle in line.replace('" :', '":'):
+def _json_walk(node: Any, where: tuple[str | int, ...], lines: list[str], cursor: list[int]) -> Iterator[Pair]:
+    items: Iterable[tuple[str | int, Any]] = node.items() if isinstance(node, dict) else \
+        enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        if isinstance(key, str):
+            cursor[0] = _json_line(lines, key, cursor[0])
+            if isinstance(value, str):
+                yield Pair((*where, key), key, value, cursor[0])
+        if isinstance(value, (dict, list)) and value:
+            yield from _json_walk(value, (*where, key), lines, cursor)
+
+
+def _json_line(lines: list[str], key: str, cursor: int) -> int:
+    needle = json.dumps(key)
+    for i in range(cursor, len(lines)):
+        line = lines[i]
+        at = line.find(needle)
+        if at >= 0 and line[at + len(needle):].lstrip().startswith(":"):
             return i
-    for i, line in enumerate(lines):
-        if loose in line:
-            return i
-    return 0
+    return cursor
 
 
 def parse_structured(text: str) -> Any:

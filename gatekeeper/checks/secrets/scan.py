@@ -49,10 +49,10 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 _KINDS: dict[str, KeyKind] = {}
-# A key (YAML, JSON, INI, env or flag) containing a word every credential-named key contains:
-# embedded text without one cannot hold a keyword finding.
-_CREDENTIAL_KEY_HINT = re.compile(r"(?:pass|pwd|secret|token|key|cred|auth|bearer|pin|pat)[\w.\-]*[\"']?\s*[:=]",
-                                  re.IGNORECASE)
+# A key (YAML, JSON, INI, env or flag) ending in a word every credential-named key ends with
+# (``classify`` judges by the last word): embedded text without one cannot hold a keyword finding.
+_CREDENTIAL_KEY_HINT = re.compile(r"(?:pass(?:word|wd|phrase|code)?|pwd|secrets?|tokens?|key|credentials?|creds|pat"
+                                  r"|bearer|pin|auth(?:orization)?)[\"']?[ \t]*[:=]", re.IGNORECASE)
 _CLEAN: set[tuple[str, str, Place, bool]] = set()
 _CLEAN_MAX = 100_000
 def clear_memo() -> None:
