@@ -52,7 +52,7 @@ _KINDS: dict[str, KeyKind] = {}
 # A key (YAML, JSON, INI, env or flag) ending in a word every credential-named key ends with
 # (``classify`` judges by the last word): embedded text without one cannot hold a keyword finding.
 _CREDENTIAL_KEY_HINT = re.compile(r"(?:pass(?:word|wd|phrase|code)?|pwd|secrets?|tokens?|key|credentials?|creds|pat"
-                                  r"|bearer|pin|auth(?:orization)?)[\"']?[ \t]*[:=]", re.IGNORECASE)
+                                  r"|bearer|pin|auth(?:orization)?)[\"']?[ \t]*[:=]")  # on lower-cased text
 _CLEAN: set[tuple[str, str, Place, bool]] = set()
 _CLEAN_MAX = 100_000
 def clear_memo() -> None:
@@ -283,7 +283,7 @@ class Scanner:
 
     def embedded(self, text: str, path: FieldPath, place: Place) -> bool:
         """Scan configuration embedded in a multi-line string; True when it held structure."""
-        if _CREDENTIAL_KEY_HINT.search(text) is None and "service_account" not in text and (
+        if _CREDENTIAL_KEY_HINT.search(text.lower()) is None and "service_account" not in text and (
                 not self.high_entropy or _TOKENISH.search(text) is None):
             return False  # no key in it can be credential-named and no value long enough to matter
         structured = embedded.parse_structured(text)
