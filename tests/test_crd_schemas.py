@@ -63,6 +63,11 @@ spec:
     name: letsencrypt-prod
     kind: ClusterIssuer
     group: cert-manager.io
+  keystores:
+    pkcs12:
+      create: true
+      profile: Modern2023
+      passwordSecretRef: {name: shop-tls-keystore, key: password}
 """
 
 CLUSTER_ISSUER = """
@@ -208,6 +213,12 @@ spec:
   values:
     controller:
       replicaCount: 2
+  waitStrategy:
+    name: poller
+  healthCheckExprs:
+    - apiVersion: bitnami.com/v1alpha1
+      kind: SealedSecret
+      current: status.conditions.filter(e, e.type == 'Synced').all(e, e.status == 'True')
 """
 
 HELM_REPOSITORY = """
@@ -382,6 +393,9 @@ BAD: dict[str, tuple[str, list[Finding]]] = {
     "certificate-usage": (
         _swap(CERTIFICATE, "    - server auth", "    - serverAuth"),
         [("schema-value", 15, "spec.usages[0]")]),
+    "certificate-keystore-enum": (
+        _swap(CERTIFICATE, "profile: Modern2023", "profile: Modern2024"),
+        [("schema-value", 30, "spec.keystores.pkcs12.profile")]),
     "certificate-required": (
         _swap(CERTIFICATE, "    name: letsencrypt-prod\n", ""),
         [("schema-required", 23, "spec.issuerRef.name")]),
@@ -411,8 +425,8 @@ BAD: dict[str, tuple[str, list[Finding]]] = {
         _swap(CLUSTER_SECRET_STORE, "refreshInterval: 300", "refreshInterval: 5m"),
         [("schema-type", 16, "spec.refreshInterval")]),
     "helmrelease-misspelt": (
-        _swap(HELM_RELEASE, "  releaseName: ingress-nginx", "  relaseName: ingress-nginx"),
-        [("schema-unknown-field", 8, "spec.relaseName")]),
+        _swap(HELM_RELEASE, "      valuesKey: values.yaml", "      valueKey: values.yaml"),
+        [("schema-unknown-field", 30, "spec.valuesFrom[0].valueKey")]),
     "helmrelease-enum-and-pattern": (
         _swap(_swap(HELM_RELEASE, "    - kind: ConfigMap", "    - kind: Configmap"),
               "  interval: 30m", "  interval: 30 minutes"),
