@@ -21,8 +21,8 @@ def _is_kustomization(doc: Document) -> bool:
     obj = doc.obj
     if not isinstance(obj, dict):
         return False
-    return name in KUSTOMIZATION_NAMES or obj.get("kind") in ("Kustomization", "Component") and str(
-        obj.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
+    return name in KUSTOMIZATION_NAMES or (obj.get("kind") in ("Kustomization", "Component") and str(
+        obj.get("apiVersion", "")).startswith("kustomize.config.k8s.io/"))
 
 
 def _patch_refs(obj: dict[str, Any]) -> Iterable[str]:
