@@ -21,7 +21,39 @@ def test_demo_schema_findings_at_their_lines() -> None:
         ("apps/shop/widgets.yaml", 18, "schema-value", "spec.colour"),
         ("apps/shop/widgets.yaml", 19, "schema-unknown-field", "spec.shape"),
     ]
-    assert report["summary"]["resources"] == 11
+    assert report["summary"]["resources"] == 12
+
+
+def test_demo_errors_of_every_check_at_their_lines() -> None:
+    code, report = run_json(str(DEMO))
+    assert code == 1 and report["errors"] == []
+    assert report["summary"]["checks"] == ["schema", "lint", "secrets", "policy"]
+    errors = sorted((f["path"], f["line"], f["check"], f["rule"]) for f in report["findings"]
+                    if f["severity"] == "error")
+    assert errors == [
+        ("apps/billing/cronjob.yaml", 2, "schema", "removed-api"),
+        ("apps/billing/cronjob.yaml", 18, "policy", "policy/K8sAllowedRepos/images-from-our-registry"),
+        ("apps/billing/deployment.yaml", 28, "secrets", "secret-env-literal"),
+        ("apps/billing/deployment.yaml", 30, "lint", "privileged-container"),
+        ("apps/shop/cart/deployment.yaml", 11, "schema", "schema-type"),
+        ("apps/shop/cart/deployment.yaml", 26, "lint", "image-latest"),
+        ("apps/shop/cart/deployment.yaml", 27, "schema", "schema-unknown-field"),
+        ("apps/shop/cart/deployment.yaml", 32, "schema", "schema-required"),
+        ("apps/shop/frontend/lb.yaml", 2, "policy", "policy/main/deny"),
+        ("apps/shop/frontend/lb.yaml", 4, "policy", "policy/K8sRequiredLabels/every-object-has-a-team"),
+        ("apps/shop/widgets.yaml", 17, "schema", "schema-value"),
+        ("apps/shop/widgets.yaml", 18, "schema", "schema-value"),
+        ("apps/shop/widgets.yaml", 19, "schema", "schema-unknown-field"),
+    ]
+    text = (DEMO / "apps" / "billing" / "deployment.yaml").read_text()
+    password = text.split("DB_PASSWORD")[1].split('"')[1]
+    assert password not in str(report)
+
+
+def test_demo_clean_workload_has_no_error() -> None:
+    _, report = run_json(str(DEMO))
+    assert [f for f in report["findings"] if f["path"].startswith("apps/shop/frontend/deployment")
+            and f["severity"] == "error"] == []
 
 
 def test_demo_through_the_real_command_exits_1() -> None:
