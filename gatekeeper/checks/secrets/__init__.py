@@ -66,7 +66,7 @@ class SecretsCheck(Check):
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         scanner = Scanner(self.high_entropy)
         scan_resource(scanner, resource.api_version, resource.kind, resource.obj)
-        return self._findings(scanner.hits, resource.document, resource)
+        return self._findings(scanner.hits, resource.document, resource) if scanner.hits else ()
 
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
         if doc.resources or not isinstance(doc.obj, (dict, list)):

@@ -356,7 +356,7 @@ _META_KEYS = frozenset({"name", "namespace", "labels", "generateName", "uid", "r
 
 def _is_object_meta(value: dict[str, Any]) -> bool:
     """Object metadata without annotations: only names and labels, nothing to scan."""
-    return all(k in _META_KEYS for k in value)
+    return value.keys() <= _META_KEYS
 
 
 def _boring(key: str, value: str, where: Place) -> bool:
