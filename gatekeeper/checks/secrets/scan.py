@@ -46,6 +46,7 @@ SKIP_KEYS = frozenset({"managedFields", "status", "labels", "matchLabels", "matc
                        "resourceFieldRef", "emptyDir", "persistentVolumeClaim", "downwardAPI", "hostPath",
                        "tcpSocket", "grpc", "rollingUpdate", "updateStrategy", "strategy"})
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_SPECIAL_CONTAINERS = frozenset({"metadata", "sops"})
 
 
 _KINDS: dict[str, KeyKind] = {}
@@ -93,6 +94,9 @@ def key_kind(key: str) -> KeyKind:
     if kind is None:
         kind = _KINDS[key] = classify(key)
     return kind
+
+
+_SPECIAL_DEFAULT = SKIP_KEYS | _SPECIAL_CONTAINERS
 
 
 class Place(enum.Enum):
@@ -146,6 +150,7 @@ class Scanner:
             link = (link, part)
         stack: list[tuple[Any, Link, str, Place]] = [(obj, link, "", place)]
         thresholds, config, pop, push = _THRESHOLDS, Place.CONFIG, stack.pop, stack.append
+        special = _SPECIAL_DEFAULT if skip is SKIP_KEYS else skip | _SPECIAL_CONTAINERS
         trigger, tokenish, min_literal = TRIGGER.search, _TOKENISH.fullmatch, MIN_LITERAL
         while stack:
             node, path, parent_key, where = pop()
@@ -168,15 +173,19 @@ class Scanner:
                             continue
                         if key != LAST_APPLIED:
                             self.value(key, value, (*flatten(path), key), where)
-                    elif (kind is dict or kind is list) and value and key not in skip \
-                            and not (key == "sops" and "mac" in value):
-                        if key == "metadata" and kind is dict and "annotations" in value:
+                    elif (kind is dict or kind is list) and value:
+                        if key not in special:
+                            push((value, (path, key), key, where))
+                        elif key in skip or (key == "sops" and "mac" in value):
+                            continue
+                        elif key == "metadata" and kind is dict:
                             # an object's metadata: only annotations are free-form (names are names)
-                            annotations = value["annotations"]
+                            annotations = value.get("annotations")
                             if annotations.__class__ is dict and annotations:
                                 push((annotations, ((path, key), "annotations"), "annotations", where))
-                            continue
-                        if key != "metadata" or kind is not dict or not _is_object_meta(value):
+                            elif not _is_object_meta(value):
+                                push((value, (path, key), key, where))
+                        else:
                             push((value, (path, key), key, where))
             elif type(node) is list:
                 self._list(node, path, parent_key, where, stack)
