@@ -1,7 +1,7 @@
 """Render a path of the source commit into the objects the step would publish.
 
-The source commit is read from git, never from the work tree: it is exported into a
-temporary directory (``git archive``), which is also where configuration and policies are
+The source commit is read from git, never from the work tree: it is exported file by file into
+a temporary directory (see ``export_tree``), which is also where configuration and policies are
 read from and where ``kubectl kustomize`` runs. Plain rendering publishes the objects of the
 path's YAML/JSON files, taken from the very parses the checks ran on (:func:`complete`);
 kustomize rendering publishes kustomize's output, and the checks read exactly those bytes.
