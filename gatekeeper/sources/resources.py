@@ -64,6 +64,18 @@ def _missing_identity(doc: Document, obj: dict[str, Any], base: tuple[str | int,
     )
 
 
+def _not_object(doc: Document, base: tuple[str | int, ...]) -> Finding:
+    """A finding for a List item that is not an object (a scalar, a list or null)."""
+    line, column = doc.positions.lookup(base)
+    return Finding(
+        check="parse", rule="missing-kind", severity=Severity.ERROR,
+        message="List item is not an object with apiVersion and kind",
+        path=doc.path, line=line, column=column, field="",
+        hint="make each item a Kubernetes object or remove it",
+        fingerprint=fingerprint("missing-kind", None, doc.path, str(doc.index), str(base)),
+    )
+
+
 def extract(doc: Document) -> list[Finding]:
     """Fill ``doc.resources`` from its object; return findings for malformed manifests."""
     obj = doc.obj
@@ -80,6 +92,8 @@ def extract(doc: Document) -> list[Finding]:
                     problem = _missing_identity(doc, item, ("items", i))
                     if problem is not None:
                         findings.append(problem)
+                else:  # kubectl rejects the whole List; it must not pass unseen
+                    findings.append(_not_object(doc, ("items", i)))
         elif not is_local_config(obj["apiVersion"], obj["kind"]):
             doc.resources.append(_resource(doc, obj, ()))
         return findings

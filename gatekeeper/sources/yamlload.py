@@ -21,6 +21,7 @@ from gatekeeper.sources.files import SourceFile, file_finding
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BINARY_SNIFF = 8192
 MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to one document
+MAX_DEPTH = 100  # nested collections per document (real manifests stay under 40; checks recurse)
 _ANCHOR = re.compile(r"&[^\s&=;]")
 _NULL_TAG = "tag:yaml.org,2002:null"
 _TAG_CACHE: dict[str, str] = {}
@@ -129,6 +130,14 @@ def parse(source: SourceFile) -> ParsedFile:
                     hint="expand the anchors by hand or reduce their nesting"))
                 index += 1
                 continue
+            if _depth_over(node, MAX_DEPTH):
+                mark = node.start_mark
+                result.findings.append(file_finding(
+                    source.path, "parse-error",
+                    f"document {index} nests collections more than {MAX_DEPTH} levels deep; it was not checked",
+                    line=mark.line + 1, column=mark.column + 1, hint="flatten the document"))
+                index += 1
+                continue
             loader.duplicates = []
             obj = loader.construct_document(node)
             start = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -199,6 +208,20 @@ def _expanded_size(root: Any) -> int:
             if id(child) not in sizes:
                 stack.append((child, False))
     return sizes[id(root)]
+
+
+def _depth_over(root: Any, limit: int) -> bool:
+    """Whether collections nest more than ``limit`` deep (iterative; runs after the alias bound)."""
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if node.id == "mapping":
+            stack.extend((v, depth + 1) for pair in node.value for v in pair if v.id != "scalar")
+        elif node.id == "sequence":
+            stack.extend((v, depth + 1) for v in node.value if v.id != "scalar")
+    return False
 
 
 def _children(node: Any) -> list[Any]:

@@ -173,7 +173,11 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegoEngine, inventor
             params[key] = constraint.parameters
             queries[key] = Query((*template.package, "violation"),
                                  (f"{REVIEW_ROOT}.parameters", f"{PARAMS_ROOT}.{key}"), key)
-        if not queries:
+        if not queries:  # no constraint uses it, but broken Rego must still fail the run
+            try:
+                engine.compile(template.modules, data, {"check": Query((*template.package, "violation"))})
+            except PolicyLoadError as exc:
+                raise CheckLoadError(f"template {template.name}: {exc}") from None
             continue
         data[PARAMS_ROOT] = params
         try:

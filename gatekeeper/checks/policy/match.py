@@ -90,7 +90,8 @@ def matches(match: Mapping[str, Any] | None, obj: Mapping[str, Any], group: str,
     scope = match.get("scope", "*")
     if (scope == "Cluster" and not cluster_scoped) or (scope == "Namespaced" and cluster_scoped):
         return False
-    name = (obj.get("metadata") or {}).get("name") or ""
+    meta = obj.get("metadata")
+    name = (meta.get("name") if isinstance(meta, dict) else None) or ""
     if match.get("name") and not glob_match(str(match["name"]), str(name)):
         return False
     is_ns = kind == "Namespace" and group == ""

@@ -1,0 +1,148 @@
+"""Audit regressions: fail-closed loading, malformed input shapes and secret-leak paths, each
+found by running the real CLI on files in temp dirs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import PROJECT, run_cli, run_json
+
+STARTER = str(PROJECT / "policies")
+
+BROKEN_TEMPLATE = """
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sunused}
+spec:
+  crd: {spec: {names: {kind: K8sUnused}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8sunused
+      violation[{"msg": msg}] { msg := no_such_builtin(input.review) }
+"""
+
+CONFIGMAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: default}
+data: {a: b}
+"""
+
+
+def _errors(report: dict[str, Any]) -> list[str]:
+    return [str(e["message"]) for e in report["errors"]]
+
+
+def test_template_without_constraints_with_broken_rego_fails_closed(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """A template no constraint uses was never compiled, so broken Rego in it passed (exit 0)."""
+    write("m/cm.yaml", CONFIGMAP)
+    write("pol/t.yaml", BROKEN_TEMPLATE)
+    code, report = run_json(str(tmp_path / "m"), "--policy", str(tmp_path / "pol"))
+    assert code == 2
+    assert any("template k8sunused" in m and "t.yaml:spec.targets[0].rego:2" in m and "no_such_builtin" in m
+               for m in _errors(report)), _errors(report)
+
+
+def test_deeply_nested_documents_are_a_finding_not_an_internal_error(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """5,000 nested lists/maps made the schema validator and the policy input builder fail
+    (internal errors); the loader now reports the document and checks never see it."""
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: "
+    write("m/lists.yaml", head + "[" * 5000 + "]" * 5000 + "\n")
+    write("m/maps.yaml", "# deep\n# maps\n" + head + "{a: " * 5000 + "1" + "}" * 5000 + "\n")
+    code, report = run_json(str(tmp_path / "m"), "--policy", STARTER)
+    assert _errors(report) == []
+    assert code == 1
+    got = sorted((f["path"], f["line"], f["rule"]) for f in report["findings"])
+    assert got == [("lists.yaml", 1, "parse-error"), ("maps.yaml", 3, "parse-error")]
+    assert all("more than 100 levels deep" in f["message"] for f in report["findings"])
+
+
+def test_nesting_within_the_limit_is_still_checked(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """The depth bound does not drop ordinary (even unusually deep) documents."""
+    write("m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: " + "[" * 90 + "]" * 90 + "\n")
+    code, report = run_json(str(tmp_path / "m"), "--policy", STARTER)
+    assert _errors(report) == []
+    assert code == 1
+    assert [(f["line"], f["rule"], f["field"]) for f in report["findings"]] == [(4, "schema-type", "data")]
+
+
+def test_metadata_that_is_a_list_does_not_break_constraint_matching(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """Gatekeeper constraint matching read metadata.name with .get() on a list (internal error)."""
+    write("m/pod.yaml", """
+        apiVersion: v1
+        kind: Pod
+        metadata: [a, b]
+        spec: {containers: [{name: c, image: nginx}]}
+        """)
+    code, report = run_json(str(tmp_path / "m"), "--policy", STARTER)
+    assert _errors(report) == []
+    assert code == 1
+    assert ("pod.yaml", 3, "schema-type", "metadata") in [
+        (f["path"], f["line"], f["rule"], f["field"]) for f in report["findings"]]
+
+
+def test_list_items_that_are_not_objects_are_reported(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """Scalars, lists and nulls inside ``kind: List`` were skipped silently (kubectl rejects them)."""
+    write("m/list.yaml", """
+        apiVersion: v1
+        kind: List
+        items:
+        - 1
+        - [a]
+        - null
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}
+        """)
+    code, report = run_json(str(tmp_path / "m"))
+    assert code == 1
+    assert _errors(report) == []
+    assert [(f["line"], f["column"], f["rule"]) for f in report["findings"]] == [
+        (4, 3, "missing-kind"), (5, 3, "missing-kind"), (6, 3, "missing-kind")]
+    assert report["summary"]["resources"] == 1
+
+
+def test_malformed_shapes_run_every_check_without_internal_errors(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """Wrong shapes everywhere are findings or nothing, never a check's internal error."""
+    write("m/shapes.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: s, namespace: x, labels: [a], annotations: "str"}
+        spec:
+          template:
+            metadata: [x]
+            spec:
+              containers: {name: a}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          containers:
+          - {name: c, image: [x], env: "FOO=bar", securityContext: []}
+          - "notdict"
+          - null
+        ---
+        apiVersion: 5
+        kind: [Pod]
+        metadata: {name: n}
+        ---
+        just a string
+        ---
+        - a
+        - b
+        """)
+    code, out = run_cli("check", str(tmp_path / "m"), "--policy", STARTER, "--format", "json")
+    report = json.loads(out)
+    assert _errors(report) == []
+    assert code == 1
+    found = {(f["line"], f["rule"], f["field"]) for f in report["findings"]}
+    assert {(3, "schema-type", "metadata.labels"), (8, "schema-type", "spec.template.spec.containers"),
+            (15, "schema-type", "spec.containers[0].env"), (16, "schema-type", "spec.containers[1]"),
+            (19, "missing-kind", "")} <= found
