@@ -146,3 +146,73 @@ def test_malformed_shapes_run_every_check_without_internal_errors(
     assert {(3, "schema-type", "metadata.labels"), (8, "schema-type", "spec.template.spec.containers"),
             (15, "schema-type", "spec.containers[0].env"), (16, "schema-type", "spec.containers[1]"),
             (19, "missing-kind", "")} <= found
+
+
+ECHO_POLICY = """
+package main
+import rego.v1
+deny contains msg if { input.kind == "Deployment"; msg := sprintf("object %v", [input]) }
+deny contains msg if { input.db; msg := sprintf("values %v", [input]) }
+"""
+
+ECHO_TEMPLATE = """
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8secho}
+spec:
+  crd: {spec: {names: {kind: K8sEcho}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8secho
+      import rego.v1
+      violation contains {"msg": msg, "details": {"obj": input.review.object}} if {
+        msg := sprintf("echo %v", [input.review.object])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sEcho
+metadata: {name: echo}
+spec: {match: {kinds: [{apiGroups: [apps], kinds: [Deployment]}]}}
+"""
+
+
+def test_policy_messages_echoing_their_input_mask_detected_secrets(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """Only Secret data was redacted before policies ran, so a rule printing its whole input
+    put env literals and Helm values passwords into every report."""
+    import secrets as rnd
+
+    env_value = "Qx" + rnd.token_hex(12) + "Wz7"
+    helm_value = "Hv" + rnd.token_hex(12) + "Pq3"
+    write("m/dep.yaml", f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: d, namespace: default}}
+        spec:
+          selector: {{matchLabels: {{a: b}}}}
+          template:
+            metadata: {{labels: {{a: b}}}}
+            spec:
+              containers:
+              - name: c
+                image: nginx
+                env:
+                - {{name: DB_PASSWORD, value: {env_value}}}
+        """)
+    write("m/values.yaml", f"db:\n  password: {helm_value}\n")
+    write("pol/echo.rego", ECHO_POLICY)
+    write("pol/echo.yaml", ECHO_TEMPLATE)
+    outputs = []
+    for fmt in ("json", "sarif", "text", "junit", "github", "markdown"):
+        code, out = run_cli("check", str(tmp_path / "m"), "--policy", str(tmp_path / "pol"), "--format", fmt)
+        assert code == 1
+        outputs.append(out)
+    report = json.loads(outputs[0])
+    assert _errors(report) == []
+    policy = sorted((f["path"], f["line"], f["rule"]) for f in report["findings"] if f["check"] == "policy")
+    assert policy == [("dep.yaml", 1, "policy/K8sEcho/echo"), ("dep.yaml", 1, "policy/main/deny"),
+                      ("values.yaml", 1, "policy/main/deny")]
+    assert all("<redacted>" in f["message"] for f in report["findings"] if f["check"] == "policy")
+    for out in outputs:
+        assert env_value not in out and helm_value not in out

@@ -23,7 +23,7 @@ from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
-from gatekeeper.checks.policy.redact import redact
+from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.model import Document, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_to_stderr
@@ -166,15 +166,19 @@ class PolicyCheck(Check):
             if not docs:
                 return out
             combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in docs]
-            for result in self._evaluate(combined, None, "combined input"):
+            results = self._evaluate(combined, None, "combined input")
+            values = sorted({v for d in docs for v in secret_values(d.obj)}, key=len, reverse=True) if results else []
+            for result in results:
                 target = _combined_target(result, docs)
-                out.append(self._conftest_finding(result, target))
+                out.append(self._conftest_finding(result, target, values))
             return out
         for doc in docs:
             pure = PurePosixPath(doc.path)
             info = {"name": doc.path, "dir": str(pure.parent)}
-            for result in self._evaluate(redact(doc.obj), info, doc.path):
-                out.append(self._conftest_finding(result, doc))
+            results = self._evaluate(redact(doc.obj), info, doc.path)
+            values = secret_values(doc.obj) if results else []
+            for result in results:
+                out.append(self._conftest_finding(result, doc, values))
         return out
 
     def _evaluate(self, input_value: Any, info: dict[str, str] | None, where: str
@@ -185,17 +189,17 @@ class PolicyCheck(Check):
         except PolicyEvalError as exc:
             raise CheckLoadError(f"{where}: {exc}") from None
 
-    def _conftest_finding(self, result: conftest_mod.Result, doc: Document) -> Finding:
+    def _conftest_finding(self, result: conftest_mod.Result, doc: Document, values: list[str]) -> Finding:
         path = field_of(result.metadata)
-        message = result.message
+        message = mask(result.message, values)  # a message echoing its input must not print a secret
+        hint = mask(_extra("metadata", result.metadata).lstrip("; "), values)
         resource = doc.resources[0] if len(doc.resources) == 1 and not doc.resources[0].base else None
         if resource is not None:
             finding = self.finding(result.rule_id, resource, message, path, severity=result.severity,
-                                   hint=_extra("metadata", result.metadata).lstrip("; "), evidence=message)
+                                   hint=hint, evidence=message)
         else:
             finding = self.document_finding(result.rule_id, doc, message, path, severity=result.severity,
-                                            hint=_extra("metadata", result.metadata).lstrip("; "),
-                                            evidence=message)
+                                            hint=hint, evidence=message)
         if result.excepted:
             from dataclasses import replace
 
@@ -215,16 +219,18 @@ class PolicyCheck(Check):
                 results = gk.evaluate(subj, self.namespaces)
             except PolicyEvalError as exc:
                 raise CheckLoadError(f"{resource.path}: {resource.ref.key}: {exc}") from None
+            values = secret_values(resource.obj) if any(v for _, v in results) else []
             for constraint, violations in results:
                 assert constraint.severity is not None
                 for v in violations:
                     details: dict[str, Any] = v["details"] if isinstance(v.get("details"), dict) else {}
+                    msg = mask(v["msg"], values)  # a message echoing the object must not print a secret
                     out.append(self.finding(
-                        constraint.rule_id, resource, f"{v['msg']} [{constraint.kind}/{constraint.name}]",
+                        constraint.rule_id, resource, f"{msg} [{constraint.kind}/{constraint.name}]",
                         field_of(v, details), severity=constraint.severity,
-                        hint=f"constraint {constraint.kind}/{constraint.name} ({constraint.doc.path}), "
-                             f"template {constraint.template.name}{_extra('details', details)}",
-                        evidence=v["msg"]))
+                        hint=mask(f"constraint {constraint.kind}/{constraint.name} ({constraint.doc.path}), "
+                                  f"template {constraint.template.name}{_extra('details', details)}", values),
+                        evidence=msg))
         return out
 
     def _unsupported(self, template: Any) -> Finding:
