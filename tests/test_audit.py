@@ -216,3 +216,34 @@ def test_policy_messages_echoing_their_input_mask_detected_secrets(
     assert all("<redacted>" in f["message"] for f in report["findings"] if f["check"] == "policy")
     for out in outputs:
         assert env_value not in out and helm_value not in out
+
+
+def test_builtin_failure_inside_rego_cpp_fails_closed_without_dumping_input() -> None:
+    """json.marshal of an object with nested arrays fails inside rego-cpp: the rule came back
+    undefined (the run passed) and rego-cpp's diagnostic, an S-expression dump of the input
+    with its values, went to stderr. Now the run exits 2 and the dump is withheld, while
+    ``print()`` output still reaches stderr. A real process, since the dump is written by C++."""
+    import secrets as rnd
+    import tempfile
+
+    from tests.conftest import run_subprocess
+
+    value = "Mj" + rnd.token_hex(12) + "Rt5"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "m").mkdir()
+        (root / "m" / "pod.yaml").write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec:\n  containers:\n"
+            f"  - name: c\n    image: nginx\n    env: [{{name: DB_PASSWORD, value: {value}}}]\n", encoding="utf-8")
+        (root / "pol").mkdir()
+        (root / "pol" / "m.rego").write_text(
+            'package main\nimport rego.v1\nwarn contains msg if { print("seen", input.kind); '
+            "msg := json.marshal(input) }\n", encoding="utf-8")
+        proc = run_subprocess("check", "m", "--policy", "pol", "--checks", "policy", "--format", "json", cwd=root)
+    assert proc.returncode == 2
+    assert value not in proc.stdout and value not in proc.stderr
+    assert "(rego-" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "seen Pod" in proc.stderr
+    report = json.loads(proc.stdout)
+    assert [e["check"] for e in report["errors"]] == ["policy"]
+    assert "builtin failed inside rego-cpp" in report["errors"][0]["message"]

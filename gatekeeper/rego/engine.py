@@ -138,6 +138,43 @@ def capture_native_output() -> Iterator[_Captured]:
             captured.text = sink.read(20000).decode("utf-8", "replace")
 
 
+_NATIVE_DIAGNOSTIC = re.compile(r"^\s*(?:\(rego-|\)|: unexpected rego-|Errors:)")
+
+
+class _Filtered:
+    failed = False
+
+
+@contextmanager
+def native_output_filtered() -> Iterator[_Filtered]:
+    """Collect rego-cpp's stdout during evaluation; forward ``print()`` output to stderr but
+    withhold its diagnostics (S-expression dumps of the terms a builtin failed on hold input
+    values, secrets included). ``failed`` tells that rego-cpp reported such an error: the rule
+    it was evaluating came back undefined, so the run must not pass."""
+    import tempfile
+
+    result = _Filtered()
+    sys.stdout.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(1)
+        try:
+            os.dup2(sink.fileno(), 1)
+            yield result
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            kept = []
+            for line in sink.read().decode("utf-8", "replace").splitlines():
+                if _NATIVE_DIAGNOSTIC.match(line):
+                    result.failed = result.failed or line.strip().startswith("Errors:")
+                elif line.strip():
+                    kept.append(line)
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+
+
 _NATIVE_ERROR = re.compile(r"^(?P<msg>[^\n-][^\n]*)\n-- (?P<file>[^\n]+?):(?P<line>\d+):\d+$", re.M)
 
 

@@ -26,7 +26,7 @@ from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.model import Document, Finding, Resource, Rule, Severity, Waiver, fingerprint
-from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_to_stderr
+from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_filtered, native_output_to_stderr
 from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
 
 RULES = [
@@ -151,11 +151,15 @@ class PolicyCheck(Check):
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         findings: list[Finding] = []
-        with native_output_to_stderr():
+        with native_output_filtered() as native:
             if self.conftest is not None:
                 findings.extend(self._conftest_findings(ctx))
             if self.gatekeeper is not None:
                 findings.extend(self._gatekeeper_findings(ctx))
+        if native.failed:
+            raise CheckLoadError("a Rego builtin failed inside rego-cpp during evaluation (its rule came back "
+                                 "undefined), so the policy results are incomplete; evaluate these policies "
+                                 "on an OPA server (--opa-url) or avoid the builtin")
         return findings
 
     def _conftest_findings(self, ctx: Context) -> list[Finding]:
