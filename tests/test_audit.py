@@ -247,3 +247,30 @@ def test_builtin_failure_inside_rego_cpp_fails_closed_without_dumping_input() ->
     report = json.loads(proc.stdout)
     assert [e["check"] for e in report["errors"]] == ["policy"]
     assert "builtin failed inside rego-cpp" in report["errors"][0]["message"]
+
+
+def test_check_error_with_every_report_in_a_file_is_said_on_stderr(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """With ``-o``/``FORMAT=FILE`` only, a failed-closed run exited 2 in silence."""
+    from tests.conftest import run_subprocess
+
+    write("m/cm.yaml", CONFIGMAP)
+    write("pol/x.rego", "package main\ndeny[msg] { msg :=\n")
+    proc = run_subprocess("check", "m", "--policy", "pol", "--format", "json", "-o", "out/r.json",
+                          "--format", "sarif=out/r.sarif", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gatekeeper: 1 error(s), the run failed closed: policy: ")
+    assert "pol/x.rego:2" in lines[0]
+    assert json.loads((tmp_path / "out" / "r.json").read_text())["summary"]["errors"] == 1
+    assert "x.rego" in (tmp_path / "out" / "r.sarif").read_text()
+
+
+def test_every_format_exits_2_and_names_the_check_error(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    write("m/cm.yaml", CONFIGMAP)
+    write("pol/x.rego", "package main\ndeny[msg] { msg :=\n")
+    for fmt in ("text", "json", "sarif", "junit", "github", "markdown"):
+        code, out = run_cli("check", str(tmp_path / "m"), "--policy", str(tmp_path / "pol"), "--format", fmt)
+        assert code == 2, fmt
+        assert "x.rego:2: this is unclosed" in out, fmt

@@ -51,3 +51,8 @@ def write_outputs(report: Report, specs: list[OutputSpec], *, color: bool, show_
         else:
             spec.path.parent.mkdir(parents=True, exist_ok=True)
             spec.path.write_text(text, encoding="utf-8")
+    if report.errors and all(spec.path is not None for spec in specs):
+        # every report went to a file: the failure must still be visible where the run was started
+        first = report.errors[0]
+        click.echo(f"gatekeeper: {len(report.errors)} error(s), the run failed closed: {first.check}: "
+                   f"{first.message}", err=True)
