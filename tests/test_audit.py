@@ -274,3 +274,38 @@ def test_every_format_exits_2_and_names_the_check_error(tmp_path: Path, write: C
         code, out = run_cli("check", str(tmp_path / "m"), "--policy", str(tmp_path / "pol"), "--format", fmt)
         assert code == 2, fmt
         assert "x.rego:2: this is unclosed" in out, fmt
+
+
+def test_env_value_with_a_type_error_is_still_scanned_and_masked(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """``env: [{name: API_KEY, value: [secret]}]`` (a schema type error) was skipped by the
+    secrets scan, so nothing reported it and a policy echoing the container printed it."""
+    import secrets as rnd
+
+    value = "Lk" + rnd.token_hex(12) + "Vb8"
+    write("m/pod.yaml", f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: p, namespace: default}}
+        spec:
+          containers:
+          - name: c
+            image: nginx
+            env:
+            - name: API_KEY
+              value: [{value}]
+        """)
+    write("pol/echo.rego", """
+        package main
+        import rego.v1
+        deny contains msg if { msg := sprintf("containers %v", [input.spec.containers]) }
+        """)
+    code, out = run_cli("check", str(tmp_path / "m"), "--policy", str(tmp_path / "pol"), "--format", "json")
+    assert code == 1 and value not in out
+    report = json.loads(out)
+    assert _errors(report) == []
+    got = {(f["line"], f["rule"], f["field"]) for f in report["findings"]}
+    assert (10, "secret-keyword-entropy", "spec.containers[0].env[0].value[0]") in got
+    assert (10, "schema-type", "spec.containers[0].env[0].value") in got
+    echo = [f for f in report["findings"] if f["rule"] == "policy/main/deny"]
+    assert len(echo) == 1 and "<redacted>" in echo[0]["message"]

@@ -200,6 +200,8 @@ class Scanner:
                 if type(name) is str and "value" in item:
                     if type(value) is str and not _boring(name, value, Place.CONFIG if env else where):
                         self.value(name, value, (*flatten(path), i, "value"), Place.ENV if env else where)
+                    elif type(value) in (list, dict) and value:  # mis-typed, but its strings are in git
+                        stack.append((value, ((path, i), "value"), name, where))
                     if len(item) > 2:
                         rest = {k: v for k, v in item.items() if k not in ("name", "value")}
                         stack.append((rest, (path, i), parent_key, where))
