@@ -309,3 +309,17 @@ def test_env_value_with_a_type_error_is_still_scanned_and_masked(
     assert (10, "schema-type", "spec.containers[0].env[0].value") in got
     echo = [f for f in report["findings"] if f["rule"] == "policy/main/deny"]
     assert len(echo) == 1 and "<redacted>" in echo[0]["message"]
+
+
+def test_verify_suite_with_mistyped_tests_is_a_clear_error(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """``tests: 5`` or ``cases: 7`` in a Gatekeeper Suite was an internal error (TypeError)."""
+    from tests.conftest import run_subprocess
+
+    head = "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\nmetadata: {name: s}\n"
+    for body, said in (("tests: 5\n", "v/suite.yaml:1: Suite tests must be a list of mappings"),
+                       ("tests: [5]\n", "v/suite.yaml:1: Suite tests must be a list of mappings"),
+                       ("tests: [{name: a, cases: 7}]\n", "v/suite.yaml:1: Suite test a: cases must be a list")):
+        write("v/suite.yaml", head + body)
+        proc = run_subprocess("verify", "v", cwd=tmp_path)
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines() == [f"gatekeeper verify: {said}"]

@@ -57,8 +57,13 @@ def run_suite(doc: Document, suite_dir: Path, engine: RegoEngine, rego_version: 
               pattern: re.Pattern[str] | None) -> list[CaseResult]:
     """Run one Suite document; CheckLoadError when a referenced file or the template cannot load."""
     results: list[CaseResult] = []
-    for t_index, test in enumerate(doc.obj.get("tests") or []):
+    tests = doc.obj.get("tests") or []
+    if not isinstance(tests, list) or not all(isinstance(t, dict) for t in tests):
+        raise CheckLoadError(f"{doc.path}:{doc.line}: Suite tests must be a list of mappings")
+    for t_index, test in enumerate(tests):
         tname = str(test.get("name") or f"test-{t_index}")
+        if not isinstance(test.get("cases") or [], list):
+            raise CheckLoadError(f"{doc.path}:{doc.line}: Suite test {tname}: cases must be a list")
         cases = [c for c in test.get("cases") or [] if isinstance(c, dict)]
         selected = [c for c in cases if pattern is None or pattern.search(tname)
                     or pattern.search(str(c.get("name", ""))) or pattern.search(f"{tname}/{c.get('name', '')}")]
