@@ -323,3 +323,47 @@ def test_verify_suite_with_mistyped_tests_is_a_clear_error(tmp_path: Path, write
         proc = run_subprocess("verify", "v", cwd=tmp_path)
         assert proc.returncode == 2
         assert proc.stderr.splitlines() == [f"gatekeeper verify: {said}"]
+
+
+FOO_TEMPLATE = """
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sfoo}
+spec:
+  crd: {spec: {names: {kind: K8sFoo}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8sfoo
+      violation[{"msg": "seen"}] { true }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sFoo
+metadata: {name: x}
+"""
+
+
+def test_mistyped_constraint_spec_is_a_load_error_at_its_line(
+        tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """Mistyped ``spec.match`` fields were internal errors (AttributeError) or silently
+    misread (a string of namespaces matched by character); the API server rejects them."""
+    write("m/cm.yaml", CONFIGMAP)
+    cases = [
+        ('spec: {match: {kinds: "Pod"}}', "spec.match.kinds: 'Pod' is not of type 'array'"),
+        ("spec: {match: {kinds: [5]}}", "spec.match.kinds[0]: 5 is not of type 'object'"),
+        ('spec: {match: {namespaces: "default"}}', "spec.match.namespaces: 'default' is not of type 'array'"),
+        ("spec: {match: {labelSelector: {matchExpressions: [5]}}}",
+         "spec.match.labelSelector.matchExpressions[0]: 5 is not of type 'object'"),
+        ("spec: {match: 5}", "spec.match: 5 is not of type 'object'"),
+        ("spec: 5", "spec: 5 is not of type 'object'"),
+    ]
+    for spec, said in cases:
+        write("pol/t.yaml", FOO_TEMPLATE + spec + "\n")
+        code, report = run_json(str(tmp_path / "m"), "--policy", str(tmp_path / "pol"))
+        assert code == 2, spec
+        assert _errors(report) == [f"pol/t.yaml:15: constraint K8sFoo/x: {said}"], (spec, _errors(report))
+    write("pol/t.yaml", FOO_TEMPLATE + "spec: {match: null, enforcementAction: null}\n")
+    code, report = run_json(str(tmp_path / "m"), "--policy", str(tmp_path / "pol"))
+    assert _errors(report) == []
+    assert code == 1
+    assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [("cm.yaml", 1, "policy/K8sFoo/x")]

@@ -23,6 +23,25 @@ TEMPLATE_API = ("templates.gatekeeper.sh/v1", "templates.gatekeeper.sh/v1beta1",
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
 REVIEW_ROOT = "gatekeeper_review"  # where a template's ``input`` lives in the shared input document
 ACTIONS = {"deny": Severity.ERROR, "warn": Severity.WARNING, "dryrun": Severity.INFO}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_SELECTOR = {"type": "object", "properties": {
+    "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+    "matchExpressions": {"type": "array", "items": {"type": "object", "required": ["key", "operator"],
+                                                    "properties": {"key": {"type": "string"},
+                                                                   "operator": {"type": "string"},
+                                                                   "values": _STRINGS}}}}}
+# The shapes the Constraint CRD admits for spec (the API server rejects anything else)
+_SPEC_SCHEMA = {"type": "object", "properties": {
+    "match": {"type": "object", "properties": {
+        "kinds": {"type": "array", "items": {"type": "object", "properties": {"apiGroups": _STRINGS,
+                                                                              "kinds": _STRINGS}}},
+        "scope": {"type": "string"}, "namespaces": _STRINGS, "excludedNamespaces": _STRINGS,
+        "labelSelector": _SELECTOR, "namespaceSelector": _SELECTOR, "name": {"type": "string"},
+        "source": {"type": "string"}}},
+    "enforcementAction": {"type": "string"},
+    "scopedEnforcementActions": {"type": "array", "items": {"type": "object", "properties": {
+        "action": {"type": "string"},
+        "enforcementPoints": {"type": "array", "items": {"type": "object"}}}}}}}
 
 
 @dataclass(slots=True)
@@ -133,6 +152,12 @@ def load_constraint(doc: Document, template: Template) -> Constraint:
     if not isinstance(name, str) or not name:
         raise CheckLoadError(f"{_at(doc, ('metadata',))}: constraint has no metadata.name")
     spec = obj.get("spec") or {}
+    shape = next(iter(sorted(jsonschema.Draft7Validator(_SPEC_SCHEMA).iter_errors(_no_nulls(spec)),
+                             key=lambda e: list(map(str, e.absolute_path)))), None)
+    if shape is not None:
+        path = ("spec", *shape.absolute_path)
+        raise CheckLoadError(f"{_at(doc, path)}: constraint {obj['kind']}/{name}: {format_field(path)}: "
+                             f"{shape.message[:200]}")
     params: Any = spec.get("parameters") if spec.get("parameters") is not None else {}
     if template.schema is not None:
         _validate_parameters(doc, params, template.schema, f"{obj['kind']}/{name}")
@@ -140,6 +165,13 @@ def load_constraint(doc: Document, template: Template) -> Constraint:
         raise CheckLoadError(f"{_at(doc, ('spec', 'parameters'))}: constraint parameters must be a mapping")
     return Constraint(obj["kind"], name, doc, template, spec.get("match") or {}, params,
                       _severity(doc, spec))
+
+
+def _no_nulls(value: Any) -> Any:
+    """The API server drops null fields of a CRD object; so does the shape check."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    return [_no_nulls(v) for v in value] if isinstance(value, list) else value
 
 
 def _validate_parameters(doc: Document, params: Any, schema: dict[str, Any], label: str) -> None:
