@@ -359,11 +359,11 @@ def test_mistyped_constraint_spec_is_a_load_error_at_its_line(
     ]
     for spec, said in cases:
         write("pol/t.yaml", FOO_TEMPLATE + spec + "\n")
-        code, report = run_json(str(tmp_path / "m"), "--policy", str(tmp_path / "pol"))
+        code, report = run_json("m", "--policy", "pol", cwd=tmp_path)
         assert code == 2, spec
         assert _errors(report) == [f"pol/t.yaml:15: constraint K8sFoo/x: {said}"], (spec, _errors(report))
     write("pol/t.yaml", FOO_TEMPLATE + "spec: {match: null, enforcementAction: null}\n")
-    code, report = run_json(str(tmp_path / "m"), "--policy", str(tmp_path / "pol"))
+    code, report = run_json("m", "--policy", "pol", cwd=tmp_path)
     assert _errors(report) == []
     assert code == 1
     assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [("cm.yaml", 1, "policy/K8sFoo/x")]
