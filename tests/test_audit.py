@@ -33,6 +33,15 @@ data: {a: b}
 """
 
 
+def _fake(seed: int) -> str:
+    """A distinctive high-entropy fake credential, built at run time (deterministic per seed)."""
+    import random
+    import string
+
+    pick = random.Random(seed)
+    return "".join(pick.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+
 def _errors(report: dict[str, Any]) -> list[str]:
     return [str(e["message"]) for e in report["errors"]]
 
@@ -181,10 +190,8 @@ def test_policy_messages_echoing_their_input_mask_detected_secrets(
         tmp_path: Path, write: Callable[[str, str], Path]) -> None:
     """Only Secret data was redacted before policies ran, so a rule printing its whole input
     put env literals and Helm values passwords into every report."""
-    import secrets as rnd
-
-    env_value = "Qx" + rnd.token_hex(12) + "Wz7"
-    helm_value = "Hv" + rnd.token_hex(12) + "Pq3"
+    env_value = _fake(1)
+    helm_value = _fake(2)
     write("m/dep.yaml", f"""
         apiVersion: apps/v1
         kind: Deployment
@@ -223,12 +230,11 @@ def test_builtin_failure_inside_rego_cpp_fails_closed_without_dumping_input() ->
     undefined (the run passed) and rego-cpp's diagnostic, an S-expression dump of the input
     with its values, went to stderr. Now the run exits 2 and the dump is withheld, while
     ``print()`` output still reaches stderr. A real process, since the dump is written by C++."""
-    import secrets as rnd
     import tempfile
 
     from tests.conftest import run_subprocess
 
-    value = "Mj" + rnd.token_hex(12) + "Rt5"
+    value = _fake(3)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "m").mkdir()
@@ -280,9 +286,7 @@ def test_env_value_with_a_type_error_is_still_scanned_and_masked(
         tmp_path: Path, write: Callable[[str, str], Path]) -> None:
     """``env: [{name: API_KEY, value: [secret]}]`` (a schema type error) was skipped by the
     secrets scan, so nothing reported it and a policy echoing the container printed it."""
-    import secrets as rnd
-
-    value = "Lk" + rnd.token_hex(12) + "Vb8"
+    value = _fake(4)
     write("m/pod.yaml", f"""
         apiVersion: v1
         kind: Pod
@@ -367,3 +371,13 @@ def test_mistyped_constraint_spec_is_a_load_error_at_its_line(
     assert _errors(report) == []
     assert code == 1
     assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [("cm.yaml", 1, "policy/K8sFoo/x")]
+
+
+def test_unreadable_schema_dir_file_is_a_load_error(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
+    """A broken ``--schema-dir`` schema surfaced as ``internal error ... JSONDecodeError``."""
+    write("m/w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    write("sd/example.com/widget_v1.json", "{bad\n")
+    code, report = run_json(str(tmp_path / "m"), "--schema-dir", str(tmp_path / "sd"), "--checks", "schema")
+    assert code == 2
+    assert _errors(report) == [f"schema {tmp_path / 'sd' / 'example.com' / 'widget_v1.json'} cannot be read "
+                               "as JSON: JSONDecodeError"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.model import Resource
 
 _ROOT_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
@@ -96,7 +97,10 @@ def load_schema_dir(directory: Path, api_version: str, kind: str) -> dict[str, A
     for name in (f"{kind.lower()}_{version}.json", f"{kind}_{version}.json"):
         path = directory / (group or "core") / name
         if path.is_file():
-            with open(path, encoding="utf-8") as fh:
-                loaded = json.load(fh)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    loaded = json.load(fh)
+            except (OSError, ValueError) as exc:  # a schema that cannot be read fails the run closed
+                raise CheckLoadError(f"schema {path} cannot be read as JSON: {exc.__class__.__name__}") from None
             return loaded if isinstance(loaded, dict) else None
     return None
