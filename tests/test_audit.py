@@ -67,9 +67,13 @@ def test_deeply_nested_documents_are_a_finding_not_an_internal_error(
     code, report = run_json(str(tmp_path / "m"), "--policy", STARTER)
     assert _errors(report) == []
     assert code == 1
+    # Newer libyaml builds refuse the nesting themselves (at the deep line); older ones compose it
+    # and the gate's own bound reports it at the document's start. Either way: a parse-error.
     got = sorted((f["path"], f["line"], f["rule"]) for f in report["findings"])
-    assert got == [("lists.yaml", 1, "parse-error"), ("maps.yaml", 3, "parse-error")]
-    assert all("more than 100 levels deep" in f["message"] for f in report["findings"])
+    assert got in ([("lists.yaml", 1, "parse-error"), ("maps.yaml", 3, "parse-error")],
+                   [("lists.yaml", 4, "parse-error"), ("maps.yaml", 6, "parse-error")])
+    assert all("more than 100 levels deep" in f["message"] or "maximum nesting depth" in f["message"]
+               for f in report["findings"])
 
 
 def test_nesting_within_the_limit_is_still_checked(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
