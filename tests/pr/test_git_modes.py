@@ -6,9 +6,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gatekeeper.checks import names
 from tests.conftest import run_cli, run_json
 from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, Repo
 
@@ -267,8 +264,6 @@ data:
 
 
 def test_duplicate_of_an_object_in_an_unchanged_file_is_caught(repo: Repo) -> None:
-    if "lint" not in names():
-        pytest.skip("the lint check is not registered in this checkout")
     repo.write("apps/web.yaml", WEB_CM)
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "feature")
@@ -309,8 +304,6 @@ spec:
 
 
 def test_a_service_matching_a_workload_in_an_unchanged_file_is_not_dangling(repo: Repo) -> None:
-    if "lint" not in names():
-        pytest.skip("the lint check is not registered in this checkout")
     repo.write("apps/deploy.yaml", DEPLOY)
     repo.commit("base")
     repo.write("apps/service.yaml", SERVICE)
@@ -324,8 +317,6 @@ def test_a_service_matching_a_workload_in_an_unchanged_file_is_not_dangling(repo
 
 
 def test_deleting_a_workload_reports_the_service_it_leaves_dangling(repo: Repo) -> None:
-    if "lint" not in names():
-        pytest.skip("the lint check is not registered in this checkout")
     repo.write("apps/deploy.yaml", DEPLOY)
     repo.write("apps/service.yaml", SERVICE)
     repo.write("apps/old.yaml", SERVICE.replace("name: web,", "name: old,").replace("app: web", "app: gone"))
