@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -120,22 +120,34 @@ class _Captured:
 
 
 @contextmanager
-def capture_native_output() -> Iterator[_Captured]:
-    """Collect what rego-cpp writes to the process's stdout (its compile error report)."""
+def _native_stdout(store: Callable[[bytes], None]) -> Iterator[None]:
+    """Point the process's stdout (file descriptor 1, where rego-cpp writes) at a temporary file
+    for the block, then hand what was written to ``store``."""
     import tempfile
 
-    captured = _Captured()
     sys.stdout.flush()
     with tempfile.TemporaryFile() as sink:
         saved = os.dup(1)
         try:
             os.dup2(sink.fileno(), 1)
-            yield captured
+            yield
         finally:
             os.dup2(saved, 1)
             os.close(saved)
             sink.seek(0)
-            captured.text = sink.read(20000).decode("utf-8", "replace")
+            store(sink.read())
+
+
+@contextmanager
+def capture_native_output() -> Iterator[_Captured]:
+    """Collect what rego-cpp writes to the process's stdout (its compile error report)."""
+    captured = _Captured()
+
+    def store(data: bytes) -> None:
+        captured.text = data[:20000].decode("utf-8", "replace")
+
+    with _native_stdout(store):
+        yield captured
 
 
 _NATIVE_DIAGNOSTIC = re.compile(r"^\s*(?:\(rego-|\)|: unexpected rego-|Errors:)")
@@ -151,28 +163,21 @@ def native_output_filtered() -> Iterator[_Filtered]:
     withhold its diagnostics (S-expression dumps of the terms a builtin failed on hold input
     values, secrets included). ``failed`` tells that rego-cpp reported such an error: the rule
     it was evaluating came back undefined, so the run must not pass."""
-    import tempfile
-
     result = _Filtered()
-    sys.stdout.flush()
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(1)
-        try:
-            os.dup2(sink.fileno(), 1)
-            yield result
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            sink.seek(0)
-            kept = []
-            for line in sink.read().decode("utf-8", "replace").splitlines():
-                if _NATIVE_DIAGNOSTIC.match(line):
-                    result.failed = result.failed or line.strip().startswith("Errors:")
-                elif line.strip():
-                    kept.append(line)
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-                sys.stderr.flush()
+
+    def store(data: bytes) -> None:
+        kept = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            if _NATIVE_DIAGNOSTIC.match(line):
+                result.failed = result.failed or line.strip().startswith("Errors:")
+            elif line.strip():
+                kept.append(line)
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
+            sys.stderr.flush()
+
+    with _native_stdout(store):
+        yield result
 
 
 _NATIVE_ERROR = re.compile(r"^(?P<msg>[^\n-][^\n]*)\n-- (?P<file>[^\n]+?):(?P<line>\d+):\d+$", re.M)

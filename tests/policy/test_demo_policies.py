@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import PROJECT, run_json
 
 DEMO = PROJECT / "examples" / "demo-repo"
 
 
 def test_starter_library_on_demo_repo_reports_located_findings() -> None:
-    if not DEMO.is_dir():
-        pytest.skip("examples/demo-repo is absent")
     code, report = run_json(str(DEMO), "--policy", str(PROJECT / "policies"), "--checks", "policy")
     assert not report["errors"]
     findings = [f for f in report["findings"] if f["check"] == "policy"]
