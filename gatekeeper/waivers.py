@@ -225,7 +225,7 @@ def _config_location(config: Config, root: Path) -> tuple[str, list[int]]:
         if parsed.documents:
             lines = [parsed.documents[0].locate(("waivers", i))[0] for i in range(len(config.waivers))]
     except OSError:
-        pass
+        return shown, lines  # the file was read once already; without it, waivers point at line 1
     return shown, lines
 
 
