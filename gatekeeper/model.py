@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,17 +34,26 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
+_NAME_MARKS = str.maketrans("", "", "-_$@")
+
+
 def format_field(path: Sequence[str | int]) -> str:
     """Render a field path as ``spec.containers[0].image`` (keys with dots are bracket-quoted)."""
     out: list[str] = []
     for part in path:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif part and all(c.isalnum() or c in "-_$@" for c in part):
+        elif part and (part.isalnum() or _plain_name(part)):
             out.append(f".{part}" if out else part)
         else:
             out.append(f"[{part!r}]")
     return "".join(out)
+
+
+def _plain_name(part: str) -> bool:
+    """Letters, digits and ``-_$@`` only (such a key needs no quoting)."""
+    rest = part.translate(_NAME_MARKS)
+    return not rest or rest.isalnum()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +177,17 @@ class PositionIndex:
         return True
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _child(node: Any, part: str | int) -> tuple[tuple[int, int], Any] | None:
     """Find the position of ``part`` under a YAML node and the child node, or None."""
     tag = getattr(node, "id", None)
     if tag == "mapping" and isinstance(part, str):
-        for key_node, value_node in _mapping_pairs(node):
-            if getattr(key_node, "value", None) == part:
-                mark = key_node.start_mark
-                return (mark.line + 1, mark.column + 1), value_node
+        found = _mapping_child(node, part)
+        if found is not None:
+            mark = found[0].start_mark
+            return (mark.line + 1, mark.column + 1), found[1]
         return None
     if tag == "sequence" and isinstance(part, int):
         items = node.value
@@ -185,17 +197,28 @@ def _child(node: Any, part: str | int) -> tuple[tuple[int, int], Any] | None:
     return None
 
 
-def _mapping_pairs(node: Any) -> Iterable[tuple[Any, Any]]:
-    """Pairs of a mapping node, later keys first so a duplicate resolves to the value that wins;
-    merge keys (``<<``) expand to the pairs of the merged mappings."""
-    for key_node, value_node in reversed(node.value):
-        if getattr(key_node, "tag", "") == "tag:yaml.org,2002:merge":
-            merged = value_node.value if value_node.id == "sequence" else [value_node]
-            for sub in merged:
-                if getattr(sub, "id", None) == "mapping":
-                    yield from _mapping_pairs(sub)
+def _mapping_child(node: Any, part: str) -> tuple[Any, Any] | None:
+    """The (key node, value node) for ``part`` in a mapping node: the last written key wins (a
+    duplicate resolves to the value that is used), explicit keys before merged ones (``<<``),
+    as YAML merges them."""
+    pairs = node.value
+    merges = False
+    for i in range(len(pairs) - 1, -1, -1):
+        key_node = pairs[i][0]
+        if key_node.value == part and key_node.tag != _MERGE_TAG:
+            return pairs[i]  # type: ignore[no-any-return]
+        merges = merges or key_node.tag == _MERGE_TAG
+    if not merges:
+        return None
+    for key_node, value_node in reversed(pairs):
+        if key_node.tag != _MERGE_TAG:
             continue
-        yield key_node, value_node
+        for sub in value_node.value if value_node.id == "sequence" else [value_node]:
+            if getattr(sub, "id", None) == "mapping":
+                found = _mapping_child(sub, part)
+                if found is not None:
+                    return found
+    return None
 
 
 class FlatPositions(PositionIndex):

@@ -151,13 +151,19 @@ def _guard(check: Check, path: str | None, errors: list[CheckError],
     """Run one hook; an exception becomes a CheckError (fail closed) instead of a crash."""
     try:
         return list(produce())
-    except CheckLoadError as exc:
-        errors.append(CheckError(check.name, str(exc), path))
     except Exception as exc:
-        where = f" in {path}" if path else ""
-        errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
-                                             f"{_safe(str(exc))}", path))
+        _record(check, path, errors, exc)
     return []
+
+
+def _record(check: Check, path: str | None, errors: list[CheckError], exc: Exception) -> None:
+    """The error boundary's verdict on an exception raised by a check's hook."""
+    if isinstance(exc, CheckLoadError):
+        errors.append(CheckError(check.name, str(exc), path))
+        return
+    where = f" in {path}" if path else ""
+    errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
+                                         f"{_safe(str(exc))}", path))
 
 
 def _safe(text: str) -> str:
@@ -203,17 +209,42 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
                report_paths: set[str] | None = None) -> list[Finding]:
     """Call a check's per-document, per-resource and whole-set hooks, each inside the error boundary.
 
-    With ``report_paths`` (git modes) the per-document and per-resource hooks run only for the
-    reported files, whose findings are the only ones kept; ``check_all`` still sees every resource.
+    Every document goes to exactly one per-item hook: its resources to ``check_resource``, a
+    document without resources to ``check_document``. Hooks a check does not override are not
+    called (the loop runs once per resource, so a call that can only return nothing is a real
+    cost). With ``report_paths`` (git modes) the per-item hooks run only for the reported files,
+    whose findings are the only ones kept; ``check_all`` still sees every resource.
     """
     out: list[Finding] = []
-    for doc in loaded.documents:
-        if report_paths is not None and doc.path not in report_paths:
-            continue
-        out.extend(_guard(check, doc.path, errors, partial(check.check_document, doc, ctx)))
-        for res in doc.resources:
-            out.extend(_guard(check, res.path, errors, partial(check.check_resource, res, ctx)))
-    out.extend(_guard(check, None, errors, partial(check.check_all, ctx)))
+    cls = type(check)
+    Hook = Callable[[Any, Context], Iterable[Finding]]
+    document: Hook | None = check.check_document if cls.check_document is not Check.check_document else None
+    resource: Hook | None = check.check_resource if cls.check_resource is not Check.check_resource else None
+    if document is not None or resource is not None:
+        for doc in loaded.documents:
+            if report_paths is not None and doc.path not in report_paths:
+                continue
+            items: Iterable[Document | Resource]
+            if doc.resources:
+                if resource is None:
+                    continue
+                hook, items = resource, doc.resources
+            elif document is not None:
+                hook, items = document, (doc,)
+            else:
+                continue
+            for item in items:
+                try:
+                    found = hook(item, ctx)
+                    if found.__class__ is not list and found.__class__ is not tuple:
+                        found = list(found)  # a generator runs inside the error boundary
+                except Exception as exc:
+                    _record(check, item.path, errors, exc)
+                    continue
+                if found:
+                    out.extend(found)
+    if cls.check_all is not Check.check_all:
+        out.extend(_guard(check, None, errors, partial(check.check_all, ctx)))
     return out
 
 

@@ -86,6 +86,15 @@ def test_anchors_and_merge_keys_resolve_positions() -> None:
     assert docs[0].locate(("data", "image")) == (2, 3)
 
 
+def test_an_explicit_key_is_located_before_a_merged_one_written_after_it() -> None:
+    text = ("base: &base\n  pull: Always\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+            "data:\n  pull: Never\n  <<: *base\n")
+    docs, findings = load(text)
+    assert findings == []
+    assert docs[0].obj["data"] == {"pull": "Never"}
+    assert docs[0].locate(("data", "pull")) == (7, 3)
+
+
 def test_crlf_and_bom() -> None:
     text = "\ufeffapiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: crlf\r\n"
     docs, findings = load(text.encode("utf-8"))

@@ -56,7 +56,8 @@ class Check:
         return None
 
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
-        """Findings for one document (every parsed document, resource or not)."""
+        """Findings for one document that holds no Kubernetes resource (values files, kustomizations,
+        kubeconfigs, patches): a document's resources go to ``check_resource`` instead."""
         return ()
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import yaml
@@ -50,6 +51,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.id == "scalar" and key_node.tag != "tag:yaml.org,2002:merge":
+                key_node.value = intern(key_node.value)
                 if key_node.value in seen:
                     self.duplicates.append((key_node.value, key_node.start_mark))
                 seen.add(key_node.value)

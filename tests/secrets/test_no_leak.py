@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gatekeeper import baseline
+from gatekeeper.checks import all_rules
 from gatekeeper.checks.secrets.values import looks_random, safe_value
 from gatekeeper.report import FORMATS, render
 from tests.secrets.fakes import scan
@@ -37,10 +38,16 @@ def _manifests(value: str) -> dict[str, str]:
     }
 
 
+# Text every report may carry whatever it found (rule ids, summaries, hints): a generated value
+# that happens to be a piece of it is not a leak.
+_VOCABULARY = "\n".join(f"{r.id} {r.summary} {r.hint} {r.rationale}" for r in all_rules())
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=secrets)
 def test_no_format_contains_a_detected_secret(value: str) -> None:
     assume(all(value not in text for text in ("Secret", "ConfigMap", "Deployment", "password")))
+    assume(value not in _VOCABULARY)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name, text in _manifests(value).items():

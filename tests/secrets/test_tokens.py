@@ -7,9 +7,11 @@ import json
 import string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gatekeeper.checks.secrets.scan import Place, Scanner
-from gatekeeper.checks.secrets.tokens import find_tokens
+from gatekeeper.checks.secrets.tokens import TRIGGER, find_tokens, may_hold_token
 from tests.secrets.fakes import ALNUM, aws_key_id, chars, github_token, pem_private_key, slack_webhook
 
 LOWER_NUM = string.ascii_lowercase + string.digits
@@ -94,3 +96,25 @@ def test_lower_case_generated_ids_are_not_flagged_as_entropy() -> None:
     scanner.value("uid", "0f8fad5b-d9cb-469f-a165-70867728950e", ("y",), Place.CONFIG)
     scanner.value("commit", chars("0123456789abcdef", 40), ("z",), Place.CONFIG)
     assert scanner.hits == []
+
+
+_TRIGGER_PIECES = ["glpat-", "xoxb-", "xox", "hooks.slack", "hvs.", "hvb.", "pypi-", "gh", "p_", "github_pat_",
+                   "_live_", "eyJ", "npm_", "AKIA", "A3T", "AIza", "PRIVATE KEY", "AGE-SECRET-KEY", "://", ":",
+                   "@", "/", ".", "-", "a", "z", "Q", " "]
+
+
+@given(st.lists(st.sampled_from(_TRIGGER_PIECES), max_size=12))
+def test_may_hold_token_never_misses_a_trigger(pieces: list[str]) -> None:
+    """The walk's cheap pre-test must say yes wherever the trigger alternation matches."""
+    text = "".join(pieces)
+    if TRIGGER.search(text) is not None:
+        assert may_hold_token(text), text
+
+
+@pytest.mark.parametrize("rule", sorted(POSITIVES))
+def test_may_hold_token_on_every_family(rule: str) -> None:
+    token = POSITIVES[rule]()
+    assert may_hold_token(token)
+    lowered = token.lower()
+    if TRIGGER.search(lowered) is not None:  # lower-cased, some families still trigger
+        assert may_hold_token(lowered)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from gatekeeper.checks.base import Check, Context
-from gatekeeper.checks.secrets.inline import find_allow
+from gatekeeper.checks.secrets.inline import find_allow, may_allow
 from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, scan_kubeconfig, scan_resource
 from gatekeeper.checks.secrets.kustomize import FileHit, is_kustomization, scan_kustomization
 from gatekeeper.checks.secrets.redact import Redactor, repo_salt
@@ -48,6 +48,8 @@ class SecretsCheck(Check):
         self.redactor = Redactor("")
         self.high_entropy = True
         self._lines: dict[str, list[str]] = {}
+        self._marked: dict[str, bool] = {}
+        self._scanner = Scanner(True)
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -56,6 +58,9 @@ class SecretsCheck(Check):
         section = ctx.check_config(self.name)
         self.redactor = Redactor(repo_salt(ctx.root, section.get("salt")))
         self.high_entropy = ctx.config is None or ctx.config.rule_enabled("secret-high-entropy", True)
+        self._scanner = Scanner(self.high_entropy)
+        self._lines = {}
+        self._marked = {}
 
     def digest(self, ctx: Context) -> str:
         rules = ",".join(sorted(RULES))
@@ -64,13 +69,16 @@ class SecretsCheck(Check):
     # -- hooks ----------------------------------------------------------------------------
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
-        scanner = Scanner(self.high_entropy)
+        scanner = self._scanner  # one per run: most objects leave it untouched
         scan_resource(scanner, resource.api_version, resource.kind, resource.obj)
-        return self._findings(scanner.hits, resource.document, resource) if scanner.hits else ()
+        if not scanner.hits:
+            return ()
+        hits, scanner.hits = scanner.hits, []
+        return self._findings(hits, resource.document, resource)
 
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
-        if doc.resources or not isinstance(doc.obj, (dict, list)):
-            return []  # resources are read by check_resource
+        if not isinstance(doc.obj, (dict, list)):
+            return []
         scanner = Scanner(self.high_entropy)
         obj = doc.obj
         file_hits: list[FileHit] = []
@@ -117,7 +125,7 @@ class SecretsCheck(Check):
             seen.add(finding.fingerprint)
             if hit.anchor is not None and hit.sub_line is not None:
                 finding = self._embedded_line(finding, hit, doc, resource)
-            out.extend(self._suppress(finding, self._text_lines(doc)))
+            out.extend(self._suppress(finding, self._text_lines(doc) if self._allows(doc) else []))
         return out
 
     def _file_findings(self, hits: list[FileHit], doc: Document, ctx: Context) -> list[Finding]:
@@ -174,6 +182,14 @@ class SecretsCheck(Check):
             return [finding, problem]
         source = f"inline {allow.marker} ({finding.path}:{allow.line})"
         return [replace(finding, waived=Waiver(allow.reason, source))]
+
+    def _allows(self, doc: Document) -> bool:
+        """Whether the document's file has any inline allow comment (most have none, and then
+        its lines need not be split to look for one)."""
+        marked = self._marked.get(doc.path)
+        if marked is None:
+            marked = self._marked[doc.path] = may_allow(doc.text)
+        return marked
 
     def _text_lines(self, doc: Document) -> list[str]:
         lines = self._lines.get(doc.path)

@@ -24,6 +24,11 @@ class Allow:
     marker: str
 
 
+def may_allow(text: str) -> bool:
+    """Whether ``text`` holds any allow marker at all (a file without one needs no line search)."""
+    return "gatekeeper:allow" in text or any(marker in text for marker, _ in _FOREIGN)
+
+
 def find_allow(lines: list[str], line: int, rule: str) -> Allow | None:
     """The suppression comment covering ``rule`` at 1-based ``line`` (same line first, then above)."""
     for number in (line, line - 1):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
-from gatekeeper.checks.secrets.scan import SKIP_KEYS, Place, Scanner
+from gatekeeper.checks.secrets.scan import Place, Scanner
+from gatekeeper.checks.secrets.skips import SKIP_KEYS
 from gatekeeper.checks.secrets.values import decode_secret_data, is_sops
 from gatekeeper.model import FieldPath
 
@@ -44,25 +46,53 @@ def is_sops_document(obj: Any) -> bool:
 
 def scan_resource(scanner: Scanner, api_version: str, kind: str, obj: dict[str, Any]) -> None:
     """Scan one Kubernetes object the way its kind is read."""
+    reader = _READERS.get((api_version, kind))
+    if reader is None:
+        reader = _READERS[(api_version, kind)] = _reader(api_version, kind)
+    reader(scanner, obj)
+
+
+Reader = Callable[[Scanner, dict[str, Any]], None]
+_READERS: dict[tuple[str, str], Reader] = {}
+
+
+def _reader(api_version: str, kind: str) -> Reader:
+    """How objects of one apiVersion and kind are read (decided once per kind and memoised)."""
     if kind == "Secret" and api_version == "v1":
-        scan_secret(scanner, obj)
-        meta = obj.get("metadata")
-        if isinstance(meta, dict):
-            scanner.walk(meta, ("metadata",))
-        return
+        return scan_v1_secret
     if kind == "SealedSecret" and api_version.startswith(SEALED_GROUPS):
-        scanner.walk(obj, (), skip=_SKIP_SEALED)
-        return
+        return scan_sealed_secret
     if (api_version.rpartition("/")[0], kind) in STRUCTURED_KINDS:
-        meta = obj.get("metadata")
-        annotations = meta.get("annotations") if isinstance(meta, dict) else None
-        if isinstance(annotations, dict) and annotations:
-            scanner.walk(annotations, ("metadata", "annotations"))
-        return
+        return scan_annotations
     if kind == "Application" and api_version.startswith("argoproj.io/"):
-        scan_application(scanner, obj)
-        return
+        return scan_application
+    return walk_all
+
+
+def walk_all(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """Any other object: every value, skipping the subtrees that cannot hold a credential."""
     scanner.walk(obj)
+
+
+def scan_v1_secret(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """A v1 Secret: its data and stringData values, and its metadata."""
+    scan_secret(scanner, obj)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        scanner.walk(meta, ("metadata",))
+
+
+def scan_sealed_secret(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """A SealedSecret: everything but its ciphertext."""
+    scanner.walk(obj, (), skip=_SKIP_SEALED)
+
+
+def scan_annotations(scanner: Scanner, obj: dict[str, Any]) -> None:
+    """A kind whose schema holds no free-form string: only its annotations."""
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if isinstance(annotations, dict) and annotations:
+        scanner.walk(annotations, ("metadata", "annotations"))
 
 
 def scan_application(scanner: Scanner, obj: dict[str, Any]) -> None:
@@ -72,11 +102,11 @@ def scan_application(scanner: Scanner, obj: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         scanner.walk(obj)
         return
-    rest = {k: v for k, v in obj.items() if k != "spec"}
-    scanner.walk(rest)
-    picked = {k: v for k, v in spec.items() if k not in ("destination", "syncPolicy", "project",
-                                                          "revisionHistoryLimit")}
-    scanner.walk(picked, ("spec",))
+    scanner.walk({k: v for k, v in obj.items() if k != "spec"})
+    scanner.walk({k: v for k, v in spec.items() if k not in _APPLICATION_SPEC_NAMES}, ("spec",))
+
+
+_APPLICATION_SPEC_NAMES = frozenset({"destination", "syncPolicy", "project", "revisionHistoryLimit"})
 
 
 def scan_secret(scanner: Scanner, obj: dict[str, Any]) -> None:

@@ -15,7 +15,15 @@ from typing import Any
 
 from gatekeeper.checks.secrets import embedded
 from gatekeeper.checks.secrets.keys import KeyKind, classify, is_file_reference, words
-from gatekeeper.checks.secrets.tokens import TRIGGER, aws_secret_key, find_tokens, gcp_service_account
+from gatekeeper.checks.secrets.skips import SKIP_KEYS
+from gatekeeper.checks.secrets.tokens import (
+    TRIGGER,
+    aws_secret_key,
+    find_tokens,
+    gcp_service_account,
+    lower_case_trigger,
+    may_hold_token,
+)
 from gatekeeper.checks.secrets.values import (
     HIGH_ENTROPY_MIN_LENGTH,
     HIGH_ENTROPY_THRESHOLD,
@@ -34,17 +42,6 @@ MIN_LITERAL = 6  # shortest literal reported as a credential in a secret-bearing
 _TOKENISH = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
 _FLAG = re.compile(r"^--?([A-Za-z][\w.-]*)=(.+)$", re.DOTALL)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-# Subtrees never read: server-written state, and fields whose schema leaves no room for a free-form
-# credential (label values are 63-character names; security contexts, resources, ports, mounts and
-# scheduling constraints are enums, numbers and names). This keeps the walk off about half of the
-# nodes of a typical workload.
-SKIP_KEYS = frozenset({"managedFields", "status", "labels", "matchLabels", "matchExpressions", "selector",
-                       "securityContext", "resources", "ports", "volumeMounts", "volumeDevices",
-                       "topologySpreadConstraints", "tolerations", "affinity", "nodeSelector",
-                       "readinessGates", "dnsConfig", "seccompProfile", "capabilities", "envFrom",
-                       "configMapKeyRef", "secretKeyRef", "configMapRef", "secretRef", "fieldRef",
-                       "resourceFieldRef", "emptyDir", "persistentVolumeClaim", "downwardAPI", "hostPath",
-                       "tcpSocket", "grpc", "rollingUpdate", "updateStrategy", "strategy"})
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SPECIAL_CONTAINERS = frozenset({"metadata", "sops"})
 
@@ -143,70 +140,87 @@ class Scanner:
 
         This loop sees every value of every object, so the common case (a short string under a
         neutral key, no token trigger) is decided here, and field paths are kept as cheap parent
-        links that are only flattened for the few values worth a closer look.
+        links that are only flattened for the few values worth a closer look. A stack entry is
+        only (node, link): the place is the walk's, and a list's key is the link's last key.
         """
         link: Link = None
         for part in base:
             link = (link, part)
-        stack: list[tuple[Any, Link, str, Place]] = [(obj, link, "", place)]
-        thresholds, config, pop, push = _THRESHOLDS, Place.CONFIG, stack.pop, stack.append
+        stack: list[tuple[Any, Link]] = [(obj, link)]
+        pop, push, thresholds = stack.pop, stack.append, _THRESHOLDS
+        plain = place is Place.CONFIG
         special = _SPECIAL_DEFAULT if skip is SKIP_KEYS else skip | _SPECIAL_CONTAINERS
-        trigger, tokenish, min_literal = TRIGGER.search, _TOKENISH.fullmatch, MIN_LITERAL
+        trigger, tokenish = TRIGGER.search, _TOKENISH.fullmatch
         while stack:
-            node, path, parent_key, where = pop()
+            node, path = pop()
             if node.__class__ is dict:
-                plain = where is config
                 for key, value in node.items():
                     kind = value.__class__
                     if kind is str:
+                        n = len(value)
+                        if n < MIN_LITERAL:
+                            continue
                         if plain:
                             # A neutral key in ordinary config: only token triggers, embedded config
                             # and long mixed-case token-like strings (entropy-only) need a closer look.
                             least = thresholds.get(key) or threshold(key)
-                            if len(value) < least or (least == NEUTRAL_MIN and trigger(value) is None
-                                                      and "\n" not in value and (
-                                                          len(value) < HIGH_ENTROPY_MIN_LENGTH
-                                                          or value.islower() or value.isupper()
-                                                          or tokenish(value) is None)):
+                            if n < least:
                                 continue
-                        elif len(value) < min_literal:
-                            continue
+                            if least == NEUTRAL_MIN and "\n" not in value:
+                                # ``may_hold_token`` inlined: a lower-case value without '_' or '@'
+                                # can only hold the lower-case trigger literals, and is no
+                                # mixed-case entropy candidate either
+                                if value.islower() and "_" not in value and "@" not in value:
+                                    if not lower_case_trigger(value):
+                                        continue
+                                elif trigger(value) is None and (n < HIGH_ENTROPY_MIN_LENGTH or value.isupper()
+                                                                 or tokenish(value) is None):
+                                    continue
                         if key != LAST_APPLIED:
-                            self.value(key, value, (*flatten(path), key), where)
-                    elif (kind is dict or kind is list) and value:
+                            self.value(key, value, (*flatten(path), key), place)
+                    elif kind is dict or kind is list:
+                        if not value:
+                            continue
                         if key not in special:
-                            push((value, (path, key), key, where))
+                            push((value, (path, key)))
                         elif key in skip or (key == "sops" and "mac" in value):
                             continue
                         elif key == "metadata" and kind is dict:
                             # an object's metadata: only annotations are free-form (names are names)
                             annotations = value.get("annotations")
                             if annotations.__class__ is dict and annotations:
-                                push((annotations, ((path, key), "annotations"), "annotations", where))
-                            elif not _is_object_meta(value):
-                                push((value, (path, key), key, where))
+                                push((annotations, ((path, key), "annotations")))
+                            elif not value.keys() <= _META_KEYS:
+                                push((value, (path, key)))
                         else:
-                            push((value, (path, key), key, where))
-            elif type(node) is list:
-                self._list(node, path, parent_key, where, stack)
+                            push((value, (path, key)))
+            elif node.__class__ is list:
+                self._list(node, path, _list_key(path), place, stack)
 
     def _list(self, items: list[Any], path: Link, parent_key: str, where: Place,
-              stack: list[tuple[Any, Link, str, Place]]) -> None:
+              stack: list[tuple[Any, Link]]) -> None:
+        """A list's items: env-style name/value pairs, command-line flags and nested values."""
         env = parent_key == "env" and where is Place.CONFIG
         for i, item in enumerate(items):
-            kind = type(item)
+            kind = item.__class__
             if kind is dict:
-                name, value = item.get("name"), item.get("value")
-                if type(name) is str and "value" in item:
-                    if type(value) is str and not _boring(name, value, Place.CONFIG if env else where):
-                        self.value(name, value, (*flatten(path), i, "value"), Place.ENV if env else where)
-                    elif type(value) in (list, dict) and value:  # mis-typed, but its strings are in git
-                        stack.append((value, ((path, i), "value"), name, where))
-                    if len(item) > 2:
-                        rest = {k: v for k, v in item.items() if k not in ("name", "value")}
-                        stack.append((rest, (path, i), parent_key, where))
+                if "value" in item:
+                    name, value = item.get("name"), item["value"]
+                    if name.__class__ is str:
+                        if value.__class__ is str:
+                            if not _boring(name, value, Place.CONFIG if env else where):
+                                self.value(name, value, (*flatten(path), i, "value"), Place.ENV if env else where)
+                        elif value.__class__ is dict and value:  # mis-typed, but its strings are in git
+                            stack.append((value, ((path, i), "value")))
+                        elif value.__class__ is list and value:  # judged under the variable's name
+                            self._list(value, ((path, i), "value"), name, where, stack)
+                        if len(item) > 2:
+                            stack.append(({k: v for k, v in item.items() if k not in ("name", "value")},
+                                          (path, i)))
+                        continue
+                if "valueFrom" in item and _reference_only(item):
                     continue
-                stack.append((item, (path, i), parent_key, where))
+                stack.append((item, (path, i)))
             elif kind is str:
                 if len(item) < MIN_LITERAL or (where is Place.CONFIG and len(item) < NEUTRAL_MIN
                                                and item[0] != "-" and threshold_of(parent_key) == NEUTRAL_MIN):
@@ -217,7 +231,7 @@ class Scanner:
                 elif not _boring(parent_key, item, where):
                     self.value(parent_key, item, (*flatten(path), i), where)
             elif kind is list and item:
-                stack.append((item, (path, i), parent_key, where))
+                stack.append((item, (path, i)))
 
     # -- one value ----------------------------------------------------------------------------
 
@@ -276,7 +290,7 @@ class Scanner:
                sub_line: int | None = None, decoded: bool = False) -> bool:
         """Report token family matches in a value (and in its base64 decoding); True when any."""
         found = False
-        if len(value) >= 16 and TRIGGER.search(value) is not None:
+        if len(value) >= 16 and may_hold_token(value):
             for token in find_tokens(value):
                 line = sub_line
                 if "\n" in value and not decoded:
@@ -365,9 +379,22 @@ _META_KEYS = frozenset({"name", "namespace", "labels", "generateName", "uid", "r
                         "generation", "creationTimestamp", "finalizers", "ownerReferences", "deletionTimestamp"})
 
 
-def _is_object_meta(value: dict[str, Any]) -> bool:
-    """Object metadata without annotations: only names and labels, nothing to scan."""
-    return value.keys() <= _META_KEYS
+_ENV_REFERENCE = frozenset({"name", "valueFrom"})
+
+
+def _reference_only(item: dict[str, Any]) -> bool:
+    """An env entry whose value comes from a reference (secretKeyRef, fieldRef...): only names."""
+    source = item["valueFrom"]
+    return item.keys() <= _ENV_REFERENCE and source.__class__ is dict and source.keys() <= SKIP_KEYS
+
+
+def _list_key(link: Link) -> str:
+    """The key a list sits under (the nearest key in its path; "" at the root)."""
+    while link is not None:
+        link, part = link
+        if part.__class__ is str:
+            return part
+    return ""
 
 
 def _boring(key: str, value: str, where: Place) -> bool:
@@ -378,7 +405,7 @@ def _boring(key: str, value: str, where: Place) -> bool:
         return True
     if where is not Place.CONFIG or key_kind(key) is KeyKind.CREDENTIAL:
         return False
-    return n < 16 or (TRIGGER.search(value) is None and "\n" not in value
+    return n < 16 or ("\n" not in value and not may_hold_token(value)
                       and (n < HIGH_ENTROPY_MIN_LENGTH or value.islower() or value.isupper()
                            or _TOKENISH.fullmatch(value) is None))
 

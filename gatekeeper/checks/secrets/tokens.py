@@ -119,6 +119,26 @@ FAMILIES: tuple[Family, ...] = (
 # One literal every family's match contains; a string without any of them cannot match.
 TRIGGER = re.compile(r"PRIVATE KEY|AKIA|ASIA|ABIA|ACCA|A3T|AIza|gh[pousr]_|github_pat_|glpat-|hooks\.slack"
                      r"|xox[abposr]-|_live_|eyJ|AGE-SECRET-KEY|hv[sb]\.|npm_|pypi-|://[^\s/@]*:[^\s/@]*@")
+# The trigger literals a value can hold without an upper-case letter, '_' or '@' (every other
+# alternative of TRIGGER has one of those): most values are lower-case names, paths and hosts,
+# and five substring tests cost less than one pass of the alternation.
+_LOWER_CASE_TRIGGERS = ("glpat-", "xox", "hooks.slack", "hvs.", "hvb.", "pypi-")
+
+
+def may_hold_token(value: str) -> bool:
+    """Whether ``TRIGGER`` can match ``value`` (never False where it matches; cheaper for the
+    common lower-case value)."""
+    if value.islower() and "_" not in value and "@" not in value:
+        return lower_case_trigger(value)
+    return TRIGGER.search(value) is not None
+
+
+def lower_case_trigger(value: str) -> bool:
+    """For a value without upper-case letters, '_' or '@': whether it holds a trigger literal."""
+    for literal in _LOWER_CASE_TRIGGERS:  # noqa: SIM110 (a generator costs more than the tests)
+        if literal in value:
+            return True
+    return False
 
 
 def find_tokens(text: str) -> list[TokenMatch]:
