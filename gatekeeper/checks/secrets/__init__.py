@@ -15,7 +15,7 @@ from typing import Any
 
 from gatekeeper.checks.base import Check, Context
 from gatekeeper.checks.secrets.inline import find_allow, may_allow
-from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, scan_kubeconfig, scan_resource
+from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
 from gatekeeper.checks.secrets.kustomize import FileHit, is_kustomization, scan_kustomization
 from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
@@ -70,7 +70,7 @@ class SecretsCheck(Check):
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         scanner = self._scanner  # one per run: most objects leave it untouched
-        scan_resource(scanner, resource.api_version, resource.kind, resource.obj)
+        reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
         if not scanner.hits:
             return ()
         hits, scanner.hits = scanner.hits, []

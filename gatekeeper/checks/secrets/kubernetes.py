@@ -46,10 +46,15 @@ def is_sops_document(obj: Any) -> bool:
 
 def scan_resource(scanner: Scanner, api_version: str, kind: str, obj: dict[str, Any]) -> None:
     """Scan one Kubernetes object the way its kind is read."""
+    reader_of(api_version, kind)(scanner, obj)
+
+
+def reader_of(api_version: str, kind: str) -> Reader:
+    """How objects of one apiVersion and kind are read (decided once per kind and memoised)."""
     reader = _READERS.get((api_version, kind))
     if reader is None:
         reader = _READERS[(api_version, kind)] = _reader(api_version, kind)
-    reader(scanner, obj)
+    return reader
 
 
 Reader = Callable[[Scanner, dict[str, Any]], None]
@@ -57,7 +62,6 @@ _READERS: dict[tuple[str, str], Reader] = {}
 
 
 def _reader(api_version: str, kind: str) -> Reader:
-    """How objects of one apiVersion and kind are read (decided once per kind and memoised)."""
     if kind == "Secret" and api_version == "v1":
         return scan_v1_secret
     if kind == "SealedSecret" and api_version.startswith(SEALED_GROUPS):
@@ -66,12 +70,7 @@ def _reader(api_version: str, kind: str) -> Reader:
         return scan_annotations
     if kind == "Application" and api_version.startswith("argoproj.io/"):
         return scan_application
-    return walk_all
-
-
-def walk_all(scanner: Scanner, obj: dict[str, Any]) -> None:
-    """Any other object: every value, skipping the subtrees that cannot hold a credential."""
-    scanner.walk(obj)
+    return Scanner.walk  # any other object: every value but the subtrees that cannot hold one
 
 
 def scan_v1_secret(scanner: Scanner, obj: dict[str, Any]) -> None:
@@ -102,10 +101,14 @@ def scan_application(scanner: Scanner, obj: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         scanner.walk(obj)
         return
-    scanner.walk({k: v for k, v in obj.items() if k != "spec"})
+    if obj.keys() <= _OBJECT_KEYS:
+        scan_annotations(scanner, obj)  # apiVersion and kind are names, status is skipped anyway
+    else:
+        scanner.walk({k: v for k, v in obj.items() if k != "spec"})
     scanner.walk({k: v for k, v in spec.items() if k not in _APPLICATION_SPEC_NAMES}, ("spec",))
 
 
+_OBJECT_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 _APPLICATION_SPEC_NAMES = frozenset({"destination", "syncPolicy", "project", "revisionHistoryLimit"})
 
 
