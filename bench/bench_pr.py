@@ -7,10 +7,12 @@ measures (each the best of ``--repeat`` runs; the machine is noisy, compare rati
 0. the parse floor (PyYAML's C loader over every file) and a full directory check, for scale;
 1. PR mode in-process (``check --base HEAD~1``) with the wall time split into git (diff and
    reading the tree's blobs), load (parse with positions) and each check;
+   First with ``--no-cache`` (every context file parsed), then with the parse cache empty (the
+   first run writes it) and warm (unchanged files read from it);
 2. the same with ``--new-only`` (a second pass at the base);
 3. PR mode as a real process (``python -m gatekeeper check --base HEAD~1``), so start-up is in;
 4. the pre-commit hook's command on 10 staged files (``check --staged --scope all FILES``)
-   as a real process.
+   as a real process, without and with the parse cache.
 
 Usage: bench_pr.py [--count 10000] [--repeat 3] [--dir EXISTING_CORPUS]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,11 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, check=True,
                           capture_output=True, text=True).stdout
+
+
+def clear_store(repo: Path) -> None:
+    """Remove the git modes' parse cache, so the next run starts from an empty one."""
+    shutil.rmtree(repo / ".git" / "gatekeeper", ignore_errors=True)
 
 
 def build_repo(count: int, directory: Path | None) -> tuple[Path, list[str]]:
@@ -117,17 +125,28 @@ def main() -> int:
     print(f"parse floor (CSafeLoader, whole tree): {min(parse_floor(repo) for _ in range(opts.repeat)):.2f}s")
     runs = [in_process(repo, ["."]) for _ in range(opts.repeat)]
     show("full check of the directory (no git), in-process", *best(runs))
+    runs = [in_process(repo, ["--base", "HEAD~1", "--no-cache"]) for _ in range(opts.repeat)]
+    show("PR mode --no-cache (every context file parsed), in-process", *best(runs))
+    runs = []
+    for _ in range(opts.repeat):
+        clear_store(repo)
+        runs.append(in_process(repo, ["--base", "HEAD~1"]))
+    show("PR mode, first run: empty parse cache (it is written), in-process", *best(runs))
     runs = [in_process(repo, ["--base", "HEAD~1"]) for _ in range(opts.repeat)]
-    show("PR mode, in-process", *best(runs))
+    show("PR mode, parse cache warm, in-process", *best(runs))
     runs = [in_process(repo, ["--base", "HEAD~1", "--new-only"]) for _ in range(opts.repeat)]
-    show("PR mode --new-only, in-process", *best(runs))
+    show("PR mode --new-only, parse cache warm, in-process", *best(runs))
+    walls = [process(repo, ["--base", "HEAD~1", "--no-cache"]) for _ in range(opts.repeat)]
+    print(f"PR mode --no-cache, process: {min(walls):.2f}s wall")
     walls = [process(repo, ["--base", "HEAD~1"]) for _ in range(opts.repeat)]
-    print(f"PR mode, process: {min(walls):.2f}s wall")
+    print(f"PR mode, parse cache warm, process: {min(walls):.2f}s wall")
     git(repo, "reset", "-q", "--soft", "HEAD~1")  # the 10 edits become staged changes
     runs = [in_process(repo, ["--staged", "--scope", "all", *changed]) for _ in range(opts.repeat)]
-    show("pre-commit hook command (10 staged files), in-process", *best(runs))
+    show("pre-commit hook command (10 staged files), parse cache warm, in-process", *best(runs))
+    walls = [process(repo, ["--staged", "--scope", "all", "--no-cache", *changed]) for _ in range(opts.repeat)]
+    print(f"pre-commit hook command (10 staged files) --no-cache, process: {min(walls):.2f}s wall")
     walls = [process(repo, ["--staged", "--scope", "all", *changed]) for _ in range(opts.repeat)]
-    print(f"pre-commit hook command (10 staged files), process: {min(walls):.2f}s wall")
+    print(f"pre-commit hook command (10 staged files), parse cache warm, process: {min(walls):.2f}s wall")
     walls = [process(repo, ["--checks", "secrets", *changed]) for _ in range(opts.repeat)]
     print(f"gatekeeper-secrets hook command (10 files), process: {min(walls):.2f}s wall")
     return 0

@@ -46,7 +46,8 @@ class Run:
     hook_paths: set[str] | None = None  # per-document/resource hooks only for these files (None: report_paths)
     progress: Progress | None = None
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
-    parser: Callable[[SourceFile], ParsedFile] | None = None  # parse override (git modes reuse parses)
+    # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
+    parser: Callable[[SourceFile, bool], ParsedFile] | None = None
 
 
 @dataclass(slots=True)
@@ -101,13 +102,15 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
                resources: list[Resource]) -> None:
     """Parse every file into documents and resources (appending to the given lists)."""
     total = len(files)
+    hooked = run.report_paths if run.hook_paths is None else run.hook_paths
     for i, source in enumerate(files):
         if len(source.data) > run.config.max_file_size:
             findings.append(file_finding(source.path, "file-too-large",
                                          f"file is {len(source.data)} bytes, over the "
                                          f"{run.config.max_file_size}-byte limit; it was not checked"))
             continue
-        parsed = parse(source) if run.parser is None else run.parser(source)
+        parsed = parse(source) if run.parser is None else run.parser(source, hooked is not None
+                                                                         and source.path not in hooked)
         findings.extend(parsed.findings)
         for doc in parsed.documents:
             findings.extend(extract(doc))

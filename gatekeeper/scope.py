@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gatekeeper.context_cache import ContextCache
 from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
@@ -90,24 +91,35 @@ class ParseMemo:
     """Parses kept for one invocation, so ``--new-only``'s pass at the base re-parses only what changed.
 
     Keyed by path and content digest; each hit hands out fresh Document shells (the loader fills
-    their ``resources``) around the shared, read-only parsed objects and positions. In memory
-    only: nothing is written to disk.
+    their ``resources``) around the shared, read-only parsed objects and positions. With a
+    ``ContextCache``, files parsed only as context (no hook runs on them) are also read from and
+    written to the store between invocations (redacted objects, lazy positions).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: ContextCache | None = None) -> None:
         self._parsed: dict[tuple[str, bytes], ParsedFile] = {}
+        self._context: dict[tuple[str, bytes], ParsedFile] = {}
+        self.cache = cache
         self.hits = 0
 
-    def __call__(self, source: SourceFile) -> ParsedFile:
-        key = (source.path, hashlib.blake2b(source.data, digest_size=16).digest())
+    def __call__(self, source: SourceFile, context: bool = False) -> ParsedFile:
+        digest = hashlib.blake2b(source.data, digest_size=20).digest()
+        key = (source.path, digest)
         found = self._parsed.get(key)
+        if found is None and context and self.cache is not None:
+            found = self._context.get(key)
+            if found is None:
+                found = self.cache.load(source, digest)
+                if found is not None:
+                    self._context[key] = found
         if found is None:
             found = self._parsed[key] = parse(source)
+            if context and self.cache is not None:
+                self.cache.save(source, digest, found)
         else:
             self.hits += 1
         return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
                           list(found.findings), found.text)
-
 
 def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     """Fingerprints of every finding the base had (hooks run on the files this change touches)."""
@@ -122,7 +134,7 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     return {f.fingerprint for f in report.findings if f.fingerprint}
 
 
-def configure(run: Run, selection: Selection) -> None:
+def configure(run: Run, selection: Selection, cache: ContextCache | None = None) -> None:
     """Point a run at a selection: the whole tree as files, hooks (and reporting) on the changed files.
 
     With the changed scope the run keeps findings everywhere; :func:`settle` then keeps those in
@@ -130,7 +142,7 @@ def configure(run: Run, selection: Selection) -> None:
     a duplicate of a new object reported at the old one, a Service left dangling by a deletion).
     """
     run.files = selection.files
-    run.parser = ParseMemo()  # a pass at the base reuses every unchanged file's parse
+    run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
     if selection.scope == "changed":
         run.report_paths, run.hook_paths = None, set(selection.report_paths)
     else:

@@ -18,13 +18,15 @@ import click
 
 from gatekeeper import scope
 from gatekeeper.cli.output import OutputSpec
+from gatekeeper.context_cache import ContextCache
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Run, execute, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
 
 F = TypeVar("F", bound=Callable[..., Any])
-_KEYS = ("base", "head", "staged", "changed", "scope_name", "new_only",
+CACHE_FILE = "context-cache.sqlite3"
+_KEYS = ("base", "head", "staged", "changed", "scope_name", "new_only", "no_cache",
          "sarif", "junit", "markdown", "github")
 
 
@@ -49,6 +51,9 @@ def git_options(func: F) -> F:
                           "[default: changed]. The whole tree is always loaded as context."),
         click.option("--new-only", is_flag=True,
                      help="In a git mode, drop findings that already existed at the base."),
+        click.option("--no-cache", is_flag=True,
+                     help="In a git mode, parse every context file instead of reading unchanged ones from "
+                          "the parse cache in the git directory (which holds no detected secret)."),
         click.option("--sarif", type=file_type, metavar="FILE", help="Also write a SARIF 2.1.0 report."),
         click.option("--junit", type=file_type, metavar="FILE", help="Also write a JUnit XML report."),
         click.option("--markdown", type=file_type, metavar="FILE", help="Also write a Markdown summary."),
@@ -70,6 +75,7 @@ class GitOptions:
     changed: bool
     scope_name: str | None
     new_only: bool
+    no_cache: bool
     sarif: Path | None
     junit: Path | None
     markdown: Path | None
@@ -96,8 +102,8 @@ def pop_options(opts: dict[str, Any]) -> GitOptions:
         raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; choose one git mode")
     if parsed.head and not parsed.base:
         raise click.UsageError("--head needs --base")
-    if parsed.mode is None and (parsed.scope_name or parsed.new_only):
-        raise click.UsageError("--scope and --new-only need a git mode (--base, --staged or --changed)")
+    if parsed.mode is None and (parsed.scope_name or parsed.new_only or parsed.no_cache):
+        raise click.UsageError("--scope, --new-only and --no-cache need a git mode (--base, --staged or --changed)")
     return parsed
 
 
@@ -148,7 +154,8 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
                                  include=run.config.include or DEFAULT_INCLUDE, exclude=run.config.exclude)
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
-    scope.configure(run, selection)
+    cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE)
+    scope.configure(run, selection, cache)
     return selection
 
 
@@ -178,6 +185,12 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
         except git.GitSourceError as exc:
             raise GitError(str(exc)) from None
         report.timings["base"] = time.perf_counter() - started
+    if isinstance(run.parser, scope.ParseMemo) and run.parser.cache is not None:
+        cache = run.parser.cache
+        cache.close()  # write the context parses the store was given
+        context = len(selection.files) - len(run.hook_paths or run.report_paths or ())
+        report.notes.append(f"parse cache: {cache.hits} context file(s) read from {cache.path.name}, "
+                            f"{cache.saved} stored (of {max(context, 0)} context files)")
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only))
 

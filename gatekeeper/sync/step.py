@@ -189,10 +189,10 @@ def refuse_unpublishable(rendered: list[Rendered], allow_empty: bool) -> None:
 def capture_parses(run: Run) -> dict[str, ParsedFile]:
     """Make the run remember every parse, so plain renders publish exactly what was checked."""
     cache: dict[str, ParsedFile] = {}
-    inner = run.parser or parse
+    inner = run.parser
 
-    def parse_and_keep(source: SourceFile) -> ParsedFile:
-        parsed = inner(source)
+    def parse_and_keep(source: SourceFile, context: bool = False) -> ParsedFile:
+        parsed = parse(source) if inner is None else inner(source, context)
         cache[source.path] = parsed
         return parsed
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import Check, Context
@@ -21,7 +22,7 @@ from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
 from gatekeeper.checks.secrets.tokens import gcp_service_account
-from gatekeeper.model import Document, Finding, Resource, Rule, Waiver, fingerprint, format_field
+from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Waiver, fingerprint, format_field
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -80,19 +81,7 @@ class SecretsCheck(Check):
         if not isinstance(doc.obj, (dict, list)):
             return []
         scanner = Scanner(self.high_entropy)
-        obj = doc.obj
-        file_hits: list[FileHit] = []
-        if isinstance(obj, list):
-            scanner.walk(obj)
-        elif is_kubeconfig(obj):
-            scan_kubeconfig(scanner, obj)
-        elif is_kustomization(doc.path, obj):
-            file_hits = scan_kustomization(scanner, obj, doc.path, ctx.root)
-        elif gcp_service_account(obj):
-            scanner.add("secret-gcp-service-account", ("private_key",), str(obj["private_key"]),
-                        "GCP service-account key file")
-        else:
-            scanner.walk(obj)
+        file_hits = scan_document(scanner, doc.path, doc.obj, ctx.root)
         findings = self._findings(scanner.hits, doc, None)
         findings.extend(self._file_findings(file_hits, doc, ctx))
         return findings
@@ -209,6 +198,41 @@ class SecretsCheck(Check):
         return lines
 
 
+def scan_document(scanner: Scanner, path: str, obj: Any, root: Path | None) -> list[FileHit]:
+    """Scan a document that holds no Kubernetes resource (kubeconfig, kustomization, service-account
+    key file, any other YAML or JSON); hits in the files a kustomization's generators read are
+    returned apart (not read when ``root`` is None)."""
+    if isinstance(obj, list):
+        scanner.walk(obj)
+    elif is_kubeconfig(obj):
+        scan_kubeconfig(scanner, obj)
+    elif is_kustomization(path, obj):
+        return scan_kustomization(scanner, obj, path, root)
+    elif gcp_service_account(obj):
+        scanner.add("secret-gcp-service-account", ("private_key",), str(obj["private_key"]),
+                    "GCP service-account key file")
+    elif isinstance(obj, dict):
+        scanner.walk(obj)
+    return []
+
+
+def detected_fields(doc: Document) -> list[FieldPath]:
+    """Field paths (from the document root) of every value the secrets check reports in a document:
+    for a value found inside an embedded string, the path of that string. What a cache of parsed
+    documents must not keep."""
+    scanner = Scanner(True)
+    out: list[FieldPath] = []
+    if doc.resources:
+        for resource in doc.resources:
+            reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
+            out.extend((*resource.base, *(h.anchor if h.anchor is not None else h.path)) for h in scanner.hits)
+            scanner.hits = []
+    elif isinstance(doc.obj, (dict, list)):
+        scan_document(scanner, doc.path, doc.obj, None)
+        out.extend(h.anchor if h.anchor is not None else h.path for h in scanner.hits)
+    return out
+
+
 def _value_at(obj: Any, path: Sequence[str | int]) -> Any:
     for part in path:
         if isinstance(obj, dict) and isinstance(part, str):
@@ -220,4 +244,4 @@ def _value_at(obj: Any, path: Sequence[str | int]) -> Any:
     return obj
 
 
-__all__ = ["RULES", "SecretsCheck"]
+__all__ = ["RULES", "SecretsCheck", "detected_fields", "scan_document"]

@@ -40,8 +40,9 @@ def is_kustomization(path: str, obj: Any) -> bool:
         str(obj.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
 
 
-def scan_kustomization(scanner: Scanner, obj: dict[str, Any], doc_path: str, root: Path) -> list[FileHit]:
-    """Scan generators (secretGenerator as credentials, configMapGenerator as config) and the rest."""
+def scan_kustomization(scanner: Scanner, obj: dict[str, Any], doc_path: str, root: Path | None) -> list[FileHit]:
+    """Scan generators (secretGenerator as credentials, configMapGenerator as config) and the rest;
+    the files generators read are scanned too unless ``root`` is None."""
     file_hits: list[FileHit] = []
     for field, place in (("secretGenerator", Place.GENERATOR), ("configMapGenerator", Place.CONFIG)):
         generators = obj.get(field)
@@ -57,6 +58,8 @@ def scan_kustomization(scanner: Scanner, obj: dict[str, Any], doc_path: str, roo
                     if isinstance(literal, str) and "=" in literal:
                         key, _, value = literal.partition("=")
                         _judge(scanner, key.strip(), _unquote(value), (*base, "literals", j), place)
+            if root is None:
+                continue
             sources = [*_strings(gen.get("envs")), *_strings([gen.get("env")])]
             for rel in sources:
                 file_hits.extend(_env_file(rel, doc_path, root, place))

@@ -1,0 +1,202 @@
+"""The parse cache of git modes: same reports, exact lines in cached files, no secret in the store."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_cli, run_json
+from tests.pr.conftest import Repo
+
+STORE = Path(".git") / "gatekeeper" / "context-cache.sqlite3"
+
+WEB_CM = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: shop
+data:
+  mode: fast
+"""
+
+PASSWORD = "Sup3r-S3cret-Value-9x"
+ENV_PASSWORD = "hunter2-Zq7-literal"
+EMBEDDED_PASSWORD = "Kj8mQ2vL9pWx4zRt"
+GENERATOR_PASSWORD = "gen-Pa55-literal-77"
+KUBE_TOKEN = "kubeconfig-token-abcDEF123456"
+SECRETS = (PASSWORD, ENV_PASSWORD, EMBEDDED_PASSWORD, GENERATOR_PASSWORD, KUBE_TOKEN)
+
+SECRET_FILES = {
+    "apps/secret.yaml": f"""
+        apiVersion: v1
+        kind: Secret
+        metadata: {{name: db, namespace: shop}}
+        stringData:
+          password: "{PASSWORD}"
+        data:
+          token: {base64.b64encode(PASSWORD.encode()).decode()}
+        """,
+    "apps/deploy.yaml": f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: web, namespace: shop}}
+        spec:
+          selector: {{matchLabels: {{app: web}}}}
+          template:
+            metadata: {{labels: {{app: web}}}}
+            spec:
+              containers:
+                - name: web
+                  image: registry.example.com/web:1.2.3
+                  env:
+                    - name: DB_PASSWORD
+                      value: "{ENV_PASSWORD}"
+        """,
+    "apps/cm.yaml": f"""
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: app, namespace: shop}}
+        data:
+          application.yaml: |
+            db:
+              password: "{EMBEDDED_PASSWORD}"
+        """,
+    "apps/kustomization.yaml": f"""
+        resources: [secret.yaml, deploy.yaml, cm.yaml]
+        secretGenerator:
+          - name: gen
+            literals: ["DB_PASSWORD={GENERATOR_PASSWORD}"]
+        """,
+    "clusters/kubeconfig.yaml": f"""
+        apiVersion: v1
+        kind: Config
+        users:
+          - name: admin
+            user:
+              token: {KUBE_TOKEN}
+        """,
+}
+
+
+def _key(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(f["path"], f["line"], f["column"], f["rule"], f["message"], f["fingerprint"])
+            for f in report["findings"]]
+
+
+def _note(report: dict[str, Any]) -> str:
+    return next(n for n in report["notes"] if n.startswith("parse cache:"))
+
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: eighty}]
+"""
+
+
+def test_a_second_run_reads_context_from_the_store_and_reports_the_same(repo: Repo) -> None:
+    for path, text in SECRET_FILES.items():
+        repo.write(path, text)
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/service.yaml", SERVICE)  # selects the Deployment of an unchanged file
+    repo.commit("pr")
+    first_code, first = run_json("--base", "main", cwd=repo.path)
+    second_code, second = run_json("--base", "main", "--new-only", cwd=repo.path)
+    third_code, third = run_json("--base", "main", cwd=repo.path)
+    assert (repo.path / STORE).is_file()
+    assert _note(first) == ("parse cache: 0 context file(s) read from context-cache.sqlite3, "
+                            "6 stored (of 6 context files)")
+    assert _note(second).startswith("parse cache: 6 context file(s) read")
+    assert _note(third).startswith("parse cache: 6 context file(s) read")
+    assert first_code == second_code == third_code == 1
+    assert _key(first) == _key(second) == _key(third)
+    # the change's own schema error is reported; the Deployment read from the store is context
+    # enough for the Service not to be dangling
+    assert [(f["path"], f["line"], f["rule"]) for f in third["findings"] if f["check"] == "schema"] \
+        == [("apps/service.yaml", 6, "schema-type")]
+    assert not any(f["rule"] == "dangling-service" for f in third["findings"])
+
+
+def test_the_store_holds_no_detected_secret(repo: Repo) -> None:
+    for path, text in SECRET_FILES.items():
+        repo.write(path, text)
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/web.yaml", WEB_CM.replace("mode: fast", "mode: slow"))
+    repo.commit("pr")
+    run_json("--base", "main", cwd=repo.path)
+    stored = b"".join(p.read_bytes() for p in (repo.path / STORE).parent.iterdir())
+    assert b"shop" in stored and b"registry.example.com/web:1.2.3" in stored  # context was stored
+    for value in SECRETS:
+        assert value.encode() not in stored, value
+        assert base64.b64encode(value.encode()) not in stored, value
+
+
+def test_a_finding_caused_in_a_cached_file_keeps_its_exact_line(repo: Repo) -> None:
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other").replace("fast", "slow"))
+    repo.commit("warm the store with web.yaml as context")
+    run_json("--checks", "lint", "--base", "main", cwd=repo.path)
+    repo.write("apps/web-copy.yaml", "# copied\n" + WEB_CM.lstrip("\n"))
+    repo.commit("pr")
+    code, report = run_json("--checks", "lint", "--base", "main", cwd=repo.path)
+    assert "parse cache: 0" not in _note(report)
+    dups = [(f["path"], f["line"], f["column"]) for f in report["findings"] if f["rule"] == "duplicate-object"]
+    assert (code, dups) == (1, [("apps/web.yaml", 4, 3)])
+
+
+def test_a_changed_file_whose_content_is_in_the_store_is_parsed_in_full(repo: Repo) -> None:
+    secret = SECRET_FILES["apps/deploy.yaml"]
+    repo.write("apps/deploy.yaml", secret)
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
+    repo.commit("touch another file")
+    run_json("--base", "HEAD~1", cwd=repo.path)  # deploy.yaml (with its secret) stored as context
+    repo.write("apps/deploy.yaml", secret.replace(ENV_PASSWORD, "changed-Zq7-other-literal"))
+    repo.commit("change it")
+    repo.write("apps/deploy.yaml", secret)
+    repo.commit("revert it: the stored content again")
+    code, report = run_json("--base", "HEAD~1", cwd=repo.path)
+    assert code == 1
+    assert [(f["path"], f["line"], f["rule"]) for f in report["findings"] if f["check"] == "secrets"] \
+        == [("apps/deploy.yaml", 14, "secret-env-literal")]
+
+
+def test_no_cache_neither_reads_nor_writes_the_store(repo: Repo) -> None:
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other"))
+    repo.commit("base")
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other").replace("fast", "slow"))
+    repo.commit("pr")
+    code, report = run_json("--base", "HEAD~1", "--no-cache", cwd=repo.path)
+    assert code == 0
+    assert not (repo.path / STORE).exists()
+    assert not any(n.startswith("parse cache:") for n in report["notes"])
+    assert run_cli("check", "--no-cache", cwd=repo.path)[0] == 2  # a git-mode option
+
+
+def test_a_broken_store_is_only_a_miss(repo: Repo) -> None:
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other"))
+    repo.commit("base")
+    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other").replace("fast", "slow"))
+    repo.commit("pr")
+    _, clean = run_json("--base", "HEAD~1", "--no-cache", cwd=repo.path)
+    store = repo.path / STORE
+    store.parent.mkdir(parents=True)
+    store.write_bytes(b"this is not a database" * 100)
+    code, report = run_json("--base", "HEAD~1", cwd=repo.path)
+    assert (code, _key(report)) == (0, _key(clean))
+    assert "parse cache: 0 context file(s) read" in _note(report)
