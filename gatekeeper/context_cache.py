@@ -99,7 +99,7 @@ class ContextCache:
             return None
         try:
             return self._restore(source, json.loads(row[0]))
-        except (ValueError, TypeError, KeyError, IndexError):
+        except Exception:  # any malformed record is a miss, never a failed run
             return None
 
     def _restore(self, source: SourceFile, record: list[list[Any]]) -> ParsedFile | None:
@@ -118,14 +118,11 @@ class ContextCache:
         """Queue a fresh parse of a context file (written by ``flush``); files with findings are not kept."""
         if parsed.findings or self._broken:
             return
-        record = []
-        for doc in parsed.documents:
-            start = doc.positions.lookup(())
-            record.append([doc.index, doc.line, start[1], redacted(doc)])
         try:
+            record = [[doc.index, doc.line, doc.positions.lookup(())[1], redacted(doc)] for doc in parsed.documents]
             self._pending.append((self.key(source, digest), json.dumps(record, allow_nan=True)))
-        except (TypeError, ValueError):
-            return  # a value JSON cannot hold: parse this file every time
+        except Exception:  # a value JSON cannot hold, or a scan that failed: not stored
+            return
 
     def flush(self) -> None:
         """Write the queued records in one transaction and keep the store bounded."""
