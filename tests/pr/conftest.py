@@ -89,3 +89,23 @@ metadata:
 data:
   key: value
 """
+
+
+WEB_CM = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: shop
+data:
+  mode: fast
+"""
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""

@@ -7,19 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli, run_json
-from tests.pr.conftest import Repo
+from tests.pr.conftest import SERVICE, WEB_CM, Repo
 
 STORE = Path(".git") / "gatekeeper" / "context-cache.sqlite3"
-
-WEB_CM = """
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: web
-  namespace: shop
-data:
-  mode: fast
-"""
 
 PASSWORD = "Sup3r-S3cret-Value-9x"
 ENV_PASSWORD = "hunter2-Zq7-literal"
@@ -89,24 +79,22 @@ def _note(report: dict[str, Any]) -> str:
     return next(n for n in report["notes"] if n.startswith("parse cache:"))
 
 
-SERVICE = """
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{port: eighty}]
-"""
+BAD_SERVICE = SERVICE.replace("port: 80", "port: eighty")
 
 
-def test_a_second_run_reads_context_from_the_store_and_reports_the_same(repo: Repo) -> None:
-    for path, text in SECRET_FILES.items():
-        repo.write(path, text)
+def _secrets_at_base(repo: Repo, change: str, text: str) -> None:
+    """The secret-bearing files and a ConfigMap at ``main``; a ``feature`` commit writes ``change``."""
+    for path, content in SECRET_FILES.items():
+        repo.write(path, content)
     repo.write("apps/web.yaml", WEB_CM)
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "feature")
-    repo.write("apps/service.yaml", SERVICE)  # selects the Deployment of an unchanged file
+    repo.write(change, text)
     repo.commit("pr")
+
+
+def test_a_second_run_reads_context_from_the_store_and_reports_the_same(repo: Repo) -> None:
+    _secrets_at_base(repo, "apps/service.yaml", BAD_SERVICE)  # selects the Deployment of an unchanged file
     first_code, first = run_json("--base", "main", cwd=repo.path)
     second_code, second = run_json("--base", "main", "--new-only", cwd=repo.path)
     third_code, third = run_json("--base", "main", cwd=repo.path)
@@ -125,13 +113,7 @@ def test_a_second_run_reads_context_from_the_store_and_reports_the_same(repo: Re
 
 
 def test_the_store_holds_no_detected_secret(repo: Repo) -> None:
-    for path, text in SECRET_FILES.items():
-        repo.write(path, text)
-    repo.write("apps/web.yaml", WEB_CM)
-    repo.commit("base")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.write("apps/web.yaml", WEB_CM.replace("mode: fast", "mode: slow"))
-    repo.commit("pr")
+    _secrets_at_base(repo, "apps/web.yaml", WEB_CM.replace("mode: fast", "mode: slow"))
     run_json("--base", "main", cwd=repo.path)
     stored = b"".join(p.read_bytes() for p in (repo.path / STORE).parent.iterdir())
     assert b"shop" in stored and b"registry.example.com/web:1.2.3" in stored  # context was stored
@@ -174,12 +156,17 @@ def test_a_changed_file_whose_content_is_in_the_store_is_parsed_in_full(repo: Re
         == [("apps/deploy.yaml", 14, "secret-env-literal")]
 
 
-def test_no_cache_neither_reads_nor_writes_the_store(repo: Repo) -> None:
+def _web_and_other_changed(repo: Repo) -> None:
+    """Two ConfigMaps at the base; the head commit changes one of them."""
     repo.write("apps/web.yaml", WEB_CM)
     repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other"))
     repo.commit("base")
     repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other").replace("fast", "slow"))
     repo.commit("pr")
+
+
+def test_no_cache_neither_reads_nor_writes_the_store(repo: Repo) -> None:
+    _web_and_other_changed(repo)
     code, report = run_json("--base", "HEAD~1", "--no-cache", cwd=repo.path)
     assert code == 0
     assert not (repo.path / STORE).exists()
@@ -188,11 +175,7 @@ def test_no_cache_neither_reads_nor_writes_the_store(repo: Repo) -> None:
 
 
 def test_a_broken_store_is_only_a_miss(repo: Repo) -> None:
-    repo.write("apps/web.yaml", WEB_CM)
-    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other"))
-    repo.commit("base")
-    repo.write("apps/other.yaml", WEB_CM.replace("name: web", "name: other").replace("fast", "slow"))
-    repo.commit("pr")
+    _web_and_other_changed(repo)
     _, clean = run_json("--base", "HEAD~1", "--no-cache", cwd=repo.path)
     store = repo.path / STORE
     store.parent.mkdir(parents=True)

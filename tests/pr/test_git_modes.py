@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli, run_json
-from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, Repo
+from tests.pr.conftest import BAD_CM, CRD, GOOD_CM, SERVICE, WEB_CM, Repo
 
 
 def gate(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
@@ -252,17 +252,6 @@ def test_a_path_outside_the_index_is_noted_not_silently_passed(repo: Repo) -> No
     assert "untracked.yaml: no manifest there in the index; nothing was checked for it" in report["notes"]
 
 
-WEB_CM = """
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: web
-  namespace: shop
-data:
-  mode: fast
-"""
-
-
 def test_duplicate_of_an_object_in_an_unchanged_file_is_caught(repo: Repo) -> None:
     repo.write("apps/web.yaml", WEB_CM)
     repo.commit("base")
@@ -293,14 +282,6 @@ spec:
       containers: [{name: web, image: "registry.example.com/web:1.2.3"}]
 """
 
-SERVICE = """
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{port: 80}]
-"""
 
 
 def test_a_service_matching_a_workload_in_an_unchanged_file_is_not_dangling(repo: Repo) -> None:
