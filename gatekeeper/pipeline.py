@@ -177,7 +177,8 @@ def _safe(text: str) -> str:
 def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
     """Prepare and run every selected check over the loaded state."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
-                  run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options))
+                  run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
+                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)

@@ -25,6 +25,10 @@ class Context:
     config: Any  # gatekeeper.config.Config (kept loose to avoid an import cycle)
     kubernetes_version: str
     options: dict[str, Any] = field(default_factory=dict)
+    # Git modes: the files the per-item hooks run on (None: every file). Only their findings, and
+    # findings in other files that the change caused, are kept: ``check_all`` may limit work whose
+    # result for an unchanged object cannot change to these files.
+    hook_paths: set[str] | None = None
 
     def check_config(self, name: str) -> dict[str, Any]:
         """The ``checks.<name>`` section of the configuration (empty when absent)."""

@@ -149,22 +149,36 @@ class PolicyCheck(Check):
     def _is_policy_file(self, ctx: Context, path: str) -> bool:
         return bool(self.files.roots) and inside(ctx.root / path, self.files.roots)
 
+    def _limit(self, ctx: Context) -> set[str] | None:
+        """The files whose objects every rule evaluates, or None for all files.
+
+        In a git mode only the changed files' findings are kept, plus findings in unchanged files
+        that the change caused; a per-object rule's result for an unchanged object cannot change
+        (both the head and the base pass read the same policies), so it is not evaluated.
+        Combined input and inventory-reading templates see the whole tree in any case.
+        """
+        if ctx.hook_paths is None or self.settings.combine:
+            return None
+        return ctx.hook_paths
+
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         findings: list[Finding] = []
+        limit = self._limit(ctx)
         with native_output_filtered() as native:
             if self.conftest is not None:
-                findings.extend(self._conftest_findings(ctx))
+                findings.extend(self._conftest_findings(ctx, limit))
             if self.gatekeeper is not None:
-                findings.extend(self._gatekeeper_findings(ctx))
+                findings.extend(self._gatekeeper_findings(ctx, limit))
         if native.failed:
             raise CheckLoadError("a Rego builtin failed inside rego-cpp during evaluation (its rule came back "
                                  "undefined), so the policy results are incomplete; evaluate these policies "
                                  "on an OPA server (--opa-url) or avoid the builtin")
         return findings
 
-    def _conftest_findings(self, ctx: Context) -> list[Finding]:
+    def _conftest_findings(self, ctx: Context, limit: set[str] | None) -> list[Finding]:
         assert self.conftest is not None
-        docs = [d for d in ctx.documents if d.obj is not None and not self._is_policy_file(ctx, d.path)]
+        docs = [d for d in ctx.documents if d.obj is not None and (limit is None or d.path in limit)
+                and not self._is_policy_file(ctx, d.path)]
         out: list[Finding] = []
         if self.settings.combine:
             if not docs:
@@ -211,16 +225,21 @@ class PolicyCheck(Check):
                                                      f"data.{result.package}.exception"))
         return finding
 
-    def _gatekeeper_findings(self, ctx: Context) -> list[Finding]:
+    def _gatekeeper_findings(self, ctx: Context, limit: set[str] | None) -> list[Finding]:
         gk = self.gatekeeper
         assert gk is not None
         out: list[Finding] = [self._unsupported(t) for t in gk.unsupported()]
         if not any(c.severity is not None for c in gk.constraints):
             return out
+        # outside ``limit`` only constraints whose template reads the inventory can change
+        referential = [c for c in gk.constraints if c.template.uses_inventory]
         for resource in self._subjects(ctx):
+            only = None if limit is None or resource.path in limit else referential
+            if only is not None and not only:
+                continue
             subj = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
             try:
-                results = gk.evaluate(subj, self.namespaces)
+                results = gk.evaluate(subj, self.namespaces, only)
             except PolicyEvalError as exc:
                 raise CheckLoadError(f"{resource.path}: {resource.ref.key}: {exc}") from None
             values = secret_values(resource.obj) if any(v for _, v in results) else []
