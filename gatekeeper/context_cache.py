@@ -3,51 +3,63 @@
 A git mode loads the whole tree as context but runs the per-file hooks, and reports, on the
 changed files only; of the other files the checks need the objects (cross-object rules, policy
 inventory) and, for a finding that lands there, positions. So each context file's parse is
-stored by path and content digest: the documents' index, start line and object, with every
-value the secrets check reports replaced (the cache never holds a detected secret, and every
-Secret's ``data``/``stringData`` value is replaced as the policy check sees it). A file read
-from the cache gets its positions lazily: the first lookup parses it (only findings pay).
+stored by path and content digest (and a digest of the secret detectors): the documents' index,
+start line and object. Positions are not stored: the first lookup in a stored document parses
+its file (only findings pay).
 
-Files whose hooks run are always parsed (their objects must be complete), as are files with
-parse findings (nothing is stored for them). The store is one SQLite file in the repository's
+The store never holds a detected secret, and a stored object is what the checks would see
+without it. A file is stored only when the secrets check finds nothing in it outside a Secret's
+``data``/``stringData`` (whose values are stored as same-length placeholders: checks read
+their keys, the policy check masks the values anyway), when no other copy of a value it finds
+(a ``last-applied-configuration`` annotation, a YAML alias) is left in the record, and when no
+secretGenerator reads it. Files whose hooks run are always parsed (their objects must be
+complete), as are files with parse findings. The store is one SQLite file in the repository's
 git directory, so it is never committed and goes away with the clone; any problem with it
 (read-only directory, corrupt file, another version's records) makes it a miss, never an error.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from gatekeeper import __version__
-from gatekeeper.model import Document, PositionIndex
+from gatekeeper.model import Document, FieldPath, PositionIndex
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
 FORMAT = 1
-MASK = "<redacted by gatekeeper>"
+UNSTORABLE = "-"  # the record of a file that must be parsed every time
+MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are names, numbers)
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
 _SECRET_FIELDS = ("data", "stringData")
 
 
 class LazyPositions(PositionIndex):
-    """Positions of a cached document, computed by parsing its file on the first lookup."""
+    """Positions of a stored document, computed by parsing its file on the first lookup (one parse
+    per file, shared by its documents through ``parsed``)."""
 
-    __slots__ = ("_index", "_loaded", "_source")
+    __slots__ = ("_index", "_loaded", "_parsed", "_source")
 
-    def __init__(self, source: SourceFile, index: int, start: tuple[int, int]) -> None:
+    def __init__(self, source: SourceFile, index: int, start: tuple[int, int], parsed: list[ParsedFile]) -> None:
         super().__init__(None, start)
         self._source = source
         self._index = index
+        self._parsed = parsed
         self._loaded: PositionIndex | None = None
 
     def _positions(self) -> PositionIndex:
         if self._loaded is None:
-            found = [d for d in parse(self._source).documents if d.index == self._index]
+            if not self._parsed:
+                self._parsed.append(parse(self._source))
+            found = [d for d in self._parsed[0].documents if d.index == self._index]
             self._loaded = found[0].positions if found else PositionIndex(None, self._start)
         return self._loaded
 
@@ -67,6 +79,8 @@ class ContextCache:
         self.saved = 0
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[str, str]] = []
+        self._excluded: set[str] = set()
+        self._unstorable: set[str] = set()
         self._broken = False
 
     def _connect(self) -> sqlite3.Connection | None:
@@ -84,7 +98,7 @@ class ContextCache:
 
     @staticmethod
     def key(source: SourceFile, digest: bytes) -> str:
-        return f"{FORMAT}:{__version__}:{source.path}:{digest.hex()}"
+        return f"{_prefix(source.path)}{digest.hex()}"
 
     def load(self, source: SourceFile, digest: bytes) -> ParsedFile | None:
         """The file's documents from the store (objects redacted, positions lazy), or None."""
@@ -97,6 +111,9 @@ class ContextCache:
             return None
         if row is None:
             return None
+        if row[0] == UNSTORABLE:
+            self._unstorable.add(self.key(source, digest))
+            return None
         try:
             return self._restore(source, json.loads(row[0]))
         except Exception:  # any malformed record is a miss, never a failed run
@@ -107,41 +124,65 @@ class ContextCache:
         if problem is not None or text is None:
             return None
         result = ParsedFile(source.path, text=text)
+        shared: list[ParsedFile] = []
         for index, line, column, obj in record:
             result.documents.append(Document(source.path, int(index), obj, int(line),
-                                             LazyPositions(source, int(index), (int(line), int(column))),
+                                             LazyPositions(source, int(index), (int(line), int(column)), shared),
                                              text=text))
         self.hits += 1
         return result
 
     def save(self, source: SourceFile, digest: bytes, parsed: ParsedFile) -> None:
-        """Queue a fresh parse of a context file (written by ``flush``); files with findings are not kept."""
-        if parsed.findings or self._broken:
+        """Queue a fresh parse of a context file (written by ``flush``) when it may be stored."""
+        key = self.key(source, digest)
+        if parsed.findings or self._broken or key in self._unstorable:
             return
+        text = UNSTORABLE  # remembered, so later runs do not judge the file again
         try:
-            record = [[doc.index, doc.line, doc.positions.lookup(())[1], redacted(doc)] for doc in parsed.documents]
-            self._pending.append((self.key(source, digest), json.dumps(record, allow_nan=True)))
+            record = []
+            values: set[str] = set()
+            for doc in parsed.documents:
+                kept = storable(doc)
+                if kept is None:
+                    break
+                record.append([doc.index, doc.line, doc.positions.lookup(())[1], kept[0]])
+                values |= kept[1] | _secret_values(doc.obj)
+            else:
+                encoded = json.dumps(record, allow_nan=True)
+                # a copy of a detected value elsewhere in the file (an annotation, an alias) stays out
+                sensitive = [v for v in values if len(v) >= MIN_SENSITIVE]
+                if not any(form in encoded for value in sensitive for form in _forms(value)):
+                    text = encoded
         except Exception:  # a value JSON cannot hold, or a scan that failed: not stored
-            return
+            pass
+        self._pending.append((key, text))
+
+    def exclude(self, parsed: ParsedFile) -> None:
+        """Note the files a kustomization's secretGenerators read: ``flush`` keeps none of them."""
+        from gatekeeper.checks.secrets.kustomize import secret_sources
+
+        for doc in parsed.documents:
+            self._excluded |= secret_sources(doc.path, doc.obj)
 
     def flush(self) -> None:
         """Write the queued records in one transaction and keep the store bounded."""
         db = self._connect()
-        if db is None or not self._pending:
-            self._pending = []
+        pending = [(k, r) for k, r in self._pending if k.split(":", 2)[2].rsplit(":", 1)[0] not in self._excluded]
+        self._pending = []
+        if db is None or (not pending and not self._excluded):
             return
         try:
             with db:
-                db.executemany("INSERT OR REPLACE INTO parsed (key, record) VALUES (?, ?)", self._pending)
-                self.saved += len(self._pending)
+                for path in self._excluded:
+                    db.execute("DELETE FROM parsed WHERE key >= ? AND key < ?", (_prefix(path), _prefix(path) + "~"))
+                db.executemany("INSERT OR REPLACE INTO parsed (key, record) VALUES (?, ?)", pending)
+                self.saved += sum(1 for _, record in pending if record != UNSTORABLE)
                 (rows,) = db.execute("SELECT count(*) FROM parsed").fetchone()
                 if rows > MAX_ROWS:
                     db.execute("DELETE FROM parsed WHERE rowid IN (SELECT rowid FROM parsed ORDER BY rowid "
                                "LIMIT ?)", (rows - MAX_ROWS,))
         except sqlite3.Error:
             pass
-        finally:
-            self._pending = []
 
     def close(self) -> None:
         self.flush()
@@ -150,23 +191,97 @@ class ContextCache:
             self._db = None
 
 
-def redacted(doc: Document) -> Any:
-    """A copy of the document's object without any value the secrets check reports (read as the
-    resources it holds and as a plain document, whichever finds more), and with every Secret's
-    ``data``/``stringData`` values replaced."""
-    from gatekeeper.checks.secrets import detected_fields
+def storable(doc: Document) -> tuple[Any, set[str]] | None:
+    """A copy of the document's object for the store and the values the secrets check finds in
+    it, or None when it may not be stored: the check finds something outside a Secret's
+    data/stringData."""
+    found = _detected(doc)
+    if not all(_secret_value_path(doc.obj, path) for path, _ in found):
+        return None
+    obj = _copy(doc.obj)
+    _mask_secrets(obj)
+    return obj, {value.strip() for _, value in found}
+
+
+def _detected(doc: Document) -> list[tuple[FieldPath, str]]:
+    """What the secrets check can report in the document: read as its resources, and as a plain
+    document (a kustomize patch is read so), except a SealedSecret's ciphertext."""
+    from gatekeeper.checks.secrets import detected
 
     shell = Document(doc.path, doc.index, doc.obj, doc.line, doc.positions, text=doc.text)
     extract(shell)  # a fresh parse has no resources yet: the loader fills them after this step
-    paths = detected_fields(shell)
+    found = detected(shell)
     if shell.resources:
+        sealed = {r.base for r in shell.resources if r.kind == "SealedSecret"}
         shell.resources = []
-        paths.extend(detected_fields(shell))
-    obj = _copy(doc.obj)
-    for path in paths:
-        _mask_at(obj, path)
-    _mask_secrets(obj)
-    return obj
+        found.extend(item for item in detected(shell) if not _ciphertext(item[0], sealed))
+    return found
+
+
+def _ciphertext(path: FieldPath, sealed: set[FieldPath]) -> bool:
+    """Whether ``path`` lies in the ``spec.encryptedData`` of one of the SealedSecrets at ``sealed``."""
+    return any(path[:len(base) + 2] == (*base, "spec", "encryptedData") for base in sealed)
+
+
+def _secret_value_path(obj: Any, path: FieldPath) -> bool:
+    """Whether ``path`` lies under a Secret's data or stringData (of the document or a List item)."""
+    if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int) and isinstance(obj, dict):
+        items = obj.get("items")
+        obj = items[path[1]] if isinstance(items, list) and 0 <= path[1] < len(items) else None
+        path = path[2:]
+    return isinstance(obj, dict) and obj.get("kind") == "Secret" and len(path) >= 2 and path[0] in _SECRET_FIELDS
+
+
+def _secret_values(obj: Any) -> set[str]:
+    """The values of the Secrets in an object (raw, and decoded for ``data``)."""
+    out: set[str] = set()
+    for secret in _secrets(obj):
+        for name in _SECRET_FIELDS:
+            values = secret.get(name)
+            for value in values.values() if isinstance(values, dict) else ():
+                if isinstance(value, str):
+                    out.add(value.strip())
+                    if name == "data":
+                        out.add(_b64decode(value))
+    return out
+
+
+def _forms(value: str) -> tuple[str, ...]:
+    """How a value can appear in the JSON text of a record."""
+    return (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+
+
+def _b64decode(value: str) -> str:
+    try:
+        return base64.b64decode("".join(value.split()), validate=True).decode("utf-8").strip()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def _secrets(obj: Any) -> list[dict[str, Any]]:
+    if not isinstance(obj, dict):
+        return []
+    items = obj.get("items")
+    nested = [i for i in items if isinstance(i, dict) and i.get("kind") == "Secret"] if isinstance(items, list) else []
+    return ([obj] if obj.get("kind") == "Secret" else []) + nested
+
+
+def _prefix(path: str) -> str:
+    """The key of every record of ``path`` under this format and these detectors starts with this."""
+    return f"{FORMAT}:{_detectors()}:{path}:"
+
+
+@cache
+def _detectors() -> str:
+    """The version and a digest of the secret detectors' code: records redacted by other detectors
+    are never served."""
+    from gatekeeper.checks import secrets
+
+    h = hashlib.sha256(__version__.encode())
+    for module in sorted(Path(secrets.__file__).parent.glob("*.py")):
+        h.update(module.read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _copy(value: Any) -> Any:
@@ -177,33 +292,13 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _mask_at(obj: Any, path: Sequence[str | int]) -> None:
-    """Replace the value at ``path`` (the nearest existing container's value when shorter)."""
-    node: Any = obj
-    for i, part in enumerate(path):
-        if isinstance(node, dict):
-            if not isinstance(part, str) or part not in node:
-                return
-        elif not isinstance(node, list) or not isinstance(part, int) or not 0 <= part < len(node):
-            return
-        child = node[part]
-        if i == len(path) - 1 or not isinstance(child, (dict, list)):
-            node[part] = MASK
-            return
-        node = child
-
-
 def _mask_secrets(obj: Any) -> None:
-    """Every value under a Secret's data and stringData (inside Lists too)."""
-    if not isinstance(obj, dict):
-        return
-    if obj.get("kind") == "Secret":
+    """Every string value under a Secret's data and stringData (inside Lists too) becomes a
+    placeholder of the same length."""
+    for secret in _secrets(obj):
         for name in _SECRET_FIELDS:
-            values = obj.get(name)
+            values = secret.get(name)
             if isinstance(values, dict):
-                for key in values:
-                    values[key] = MASK
-    items = obj.get("items")
-    if isinstance(items, list):
-        for item in items:
-            _mask_secrets(item)
+                for key, value in values.items():
+                    if isinstance(value, str):
+                        values[key] = "*" * len(value)

@@ -118,6 +118,8 @@ class ParseMemo:
                 self.cache.save(source, digest, found)
         else:
             self.hits += 1
+        if self.cache is not None:
+            self.cache.exclude(found)
         return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
                           list(found.findings), found.text)
 

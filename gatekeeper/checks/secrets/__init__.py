@@ -216,20 +216,25 @@ def scan_document(scanner: Scanner, path: str, obj: Any, root: Path | None) -> l
     return []
 
 
-def detected_fields(doc: Document) -> list[FieldPath]:
-    """Field paths (from the document root) of every value the secrets check reports in a document:
-    for a value found inside an embedded string, the path of that string. What a cache of parsed
-    documents must not keep."""
+def detected(doc: Document) -> list[tuple[FieldPath, str]]:
+    """(field path from the document root, value) of every value the secrets check reports in a
+    document, read through its resources when it has any; for a value found inside an embedded
+    string the path is that string's. What a cache of parsed documents must not keep."""
+    return _detect(doc)
+
+
+def _detect(doc: Document) -> list[tuple[FieldPath, str]]:
     scanner = Scanner(True)
-    out: list[FieldPath] = []
+    out: list[tuple[FieldPath, str]] = []
     if doc.resources:
         for resource in doc.resources:
             reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
-            out.extend((*resource.base, *(h.anchor if h.anchor is not None else h.path)) for h in scanner.hits)
+            out.extend(((*resource.base, *(h.anchor if h.anchor is not None else h.path)), h.value)
+                       for h in scanner.hits)
             scanner.hits = []
     elif isinstance(doc.obj, (dict, list)):
         scan_document(scanner, doc.path, doc.obj, None)
-        out.extend(h.anchor if h.anchor is not None else h.path for h in scanner.hits)
+        out.extend((h.anchor if h.anchor is not None else h.path, h.value) for h in scanner.hits)
     return out
 
 
@@ -244,4 +249,4 @@ def _value_at(obj: Any, path: Sequence[str | int]) -> Any:
     return obj
 
 
-__all__ = ["RULES", "SecretsCheck", "detected_fields", "scan_document"]
+__all__ = ["RULES", "SecretsCheck", "detected", "scan_document"]

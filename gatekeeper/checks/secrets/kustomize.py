@@ -7,6 +7,7 @@ scanned root. Findings in them point at the generator file's own line.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -68,6 +69,23 @@ def scan_kustomization(scanner: Scanner, obj: dict[str, Any], doc_path: str, roo
     rest = {k: v for k, v in obj.items() if k not in ("secretGenerator", "configMapGenerator")}
     scanner.walk(rest)
     return file_hits
+
+
+def secret_sources(doc_path: str, obj: Any) -> set[str]:
+    """Paths (relative to the root, normalised) of the files a kustomization's secretGenerators
+    read: their content is credentials by construction, wherever else they are loaded."""
+    if not is_kustomization(doc_path, obj):
+        return set()
+    base = PurePosixPath(doc_path).parent
+    out: set[str] = set()
+    generators = obj.get("secretGenerator")
+    for gen in generators if isinstance(generators, list) else ():
+        if not isinstance(gen, dict):
+            continue
+        for spec in [*_strings(gen.get("files")), *_strings(gen.get("envs")), *_strings([gen.get("env")])]:
+            rel = spec.partition("=")[2] if "=" in spec else spec
+            out.add(posixpath.normpath((base / rel.strip()).as_posix()))
+    return out
 
 
 def _judge(scanner: Scanner, key: str, value: str, path: tuple[str | int, ...], place: Place) -> None:
