@@ -73,8 +73,9 @@ class LazyPositions(PositionIndex):
 class ContextCache:
     """The store; ``load`` and ``save`` never raise (a broken store is only a miss)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root  # the working tree, where the secrets check reads generator files
         self.hits = 0
         self.saved = 0
         self._db: sqlite3.Connection | None = None
@@ -148,11 +149,10 @@ class ContextCache:
                 record.append([doc.index, doc.line, doc.positions.lookup(())[1], kept[0]])
                 values |= kept[1] | _secret_values(doc.obj)
             else:
-                encoded = json.dumps(record, allow_nan=True)
-                # a copy of a detected value elsewhere in the file (an annotation, an alias) stays out
-                sensitive = [v for v in values if len(v) >= MIN_SENSITIVE]
-                if not any(form in encoded for value in sensitive for form in _forms(value)):
-                    text = encoded
+                # a copy of a found value elsewhere in the file (an annotation, an alias) stays out
+                forms = {f for v in values if len(v) >= MIN_SENSITIVE for f in _forms(v)}
+                if not forms or not any(form in string for string in _strings(record) for form in forms):
+                    text = json.dumps(record, allow_nan=True)
         except Exception:  # a value JSON cannot hold, or a scan that failed: not stored
             pass
         self._pending.append((key, text))
@@ -162,7 +162,7 @@ class ContextCache:
         from gatekeeper.checks.secrets.kustomize import secret_sources
 
         for doc in parsed.documents:
-            self._excluded |= secret_sources(doc.path, doc.obj)
+            self._excluded |= secret_sources(doc.path, doc.obj, self.root)
 
     def flush(self) -> None:
         """Write the queued records in one transaction and keep the store bounded."""
@@ -225,7 +225,7 @@ def _ciphertext(path: FieldPath, sealed: set[FieldPath]) -> bool:
 
 def _secret_value_path(obj: Any, path: FieldPath) -> bool:
     """Whether ``path`` lies under a Secret's data or stringData (of the document or a List item)."""
-    if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int) and isinstance(obj, dict):
+    if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int) and _is_list(obj):
         items = obj.get("items")
         obj = items[path[1]] if isinstance(items, list) and 0 <= path[1] < len(items) else None
         path = path[2:]
@@ -246,9 +246,30 @@ def _secret_values(obj: Any) -> set[str]:
     return out
 
 
-def _forms(value: str) -> tuple[str, ...]:
-    """How a value can appear in the JSON text of a record."""
-    return (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+def _forms(value: str) -> set[str]:
+    """How a value can be written inside another string: as is, JSON-escaped (once or twice:
+    JSON inside an annotation inside JSON), or base64-encoded."""
+    out = {value}
+    for _ in range(2):
+        out |= {json.dumps(f, ensure_ascii=ascii)[1:-1] for f in out for ascii in (True, False)}
+    out.add(base64.b64encode(value.encode()).decode().rstrip("="))
+    return {f for f in out if f}
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string (keys too) in a nested value."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            out.extend(k for k in node if isinstance(k, str))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
 
 
 def _b64decode(value: str) -> str:
@@ -259,11 +280,17 @@ def _b64decode(value: str) -> str:
 
 
 def _secrets(obj: Any) -> list[dict[str, Any]]:
+    """The Secret an object is, or the Secrets of a List: the objects whose values the policy
+    check masks (the same rule as its ``redact``, so policies see the same context either way)."""
     if not isinstance(obj, dict):
         return []
-    items = obj.get("items")
+    items = obj.get("items") if _is_list(obj) else None
     nested = [i for i in items if isinstance(i, dict) and i.get("kind") == "Secret"] if isinstance(items, list) else []
     return ([obj] if obj.get("kind") == "Secret" else []) + nested
+
+
+def _is_list(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") is not None and str(obj.get("kind")).endswith("List")
 
 
 def _prefix(path: str) -> str:

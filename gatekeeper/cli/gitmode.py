@@ -154,7 +154,7 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
                                  include=run.config.include or DEFAULT_INCLUDE, exclude=run.config.exclude)
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
-    cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE)
+    cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, run.root)
     scope.configure(run, selection, cache)
     return selection
 

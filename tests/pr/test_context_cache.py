@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli, run_json
 from tests.pr.conftest import SERVICE, WEB_CM, Repo
+from tests.secrets.fakes import pem_private_key
 
 STORE = Path(".git") / "gatekeeper" / "context-cache.sqlite3"
 
@@ -262,3 +264,50 @@ def test_policies_see_the_same_context_with_a_warm_store(repo: Repo) -> None:
     assert _key(runs[0][1]) == _key(runs[1][1]) == _key(runs[2][1])
     assert token.encode() not in _stored(repo)
 
+
+
+def test_escaped_and_encoded_copies_and_linked_generator_files_are_not_stored(repo: Repo) -> None:
+    pem = pem_private_key()
+    body = pem.splitlines()[1]
+    quoted = 'plain"quoted"value-77'
+    copied = "hunter2hunter2hunter2"
+    applied = json.dumps({"stringData": {"id_rsa": pem, "q": quoted}})
+    repo.write("apps/secret.yaml", "\n".join([
+        "apiVersion: v1", "kind: Secret", "metadata:", "  name: s", "  annotations:",
+        f"    kubectl.kubernetes.io/last-applied-configuration: {json.dumps(applied)}",
+        f"    backup: {base64.b64encode(copied.encode()).decode()}",
+        "stringData:", f"  id_rsa: {json.dumps(pem)}", f"  q: {json.dumps(quoted)}", f"  other: {copied}", ""]))
+    repo.write("data/creds.yaml", "db:\n  password: LINKED-gen-secret-42\n")
+    (repo.path / "apps" / "shared").symlink_to("../data")
+    repo.write("apps/kustomization.yaml", "secretGenerator:\n  - name: c\n    files: [creds=shared/creds.yaml]\n")
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
+    repo.commit("pr")
+    run_json("--base", "HEAD~1", cwd=repo.path)
+    run_json("--base", "HEAD~1", cwd=repo.path)
+    stored = _stored(repo)
+    assert b"apps/kustomization.yaml" in stored  # the store was written
+    for value in (body, "quoted", copied, base64.b64encode(copied.encode()).decode().rstrip("="),
+                  "LINKED-gen-secret-42"):
+        assert value.encode() not in stored, value
+
+
+def test_policies_see_the_same_secrets_of_a_kind_that_is_not_a_list(repo: Repo) -> None:
+    bundle = ("apiVersion: example.com/v1\nkind: Bundle\nmetadata: {name: b}\n"
+              "items:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: s}\n"
+              "    stringData: {pw: bundlepass-value-99}\n")
+    policy = ('package main\n\nimport rego.v1\n\ndeny contains msg if {\n    some doc in input\n'
+              '    some item in doc.contents.items\n    item.stringData.pw == "bundlepass-value-99"\n'
+              '    some other in input\n    other.path == "apps/web.yaml"\n    msg := "bundle password in use"\n}\n')
+    repo.write(".gatekeeper.yaml", "checks:\n  policy:\n    combine: true\n")
+    repo.write("policies/bundle.rego", policy)
+    repo.write("apps/bundle.yaml", bundle)
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
+    repo.commit("pr")
+    runs = [run_json("--checks", "policy", "--base", "HEAD~1", *extra, cwd=repo.path)
+            for extra in (["--no-cache"], [], [])]
+    assert [code for code, _ in runs][1:] == [runs[0][0]] * 2
+    assert _key(runs[0][1]) == _key(runs[1][1]) == _key(runs[2][1])

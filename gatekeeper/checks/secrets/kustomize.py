@@ -71,9 +71,10 @@ def scan_kustomization(scanner: Scanner, obj: dict[str, Any], doc_path: str, roo
     return file_hits
 
 
-def secret_sources(doc_path: str, obj: Any) -> set[str]:
-    """Paths (relative to the root, normalised) of the files a kustomization's secretGenerators
-    read: their content is credentials by construction, wherever else they are loaded."""
+def secret_sources(doc_path: str, obj: Any, root: Path | None = None) -> set[str]:
+    """Paths (relative to the root) of the files a kustomization's secretGenerators read: their
+    content is credentials by construction, wherever else they are loaded. Each path is given
+    normalised as written and, with ``root``, as the file the check reads (symlinks followed)."""
     if not is_kustomization(doc_path, obj):
         return set()
     base = PurePosixPath(doc_path).parent
@@ -83,8 +84,11 @@ def secret_sources(doc_path: str, obj: Any) -> set[str]:
         if not isinstance(gen, dict):
             continue
         for spec in [*_strings(gen.get("files")), *_strings(gen.get("envs")), *_strings([gen.get("env")])]:
-            rel = spec.partition("=")[2] if "=" in spec else spec
-            out.add(posixpath.normpath((base / rel.strip()).as_posix()))
+            rel = (spec.partition("=")[2] if "=" in spec else spec).strip()
+            out.add(posixpath.normpath((base / rel).as_posix()))
+            found = _resolve(rel, doc_path, root) if root is not None else None
+            if found is not None:
+                out.add(found[1])
     return out
 
 
