@@ -193,6 +193,17 @@ def _stored(repo: Repo) -> bytes:
     return b"".join(p.read_bytes() for p in (repo.path / STORE).parent.iterdir())
 
 
+def _store_after_two_runs(repo: Repo) -> bytes:
+    """Commit the files written so far with a ConfigMap, change only the ConfigMap, run twice."""
+    repo.write("apps/web.yaml", WEB_CM)
+    repo.commit("base")
+    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
+    repo.commit("pr")
+    run_json("--base", "HEAD~1", cwd=repo.path)
+    run_json("--base", "HEAD~1", cwd=repo.path)
+    return _stored(repo)
+
+
 def test_copies_of_a_secret_and_generator_files_are_not_stored(repo: Repo) -> None:
     applied = "LASTAPPLIED-Pw-9xQz7Lk2"
     alias = "correcthorsebattery"
@@ -220,13 +231,7 @@ def test_copies_of_a_secret_and_generator_files_are_not_stored(repo: Repo) -> No
         """)
     repo.write("apps/kustomization.yaml", "secretGenerator:\n  - name: creds\n    files: [creds.yaml]\n")
     repo.write("apps/creds.yaml", f"db:\n  password: {generated}\n")
-    repo.write("apps/web.yaml", WEB_CM)
-    repo.commit("base")
-    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
-    repo.commit("pr")
-    run_json("--base", "HEAD~1", cwd=repo.path)
-    run_json("--base", "HEAD~1", cwd=repo.path)
-    stored = _stored(repo)
+    stored = _store_after_two_runs(repo)
     for value in (applied, alias, generated):
         assert value.encode() not in stored, value
 
@@ -280,13 +285,7 @@ def test_escaped_and_encoded_copies_and_linked_generator_files_are_not_stored(re
     repo.write("data/creds.yaml", "db:\n  password: LINKED-gen-secret-42\n")
     (repo.path / "apps" / "shared").symlink_to("../data")
     repo.write("apps/kustomization.yaml", "secretGenerator:\n  - name: c\n    files: [creds=shared/creds.yaml]\n")
-    repo.write("apps/web.yaml", WEB_CM)
-    repo.commit("base")
-    repo.write("apps/web.yaml", WEB_CM.replace("fast", "slow"))
-    repo.commit("pr")
-    run_json("--base", "HEAD~1", cwd=repo.path)
-    run_json("--base", "HEAD~1", cwd=repo.path)
-    stored = _stored(repo)
+    stored = _store_after_two_runs(repo)
     assert b"apps/kustomization.yaml" in stored  # the store was written
     for value in (body, "quoted", copied, base64.b64encode(copied.encode()).decode().rstrip("="),
                   "LINKED-gen-secret-42"):
