@@ -153,8 +153,8 @@ class ContextCache:
                 forms = {f for v in values if len(v) >= MIN_SENSITIVE for f in _forms(v)}
                 if not forms or not any(form in string for string in _strings(record) for form in forms):
                     text = json.dumps(record, allow_nan=True)
-        except Exception:  # a value JSON cannot hold, or a scan that failed: not stored
-            pass
+        except Exception:  # a value JSON cannot hold, or a scan that failed: marked, not stored
+            text = UNSTORABLE
         self._pending.append((key, text))
 
     def exclude(self, parsed: ParsedFile) -> None:
@@ -181,8 +181,8 @@ class ContextCache:
                 if rows > MAX_ROWS:
                     db.execute("DELETE FROM parsed WHERE rowid IN (SELECT rowid FROM parsed ORDER BY rowid "
                                "LIMIT ?)", (rows - MAX_ROWS,))
-        except sqlite3.Error:
-            pass
+        except sqlite3.Error:  # a store that cannot be written (locked, read-only, full) is only a miss
+            self._broken = True
 
     def close(self) -> None:
         self.flush()
