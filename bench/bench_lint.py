@@ -25,24 +25,14 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Run, gc_paused, load, run_checks
 from gatekeeper.waivers import apply_waivers
-
-GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
-
-
-def corpus(count: int, directory: Path | None) -> Path:
-    if directory is not None:
-        return directory
-    out = Path(tempfile.mkdtemp(prefix="gk-bench-lint-")) / f"c{count}"
-    subprocess.run([sys.executable, str(GEN), "--count", str(count), "--seed", "1", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out
 
 
 def cold(root: Path, runs: int) -> dict[str, list[float]]:
@@ -90,7 +80,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="fresh processes for the cold figures")
     ap.add_argument("--repeat", type=int, default=5, help="in-process rounds for the warm figures")
     args = ap.parse_args()
-    root = corpus(args.count, args.dir)
+    root = corpus(args.count, args.dir, "bench-lint")
     print(f"machine: {platform.machine()} Python {platform.python_version()}; corpus {root}")
     times = cold(root, args.runs)
     for name, values in times.items():

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
 from gatekeeper.checks.policy.match import matches
 from gatekeeper.model import Report
@@ -29,17 +29,6 @@ from gatekeeper.pipeline import Run, load, run_checks
 from gatekeeper.rego.engine import RegoEngine
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
-
-GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
-
-
-def corpus(count: int, directory: Path | None) -> Path:
-    if directory is not None:
-        return directory
-    out = Path(tempfile.mkdtemp(prefix="gk-bench-policy-")) / f"c{count}"
-    subprocess.run([sys.executable, str(GEN), "--count", str(count), "--seed", "1", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out
 
 
 def policy_sets() -> dict[str, Path]:
@@ -76,7 +65,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
     args = ap.parse_args()
-    root = corpus(args.count, args.dir)
+    root = corpus(args.count, args.dir, "bench-policy")
     loaded = load(Run(root=root, paths=[root]))
     resources, documents = len(loaded.resources), len(loaded.documents)
     print(f"corpus: {root} ({documents} documents, {resources} resources)")

@@ -17,15 +17,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
 from gatekeeper.pipeline import Report, Run, gc_paused, load, run_checks
-
-GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
 
 
 class FloorLoader(yaml.CSafeLoader):
@@ -43,15 +41,6 @@ def floor(root: Path) -> float:
                 with open(os.path.join(dirpath, name), "rb") as fh:
                     list(yaml.load_all(fh.read(), Loader=FloorLoader))
     return time.perf_counter() - started
-
-
-def corpus(count: int, directory: Path | None) -> Path:
-    if directory is not None:
-        return directory
-    out = Path(tempfile.mkdtemp(prefix="gk-bench-")) / f"c{count}"
-    subprocess.run([sys.executable, str(GEN), "--count", str(count), "--seed", "1", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out
 
 
 def measure_once(root: Path, checks: str) -> dict[str, float]:

@@ -27,21 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus import corpus  # bench/corpus.py (scripts run from their directory)
+
 from gatekeeper.checks.secrets.scan import clear_memo
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Run, load, run_checks
-
-GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
-
-
-def corpus(count: int, directory: Path | None) -> Path:
-    """The corpus directory: the given one, or a freshly generated synthetic corpus."""
-    if directory is not None:
-        return directory
-    out = Path(tempfile.mkdtemp(prefix="gk-bench-")) / f"c{count}"
-    subprocess.run([sys.executable, str(GEN), "--count", str(count), "--seed", "1", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out
 
 
 def time_check(run: Run, loaded: object, name: str) -> tuple[float, int]:

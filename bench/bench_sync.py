@@ -107,7 +107,7 @@ def main() -> None:
         git(repo, "update-ref", "-d", "refs/notes/gatekeeper")
 
     def noop() -> None:
-        pass
+        """Setup for the measurements that start from nothing to reset."""
 
     check = best(args.repeat, noop, lambda: execute(Run(root=repo, config=Config(), files=files)))
     first = best(args.repeat, reset, lambda: sync(request, make_run))
