@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,6 +311,7 @@ class Report:
     fail_on: Severity = Severity.ERROR
     root: str = "."
     subjects: list[tuple[str, str]] = field(default_factory=list)  # (path, kind/ns/name) of reported resources
+    rules: Mapping[str, Rule] = field(default_factory=dict)  # the rule catalogue by id, for reporters' rule docs
 
     def count(self, severity: Severity, *, waived: bool = False) -> int:
         """Number of findings of a severity; waived/baselined ones only when ``waived`` is True."""

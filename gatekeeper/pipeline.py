@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import __version__, baseline
-from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
+from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources import kustomize
@@ -292,7 +292,9 @@ def execute(run: Run) -> Report:
 
 
 def _execute(run: Run) -> Report:
-    report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root))
+    rules = catalogue()
+    report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root),
+                    rules=rules.by_id)
     started = time.perf_counter()
     loaded = load(run)
     report.timings["load"] = time.perf_counter() - started
@@ -306,7 +308,7 @@ def _execute(run: Run) -> Report:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
     findings = apply_rule_config(findings, run.config)
-    findings = apply_waivers(findings, loaded.resources, run.config, run.root, today=run.today,
+    findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
     findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(findings, run.report_paths)
