@@ -20,16 +20,17 @@ containers contains [path, c] if {
 deny_privileged contains {"msg": msg, "field": array.concat(path, ["securityContext", "privileged"])} if {
 	some [path, c] in containers
 	c.securityContext.privileged == true
-	msg := sprintf("container %q runs privileged", [c.name])
+	msg := sprintf("container \"%v\" runs privileged", [c.name])
 }
 
 warn_latest_tag contains {"msg": msg, "field": array.concat(path, ["image"])} if {
 	some [path, c] in containers
 	not tagged(c.image)
-	msg := sprintf("container %q image %q has no tag or uses latest; pin a version", [c.name, c.image])
+	msg := sprintf("container \"%v\" image \"%v\" has no tag or uses latest; pin a version", [c.name, c.image])
 }
 
 tagged(image) if {
+	is_string(image)
 	not contains(image, "@")
 	parts := split(image, "/")
 	last := parts[count(parts) - 1]
@@ -37,7 +38,10 @@ tagged(image) if {
 	not endswith(last, ":latest")
 }
 
-tagged(image) if contains(image, "@sha256:")
+tagged(image) if {
+	is_string(image)
+	contains(image, "@sha256:")
+}
 
 exception contains rules if {
 	input.metadata.labels["policy.gatekeeper.dev/allow-privileged"] == "true"
