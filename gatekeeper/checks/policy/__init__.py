@@ -33,6 +33,7 @@ from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Sever
 from gatekeeper.rego import boundary
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegorusEngine
 from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
+from gatekeeper.rego.remote import safe_url
 from gatekeeper.sources.yamlload import MAX_DEPTH as LOADER_DEPTH
 
 __all__ = ["PolicyCheck", "load_data"]
@@ -126,7 +127,7 @@ class PolicyCheck(Check):
         self._check_programs()
         total = (self.conftest.rule_count if self.conftest else 0) + self.gatekeeper.rule_count
         if total == 0:
-            where = ", ".join(display(d) for d in s.dirs) or s.opa_url or ""
+            where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
 

@@ -46,6 +46,9 @@ def is_suite(obj: Any) -> bool:
 
 def _documents(path: Path) -> list[Document]:
     try:
+        if not path.is_file() or path.stat().st_size > MAX_REFERENCED_BYTES:
+            raise CheckLoadError(f"{display(path)} is not a regular file of at most "
+                                 f"{MAX_REFERENCED_BYTES // 2**20} MiB")
         data = path.read_bytes()
     except OSError as exc:
         raise CheckLoadError(f"cannot read {display(path)}: {exc.strerror}") from None
