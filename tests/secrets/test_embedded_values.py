@@ -62,6 +62,7 @@ def test_a_binary_secret_value_whose_base64_contains_ref_plus_is_judged_like_any
         write(f"{name}.yaml", f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\ndata:\n  keystore: {blob}\n")
     code, report = run_json(str(tmp_path), "--checks", "secrets")
     found = _secrets(report)
+    assert code == 1
     assert ("without.yaml", 5, "secret-k8s-secret", "data.keystore") in found
     assert ("with.yaml", 5, "secret-k8s-secret", "data.keystore") in found
 
