@@ -3,6 +3,7 @@ registered, expressions compiled once, and evaluation bounded by the rule's time
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +40,9 @@ class _Bounded(visitor.TreeInterpreter):
 def compile_expression(expression: str) -> Any:
     """Parse once; JMESPathSyntaxError when the expression is not valid JMESPath."""
     try:
-        return jmespath.compile(expression)
+        with warnings.catch_warnings():  # JEP-12: `raw` literals that are not JSON still parse, as in Go
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            return jmespath.compile(expression)
     except exceptions.JMESPathError as exc:
         raise JMESPathSyntaxError(_first_line(exc)) from None
 
