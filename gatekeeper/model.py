@@ -311,6 +311,7 @@ class Report:
     fail_on: Severity = Severity.ERROR
     root: str = "."
     subjects: list[tuple[str, str]] = field(default_factory=list)  # (path, kind/ns/name) of reported resources
+    file_classes: list[tuple[str, str, str]] = field(default_factory=list)  # (path, class, why) of each file
 
     def count(self, severity: Severity, *, waived: bool = False) -> int:
         """Number of findings of a severity; waived/baselined ones only when ``waived`` is True."""
