@@ -15,7 +15,7 @@ from pathlib import Path
 from gatekeeper.model import Finding, Report, Severity
 from gatekeeper.report import RenderOptions
 from gatekeeper.report.markdown import render_text, verdict
-from gatekeeper.report.sanitize import clean, show_path
+from gatekeeper.report.sanitize import show_path, strip_controls
 
 MAX_PER_LEVEL = 10
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -37,11 +37,11 @@ def annotation(f: Finding) -> str:
     if f.end_line is not None and f.end_line >= f.line:
         props.append(("endLine", str(f.end_line)))
     props.append(("title", f"{f.rule} ({f.check})"))
-    message = clean(f.message)
+    message = strip_controls(f.message)
     if f.resource is not None:
-        message += f" [{clean(f.resource.key)}]"
+        message += f" [{strip_controls(f.resource.key)}]"
     if f.hint:
-        message += f"\nFix: {clean(f.hint)}"
+        message += f"\nFix: {strip_controls(f.hint)}"
     joined = ",".join(f"{k}={escape_property(v)}" for k, v in props)
     return f"::{_COMMANDS[f.severity]} {joined}::{escape_data(message)}"
 
@@ -49,7 +49,7 @@ def annotation(f: Finding) -> str:
 def render(report: Report, options: RenderOptions) -> str:
     """Annotations for counting findings, most severe first, capped per level; then a summary line."""
     lines = [f"::error title={escape_property('gatekeeper: ' + e.check)}::"
-             f"{escape_data(clean((show_path(e.path) + ': ' if e.path else '') + e.message))}"
+             f"{escape_data(strip_controls((show_path(e.path) + ': ' if e.path else '') + e.message))}"
              for e in report.errors[:MAX_PER_LEVEL]]
     shown = {Severity.ERROR: len(lines), Severity.WARNING: 0, Severity.INFO: 0}
     left_out = {Severity.ERROR: max(len(report.errors) - MAX_PER_LEVEL, 0),

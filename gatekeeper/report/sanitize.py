@@ -14,6 +14,7 @@ import re
 # C0 controls but TAB, DEL, and C1 controls (which some terminals read as ESC sequences too).
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _CONTROLS_ALL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -29,3 +30,8 @@ def show_path(path: str) -> str:
     if _CONTROLS_ALL.search(path) is None:
         return path
     return _CONTROLS_ALL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), path)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters but line breaks (for formats that escape those)."""
+    return _CONTROLS_BUT_BREAKS.sub("", text)
