@@ -251,10 +251,12 @@ def test_ci_and_tool_configs_get_only_the_secrets_check(write: Write, tmp_path: 
 
 def test_a_tool_config_with_a_custom_tag_is_a_warning_not_a_failed_run(write: Write, tmp_path: Path) -> None:
     write(".gitlab-ci.yml", ".base:\n  script: [make]\njob:\n  script:\n    - !reference [.base, script]\n")
+    write(".github/workflows/release.yml", "name: release\n{% if publish %}\non: [push]\n{% endif %}\n")
     code, report = run_json(str(tmp_path))
     [finding] = report["findings"]
-    assert (finding["rule"], finding["severity"], finding["line"]) == ("parse-error", "warning", 5)
-    assert "GitLab CI pipeline" in finding["message"] and "secrets were not checked" in finding["message"]
+    assert (finding["path"], finding["rule"], finding["severity"], finding["line"]) == (
+        ".github/workflows/release.yml", "parse-error", "warning", 2)
+    assert "GitHub configuration" in finding["message"] and "secrets were not checked" in finding["message"]
     assert code == 0
 
 
