@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
     "policy": "gatekeeper.checks.policy:PolicyCheck",
     "admission": "gatekeeper.checks.admission:AdmissionCheck",
+    "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",
