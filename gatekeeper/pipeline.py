@@ -22,7 +22,7 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import kustomize
+from gatekeeper.sources import classify
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, parse
@@ -61,6 +61,7 @@ class Loaded:
     resources: list[Resource]
     findings: list[Finding]
     notes: list[str]
+    classes: dict[str, classify.Classification] = field(default_factory=dict)
 
 
 def load(run: Run) -> Loaded:
@@ -79,8 +80,9 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
-    resources = _drop_patches(documents, resources, notes)
-    return Loaded(len(files) + refused, documents, resources, findings, notes)
+    classes = classify.classify(documents, (f.path for f in files))
+    resources, findings = _apply_classes(classes, documents, resources, findings, notes)
+    return Loaded(len(files) + refused, documents, resources, findings, notes, classes)
 
 
 @contextmanager
@@ -122,19 +124,27 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             run.progress(i + 1, total)
 
 
-def _drop_patches(documents: list[Document], resources: list[Resource], notes: list[str]) -> list[Resource]:
-    """Kustomize patch files are partial objects: keep them as documents, not as resources."""
-    patches = kustomize.patch_paths(documents)
-    dropped = 0
+def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],
+                   resources: list[Resource], findings: list[Finding], notes: list[str]
+                   ) -> tuple[list[Resource], list[Finding]]:
+    """Objects in files that are not manifests (patches, tool configs, lock files...) stay documents,
+    not resources; loader findings that assume a manifest are dropped for them."""
+    dropped: dict[classify.FileClass, int] = {}
     for doc in documents:
-        if doc.resources and (doc.path in patches or kustomize.is_patch_document(doc)):
-            dropped += len(doc.resources)
+        role = classes[doc.path].role
+        if doc.resources and role in classify.NOT_OBJECTS:
+            dropped[role] = dropped.get(role, 0) + len(doc.resources)
             doc.resources = []
+    kept = [f for f in findings if not (f.rule == "missing-kind" and f.path in classes
+                                        and classes[f.path].role in classify.NOT_OBJECTS)]
+    kept = [classify.soften_parse_error(f, classes.get(f.path)) for f in kept]
     if not dropped:
-        return resources
-    notes.append(f"{dropped} object(s) in kustomize patch files are checked as patches only (secrets), "
-                 "not as full objects")
-    return [r for doc in documents for r in doc.resources]
+        return resources, kept
+    parts = ", ".join(f"{n} in {role.value.replace('-', ' ')} files"
+                      for role, n in sorted(dropped.items(), key=lambda kv: kv[0].value))
+    notes.append(f"{sum(dropped.values())} object(s) in files that are not manifests are not checked as cluster "
+                 f"objects ({parts}); --explain-files lists each file's class")
+    return [r for doc in documents for r in doc.resources], kept
 
 
 def selected_checks(run: Run) -> list[str]:
@@ -184,7 +194,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
     """Prepare and run every selected check over the loaded state."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
-                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths)
+                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
+                  classes=loaded.classes)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
@@ -239,7 +250,7 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
                 if resource is None:
                     continue
                 hook, items = resource, doc.resources
-            elif document is not None:
+            elif document is not None and ctx.allows(check.name, doc.path):
                 hook, items = document, (doc,)
             else:
                 continue
@@ -306,6 +317,8 @@ def _execute(run: Run) -> Report:
     report.timings["load"] = time.perf_counter() - started
     report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
     report.notes.extend(loaded.notes)
+    report.file_classes = [(c.path, c.role.value, c.reason) for c in sorted(loaded.classes.values(),
+                                                                              key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
     try:
