@@ -218,6 +218,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.timings[name] = time.perf_counter() - started
             continue
         report.checks.append(name)
+        report.notes.extend(check.notes())
         digests.append(f"{name}:{check.digest(ctx)}")
         findings.extend(_run_hooks(check, ctx, loaded, report.errors,
                                    run.report_paths if run.hook_paths is None else run.hook_paths))
