@@ -14,8 +14,9 @@ Row = tuple[str, int, str, str]
 def rule_policy(rules: str, name: str = "pol", action: str = "Enforce", annotations: str = "") -> str:
     """A ClusterPolicy around indented rule text (rules written at column 0, list items)."""
     meta = f"  name: {name}\n" + (f"  annotations:\n{textwrap.indent(annotations, '    ')}" if annotations else "")
+    body = textwrap.indent(textwrap.dedent(rules).strip(), "    ")
     return (f"apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n{meta}spec:\n"
-            f"  validationFailureAction: {action}\n  rules:\n{textwrap.indent(textwrap.dedent(rules).strip(), '    ')}\n")
+            f"  validationFailureAction: {action}\n  rules:\n{body}\n")
 
 
 def check(tmp_path: Path, policy: str, resources: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:

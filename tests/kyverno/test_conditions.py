@@ -79,7 +79,7 @@ def test_every_operator(tmp_path: Path) -> None:
             operator: {op}
             value: {_yaml(value)}
 """)
-    code, report = check(tmp_path, rule_policy("".join(rules)), {"cm": CM})
+    _code, report = check(tmp_path, rule_policy("".join(rules)), {"cm": CM})
     denied = {f["rule"].rsplit("/", 1)[1] for f in report["findings"]}
     expected = {f"c{i}" for i, case in enumerate(CASES) if case[3]}
     assert sorted(denied) == sorted(expected), [CASES[int(n[1:])] for n in denied ^ expected]
@@ -103,7 +103,9 @@ def test_preconditions_any_all_and_unresolved_variables(tmp_path: Path) -> None:
                 operator: AnyIn
                 value: [CREATE, UPDATE]
           validate:
-            message: "{{ request.object.metadata.name }} in {{ request.namespace }} has {{ request.object.data.count }} items"
+            message: >-
+              {{ request.object.metadata.name }} in {{ request.namespace }}
+              has {{ request.object.data.count }} items
             deny: {}
         - name: unresolved-in-deny
           match: {any: [{resources: {kinds: [ConfigMap]}}]}

@@ -125,7 +125,7 @@ spec:
 """
     bad = good.replace("name: good", "name: bad").replace("drop: [ALL]", "drop: [ALL]\n              add: [SYS_ADMIN]")
     bad = bad.replace("    spec:\n      containers:", "    spec:\n      hostPID: true\n      containers:")
-    code, report = check(tmp_path, rule_policy(rules), {"good": good, "bad": bad})
+    _code, report = check(tmp_path, rule_policy(rules), {"good": good, "bad": bad})
     assert rows(report) == [
         ("bad", 11, "kyverno/pol/autogen-baseline", "spec.template.spec.hostPID"),
         ("bad", 11, "kyverno/pol/autogen-restricted", "spec.template.spec.hostPID"),
@@ -179,6 +179,7 @@ def test_context_variables_configmaps_and_unavailable_sources(tmp_path: Path) ->
     docs = {"cm": cm, "good": POD.format(name="good", image="ghcr.io/acme/x:1", port="m"),
             "bad": POD.format(name="bad", image="x", port="m").replace("ghcr.io/acme/app:1.0", "quay.io/app:1")}
     code, report = check(tmp_path, rule_policy(rules), docs)
+    assert code == 1
     got = sorted((Path(f["path"]).stem, f["rule"], f["severity"]) for f in report["findings"])
     assert got == [("bad", "kyverno-context-unavailable", "warning"), ("bad", "kyverno/pol/from-configmap", "error"),
                    ("good", "kyverno-context-unavailable", "warning")]
@@ -187,6 +188,6 @@ def test_context_variables_configmaps_and_unavailable_sources(tmp_path: Path) ->
     values.write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nmetadata: {name: v}\npolicies:\n"
                       "  - name: pol\n    resources:\n      - name: good\n        values: {quota: 1}\n"
                       "      - name: bad\n        values: {quota: 0}\n", encoding="utf-8")
-    code, report = check(tmp_path, rule_policy(rules), docs, "--kyverno-values", str(values))
+    _code, report = check(tmp_path, rule_policy(rules), docs, "--kyverno-values", str(values))
     assert sorted((Path(f["path"]).stem, f["rule"]) for f in report["findings"]) == [
         ("bad", "kyverno/pol/from-api"), ("bad", "kyverno/pol/from-configmap")]

@@ -42,7 +42,8 @@ def test_kind_forms_names_namespaces_selectors_operations(tmp_path: Path) -> Non
         "names": "kinds: [Deployment]\n          names: ['web-*']",
         "namespaces": "kinds: [Deployment]\n          namespaces: [pay]",
         "selector": "kinds: [Deployment]\n          selector: {matchLabels: {app: 'web-?'}}",
-        "ns-selector": "kinds: [Deployment]\n          namespaceSelector: {matchExpressions: [{key: env, operator: In, values: [prod]}]}",
+        "ns-selector": "kinds: [Deployment]\n          namespaceSelector:\n"
+                       "            {matchExpressions: [{key: env, operator: In, values: [prod]}]}",
         "annotations": "kinds: [Deployment]\n          annotations: {owner: 'pa*'}",
         "delete-only": "kinds: [Deployment]\n          operations: [DELETE]",
     }
@@ -67,7 +68,7 @@ def test_kind_forms_names_namespaces_selectors_operations(tmp_path: Path) -> Non
 """
     resources = {"web-1": deploy("web-1"), "other": deploy("other", ns="pay", owner="pay"),
                  "ns": NS.format(name="pay", env="prod") + "---\n" + NS.format(name="shop", env="dev")}
-    code, report = check(tmp_path, rule_policy(text), resources)
+    _code, report = check(tmp_path, rule_policy(text), resources)
     matched = {(Path(f["path"]).stem, f["rule"].rsplit("/", 1)[1]) for f in report["findings"]}
     common = {"plain", "gvk", "wild-version", "wild-kind"}
     assert matched == ({("web-1", r) for r in common | {"names", "selector", "all-of"}}
@@ -141,7 +142,7 @@ def test_user_filters_hold_only_for_the_described_user_and_say_so(tmp_path: Path
       - clusterRoles: [cluster-admin]
   {DENY}
 """
-    code, report = check(tmp_path, rule_policy(rules), {"web": deploy("web")})
+    _code, report = check(tmp_path, rule_policy(rules), {"web": deploy("web")})
     assert [r[2] for r in rows(report)] == ["kyverno/pol/not-for-admins"]
     assert any("evaluated as a CREATE by an unknown user: pol/admins-only, pol/not-for-admins" in n
                for n in report["notes"])
