@@ -21,8 +21,9 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
-    "policy": "gatekeeper.checks.policy:PolicyCheck",
+    # kyverno before policy: the CEL runtime's native library must load before regopy runs
     "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
+    "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",
