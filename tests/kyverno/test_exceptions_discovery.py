@@ -148,7 +148,7 @@ def test_policies_kyverno_rejects_are_load_errors(tmp_path: Path, rule: str, lin
 
 
 def test_unevaluated_rule_kinds_are_listed_and_work_is_bounded(tmp_path: Path) -> None:
-    rules = RULE + """
+    rules = """
 - name: add-label
   match: {any: [{resources: {kinds: [Pod]}}]}
   mutate:
