@@ -63,7 +63,7 @@ def test_config_map_list_and_secret_list(write: Write, tmp_path: Path) -> None:
         """)
     code, report = run_json(str(tmp_path), "--checks", "schema,secrets")
     found = sorted((f["rule"], f["line"], f["resource"]["kind"]) for f in report["findings"])
-    assert found == [("schema-type", 5, "ConfigMap"), ("secret-k8s-secret", 12, "Secret")]
+    assert found == [("schema-type", 5, "ConfigMap"), ("secret-k8s-secret", 12, "Secret")] and code == 1
     assert "Xk9#vL2q" not in json.dumps(report)
 
 
