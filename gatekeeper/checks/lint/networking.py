@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gatekeeper.checks.lint.examples import deployment, doc
-from gatekeeper.checks.lint.inventory import Inventory
-from gatekeeper.checks.lint.pods import as_dict, as_list
+from gatekeeper.checks.lint.inventory import Inventory, same_namespace, selector_matches
+from gatekeeper.checks.lint.pods import as_dict, as_list, template_metadata_path
 from gatekeeper.checks.lint.registry import Hit, RuleContext, rule
 from gatekeeper.model import FieldPath, Resource, Severity
 
@@ -132,6 +132,73 @@ def _distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         rows.append(row)
     return rows[-1][-1]
+
+
+# Policy kinds of CNI plugins and the AdminNetworkPolicy API: their selectors are not read; one in
+# a namespace (or a cluster-wide one anywhere) counts as covering every pod it could select.
+_OTHER_POLICIES = {("cilium.io", "CiliumNetworkPolicy"): False, ("cilium.io", "CiliumClusterwideNetworkPolicy"): True,
+                   ("crd.projectcalico.org", "NetworkPolicy"): False, ("projectcalico.org", "NetworkPolicy"): False,
+                   ("crd.projectcalico.org", "GlobalNetworkPolicy"): True,
+                   ("projectcalico.org", "GlobalNetworkPolicy"): True,
+                   ("policy.networking.k8s.io", "AdminNetworkPolicy"): True,
+                   ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"): True}
+_NETPOL = doc("""
+    ---
+    apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata:
+      name: web
+    spec:
+      podSelector:
+        matchLabels:
+          app: {app}
+      policyTypes: [Ingress]
+      ingress:
+        - from:
+            - podSelector: {{matchLabels: {{app: frontend}}}}
+    """)
+
+
+@rule("no-network-policy", _W, "A workload's pods are selected by no NetworkPolicy in their namespace.",
+      cross=True, enabled=False,
+      rationale="Pods no NetworkPolicy selects accept traffic from every pod in the cluster and may connect "
+                "anywhere: one compromised pod reaches them all. Off by default, because clusters often "
+                "isolate traffic in ways the repository does not show (policies managed elsewhere, a mesh).",
+      hint="Add a NetworkPolicy whose podSelector selects these pods (a default-deny policy with an empty "
+           "podSelector covers the whole namespace), then allow the traffic they need.",
+      bad=deployment() + _NETPOL.format(app="api"), good=deployment() + _NETPOL.format(app="web"))
+def no_network_policy(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
+    policies = [(np, as_dict(np.obj.get("spec")).get("podSelector")) for np in inv.kind("NetworkPolicy")]
+    others = [r for r in inv.resources if (r.group, r.kind) in _OTHER_POLICIES]
+    wide = any(_OTHER_POLICIES[(r.group, r.kind)] for r in others)
+    for workload, labels in inv.pod_templates:
+        if workload.kind == "PodTemplate" or wide:
+            continue
+        namespace = workload.namespace
+        if any(same_namespace(r.namespace, namespace) for r in others):
+            continue
+        considered = [np for np, _ in policies if same_namespace(np.namespace, namespace)]
+        if any(same_namespace(np.namespace, namespace) and _selects(selector, labels) for np, selector in policies):
+            continue
+        where = f"namespace {namespace}" if namespace else "its namespace"
+        text = ",".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
+        yield Hit(workload, f"pods of {workload.kind}/{workload.name or '?'} ({text}) are selected by none of the "
+                            f"{len(considered)} NetworkPolicy object(s) in {where}",
+                  template_labels_path(workload.kind), evidence=text)
+
+
+def template_labels_path(kind: str) -> FieldPath:
+    """Where a workload keeps its pods' labels (a Pod: its own)."""
+    meta = template_metadata_path(kind)
+    return ("metadata", "labels") if meta is None else (*meta, "labels")
+
+
+def _selects(selector: Any, labels: dict[str, Any]) -> bool:
+    """A NetworkPolicy podSelector: an empty one selects every pod of the namespace."""
+    sel = as_dict(selector)
+    if not as_dict(sel.get("matchLabels")) and not as_list(sel.get("matchExpressions")):
+        return isinstance(selector, dict)
+    return selector_matches(sel, labels)
 
 
 def _backends(ingress: Resource) -> Iterator[tuple[str, FieldPath]]:
