@@ -126,7 +126,7 @@ def test_image_pull_policy_for_moving_tags(tmp_path: Path) -> None:
     found = {f.path: f for f in of_rule(report, "image-pull-policy")}
     assert set(found) == {name for name, (_, _, bad) in cases.items() if bad}
     assert found["major.yaml"].line == line_of(files["major.yaml"], "imagePullPolicy")
-    assert found["major.yaml"].message == "container 'major' pulls the moving tag:3 with imagePullPolicy Never"
+    assert found["major.yaml"].message == "container 'major' pulls the moving tag :3 with imagePullPolicy Never"
 
 
 NETPOL = """

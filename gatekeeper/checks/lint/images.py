@@ -91,7 +91,7 @@ def image_pull_policy(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             continue
         _, tag, digest = split_image(image.strip())
         if digest is None and (tag is None or tag in floating or _MAJOR_ONLY.fullmatch(tag)):
-            shown = f":{tag}" if tag else " (no tag: :latest)"
+            shown = f" :{tag}" if tag else " (no tag, so :latest)"
             yield Hit(res, f"{c.label} pulls the moving tag{shown} with imagePullPolicy {policy}",
                       c.at("imagePullPolicy"), evidence=f"{image}|{policy}")
 
