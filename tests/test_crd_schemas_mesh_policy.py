@@ -1,6 +1,7 @@
 """The shipped schemas for Gateway API, Kyverno and Istio's common kinds (and Flux's
-ArtifactGenerator): objects written as the projects document them validate with no finding; a misspelt field or a wrong value is reported at
-its line; nested blocks whose field sets vary by release stay open."""
+ArtifactGenerator): objects written as the projects document them validate with no finding; a
+misspelt field or a wrong value is reported at its line; nested blocks whose field sets vary by
+release stay open."""
 
 from __future__ import annotations
 
