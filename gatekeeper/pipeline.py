@@ -49,6 +49,7 @@ class Run:
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
     # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
     parser: Callable[[SourceFile, bool], ParsedFile] | None = None
+    baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
 
 
 @dataclass(slots=True)
@@ -217,6 +218,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.timings[name] = time.perf_counter() - started
             continue
         report.checks.append(name)
+        report.notes.extend(check.notes())
         digests.append(f"{name}:{check.digest(ctx)}")
         findings.extend(_run_hooks(check, ctx, loaded, report.errors,
                                    run.report_paths if run.hook_paths is None else run.hook_paths))
@@ -328,7 +330,8 @@ def _execute(run: Run) -> Report:
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
-    findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
+    if run.baseline:
+        findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings

@@ -70,6 +70,10 @@ class Check:
         """None when the check runs; otherwise why it is inactive (shown in the summary)."""
         return None
 
+    def notes(self) -> list[str]:
+        """What a run of this check should tell the reader (after ``prepare``), e.g. what it skipped."""
+        return []
+
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
         """Findings for one document that holds no Kubernetes resource (values files, kustomizations,
         kubeconfigs, patches): a document's resources go to ``check_resource`` instead."""

@@ -94,6 +94,9 @@ class PolicyCheck(Check):
             except PolicyLoadError as exc:
                 raise CheckLoadError(str(exc)) from None
         total = (self.conftest.rule_count if self.conftest else 0) + self.gatekeeper.rule_count
+        if total == 0 and not s.opa_url and _kyverno_only(self.files):
+            self.inactive = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
+            return
         if total == 0:
             where = ", ".join(display(d) for d in s.dirs) or s.opa_url or ""
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
@@ -263,6 +266,13 @@ class PolicyCheck(Check):
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))
+
+
+def _kyverno_only(files: PolicyFiles) -> bool:
+    """True when the directories hold Kyverno policies and no Rego at all."""
+    from gatekeeper.checks.kyverno.load import is_kyverno_document
+
+    return not files.rego and any(is_kyverno_document(d.obj) for d in files.documents)
 
 
 def _extra(label: str, values: dict[str, Any]) -> str:
