@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import gc
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import kustomize
+from gatekeeper.sources import classify
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, parse
@@ -48,6 +49,7 @@ class Run:
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
     # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
     parser: Callable[[SourceFile, bool], ParsedFile] | None = None
+    baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
 
 
 @dataclass(slots=True)
@@ -59,6 +61,7 @@ class Loaded:
     resources: list[Resource]
     findings: list[Finding]
     notes: list[str]
+    classes: dict[str, classify.Classification] = field(default_factory=dict)
 
 
 def load(run: Run) -> Loaded:
@@ -77,8 +80,9 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
-    resources = _drop_patches(documents, resources, notes)
-    return Loaded(len(files) + refused, documents, resources, findings, notes)
+    classes = classify.classify(documents, (f.path for f in files))
+    resources, findings = _apply_classes(classes, documents, resources, findings, notes)
+    return Loaded(len(files) + refused, documents, resources, findings, notes, classes)
 
 
 @contextmanager
@@ -120,19 +124,27 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             run.progress(i + 1, total)
 
 
-def _drop_patches(documents: list[Document], resources: list[Resource], notes: list[str]) -> list[Resource]:
-    """Kustomize patch files are partial objects: keep them as documents, not as resources."""
-    patches = kustomize.patch_paths(documents)
-    dropped = 0
+def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],
+                   resources: list[Resource], findings: list[Finding], notes: list[str]
+                   ) -> tuple[list[Resource], list[Finding]]:
+    """Objects in files that are not manifests (patches, tool configs, lock files...) stay documents,
+    not resources; loader findings that assume a manifest are dropped for them."""
+    dropped: dict[classify.FileClass, int] = {}
     for doc in documents:
-        if doc.resources and (doc.path in patches or kustomize.is_patch_document(doc)):
-            dropped += len(doc.resources)
+        role = classes[doc.path].role
+        if doc.resources and role in classify.NOT_OBJECTS:
+            dropped[role] = dropped.get(role, 0) + len(doc.resources)
             doc.resources = []
+    kept = [f for f in findings if not (f.rule == "missing-kind" and f.path in classes
+                                        and classes[f.path].role in classify.NOT_OBJECTS)]
+    kept = [classify.soften_parse_error(f, classes.get(f.path)) for f in kept]
     if not dropped:
-        return resources
-    notes.append(f"{dropped} object(s) in kustomize patch files are checked as patches only (secrets), "
-                 "not as full objects")
-    return [r for doc in documents for r in doc.resources]
+        return resources, kept
+    parts = ", ".join(f"{n} in {role.value.replace('-', ' ')} files"
+                      for role, n in sorted(dropped.items(), key=lambda kv: kv[0].value))
+    notes.append(f"{sum(dropped.values())} object(s) in files that are not manifests are not checked as cluster "
+                 f"objects ({parts}); --explain-files lists each file's class")
+    return [r for doc in documents for r in doc.resources], kept
 
 
 def selected_checks(run: Run) -> list[str]:
@@ -165,20 +177,25 @@ def _record(check: Check, path: str | None, errors: list[CheckError], exc: Excep
         errors.append(CheckError(check.name, str(exc), path))
         return
     where = f" in {path}" if path else ""
-    errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
-                                         f"{_safe(str(exc))}", path))
+    errors.append(CheckError(check.name, f"internal error{where}: {describe(exc)}", path))
 
 
-def _safe(text: str) -> str:
-    """Exception text is shortened to its first line; checks never put values in exceptions."""
-    return text.splitlines()[0][:200] if text else ""
+def describe(exc: BaseException) -> str:
+    """An unexpected exception as a report names it: its class. Its text can quote the document
+    being read (PyYAML's bool constructor puts the value in a KeyError, an OSError the file name a
+    ``kind`` became), so the text is shown only when ``GATEKEEPER_DEBUG`` is set."""
+    if os.environ.get("GATEKEEPER_DEBUG"):
+        text = str(exc)
+        return f"{exc.__class__.__name__}: {text.splitlines()[0][:200] if text else ''}"
+    return f"{exc.__class__.__name__} (details withheld: set GATEKEEPER_DEBUG=1 to see them)"
 
 
 def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
     """Prepare and run every selected check over the loaded state."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
-                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths)
+                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
+                  classes=loaded.classes)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
@@ -193,7 +210,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.errors.append(CheckError(name, str(exc)))
             continue
         except Exception as exc:
-            report.errors.append(CheckError(name, f"failed to load: {exc.__class__.__name__}: {_safe(str(exc))}"))
+            report.errors.append(CheckError(name, f"failed to load: {describe(exc)}"))
             continue
         inactive = check.active(ctx)
         if inactive is not None:
@@ -201,6 +218,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.timings[name] = time.perf_counter() - started
             continue
         report.checks.append(name)
+        report.notes.extend(check.notes())
         digests.append(f"{name}:{check.digest(ctx)}")
         findings.extend(_run_hooks(check, ctx, loaded, report.errors,
                                    run.report_paths if run.hook_paths is None else run.hook_paths))
@@ -233,7 +251,7 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
                 if resource is None:
                     continue
                 hook, items = resource, doc.resources
-            elif document is not None:
+            elif document is not None and ctx.allows(check.name, doc.path):
                 hook, items = document, (doc,)
             else:
                 continue
@@ -300,6 +318,8 @@ def _execute(run: Run) -> Report:
     report.timings["load"] = time.perf_counter() - started
     report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
     report.notes.extend(loaded.notes)
+    report.file_classes = [(c.path, c.role.value, c.reason) for c in sorted(loaded.classes.values(),
+                                                                              key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
     try:
@@ -310,7 +330,8 @@ def _execute(run: Run) -> Report:
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
-    findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
+    if run.baseline:
+        findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings

@@ -21,6 +21,9 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
+    # the CEL checks run before policy (the order the report lists them in)
+    "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
+    "admission": "gatekeeper.checks.admission:AdmissionCheck",
     "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 

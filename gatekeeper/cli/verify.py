@@ -29,17 +29,20 @@ def _default_paths() -> list[Path]:
 
 def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | None,
                data_files: list[Path], limits: Limits | None = None) -> list[CaseResult]:
-    """Rego unit tests, then Suite files, for the given paths, each evaluated behind the
-    evaluation boundary (a test that hangs, crashes or runs out of memory fails the run)."""
+    """Rego unit tests, Suite files and kyverno test files for the given paths; Rego tests and
+    Suite cases are evaluated behind the evaluation boundary (a test that hangs, crashes or runs
+    out of memory fails the run)."""
     from gatekeeper.checks.policy import load_data
     from gatekeeper.checks.policy.files import read
     from gatekeeper.checks.policy.suites import run_all
+    from gatekeeper.cli.kyverno_tests import run_kyverno_tests
     from gatekeeper.rego import boundary
     from gatekeeper.rego.engine import RegorusEngine
     from gatekeeper.rego.modules import PolicyLoadError, load_module
     from gatekeeper.rego.unittest import plan_tests, run_one
 
     limits = limits or Limits()
+    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern)  # listed after Rego tests and Suites
     files = read([p.absolute() for p in paths], yaml=False)
     try:
         policies = [load_module(p, t, rego_version) for p, t in files.rego]
@@ -52,7 +55,7 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
         results = boundary.run(len(plan.selected), lambda i, _: run_one(plan, i),
                                lambda i, _: f"{plan.selected[i][0].path}: test {plan.selected[i][1]}",
                                limits) if plan is not None else []
-        return results + run_all([p.absolute() for p in paths], rego_version, pattern, limits)
+        return results + run_all([p.absolute() for p in paths], rego_version, pattern, limits) + kyverno
     except boundary.BoundaryError as exc:
         raise CheckLoadError(str(exc)) from None
 
@@ -105,7 +108,8 @@ def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_versi
     """Run the policy unit tests under PATHS (default: policy/ or policies/).
 
     Every test_* rule in *_test.rego must be true; every Gatekeeper Suite
-    (test.gatekeeper.sh/v1alpha1) case must meet its assertions.
+    (test.gatekeeper.sh/v1alpha1) case must meet its assertions; every kyverno test
+    file (cli.kyverno.io/v1alpha1 Test) result must match.
     """
     try:
         pattern = re.compile(run_filter) if run_filter else None
@@ -118,7 +122,8 @@ def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_versi
         click.echo(f"gatekeeper verify: {exc}", err=True)
         raise SystemExit(2) from None
     if not results:
-        click.echo("gatekeeper verify: no tests found (no test_* rules in *_test.rego, no Suite files)", err=True)
+        click.echo("gatekeeper verify: no tests found (no test_* rules in *_test.rego, no Suite files, "
+                   "no kyverno test files)", err=True)
         raise SystemExit(2)
     click.echo(render_json(results) if fmt == "json" else render_text(results), nl=False)
     raise SystemExit(1 if any(not r.passed for r in results) else 0)

@@ -1,7 +1,8 @@
 """Turn parsed documents into Kubernetes resources.
 
-A document with ``apiVersion`` and ``kind`` is a resource, ``kind: List`` expands into its
-items, and local tool configuration (kustomization files, kubeconfigs) stays a plain
+A document with ``apiVersion`` and ``kind`` is a resource; ``kind: List`` and typed lists
+(``RoleList``, ``ConfigMapList``: any ``*List`` with ``items``) expand into their items, which keep
+their own lines; local tool configuration (kustomization files, kubeconfigs) stays a plain
 document: the secrets check still reads it, schema, lint and policy do not.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.model import Document, Finding, Resource, Severity, fingerprint
+from gatekeeper.model import Document, Finding, Resource, Severity, fingerprint, valid_type
 
 # Files that carry apiVersion/kind but are read by a tool, never applied to a cluster.
 LOCAL_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io", "config.kubernetes.io", "kpt.dev",
@@ -17,6 +18,21 @@ LOCAL_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io", "config.kubernetes.i
 LOCAL_CONFIG_KINDS = frozenset({("v1", "Config")})  # kubeconfig
 LIST_KINDS = frozenset({"List"})
 _MANIFEST_HINT_KEYS = ("spec", "data", "stringData", "rules", "subjects", "roleRef", "webhooks")
+
+
+def is_list_kind(kind: str) -> bool:
+    """``List`` and every typed list (``RoleList``, ``ConfigMapList``...): kubectl applies each item."""
+    return kind in LIST_KINDS or (kind.endswith("List") and len(kind) > 4)
+
+
+def typed_item(lst: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a typed list as kubectl reads it: the API server leaves apiVersion and kind out of
+    the items of a ``RoleList``, and the client takes them from the list (``Role`` in the list's
+    apiVersion) when both are missing. Items of ``kind: List`` must name their own type."""
+    kind = lst["kind"]
+    if kind in LIST_KINDS or "apiVersion" in item or "kind" in item:
+        return item
+    return {"apiVersion": lst["apiVersion"], "kind": kind[: -len("List")], **item}
 
 
 def is_local_config(api_version: str, kind: str) -> bool:
@@ -64,6 +80,28 @@ def _missing_identity(doc: Document, obj: dict[str, Any], base: tuple[str | int,
     )
 
 
+def _kind_ok(kind: str) -> bool:
+    return valid_type("v1", kind)
+
+
+def _bad_type(doc: Document, base: tuple[str | int, ...]) -> Finding:
+    """A finding for an apiVersion or kind outside the Kubernetes name grammar (never quoted: it
+    can be anything); the object is not a resource, so no check looks anything up by that type."""
+    obj = doc.obj
+    for part in base:
+        obj = obj[part]
+    field = "apiVersion" if _kind_ok(obj["kind"]) else "kind"
+    line, column = doc.positions.lookup((*base, field))
+    return Finding(
+        check="parse", rule="missing-kind", severity=Severity.ERROR,
+        message="apiVersion or kind is not a valid Kubernetes name (letters, digits and '-'; a group of "
+                "DNS labels before '/'); the object was not checked",
+        path=doc.path, line=line, column=column, field=field,
+        hint="fix the apiVersion and kind (for example apiVersion: apps/v1, kind: Deployment)",
+        fingerprint=fingerprint("missing-kind", None, doc.path, str(doc.index), f"{base}type"),
+    )
+
+
 def _not_object(doc: Document, base: tuple[str | int, ...]) -> Finding:
     """A finding for a List item that is not an object (a scalar, a list or null)."""
     line, column = doc.positions.lookup(base)
@@ -83,10 +121,16 @@ def extract(doc: Document) -> list[Finding]:
     if not isinstance(obj, dict):
         return findings
     if _looks_typed(obj):
-        if obj["kind"] in LIST_KINDS and isinstance(obj.get("items"), list):
+        if not valid_type(obj["apiVersion"], obj["kind"]):
+            findings.append(_bad_type(doc, ()))
+        elif is_list_kind(obj["kind"]) and isinstance(obj.get("items"), list):
             for i, item in enumerate(obj["items"]):
+                if isinstance(item, dict):
+                    item = typed_item(obj, item)
                 if isinstance(item, dict) and _looks_typed(item):
-                    if not is_local_config(item["apiVersion"], item["kind"]):
+                    if not valid_type(item["apiVersion"], item["kind"]):
+                        findings.append(_bad_type(doc, ("items", i)))
+                    elif not is_local_config(item["apiVersion"], item["kind"]):
                         doc.resources.append(_resource(doc, item, ("items", i)))
                 elif isinstance(item, dict):
                     problem = _missing_identity(doc, item, ("items", i))

@@ -126,6 +126,9 @@ class PolicyCheck(Check):
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
         total = (self.conftest.rule_count if self.conftest else 0) + self.gatekeeper.rule_count
+        if total == 0 and not s.opa_url and _kyverno_only(self.files):
+            self.inactive = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
+            return
         if total == 0:
             where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
@@ -264,7 +267,8 @@ class PolicyCheck(Check):
         tasks: list[_Task] = []
         if self.conftest is not None:
             self._docs = [d for d in ctx.documents if d.obj is not None and (limit is None or d.path in limit)
-                          and not self._is_policy_file(ctx, d.path)]
+                          and not self._is_policy_file(ctx, d.path)
+                          and ctx.allows(self.name, d.path)]
             if self.settings.combine:
                 tasks.extend([_Task("combined", 0)] if self._docs else [])
             else:
@@ -439,6 +443,13 @@ class PolicyCheck(Check):
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
+
+
+def _kyverno_only(files: PolicyFiles) -> bool:
+    """True when the directories hold Kyverno policies and no Rego at all."""
+    from gatekeeper.checks.kyverno.load import is_kyverno_document
+
+    return not files.rego and any(is_kyverno_document(d.obj) for d in files.documents)
 
 
 def _extra(label: str, values: dict[str, Any]) -> str:

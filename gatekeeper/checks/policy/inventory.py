@@ -49,7 +49,7 @@ def referenced_kinds(sources: Iterable[str]) -> set[str] | None:
     kind with a string literal (``data.inventory.namespace[ns][gv]["Ingress"]``); None when any
     reference leaves the kind open, so the whole inventory is needed.
 
-    rego-cpp iterates large ``data`` slowly, so a template gets only the kinds it names.
+    A template gets only the kinds it names, so loading its data costs what it reads.
     """
     from gatekeeper.rego.tokens import tokenize
 
