@@ -125,11 +125,12 @@ def test_integer_beyond_64_bits_is_a_finding_on_its_field(write: Write, tmp_path
 
 def test_discovered_directory_without_policies_is_a_note_not_an_error(write: Write, tmp_path: Path) -> None:
     """A top-level policies/ folder holding another tool's YAML made every run exit 2."""
-    write("repo/policies/kyverno.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\n")
+    write("repo/policies/opa-config.yaml", "services: {bundle: {url: https://example.test}}\n")
     write("repo/app.yaml", SVC)
     code, report = run_json(str(tmp_path / "repo"), "--checks", "policy", cwd=tmp_path / "repo")
     assert code == 0, report
-    assert any("policies/ holds no Rego module and no ConstraintTemplate" in n for n in report["notes"])
+    assert "policy: inactive (policies/ holds no Rego module and no ConstraintTemplate, so it is not used as a " \
+           "policy directory)" in report["notes"]
     code, report = run_json(str(tmp_path / "repo"), "--checks", "policy", "--policy",
                             str(tmp_path / "repo" / "policies"), cwd=tmp_path / "repo")
     assert code == 2 and "loads no rules" in report["errors"][0]["message"]

@@ -105,8 +105,8 @@ class PolicyCheck(Check):
     def prepare(self, ctx: Context) -> None:
         self.settings = s = resolve(ctx)
         if not s.dirs and not s.opa_url:
-            reason = "no policy directory: pass --policy DIR or create policy/ or policies/"
-            self.inactive = "; ".join([*s.notes, reason])
+            self.inactive = "; ".join(s.notes) or \
+                "no policy directory: pass --policy DIR or create policy/ or policies/"
             return
         self.files = read(s.dirs)
         engine = RegorusEngine()

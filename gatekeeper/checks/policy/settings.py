@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gatekeeper.checks.base import CheckLoadError, Context
 from gatekeeper.rego.boundary import DEFAULT_MAX_DEPTH, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Limits
 
@@ -113,40 +115,55 @@ def limits(opts: dict[str, Any], section: dict[str, Any]) -> Limits:
                   jobs=int(pick("jobs", "jobs", 0)))
 
 
+KYVERNO_ONLY = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
+
+
 def discover(starts: list[Path]) -> tuple[list[Path], list[str]]:
     """The policy directory found by convention (``policy/`` or ``policies/`` in the first start
     that has one), and notes on conventional directories that were passed over because they hold
-    no policy this gate evaluates (no ``*.rego``, no ConstraintTemplate): such a folder often holds
-    other tools' policies, and a convention must not fail a run that named no policy directory.
-    A directory named with ``--policy`` or in the config is never passed over (it fails closed)."""
+    no policy this check evaluates: Kyverno policies only (the kyverno check reads them), or
+    nothing the gate evaluates at all (no ``*.rego``, no ConstraintTemplate). Such a folder is
+    common, and a convention must not fail a run that named no policy directory. A directory
+    named with ``--policy`` or in the config is never passed over (it fails closed)."""
     notes: list[str] = []
     for start in dict.fromkeys(starts):
         for name in DEFAULT_DIRS:
             candidate = start / name
             if not candidate.is_dir():
                 continue
-            if holds_policies(candidate):
+            kind = policy_kind(candidate)
+            if kind == "rego":
                 return [candidate.absolute()], notes
-            notes.append(f"{name}/ holds no Rego module and no ConstraintTemplate, so it is not used as a policy "
+            notes.append(KYVERNO_ONLY if kind == "kyverno" else
+                         f"{name}/ holds no Rego module and no ConstraintTemplate, so it is not used as a policy "
                          "directory")
     return [], notes
 
 
-def holds_policies(directory: Path) -> bool:
-    """True when the directory (recursively) holds a ``*.rego`` file or a YAML/JSON file that
-    declares a ConstraintTemplate."""
+def policy_kind(directory: Path) -> str | None:
+    """``rego`` when the directory (recursively) holds a ``*.rego`` file or a YAML/JSON file that
+    declares a ConstraintTemplate, ``kyverno`` when it holds Kyverno policies only, else None."""
+    from gatekeeper.checks.kyverno.load import is_kyverno_document
     from gatekeeper.checks.policy.files import walk
 
+    kyverno = False
     for path in walk(directory):
         if path.name.endswith(".rego"):
-            return True
-        if path.suffix in (".yaml", ".yml", ".json"):
+            return "rego"
+        if path.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        try:
+            data = path.read_bytes()[:1_000_000]
+        except OSError:
+            continue
+        if b"ConstraintTemplate" in data:
+            return "rego"
+        if not kyverno and b"kyverno.io" in data:
             try:
-                if b"ConstraintTemplate" in path.read_bytes()[:1_000_000]:
-                    return True
-            except OSError:
+                kyverno = any(is_kyverno_document(d) for d in yaml.safe_load_all(data))
+            except (yaml.YAMLError, RecursionError):
                 continue
-    return False
+    return "kyverno" if kyverno else None
 
 
 def _under(base: Path, value: str) -> Path:
