@@ -18,6 +18,8 @@ from gatekeeper.sources.yamlload import parse
 
 
 def _read(path: Path) -> list[Document]:
+    if not path.is_file():  # a link to a device (/dev/zero) or a FIFO would be read forever
+        raise CheckLoadError(f"{display(path)} is not a regular file")
     try:
         data = path.read_bytes()
     except OSError as exc:
