@@ -70,11 +70,14 @@ def load(run: Run) -> Loaded:
     """Collect and parse the run's files into documents and resources."""
     findings: list[Finding] = []
     notes: list[str] = []
+    walker: Walker | None = None
+    skipped: list[str] = []
     if run.files is None:
         walker = Walker(run.root, run.config.include or DEFAULT_INCLUDE, run.config.exclude,
                         run.config.max_file_size)
         collected = walker.collect(run.paths or [run.root])
-        files, findings, notes = collected.files, collected.findings, collected.notes
+        files, findings, notes = list(collected.files), collected.findings, collected.notes
+        skipped = collected.case_skipped
     else:
         files = run.files
     refused = len(findings)
@@ -82,6 +85,8 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
+        if walker is not None and skipped:
+            files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
     classes = classify.classify(documents, (f.path for f in files))
     resources, findings = _apply_classes(classes, documents, resources, findings, notes)
     return Loaded(len(files) + refused, documents, resources, findings, notes, classes)
@@ -124,6 +129,24 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+
+
+def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[Finding],
+                   documents: list[Document], resources: list[Resource], notes: list[str]) -> list[SourceFile]:
+    """Files with an upper-case extension (``x.YAML``): Argo CD (``^.*\\.(yaml|yml|json)$``) and Flux
+    (``.yaml``/``.yml``) match extensions case-sensitively and never read them, but kustomize reads
+    any file a kustomization names. Those are checked; the rest are named in a note."""
+    named = classify.named_by_kustomizations(documents)
+    read = [f for rel in skipped if rel in named and (f := walker.add_file(rel)) is not None]
+    _parse_all(run, read, findings, documents, resources)
+    rest = [rel for rel in skipped if rel not in named]
+    if rest:
+        shown = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+        notes.append(f"{len(rest)} file(s) with an upper-case extension were not checked ({shown}): Argo CD "
+                     "reads .yaml/.yml/.json and Flux .yaml/.yml, both case-sensitively, so neither deploys them "
+                     "(files a kustomization names are read by kustomize and were checked); rename them, or add "
+                     "them to include")
+    return read
 
 
 def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],

@@ -30,6 +30,7 @@ from gatekeeper.checks.secrets.values import (
     MAX_MEAN_RUN,
     char_classes,
     decode_base64,
+    held_value,
     is_checksum,
     is_identifier_hash,
     looks_random,
@@ -351,12 +352,21 @@ class Scanner:
 
     def held(self, key: str, value: str, path: FieldPath, rule: str, what: str) -> None:
         """A value in a secret-bearing container (Secret data, secretGenerator): every literal is
-        a credential unless its key is public information or the value is safe by construction."""
+        a credential unless its key is public information or the value is a reference filled in at
+        deploy time; a placeholder-looking value (``changeme``) is a weak credential (warning), and a
+        boolean or a number only counts under a credential-named key."""
         if not value.strip() or self.tokens(value, path, what):
             return
-        if classify(key) in (KeyKind.PUBLIC, KeyKind.REFERENCE) or safe_value(value, key):
+        kind = classify(key)
+        if kind in (KeyKind.PUBLIC, KeyKind.REFERENCE):
+            return
+        judged = held_value(value, key)
+        if judged == "reference" or (judged == "flag" and kind is not KeyKind.CREDENTIAL):
             return
         if "\n" in value and self._held_config(key, value, path, rule, what):
+            return
+        if judged == "placeholder":
+            self._add("secret-weak-placeholder", path, value, f"{what}: placeholder-looking value", None, None)
             return
         self._add(rule, path, value, what, None, None)
 
