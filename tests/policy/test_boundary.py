@@ -152,3 +152,34 @@ violation[{"msg": "n"}] {
 """
     code, out, _ = _run(tmp_path, write, "K8sLoops", body)
     assert code == 2 and "more than 1 s of CPU time" in out, out
+
+
+def test_unitless_memory_quantity_no_longer_hangs(tmp_path: Path, write: Write) -> None:
+    """A Pod with ``memory: "128974848"`` (a valid quantity without a unit) hung a container-limits
+    template for ever: the old engine's ``replace(s, "", x)`` never returned. Guarded by the
+    subprocess timeout, so a hang fails the test instead of hanging it."""
+    write("repo/pod.yaml", POD.replace("image: nginx}", 'image: nginx, resources: {limits: {memory: "128974848"}}}'))
+    body = """
+suffix(q) = "Gi" { endswith(q, "Gi") }
+suffix(q) = "" { not endswith(q, "i") }
+violation[{"msg": msg}] {
+  q := input.review.object.spec.containers[_].resources.limits.memory
+  n := to_number(replace(q, suffix(q), ""))
+  n > 100000000
+  msg := sprintf("memory limit %v is over 100000000", [n])
+}
+"""
+    write("pol/t.yaml", _template("K8sMemLimit", body))
+    proc = run_subprocess("check", "repo", "--policy", "pol", "--checks", "policy", "--format", "json",
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "memory limit 128974848 is over 100000000" in proc.stdout
+
+
+def test_null_result_fails_closed(tmp_path: Path, write: Write) -> None:
+    write("repo/pod.yaml", POD)
+    write("pol/main.rego", "package main\nimport rego.v1\ndeny contains null if input.kind == \"Pod\"\n")
+    proc = run_subprocess("check", "repo", "--policy", "pol", "--checks", "policy", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "data.main.deny: a result must be a string or an object with a string 'msg', got null" in \
+        proc.stdout + proc.stderr

@@ -127,7 +127,7 @@ def test_discovered_directory_without_policies_is_a_note_not_an_error(write: Wri
     """A top-level policies/ folder holding another tool's YAML made every run exit 2."""
     write("repo/policies/opa-config.yaml", "services: {bundle: {url: https://example.test}}\n")
     write("repo/app.yaml", SVC)
-    code, report = run_json(str(tmp_path / "repo"), "--checks", "policy", cwd=tmp_path / "repo")
+    code, report = run_json(str(tmp_path / "repo"), "--checks", "schema,policy", cwd=tmp_path / "repo")
     assert code == 0, report
     assert "policy: inactive (policies/ holds no Rego module and no ConstraintTemplate, so it is not used as a " \
            "policy directory)" in report["notes"]
