@@ -11,7 +11,7 @@ Gatekeeper template's cost per evaluation (in this process, no workers) and the 
 wall time and the policy check's time per size, to show how it scales.
 
 Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template]
-       bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N]
+       bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,18 +70,27 @@ def simple_rule(repeat: int) -> float:
 
 
 def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int
-          ) -> tuple[float, int]:
-    """Best of ``repeat`` runs of the checks over the loaded corpus: (seconds in the checks, findings)."""
-    best = float("inf")
+          ) -> tuple[float, float, int]:
+    """Best of ``repeat`` runs of the checks over the loaded corpus: (wall seconds in the checks,
+    CPU seconds of this process and of the workers it started, findings)."""
+    best = best_cpu = float("inf")
     findings = 0
     for _ in range(repeat):
         run = Run(root=root, paths=[root], checks=checks, options=dict(options))
         report = Report()
+        cpu = time.process_time() + _children_cpu()
         produced = run_checks(run, loaded, report)
+        cpu = time.process_time() + _children_cpu() - cpu
         assert not report.errors, report.errors
         findings = len(produced)
         best = min(best, sum(report.timings.get(c, 0.0) for c in checks))
-    return best, findings
+        best_cpu = min(best_cpu, cpu)
+    return best, best_cpu, findings
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def by_template(root: Path, loaded: Loaded) -> None:
@@ -112,14 +122,15 @@ def by_template(root: Path, loaded: Loaded) -> None:
         print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms each ({secs:.2f} s)")
 
 
-def curve(sizes: list[int], jobs: int | None) -> None:
+def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
     """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size."""
     print("| resources | wall (s) | policy check (s) | schema check (s) | wall per 1,000 |")
     print("|---:|---:|---:|---:|---:|")
     for size in sizes:
-        root = corpus(size, None, f"bench-curve-{size}")
+        given = directory / f"c{size}" if directory is not None else None
+        root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
         cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--policy", str(library_path()),
-               "--format", "json", "--no-cache"] + (["--jobs", str(jobs)] if jobs else [])
+               "--format", "json"] + (["--jobs", str(jobs)] if jobs else [])
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
@@ -129,7 +140,8 @@ def curve(sizes: list[int], jobs: int | None) -> None:
         timings = json.loads(proc.stdout)["timings"]
         print(f"| {size:,} | {wall:.1f} | {timings.get('policy', 0):.2f} | {timings.get('schema', 0):.2f} | "
               f"{1000 * wall / size:.2f} |")
-        shutil.rmtree(root.parent, ignore_errors=True)
+        if root != given:
+            shutil.rmtree(root.parent, ignore_errors=True)
 
 
 def main() -> int:
@@ -140,11 +152,12 @@ def main() -> int:
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
+    ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
     if args.curve:
-        curve([int(x) for x in args.curve.split(",")], args.jobs)
+        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir)
         return 0
     root = corpus(args.count, args.dir, "bench-policy")
     loaded = load(Run(root=root, paths=[root]))
@@ -152,12 +165,13 @@ def main() -> int:
     per_eval = simple_rule(args.repeat)
     print(f"simple deny rule: {per_eval * 1e3:.3f} ms per evaluation ({1 / per_eval:.0f} evaluations/s)")
     extra = {"jobs": args.jobs} if args.jobs else {}
-    schema, _ = timed(root, loaded, ["schema"], {}, args.repeat)
-    print(f"{'schema':>10}: {schema:7.2f} s")
+    schema, schema_cpu, _ = timed(root, loaded, ["schema"], {}, args.repeat)
+    print(f"{'schema':>10}: {schema:7.2f} s wall, {schema_cpu:6.2f} s CPU")
     for name, policies in policy_sets().items():
-        secs, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat)
-        print(f"{name:>10}: {secs:7.2f} s  {len(loaded.resources) / secs:8.0f} resources/s  "
-              f"{secs / schema:5.2f}x the schema check  ({findings} findings, best of {args.repeat})")
+        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat)
+        print(f"{name:>10}: {secs:7.2f} s wall ({secs / schema:5.2f}x the schema check), {cpu:6.2f} s CPU "
+              f"in all processes ({cpu / schema_cpu:5.2f}x)  {len(loaded.resources) / secs:8.0f} resources/s  "
+              f"({findings} findings, best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")
     if args.by_template:
         by_template(root, loaded)
     return 0

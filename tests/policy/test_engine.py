@@ -6,7 +6,7 @@ import pytest
 
 from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine
 from gatekeeper.rego.modules import PolicyLoadError, load_module
-from gatekeeper.rego.rewrite import hoist_negations, prepare
+from gatekeeper.rego.rewrite import prepare
 
 
 def _eval(src: str, queries: dict[str, list[str]], input_value: object = None, version: str = "auto"
@@ -203,7 +203,3 @@ def test_hoisting_keeps_with_modifiers() -> None:
     module = load_module("p.rego", src)
     assert '__gkn0__ := input.v with input as {"v": 2}; not f(__gkn0__) with input as {"v": 2}' in module.source
     assert _eval(src, {"t": ["p", "t"]}, {"v": 1}) == {"t": True}
-
-
-def test_rewrite_needs_the_ast() -> None:
-    assert hoist_negations("package p\n", {"package": {}, "rules": []}, frozenset()) == "package p\n"

@@ -121,7 +121,7 @@ class PolicyCheck(Check):
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
             self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
-                                             build_inventory(objects, self.cluster_kinds))
+                                             lambda: build_inventory(objects, self.cluster_kinds))
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()

@@ -142,7 +142,7 @@ def _violations(constraint: Constraint, value: Any) -> list[dict[str, Any]]:
 
 
 def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine,
-         inventory: Mapping[str, Any] | None) -> GatekeeperPolicies:
+         inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> GatekeeperPolicies:
     """Load templates and constraints from policy documents and compile each template once."""
     docs = [d for d in documents if isinstance(d.obj, dict)]
     policies = GatekeeperPolicies()
@@ -161,16 +161,20 @@ def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine
     return policies
 
 
-def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine, inventory: Mapping[str, Any] | None) -> None:
+def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
+                      inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> None:
     """Compile every template with Rego once. Templates that read ``data.inventory`` get it (only
-    the kinds they name, when every reference names its kind); the same inventory value is loaded
-    into the engine once and shared."""
+    the kinds they name, when every reference names its kind); the inventory is built only when a
+    template reads it (``inventory`` may be a function that builds it), and the same value is
+    loaded into the engine once and shared."""
     shared: dict[frozenset[str] | None, Mapping[str, Any]] = {}
+    if callable(inventory) and any(t.uses_inventory for t in policies.templates.values() if not t.cel_only):
+        inventory = inventory()
     for kind, template in policies.templates.items():
         if template.cel_only:
             continue
         data: Mapping[str, Any] = {}
-        if inventory is not None and template.uses_inventory:
+        if inventory is not None and not callable(inventory) and template.uses_inventory:
             kinds = referenced_kinds(m.source for m in template.modules)
             key = None if kinds is None else frozenset(kinds)
             if key not in shared:
