@@ -20,6 +20,7 @@ from typing import Any
 
 from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
+from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources import classify
@@ -50,6 +51,7 @@ class Run:
     # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
     parser: Callable[[SourceFile, bool], ParsedFile] | None = None
     baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
+    allow_empty: bool = False  # a run that checked nothing (no file, or no check ran) passes instead of exit 2
 
 
 @dataclass(slots=True)
@@ -203,6 +205,18 @@ def _record(check: Check, path: str | None, errors: list[CheckError], exc: Excep
     errors.append(CheckError(check.name, f"internal error{where}: {describe(exc)}", path))
 
 
+def nothing_checked(report: Report) -> list[CheckError]:
+    """The error of a run that checked nothing: it must not pass, since a configuration that excludes
+    every file or disables every check would switch the gate off (``--allow-empty`` accepts it)."""
+    if report.files == 0:
+        why = "no file was read (the PATHS hold no manifest, or include/exclude in .gatekeeper.yaml match none)"
+    elif not report.checks:
+        why = "no check ran (every selected check is disabled or inactive)"
+    else:
+        return []
+    return [CheckError("pipeline", f"nothing was checked: {why}; pass --allow-empty if that is intended")]
+
+
 def describe(exc: BaseException) -> str:
     """An unexpected exception as a report names it: its class. Its text can quote the document
     being read (PyYAML's bool constructor puts the value in a KeyError, an OSError the file name a
@@ -213,12 +227,13 @@ def describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__} (details withheld: set GATEKEEPER_DEBUG=1 to see them)"
 
 
-def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
-    """Prepare and run every selected check over the loaded state."""
+def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | None = None) -> list[Finding]:
+    """Prepare and run every selected check over the loaded state; secret values the checks
+    detect are added to ``detected`` (for masking the report)."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
-                  classes=loaded.classes)
+                  classes=loaded.classes, detected=detected if detected is not None else set())
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
@@ -345,11 +360,14 @@ def _execute(run: Run) -> Report:
                                                                               key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
+    detected: set[str] = set()
     try:
-        findings = loaded.findings + run_checks(run, loaded, report)
+        findings = loaded.findings + run_checks(run, loaded, report, detected)
     except CheckLoadError as exc:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
+    if not run.allow_empty:
+        report.errors.extend(nothing_checked(report))
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
@@ -358,6 +376,7 @@ def _execute(run: Run) -> Report:
     findings = scope(findings, run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
+    Masker(detected).report(report)  # no text of the report shows a detected value or a token
     for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
         doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
     return report

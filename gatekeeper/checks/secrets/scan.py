@@ -128,11 +128,15 @@ KUBECONFIG_KEYS = frozenset({"token", "client-key-data", "client-key", "password
 class Scanner:
     """Collects hits for one object; ``high_entropy`` enables the keyword-free info rule."""
 
-    __slots__ = ("high_entropy", "hits")
+    __slots__ = ("high_entropy", "hits", "typed_tokens")
 
-    def __init__(self, high_entropy: bool = True) -> None:
+    def __init__(self, high_entropy: bool = True, *, typed_tokens: bool = True) -> None:
         self.hits: list[Hit] = []
         self.high_entropy = high_entropy
+        # Whether subtrees skipped by schema (labels, selectors, ports...) are searched for token
+        # families too. Masking (what a policy may print) searches them; the check's own walk does
+        # not (it doubled the walk's time), so a token there is masked but not reported.
+        self.typed_tokens = typed_tokens
 
     # -- walking ----------------------------------------------------------------------------
 
@@ -149,6 +153,7 @@ class Scanner:
         for part in base:
             link = (link, part)
         stack: list[tuple[Any, Link]] = [(obj, link)]
+        typed: list[tuple[Any, Link]] = []  # subtrees skipped by schema: searched for tokens only
         pop, push, thresholds = stack.pop, stack.append, _THRESHOLDS
         plain = place is Place.CONFIG
         special = _SPECIAL_DEFAULT if skip is SKIP_KEYS else skip | _SPECIAL_CONTAINERS
@@ -186,6 +191,8 @@ class Scanner:
                         if key not in special:
                             push((value, (path, key)))
                         elif key in skip or (key == "sops" and "mac" in value):
+                            if key in SKIP_KEYS and self.typed_tokens:
+                                typed.append((value, (path, key)))
                             continue
                         elif key == "metadata" and kind is dict:
                             # an object's metadata: only annotations are free-form (names are names)
@@ -198,6 +205,23 @@ class Scanner:
                             push((value, (path, key)))
             elif node.__class__ is list:
                 self._list(node, path, _list_key(path), place, stack)
+        for node, path in typed:
+            self.token_walk(node, path)
+
+    def token_walk(self, obj: Any, link: Link) -> None:
+        """Token families only, in a subtree whose schema leaves no room for a free-form value (a
+        value that does not fit it is the schema check's finding, but a token is a token anywhere:
+        undetected, it would reach every policy that prints its input)."""
+        stack: list[tuple[Any, Link]] = [(obj, link)]
+        while stack:
+            node, path = stack.pop()
+            items = node.items() if node.__class__ is dict else enumerate(node) if node.__class__ is list else ()
+            for key, value in items:
+                if value.__class__ is str:
+                    if len(value) >= 16 and may_hold_token(value):
+                        self.tokens(value, (*flatten(path), key), f"under '{key}'")
+                elif value.__class__ is dict or value.__class__ is list:
+                    stack.append((value, (path, key)))
 
     def _list(self, items: list[Any], path: Link, parent_key: str, where: Place,
               stack: list[tuple[Any, Link]]) -> None:
