@@ -20,13 +20,12 @@ import argparse
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from bench_secrets import time_check  # CPU time of one check over loaded resources
 from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
-from gatekeeper.model import Report
-from gatekeeper.pipeline import Run, load, run_checks
+from gatekeeper.pipeline import Run, load
 
 LIBRARY = Path(__file__).resolve().parents[1] / "gatekeeper" / "library" / "policies" / "kyverno"
 SETS = ("pod-security", "best-practices", "foreach/restrict-image-registries")
@@ -40,18 +39,6 @@ def policy_dir() -> Path:
             if "tests" not in path.relative_to(LIBRARY).parts:
                 shutil.copy(path, out / path.name)
     return out
-
-
-def time_check(run: Run, loaded: object, name: str) -> tuple[float, int]:
-    """CPU seconds the named check took (prepare + every hook), and its finding count."""
-    report = Report()
-    run.checks = [name]
-    started = time.process_time()
-    findings = run_checks(run, loaded, report)  # type: ignore[arg-type]
-    elapsed = time.process_time() - started
-    if report.errors:
-        raise SystemExit(f"{name}: {report.errors[0].message}")
-    return elapsed, len(findings)
 
 
 def main() -> int:

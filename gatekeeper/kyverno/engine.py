@@ -386,32 +386,24 @@ class Evaluator:
     def _patterns(self, rule: Rule, body: Mapping[str, Any], scope: Any, data: dict[str, Any], deadline: Deadline,
                   base: FieldPath, label: str) -> tuple[str, str, FieldPath]:
         matcher = Matcher(deadline)
-        if "pattern" in body:
-            pattern = body["pattern"]
-            if has_variables(pattern):
-                pattern = substitute(pattern, data, deadline)
-            found = matcher.match(scope, pattern)
-            if found is None:
-                return PASS, "", ()
-            if found.skip:
-                return SKIP, f"rule {label} skipped: {found.message}", ()
-            path = (*base, *found.path)
-            return FAIL, self._failure(rule, data, deadline, [(label, path, found)]), path
+        single = "pattern" in body
+        patterns = [body["pattern"]] if single else list(body.get("anyPattern") or [])
         failures: list[tuple[str, FieldPath, Mismatch]] = []
-        skipped = 0
-        patterns = body.get("anyPattern") or []
+        skipped: list[Mismatch] = []
         for i, pattern in enumerate(patterns):
-            if has_variables(pattern):
+            substituted = has_variables(pattern)
+            if substituted:
                 pattern = substitute(pattern, data, deadline)
-            found = matcher.match(scope, pattern)
+            found = matcher.match(scope, pattern, cache=not substituted)
             if found is None:
                 return PASS, "", ()
             if found.skip:
-                skipped += 1
+                skipped.append(found)
             else:
-                failures.append((f"{label}[{i}]", (*base, *found.path), found))
-        if skipped == len(patterns):
-            return SKIP, f"rule {label} skipped: no anyPattern applies", ()
+                failures.append((label if single else f"{label}[{i}]", (*base, *found.path), found))
+        if not failures:
+            why = skipped[0].message if single and skipped else "no anyPattern applies"
+            return SKIP, f"rule {label} skipped: {why}", ()
         return FAIL, self._failure(rule, data, deadline, failures), failures[0][1]
 
     def _failure(self, rule: Rule, data: dict[str, Any], deadline: Deadline,
