@@ -228,6 +228,11 @@ class Expression:
         found = _uses(variable, self.root)
         return None if found is None else tuple(dict.fromkeys(found))
 
+    def chain_of(self, variable: str) -> tuple[str, ...] | None:
+        """The path when the whole expression is a field selection below ``variable`` (else None)."""
+        chain = _chain(self.root)
+        return chain[1] if chain is not None and chain[0] == variable else None
+
     def iterates(self) -> bool:
         """True when the expression holds a comprehension (all, exists, map, filter...)."""
         return any(node.kind == "comprehension" for node in self.walk())

@@ -156,11 +156,11 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
     out: list[Outcome] = []
     for param in selected:
         try:
-            if param is None and not policy.variables:
+            if param is None:
                 out.extend(_one(policy, shared.base, shared.activation(), severity, suffix))
             else:
-                base = {**shared.base, "params": param.obj if param is not None else None}
-                out.extend(_one(policy, base, None, severity, suffix))
+                base = {**shared.base, "params": param.obj}
+                out.extend(_one(policy, base, _env().activation(base), severity, suffix))
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
@@ -179,8 +179,10 @@ def _short(text: str) -> str:
 
 
 def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severity, suffix: str) -> list[Outcome]:
+    """One policy with one set of bindings; ``activation`` holds ``base`` (without ``variables``), so
+    expressions that do not read variables share its conversion of the object."""
     env = _env()
-    bound: Any = activation if activation is not None else (base if policy.variables else env.activation(base))
+    bound: Any = activation
     for _name, condition in policy.match_conditions:
         value = _run(condition, bound)
         if value is False:
@@ -191,8 +193,9 @@ def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severi
         values: dict[str, Any] = {}
         failed: dict[str, _Failed] = {}
         for name, expr in policy.variables:
+            reads = expr.program is not None and "variables" in expr.program.variables
             try:
-                values[name] = _run(expr, {**base, "variables": values})
+                values[name] = _run(expr, env.activation({**base, "variables": values}) if reads else activation)
             except _Unsupported:
                 raise
             except _Failed as exc:

@@ -57,9 +57,28 @@ class Policy:
 
     @property
     def object_paths(self) -> tuple[tuple[str, ...], ...] | None:
-        """The paths below ``object`` the policy's expressions can read (None: the whole object)."""
-        return merge_paths(e.program.ast.read_paths("object") if e.program is not None else ()
-                           for e in self.expressions())
+        """The paths below ``object`` the policy's expressions can read (None: the whole object). A
+        variable that is just a field of ``object`` (``object.spec.template.spec.containers``) counts as
+        what the other expressions read below ``variables.NAME``."""
+        aliases: dict[str, tuple[str, ...]] = {}
+        for name, expr in self.variables:
+            chain = expr.program.ast.chain_of("object") if expr.program is not None else None
+            if chain:
+                aliases[name] = chain
+        groups: list[tuple[tuple[str, ...], ...] | None] = []
+        for expr in self.expressions():
+            if expr.program is None:
+                continue
+            if any(expr is e and name in aliases for name, e in self.variables):
+                continue  # read through its uses below
+            groups.append(expr.program.ast.read_paths("object"))
+            if aliases and "variables" in expr.program.variables:
+                used = expr.program.ast.read_paths("variables")
+                if used is None:
+                    groups.append(tuple(aliases.values()))
+                else:
+                    groups.append(tuple((*aliases[p[0]], *p[1:]) for p in used if p[0] in aliases))
+        return merge_paths(groups)
 
     @property
     def reads(self) -> frozenset[str]:
