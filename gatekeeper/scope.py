@@ -131,7 +131,8 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     entries = git.select(git.tree_entries(repo, selection.base_rev), ("",), include, run.config.exclude)
     files = git.read_blobs(repo, entries)
     old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
-    base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None)
+    base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None,
+                       allow_empty=True)  # a base without manifests yet is a base
     report = execute(base_run)
     return {f.fingerprint for f in report.findings if f.fingerprint}
 

@@ -232,6 +232,21 @@ def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass,
     return roles
 
 
+def named_by_kustomizations(documents: Sequence[Document]) -> set[str]:
+    """Every root-relative path a kustomization in the tree names as a file it reads (resources,
+    patches, components, configs): kustomize reads these whatever their extension's case."""
+    named = set(kustomize_roles(documents))
+    for doc in documents:
+        if not kustomize._is_kustomization(doc):
+            continue
+        base = posixpath.dirname(doc.path)
+        for key in ("resources", "bases", "components", "patchesStrategicMerge", "crds"):
+            for entry in _list(doc.obj.get(key)):
+                if isinstance(entry, str) and "\n" not in entry and "://" not in entry:
+                    named.add(posixpath.normpath(posixpath.join(base, entry)))
+    return named
+
+
 def _named_files(obj: dict[str, Any]) -> Iterable[tuple[str, FileClass, str]]:
     """(path, class, what) for each local file a kustomization's config fields name."""
     for key, what in _KUSTOMIZE_CONFIG_FIELDS.items():
