@@ -173,6 +173,21 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
     return out
 
 
+def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERROR) -> list[Outcome]:
+    """A policy-shaped block against ready bindings (object, oldObject, params, request, namespaceObject),
+    without binding or params logic: CEL code of Gatekeeper templates. Evaluation errors are outcomes of
+    ``admission-error`` at ``severity`` (whatever the failure policy: a template's error is a finding)."""
+    try:
+        return _one(policy, base, _env().activation(base), severity, "")
+    except _Unsupported as exc:
+        return [Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
+                        f"{exc.message}", (), Severity.INFO, "unsupported")]
+    except _Failed as exc:
+        return [Outcome("admission-error", f"expression could not be evaluated: {exc.message} "
+                        f"[expression: {_short(exc.expression.source)}]", exc.expression.where, severity,
+                        exc.expression.source)]
+
+
 def _short(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= 120 else flat[:117] + "..."
