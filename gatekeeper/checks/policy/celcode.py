@@ -109,7 +109,8 @@ class CelTemplate:
     def violations(self, obj: dict[str, Any], constraint: dict[str, Any], *, group: str, version: str,
                    resource_name: str, namespace_object: dict[str, Any] | None = None) -> list[Violation]:
         """The template's CEL results for one object under one constraint."""
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        found = obj.get("metadata")
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
         kind = {"group": group, "version": version, "kind": str(obj.get("kind", ""))}
         res = {"group": group, "version": version, "resource": resource_name}
         request = {"kind": kind, "resource": res, "requestKind": kind, "requestResource": res, "subResource": "",
