@@ -50,6 +50,24 @@ def _waiver_schema() -> dict[str, Any]:
     }
 
 
+def _render_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path"],
+        "properties": {
+            "path": {"type": "string", "minLength": 1,
+                     "description": "Directory of the kustomization or chart, relative to the repository root."},
+            "kind": {"enum": ["kustomize", "helm"], "description": "Renderer (default: from the directory)."},
+            "values": {"type": "array", "items": {"type": "string"},
+                       "description": "Helm values files, relative to the repository root, in order."},
+            "releaseName": {"type": "string", "description": "Helm release name (default: release)."},
+            "namespace": {"type": "string", "description": "Helm release namespace (default: default)."},
+            "kubeVersion": {"type": "string", "description": "Kubernetes version Helm renders for (helm binary)."},
+        },
+    }
+
+
 def config_schema() -> dict[str, Any]:
     """The full JSON schema of ``.gatekeeper.yaml``: core keys plus each check's section."""
     from gatekeeper.checks import REGISTRY, get_check
@@ -93,6 +111,8 @@ def config_schema() -> dict[str, Any]:
             },
             "waivers": {"type": "array", "items": _waiver_schema(),
                         "description": "Repository-level waivers with reason, owner and expiry."},
+            "render": {"type": "array", "items": _render_schema(),
+                       "description": "Deployment units to render besides those discovered (docs/rendering.md)."},
         },
     }
 
@@ -110,6 +130,7 @@ class Config:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     waivers: list[dict[str, Any]] = field(default_factory=list)
+    render: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,6 +211,7 @@ def load(path: Path | None) -> Config:
         checks={k: dict(v) for k, v in raw.get("checks", {}).items()},
         rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
         waivers=list(raw.get("waivers", [])),
+        render=list(raw.get("render", [])),
         raw=raw,
     )
     _check_rule_ids(cfg, path, doc)

