@@ -359,7 +359,7 @@ Finding = tuple[str, int, str]
 def _findings(write: Callable[[str, str], Path], tmp_path: Path, text: str, *extra: str) -> list[Finding]:
     write("obj.yaml", text)
     _, report = run_json(str(tmp_path), "--checks", "schema", *extra)
-    return sorted((f["rule"], f["line"], f["field"]) for f in report["findings"])
+    return sorted((f["rule"], f["line"], f["field"]) for f in report["findings"] if f["check"] == "schema")
 
 
 @pytest.mark.parametrize("text", list(VALID.values()), ids=list(VALID))
@@ -367,7 +367,8 @@ def test_realistic_objects_validate_with_no_findings(write: Callable[[str, str],
                                                      text: str) -> None:
     write("obj.yaml", text)
     code, report = run_json(str(tmp_path), "--checks", "schema")
-    assert report["findings"] == []
+    # a HelmRelease of a chart repository cannot be rendered offline: a warning, nothing else
+    assert [f for f in report["findings"] if f["rule"] != "render-remote"] == []
     assert code == 0
     assert report["summary"]["resources"] == text.count("\nkind: ")
 

@@ -25,8 +25,11 @@ from gatekeeper.pipeline import execute
               help="Directory findings' paths are relative to [default: the scanned directory].")
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: on a terminal].")
 @click.option("--show-waived", is_flag=True, help="List waived findings in text output too.")
+@click.option("--render", "render", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: render kustomize overlays and Helm charts and check what they produce, at the source "
+                   "lines that set it; none: check every file as it is written.")
 def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, root: Path | None,
-          color: bool | None, show_waived: bool, **opts: object) -> None:
+          color: bool | None, show_waived: bool, render: str, **opts: object) -> None:
     """Check the manifests under PATHS (files or directories; default: the current directory)."""
     git_opts = gitmode.pop_options(opts)
     specs: list[OutputSpec] = parse_formats(gitmode.extra_formats(formats, git_opts), output)
@@ -41,6 +44,7 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     except VersionError as exc:
         raise click.UsageError(str(exc)) from None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
+    run.render = render
     selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
     report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
     write_outputs(report, specs, color=use_color(color), show_waived=show_waived)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint
+from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -128,7 +128,7 @@ def resolve(directory: str, entry: str) -> tuple[str, bool]:
 def _finding(kust: Kustomization, field_path: FieldPath, message: str, rule: str = RULE_INVALID,
              severity: Severity = Severity.ERROR, hint: str = "") -> Finding:
     line, column = kust.doc.locate(field_path)
-    fpath = ".".join(str(p) for p in field_path)
+    fpath = format_field(field_path)
     return Finding(check="render", rule=rule, severity=severity, message=message, path=kust.path, line=line,
                    column=column, field=fpath, hint=hint,
                    fingerprint=fingerprint(rule, None, kust.path, fpath, message))
@@ -217,7 +217,8 @@ class _Builder:
         path, outside = resolve(kust.dir, raw)
         if role == RESOURCE and not outside and self.kind_of(path) == "dir":
             role = BASE_DIR
-        if not outside and role not in (BASE_DIR, COMPONENT) and not _below(path, kust.dir):
+        if not outside and role not in (BASE_DIR, COMPONENT) and self.kind_of(path) == "file" \
+                and not _below(path, kust.dir):
             kust.findings.append(_finding(
                 kust, field_path, f"{raw!r} is not in or below {kust.dir or '.'}/; kustomize refuses to load a "
                 "file outside the kustomization's directory", hint="move the file next to the kustomization, "

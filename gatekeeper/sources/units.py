@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint
+from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
 from gatekeeper.sources import kustomize
 
 KUSTOMIZE, HELM = "kustomize", "helm"
@@ -58,7 +58,7 @@ class Unit:
 
 def _remote_finding(doc: Document, path: FieldPath, message: str) -> Finding:
     line, column = doc.locate(path)
-    fpath = ".".join(str(p) for p in path)
+    fpath = format_field(path)
     return Finding(check="render", rule=RULE_REMOTE, severity=Severity.WARNING, message=message, path=doc.path,
                    line=line, column=column, field=fpath,
                    hint="vendor the chart or base into the repository to have it checked, or waive the rule",
@@ -287,7 +287,7 @@ class Discovery:
 
 def _missing_values(doc: Document, where: FieldPath, name: str) -> Finding:
     line, column = doc.locate(where)
-    fpath = ".".join(str(p) for p in where)
+    fpath = format_field(where)
     message = f"values {name!r} are not in the repository; the chart is rendered without them"
     return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
                    line=line, column=column, field=fpath, hint="fix the path or add the values file",

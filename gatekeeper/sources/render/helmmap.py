@@ -86,6 +86,11 @@ class TemplateIndex(PositionIndex):
         self.values = values
         self._memo: dict[tuple[str | int, ...], tuple[str, int, int, tuple[Origin, ...]]] = {}
 
+    @property
+    def home_index(self) -> int:
+        """The object's document ordinal within its template."""
+        return self.ordinal
+
     def lookup(self, path: Sequence[str | int]) -> tuple[int, int]:
         found = self.source(path)
         return found[1], found[2]

@@ -161,6 +161,12 @@ class ProvenanceIndex(PositionIndex):
         self.home = home
         self._memo: dict[tuple[str | int, ...], Attribution] = {}
 
+    @property
+    def home_index(self) -> int | None:
+        """The index of the source document the object came from (its base), when known."""
+        base = next((c for c in self.contributors if c.role == "base"), None)
+        return None if base is None else base.doc.index
+
     def lookup(self, path: Sequence[str | int]) -> tuple[int, int]:
         found = self.attribute(path)
         return found.line, found.column

@@ -104,7 +104,9 @@ def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -
         name = result.unit.display()
         for i, (obj, positions) in enumerate(result.objects):
             home = positions.source(())
-            doc = Document(home[0] or name, i, obj, home[1], positions, unit=name, inputs=result.inputs)
+            index = getattr(positions, "home_index", None)
+            doc = Document(home[0] or name, i if index is None else index, obj, home[1], positions, unit=name,
+                           inputs=result.inputs)
             extract(doc)
             out.documents.append(doc)
     consumed -= published
