@@ -54,6 +54,7 @@ class Run:
     tree: Tree | None = None  # the repository state renders read (None: the root on disk)
     render_cache: Any = None  # rendered output by input digest (git modes: the context cache store)
     published: frozenset[str] = frozenset()  # files published as they are: always whole objects
+    render_outcome: Any = None  # set by the load stage: the units and what rendering them produced
 
 
 @dataclass(slots=True)
@@ -87,6 +88,7 @@ def load(run: Run) -> Loaded:
     tree = run.tree if run.tree is not None else DiskTree(run.root)
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
                           cache=run.render_cache, published=run.published)
+    run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)
     documents.extend(outcome.documents)

@@ -25,6 +25,10 @@ def _line(f: Finding, color: bool) -> str:
     elif f.baseline:
         tag = _paint(" (baseline)", _DIM, color)
     text = f"  {where} {sev} {f.rule:<24} {f.message}{obj}{tag}"
+    if f.units:
+        also = [f"{o.path}:{o.line} ({o.role})" for o in f.origin if (o.path, o.line) != (f.path, f.line)]
+        text += "\n" + _paint(f"      rendered by {', '.join(f.units)}"
+                              + (f"; also from {', '.join(also)}" if also else ""), _DIM, color)
     if f.hint and f.waived is None:
         text += "\n" + _paint(f"      hint: {f.hint}", _DIM, color)
     return text

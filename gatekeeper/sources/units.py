@@ -16,6 +16,7 @@ from typing import Any
 
 from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
 from gatekeeper.sources import kustomize
+from gatekeeper.sources.render.provenance import as_map
 
 KUSTOMIZE, HELM = "kustomize", "helm"
 CHART_FILE = "Chart.yaml"
@@ -224,7 +225,7 @@ class Discovery:
         path, outside = kustomize.resolve("", name.strip().lstrip("/"))
         if outside or path not in self.charts:
             return
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = as_map(obj.get("metadata"))
         namespace = spec.get("targetNamespace") or meta.get("namespace")
         unit = Unit(HELM, path, values=self._default_values(path),
                     namespace=namespace if isinstance(namespace, str) else None)
@@ -237,7 +238,8 @@ class Discovery:
                 elif not out:
                     self.findings.append(_missing_values(doc, (*base, "spec", "chart", "spec", "valuesFiles", i),
                                                          vname))
-        for i, ref in enumerate(spec.get("valuesFrom") if isinstance(spec.get("valuesFrom"), list) else []):
+        values_from = spec.get("valuesFrom")
+        for i, ref in enumerate(values_from if isinstance(values_from, list) else []):
             self._values_from(doc, ref, (*base, "spec", "valuesFrom", i), unit)
         if isinstance(spec.get("values"), dict):
             unit.values.append(ValuesSource(doc.path, (*base, "spec", "values"), doc.index))
@@ -249,8 +251,8 @@ class Discovery:
     def _values_from(self, doc: Document, ref: Any, where: FieldPath, unit: Unit) -> None:
         if not isinstance(ref, dict) or ref.get("kind") not in ("ConfigMap", "Secret"):
             return
-        key = ref.get("valuesKey") if isinstance(ref.get("valuesKey"), str) else "values.yaml"
-        target = ref.get("targetPath") if isinstance(ref.get("targetPath"), str) else ""
+        key = ref["valuesKey"] if isinstance(ref.get("valuesKey"), str) else "values.yaml"
+        target = ref["targetPath"] if isinstance(ref.get("targetPath"), str) else ""
         for other in self.documents:
             for res in other.resources or other.held:
                 if res.kind != ref["kind"] or res.name != ref.get("name") or res.api_version != "v1":

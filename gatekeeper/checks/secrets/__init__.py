@@ -22,7 +22,7 @@ from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
 from gatekeeper.checks.secrets.tokens import gcp_service_account
-from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Waiver, fingerprint, format_field
+from gatekeeper.model import Document, FieldPath, Finding, Origin, Resource, Rule, Waiver, fingerprint, format_field
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -99,7 +99,9 @@ class SecretsCheck(Check):
             where = format_field(hit.path)
             message = f"{hit.what} at {where} {Redactor.describe(hit.value, digest)}"
             rule = RULES[hit.rule]
-            path, origin, units = doc.path, (), ()
+            path = doc.path
+            origin: tuple[Origin, ...] = ()
+            units: tuple[str, ...] = ()
             if resource is not None:
                 located = resource.source(hit.path)  # a rendered object: the source line
                 path, line, column, origin = located.path, located.line, located.column, located.origin

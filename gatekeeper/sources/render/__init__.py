@@ -77,7 +77,9 @@ class Renderer:
                  cache: RenderCache | None = None, timeout: float = limits.RENDER_TIMEOUT,
                  max_output: int = limits.MAX_OUTPUT) -> None:
         self.tree = tree
-        self.kustomizations = kustomizations
+        self.kustomizations: dict[str, kz.Kustomization | None] = dict(kustomizations)
+        self.found: list[Finding] = []  # shape findings of kustomizations found beyond the run's files
+        self.adopted: list[Document] = []  # documents parsed here because the run had not collected them
         self.cache = cache
         self.timeout = timeout
         self.max_output = max_output
@@ -105,7 +107,24 @@ class Renderer:
                 for doc in parsed.documents:
                     extract(doc)
                 found = parsed.documents
+                self.adopted.extend(found)
             self._docs[path] = found
+        return found
+
+    def kustomization(self, directory: str) -> kz.Kustomization | None:
+        """The kustomization of a directory (read from the tree when the run did not collect it)."""
+        if directory in self.kustomizations:
+            return self.kustomizations[directory]
+        found = None
+        for name in kz.KUSTOMIZATION_NAMES:
+            path = f"{directory}/{name}" if directory else name
+            if self.tree.kind(path) == "file":
+                docs = self.docs_of(path)
+                found = kz.parse(docs[0], self.tree.kind) if docs else None
+                if found is not None:
+                    self.found.extend(found.findings)
+                break
+        self.kustomizations[directory] = found
         return found
 
     def require(self, kind: str) -> None:
@@ -136,10 +155,7 @@ class Renderer:
 
     def render(self, unit: Unit) -> Rendered:
         started = time.perf_counter()
-        if unit.kind == KUSTOMIZE:
-            result = self._render_kustomize(unit)
-        else:
-            result = self._render_helm(unit)
+        result = self._render_kustomize(unit) if unit.kind == KUSTOMIZE else self._render_helm(unit)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -154,7 +170,7 @@ class Renderer:
         return produced, False
 
     def _render_kustomize(self, unit: Unit) -> Rendered:
-        unit_plan = kz_render.plan(unit.path, self.kustomizations, self.tree)
+        unit_plan = kz_render.plan(unit.path, self.kustomization, self.tree)
         result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
         if not unit_plan.renderable or not unit_plan.kustomizations:
             return result

@@ -163,7 +163,7 @@ def check_chart(unit: Unit, tree: Tree, docs_of: DocsOf) -> list[Finding]:
         repo = str(dep.get("repository") or "")
         line = docs[0].locate(("dependencies", i))[0]
         if repo.startswith("file://"):
-            path, outside = kz.resolve(unit.path, repo[len("file://"):])
+            _, outside = kz.resolve(unit.path, repo[len("file://"):])
             if outside:
                 out.append(render_finding(_chart_file(unit), line, "render-outside",
                                           f"dependency {dep['name']!r} is outside the repository; the chart was "

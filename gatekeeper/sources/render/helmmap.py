@@ -169,8 +169,8 @@ class TemplateIndex(PositionIndex):
             if located is None:
                 continue
             origin, val, complete = located
-            exact = complete and (rest == [] and not isinstance(value, (dict, list)) and _same(val, value)
-                                  or rest != [] and (isinstance(value, (dict, list)) or _same(val, value)))
+            exact = complete and ((rest == [] and not isinstance(value, (dict, list)) and _same(val, value))
+                                  or (rest != [] and (isinstance(value, (dict, list)) or _same(val, value))))
             values.append((origin, exact))
         primary = next((o for o, exact in values if exact), None)
         origins = ([primary] if primary else []) + [template] + [o for o, _ in values if o is not primary]

@@ -12,7 +12,6 @@ objects checked and published are kustomize's own output.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,14 @@ from gatekeeper.model import Document, Finding, Origin, Severity, fingerprint
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import limits
-from gatekeeper.sources.render.provenance import Contributor, Op, ProvenanceIndex, ShiftedPositions, Transform
+from gatekeeper.sources.render.provenance import (
+    Contributor,
+    Op,
+    ProvenanceIndex,
+    ShiftedPositions,
+    Transform,
+    as_map,
+)
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.yamlload import parse
 
@@ -51,13 +57,14 @@ def render_finding(path: str, line: int, rule: str, message: str, severity: Seve
                    column=column, hint=hint, fingerprint=fingerprint(rule, None, path, str(line), message))
 
 
-def plan(root: str, kusts: dict[str, kz.Kustomization], tree: Tree) -> Plan:
-    """Walk a unit's kustomizations (depth first, bases before the overlay that includes them)."""
+def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree) -> Plan:
+    """Walk a unit's kustomizations (depth first, bases before the overlay that includes them);
+    ``kusts(dir)`` gives the kustomization of a directory."""
     result = Plan(root)
     visited: set[str] = set()
 
     def visit(directory: str, stack: list[str]) -> None:
-        kust = kusts.get(directory)
+        kust = kusts(directory)
         if kust is None:
             return
         visited.add(directory)
@@ -77,14 +84,14 @@ def plan(root: str, kusts: dict[str, kz.Kustomization], tree: Tree) -> Plan:
                     f"{root or '.'} was not rendered", hint="keep every base and file inside the repository"))
                 result.renderable = False
             elif ref.role in (kz.BASE_DIR, kz.COMPONENT) or (
-                    ref.role in (kz.TRANSFORMER, kz.GENERATOR, kz.VALIDATOR) and ref.path in kusts):
+                    ref.role in (kz.TRANSFORMER, kz.GENERATOR, kz.VALIDATOR) and kusts(ref.path) is not None):
                 if ref.path in stack:
                     loop = " -> ".join([*stack[stack.index(ref.path):], ref.path])
                     result.findings.append(render_finding(
                         kust.path, line, "render-cycle", f"kustomizations include each other ({loop or '.'}); "
                         "kustomize cannot build them", hint="remove one of the references"))
                     result.renderable = False
-                elif ref.path not in kusts:
+                elif kusts(ref.path) is None:
                     result.findings.append(render_finding(
                         kust.path, line, "render-error", f"{ref.raw!r} is a directory without a kustomization"))
                     result.renderable = False
@@ -163,8 +170,8 @@ def keeps_origins(kust: kz.Kustomization) -> bool:
 
 def take_origin(obj: dict[str, Any], keep: bool) -> dict[str, Any] | None:
     """The object's origin annotation, parsed; removed from the object unless ``keep``."""
-    meta = obj.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    meta = as_map(obj.get("metadata"))
+    annotations = meta.get("annotations")
     if not isinstance(annotations, dict) or ORIGIN not in annotations:
         return None
     raw = annotations[ORIGIN] if keep else annotations.pop(ORIGIN)
@@ -238,7 +245,7 @@ def _patch_docs(docs: list[Document], entry: Any, json6902: bool) -> list[Patch]
         if isinstance(obj, list) or json6902:
             out.append(Patch(Contributor("patch", doc, (), None, ops=_ops(obj)), target, None, None))
         elif isinstance(obj, dict):
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            meta = as_map(obj.get("metadata"))
             name = meta.get("name") if isinstance(meta.get("name"), str) else None
             kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
             out.append(Patch(Contributor("patch", doc, (), obj), target, kind, name))
@@ -279,7 +286,7 @@ def _selects(selector: Any, labels: Any) -> bool:
 
 def applies(patch: Patch, obj: dict[str, Any], names: Sequence[str]) -> bool:
     """Whether a patch can have touched an object (by kind and name, or its target selector)."""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = as_map(obj.get("metadata"))
     if patch.target is not None:
         t = patch.target
         if isinstance(t.get("kind"), str) and t["kind"] != obj.get("kind"):
@@ -305,23 +312,48 @@ def transforms_of(unit_plan: Plan) -> list[Transform]:
         obj = kust.obj
         ns = obj.get("namespace")
         if isinstance(ns, str):
-            out.append(Transform(kust.path, kust.line(("namespace",)),
-                                 lambda p, v, _o, ns=ns: bool(p) and p[-1] == "namespace" and v == ns))
-        for key, test in (("namePrefix", str.startswith), ("nameSuffix", str.endswith)):
+            out.append(Transform(kust.path, kust.line(("namespace",)), _sets_namespace(ns)))
+        for key in ("namePrefix", "nameSuffix"):
             value = obj.get(key)
             if isinstance(value, str) and value:
-                out.append(Transform(kust.path, kust.line((key,)),
-                                     lambda p, v, _o, value=value, test=test: list(p) == ["metadata", "name"]
-                                     and isinstance(v, str) and test(v, value)))
+                out.append(Transform(kust.path, kust.line((key,)), _sets_name(value, key == "namePrefix")))
         out.extend(_image_transforms(kust))
         out.extend(_label_transforms(kust))
         replicas = obj.get("replicas")
         for i, entry in enumerate(replicas if isinstance(replicas, list) else []):
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                out.append(Transform(kust.path, kust.line(("replicas", i, "count")),
-                                     lambda p, v, o, e=entry: list(p) == ["spec", "replicas"] and v == e.get("count")
-                                     and e["name"] in str((o.get("metadata") or {}).get("name", ""))))
+                out.append(Transform(kust.path, kust.line(("replicas", i, "count")), _sets_replicas(entry)))
     return out
+
+
+Test = Callable[[Sequence[str | int], Any, dict[str, Any]], bool]
+
+
+def _sets_namespace(ns: str) -> Test:
+    def test(path: Sequence[str | int], value: Any, _obj: dict[str, Any]) -> bool:
+        return bool(path) and path[-1] == "namespace" and value == ns
+    return test
+
+
+def _sets_name(affix: str, prefix: bool) -> Test:
+    def test(path: Sequence[str | int], value: Any, _obj: dict[str, Any]) -> bool:
+        if list(path) != ["metadata", "name"] or not isinstance(value, str):
+            return False
+        return value.startswith(affix) if prefix else value.endswith(affix)
+    return test
+
+
+def _sets_replicas(entry: dict[str, Any]) -> Test:
+    def test(path: Sequence[str | int], value: Any, obj: dict[str, Any]) -> bool:
+        name = str(as_map(obj.get("metadata")).get("name", ""))
+        return list(path) == ["spec", "replicas"] and value == entry.get("count") and entry["name"] in name
+    return test
+
+
+def _sets_pair(key: str, expected: Any, parents: tuple[str, ...]) -> Test:
+    def test(path: Sequence[str | int], value: Any, _obj: dict[str, Any]) -> bool:
+        return len(path) >= 2 and path[-1] == key and path[-2] in parents and value == expected
+    return test
 
 
 def _image_parts(image: str) -> tuple[str, str, str]:
@@ -365,9 +397,7 @@ def _label_transforms(kust: kz.Kustomization) -> list[Transform]:
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            out.append(Transform(kust.path, kust.line((*where, key)),
-                                 lambda p, v, _o, k=key, val=value, par=parents: len(p) >= 2 and p[-1] == k
-                                 and p[-2] in par and v == val))
+            out.append(Transform(kust.path, kust.line((*where, key)), _sets_pair(key, value, parents)))
     return out
 
 
@@ -380,7 +410,7 @@ def base_contributor(origin: dict[str, Any] | None, unit_root: str, obj: dict[st
         return None, home
     if isinstance(origin.get("configuredIn"), str):
         path, outside = kz.resolve(unit_root, origin["configuredIn"])
-        kind = (origin.get("configuredBy") or {}).get("kind") if isinstance(origin.get("configuredBy"), dict) else ""
+        kind = as_map(origin.get("configuredBy")).get("kind", "")
         if not outside:
             return None, _generator_home(path, str(kind), obj, unit_plan) or Origin(path, 1, "generator")
         return None, home
@@ -390,7 +420,7 @@ def base_contributor(origin: dict[str, Any] | None, unit_root: str, obj: dict[st
     path, outside = kz.resolve(unit_root, raw)
     if outside:
         return None, home
-    name = str((obj.get("metadata") or {}).get("name", "")) if isinstance(obj.get("metadata"), dict) else ""
+    name = str(as_map(obj.get("metadata")).get("name", ""))
     best: tuple[int, Contributor] | None = None
     for doc in docs_of(path):
         for res in doc.resources or doc.held:
@@ -407,7 +437,7 @@ def base_contributor(origin: dict[str, Any] | None, unit_root: str, obj: dict[st
 
 def _generator_home(path: str, kind: str, obj: dict[str, Any], unit_plan: Plan) -> Origin | None:
     key = {"ConfigMapGenerator": "configMapGenerator", "SecretGenerator": "secretGenerator"}.get(kind)
-    name = str((obj.get("metadata") or {}).get("name", "")) if isinstance(obj.get("metadata"), dict) else ""
+    name = str(as_map(obj.get("metadata")).get("name", ""))
     for kust in unit_plan.kustomizations:
         if kust.path != path or key is None:
             continue
@@ -471,7 +501,7 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
             continue
         origin = take_origin(obj, keep)
         base, home = base_contributor(origin, unit_plan.root, obj, docs_of, unit_plan)
-        names = [str((obj.get("metadata") or {}).get("name", ""))] if isinstance(obj.get("metadata"), dict) else []
+        names = [str(as_map(obj.get("metadata")).get("name", ""))]
         if base is not None and isinstance(base.obj, dict):
             meta = base.obj.get("metadata")
             if isinstance(meta, dict) and isinstance(meta.get("name"), str):

@@ -72,6 +72,12 @@ class Attribution:
     origins: list[Origin] = field(default_factory=list)
 
 
+def as_map(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (objects that fail validation are read
+    defensively)."""
+    return value if isinstance(value, dict) else {}
+
+
 class ShiftedPositions(PositionIndex):
     """Positions of text embedded in another file (an inline patch), moved to that file's lines."""
 
@@ -133,14 +139,21 @@ def existing_prefix(path: Sequence[str | int], obj: Any) -> tuple[list[str | int
     out: list[str | int] = []
     node = obj
     for part in path:
-        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(part, str) and isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
+        child = _child(node, part)
+        if child is _MISSING:
             break
+        node = child
         out.append(part)
     return out, node
+
+
+_MISSING = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and 0 <= part < len(node) else _MISSING
+    return node[part] if isinstance(node, dict) and part in node else _MISSING
 
 
 def _scalar(value: Any) -> bool:

@@ -45,9 +45,11 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
           published: frozenset[str] = frozenset()) -> Outcome:
     """Run the stage over parsed documents (changed in place); see the module doc.
 
-    ``units`` replaces discovery (the sync step's paths); ``published`` are files that are
-    published as they are, so they are always checked as whole objects.
+    ``units`` replaces discovery (the sync step's paths): then the units' input files the run did
+    not collect are read from the tree and join the checked documents (the secrets check reads
+    them). ``published`` are files published as they are, so they are always whole objects.
     """
+    adopt = units is not None
     out = Outcome()
     kusts = kz.find(documents, tree.kind)
     for kust in kusts.values():
@@ -72,7 +74,12 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
         return out
     finally:
         renderer.close()
-    _place(documents, out, published)
+    out.findings.extend(renderer.found)
+    adopted = renderer.adopted if adopt else []
+    _drop_kustomize_inputs(adopted, {k: v for k, v in renderer.kustomizations.items() if v is not None},
+                           published)
+    _place([*documents, *adopted], out, published)
+    out.documents[:0] = adopted
     return out
 
 
