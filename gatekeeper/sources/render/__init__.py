@@ -10,6 +10,7 @@ unit's inputs (see ``RenderCache``); provenance is recomputed from the parsed so
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
@@ -63,7 +64,11 @@ class Rendered:
 
 
 def kustomize_executable() -> str | None:
-    """kubectl installed beside this interpreter (the kustomize extra), else kubectl or kustomize on PATH."""
+    """``$GATEKEEPER_KUSTOMIZE`` (a kubectl or kustomize path; ``none`` turns kustomize rendering off),
+    else kubectl installed beside this interpreter (the kustomize extra), else kubectl or kustomize on PATH."""
+    chosen = os.environ.get("GATEKEEPER_KUSTOMIZE")
+    if chosen:
+        return None if chosen == "none" else shutil.which(chosen)
     beside = Path(sys.executable).parent / "kubectl"
     if beside.is_file():
         return str(beside)

@@ -9,6 +9,7 @@ dependencies are not vendored under ``charts/`` cannot be rendered offline (``re
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -137,7 +138,12 @@ def _outcome(unit: Unit, outcome: limits.Outcome, chart: Path) -> bytes | Failur
 
 
 def backend() -> Backend | None:
-    """The SDK when installed, else a helm binary on PATH, else None."""
+    """``$GATEKEEPER_HELM`` (a helm binary; ``none`` turns Helm rendering off), else the SDK when
+    installed, else a helm binary on PATH, else None."""
+    chosen = os.environ.get("GATEKEEPER_HELM")
+    if chosen:
+        exe = None if chosen == "none" else shutil.which(chosen)
+        return BinaryBackend(exe) if exe else None
     try:
         import importlib.util
 

@@ -255,8 +255,11 @@ def _patch_docs(docs: list[Document], entry: Any, json6902: bool) -> list[Patch]
 def _inline_docs(kust: kz.Kustomization, inline: kz.Inline) -> list[Document]:
     """An inline patch parsed with its lines placed in the kustomization file."""
     offset = kust.line(inline.field)  # a block scalar's text starts on the line after its key
+    lines = kust.doc.text.splitlines()
+    first = lines[offset] if offset < len(lines) else ""
+    indent = len(first) - len(first.lstrip(" "))
     parsed = parse(SourceFile(kust.path, inline.text.encode("utf-8")))
-    return [Document(kust.path, d.index, d.obj, d.line + offset, ShiftedPositions(d.positions, offset),
+    return [Document(kust.path, d.index, d.obj, d.line + offset, ShiftedPositions(d.positions, offset, indent),
                      text=kust.doc.text) for d in parsed.documents]
 
 

@@ -81,16 +81,17 @@ def as_map(value: Any) -> dict[str, Any]:
 class ShiftedPositions(PositionIndex):
     """Positions of text embedded in another file (an inline patch), moved to that file's lines."""
 
-    __slots__ = ("_inner", "_offset")
+    __slots__ = ("_indent", "_inner", "_offset")
 
-    def __init__(self, inner: PositionIndex, offset: int) -> None:
+    def __init__(self, inner: PositionIndex, offset: int, indent: int = 0) -> None:
         super().__init__(None, (1, 1))
         self._inner = inner
         self._offset = offset
+        self._indent = indent
 
     def lookup(self, path: Sequence[str | int]) -> tuple[int, int]:
         line, column = self._inner.lookup(path)
-        return line + self._offset, column
+        return line + self._offset, column + self._indent
 
     def exists(self, path: Sequence[str | int]) -> bool:
         return self._inner.exists(path)
