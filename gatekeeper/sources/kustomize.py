@@ -254,6 +254,10 @@ class _Builder:
             if not isinstance(entries, list):
                 continue
             for i, entry in enumerate(entries):
+                if isinstance(entry, str) and key == "patches" and entry.strip() and not _looks_inline(entry):
+                    # rejected by kustomize v5 (the shape finding says so), but still a patch, not an object
+                    self.add(key, (key, i), entry.strip(), role, None)
+                    continue
                 if not isinstance(entry, dict):
                     continue
                 if isinstance(entry.get("path"), str) and entry["path"].strip():

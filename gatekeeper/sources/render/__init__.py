@@ -158,6 +158,12 @@ class Renderer:
             h.update(data)
         return h.hexdigest()
 
+    def inputs(self, unit: Unit) -> list[str]:
+        """The files a unit is rendered from (without rendering it)."""
+        if unit.kind == KUSTOMIZE:
+            return sorted(kz_render.plan(unit.path, self.kustomization, self.tree).files)
+        return sorted(set(self.tree.files_under(unit.path)) | {v.path for v in unit.values})
+
     def render(self, unit: Unit) -> Rendered:
         started = time.perf_counter()
         result = self._render_kustomize(unit) if unit.kind == KUSTOMIZE else self._render_helm(unit)
