@@ -71,7 +71,7 @@ def _failure(unit: Unit, message: str, rule: str = "render-error") -> Failure:
     return Failure(render_finding(path, line, rule, f"helm cannot render {unit.display()}: {message}"))
 
 
-_TEMPLATE_LINE = re.compile(r"template: [^/:]+/((?:[^:]+)):(\d+)")
+_TEMPLATE_LINE = re.compile(r"(?:template: )?[^/:\s\"]+/((?:templates|charts)/[^:\s\"]+):(\d+)")
 
 
 def _error_location(unit: Unit, message: str) -> tuple[str, int]:
@@ -202,12 +202,15 @@ def _layer(unit: Unit, source: Any, docs_of: DocsOf) -> ValuesLayer | None:
         if not isinstance(value, str):
             return None
         offset = doc.locate(source.field)[0]
+        lines = doc.text.splitlines()
+        first = lines[offset] if offset < len(lines) else ""
+        indent = len(first) - len(first.lstrip(" "))
         parsed = parse(SourceFile(source.path, value.encode("utf-8")))
         if parsed.findings or not parsed.documents or not isinstance(parsed.documents[0].obj, dict):
             return None
         inner = parsed.documents[0]
         shifted = Document(source.path, doc.index, inner.obj, inner.line + offset,
-                           ShiftedPositions(inner.positions, offset), text=doc.text)
+                           ShiftedPositions(inner.positions, offset, indent), text=doc.text)
         obj: Any = inner.obj
         layer = ValuesLayer(source.path, shifted, (), obj, "values")
     elif isinstance(value, dict):

@@ -45,9 +45,10 @@ class Values:
     release: str = "release"
     namespace: str = "default"
 
-    def locate(self, path: Sequence[str | int]) -> tuple[Origin, Any, bool] | None:
-        """The last layer that sets ``path`` (origin, its value, complete); else the deepest prefix set."""
-        best: tuple[int, Origin, Any] | None = None
+    def locate(self, path: Sequence[str | int]) -> tuple[Origin, Any, bool, int] | None:
+        """The last layer that sets ``path`` (origin, its value, complete, column); else the deepest
+        prefix set."""
+        best: tuple[int, Origin, Any, int] | None = None
         for layer in reversed(self.layers):
             rel = list(path)
             if layer.nested:
@@ -55,13 +56,13 @@ class Values:
                     continue
                 rel = rel[len(layer.nested):]
             written, value = existing_prefix(rel, layer.obj)
-            line = layer.doc.locate((*layer.field, *written))[0]
+            line, column = layer.doc.locate((*layer.field, *written))
             origin = Origin(layer.path, line, layer.role)
             if len(written) == len(rel):
-                return origin, value, True
+                return origin, value, True, column
             if written and (best is None or len(written) > best[0]):
-                best = (len(written), origin, value)
-        return None if best is None else (best[1], best[2], False)
+                best = (len(written), origin, value, column)
+        return None if best is None else (best[1], best[2], False, best[3])
 
 
 def _indent(line: str) -> int:
@@ -162,20 +163,21 @@ class TemplateIndex(PositionIndex):
         line_no, column, consumed = self._template_line(written)
         template = Origin(self.template, line_no + 1 if line_no >= 0 else 1, "template")
         rest = list(written[consumed:]) if line_no >= 0 else []
-        values: list[tuple[Origin, bool]] = []
+        values: list[tuple[Origin, bool, int]] = []
         for ref in dict.fromkeys(self._block_refs(line_no)):
             vpath = [p for p in ref.split(".") if p] + rest
             located = self.values.locate(vpath)
             if located is None:
                 continue
-            origin, val, complete = located
+            origin, val, complete, vcolumn = located
             exact = complete and ((rest == [] and not isinstance(value, (dict, list)) and _same(val, value))
                                   or (rest != [] and (isinstance(value, (dict, list)) or _same(val, value))))
-            values.append((origin, exact))
-        primary = next((o for o, exact in values if exact), None)
-        origins = ([primary] if primary else []) + [template] + [o for o, _ in values if o is not primary]
+            values.append((origin, exact, vcolumn))
+        primary = next(((o, c) for o, exact, c in values if exact), None)
+        origins = ([primary[0]] if primary else []) + [template] + [
+            o for o, _, _ in values if primary is None or o is not primary[0]]
         if primary is not None:
-            return primary.path, primary.line, 1, tuple(origins)
+            return primary[0].path, primary[0].line, primary[1], tuple(origins)
         return self.template, template.line, column, tuple(origins)
 
 
