@@ -51,10 +51,10 @@ def all_checks() -> list[Check]:
 
 def all_rules() -> list[Rule]:
     """Every rule of every check (parse rules first), for ``gatekeeper rules`` and the docs."""
-    from gatekeeper.sources.rules import PARSE_RULES
+    from gatekeeper.sources.rules import PARSE_RULES, RENDER_RULES
     from gatekeeper.waivers import WAIVER_RULES
 
-    rules = list(PARSE_RULES)
+    rules = list(PARSE_RULES) + list(RENDER_RULES)
     for check in all_checks():
         rules.extend(check.rules())
     rules.extend(WAIVER_RULES)
