@@ -1,8 +1,9 @@
 """``.gatekeeper.yaml``: discovery, validation against the shipped JSON schema, and typed access.
 
-The schema is assembled from a core part and each check's own section, so a check owns its
-settings; ``schemas/gatekeeper-config.schema.json`` is the same schema written out for
-editors (a test keeps it current). Any unknown key or wrong type is a clear error that
+The schema is assembled from a core part and each check's own section (read from the rule
+catalogue the caller passes), so a check owns its settings;
+``schemas/gatekeeper-config.schema.json`` is the same schema written out for editors by
+``python -m gatekeeper.docs_gen`` (a test keeps it current). Any unknown key or wrong type is a clear error that
 names the key and its line, never a silent default.
 """
 
@@ -13,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import Catalogue
 from gatekeeper.model import Severity
+from gatekeeper.sources.files import SourceFile
+from gatekeeper.sources.yamlload import parse
 
 CONFIG_NAMES = (".gatekeeper.yaml", ".gatekeeper.yml")
 CONFIG_VERSION = 1
@@ -68,16 +72,9 @@ def _render_schema() -> dict[str, Any]:
     }
 
 
-def config_schema() -> dict[str, Any]:
-    """The full JSON schema of ``.gatekeeper.yaml``: core keys plus each check's section."""
-    from gatekeeper.checks import REGISTRY, get_check
-
-    check_props = {}
-    for name in REGISTRY:
-        section = get_check(name).config_schema or {
-            "type": "object", "additionalProperties": False,
-            "properties": {"enabled": {"type": "boolean"}}}
-        check_props[name] = section
+def config_schema(catalogue: Catalogue) -> dict[str, Any]:
+    """The full JSON schema of ``.gatekeeper.yaml``: core keys plus each catalogued check's section."""
+    check_props = {entry.name: dict(entry.config_schema) for entry in catalogue.checks}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://gitops-gatekeeper.dev/schemas/gatekeeper-config.schema.json",
@@ -179,13 +176,10 @@ def discover(start: Path, stop: Path | None = None) -> Path | None:
         current = current.parent
 
 
-def load(path: Path | None) -> Config:
-    """Read and validate a config file; ``None`` gives the defaults."""
+def load(path: Path | None, catalogue: Catalogue) -> Config:
+    """Read and validate a config file against the catalogue's checks and rules; ``None`` gives the defaults."""
     if path is None:
         return Config()
-    from gatekeeper.sources.files import SourceFile
-    from gatekeeper.sources.yamlload import parse
-
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -200,7 +194,7 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"{path}: expected one YAML document, found {len(parsed.documents)}")
     doc = parsed.documents[0]
     raw = doc.obj if doc.obj is not None else {}
-    _validate(raw, path, doc)
+    _validate(raw, path, doc, catalogue)
     cfg = Config(
         path=path,
         kubernetes_version=raw.get("kubernetes_version"),
@@ -214,16 +208,16 @@ def load(path: Path | None) -> Config:
         render=list(raw.get("render", [])),
         raw=raw,
     )
-    _check_rule_ids(cfg, path, doc)
+    _check_rule_ids(cfg, path, doc, catalogue)
     return cfg
 
 
-def _validate(raw: Any, path: Path, doc: Any) -> None:
+def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
     import jsonschema
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of keys")
-    validator = jsonschema.Draft202012Validator(config_schema())
+    validator = jsonschema.Draft202012Validator(config_schema(catalogue))
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if not errors:
         return
@@ -257,20 +251,8 @@ def _dotted(path: list[Any]) -> str:
     return ".".join(str(p) for p in path)
 
 
-def _check_rule_ids(cfg: Config, path: Path, doc: Any) -> None:
-    if not cfg.rules and not cfg.waivers:
-        return
-    from gatekeeper.checks import all_rules
-
-    known = {r.id for r in all_rules()}
+def _check_rule_ids(cfg: Config, path: Path, doc: Any, catalogue: Catalogue) -> None:
     for rule_id in cfg.rules:
-        if rule_id not in known and not rule_id.startswith("policy/"):  # policy rule ids are dynamic
+        if catalogue.rule(rule_id) is None and not rule_id.startswith("policy/"):  # policy rule ids are dynamic
             line = doc.locate(["rules", rule_id])[0]
             raise ConfigError(f"{path}:{line}: rules.{rule_id}: unknown rule id (see 'gatekeeper rules')")
-
-
-if __name__ == "__main__":  # python -m gatekeeper.config > gatekeeper/schemas/gatekeeper-config.schema.json
-    import json
-    import sys
-
-    sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")

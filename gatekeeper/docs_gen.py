@@ -1,7 +1,7 @@
-"""Generate ``docs/rules.md``, the rule reference, from the registry of every built-in check.
+"""Generate ``docs/rules.md`` (the rule reference) and the config JSON schema from the rule catalogue.
 
-The page is never edited by hand: ``python -m gatekeeper.docs_gen`` (or ``gatekeeper rules
---markdown``) writes it, and a test fails when the committed page differs from the registry.
+Neither file is edited by hand: ``python -m gatekeeper.docs_gen`` writes both (``gatekeeper rules
+--markdown`` prints the page), and tests fail when a committed file differs from the catalogue.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gatekeeper.checks import catalogue
+from gatekeeper.config import config_schema
 from gatekeeper.model import Rule
 
 DEFAULT_OUTPUT = Path("docs") / "rules.md"
+SCHEMA_OUTPUT = Path("gatekeeper") / "schemas" / "gatekeeper-config.schema.json"
 HEADER = """\
 # Rule reference
 
@@ -129,27 +132,33 @@ def render(rules: Sequence[Rule]) -> str:
 
 
 def current() -> str:
-    """The page as the registry describes it now."""
-    from gatekeeper.checks import all_rules
+    """The page as the catalogue describes it now."""
+    return render(list(catalogue().rules))
 
-    return render(all_rules())
+
+def current_schema() -> str:
+    """The config JSON schema file as the catalogue describes it now."""
+    return json.dumps(config_schema(catalogue()), indent=2) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gatekeeper.docs_gen", description=__doc__.splitlines()[0])
-    ap.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="file to write [docs/rules.md]")
-    ap.add_argument("--check", action="store_true", help="exit 1 when the file is not up to date")
+    ap.add_argument("--output", "-o", type=Path, default=DEFAULT_OUTPUT, help="page to write [docs/rules.md]")
+    ap.add_argument("--schema-output", type=Path, default=SCHEMA_OUTPUT,
+                    help=f"config schema to write [{SCHEMA_OUTPUT.as_posix()}]")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a file is not up to date")
     args = ap.parse_args(argv)
-    text = current()
+    wanted = {args.output: current(), args.schema_output: current_schema()}
     if args.check:
-        existing = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
-        if existing != text:
-            print(f"{args.output} is stale: run python -m gatekeeper.docs_gen", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
+        stale = [p for p, text in wanted.items()
+                 if (p.read_text(encoding="utf-8") if p.is_file() else "") != text]
+        for path in stale:
+            print(f"{path} is stale: run python -m gatekeeper.docs_gen", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in wanted.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,22 @@ class Rule:
     bad_example: str = ""
     good_example: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+
+
+# The Kubernetes name grammar for types: a kind is a DNS-1035 label once lower-cased (CRD names.kind),
+# an apiVersion is a DNS-1035 label (the version), optionally after a DNS-1123 subdomain (the group).
+_KIND = re.compile(r"[A-Za-z](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?")
+_VERSION = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_API_VERSION = re.compile(rf"(?:[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?)*/)?"
+                          rf"{_VERSION}")
+
+
+def valid_type(api_version: str, kind: str) -> bool:
+    """Whether an apiVersion and kind fit the Kubernetes name grammar. Every lookup by type (schema
+    files, CRDs, policies) is behind this, so a kind such as ``../../x`` or 300 characters long
+    never reaches a file name."""
+    return (len(api_version) <= 317 and _KIND.fullmatch(kind) is not None
+            and _API_VERSION.fullmatch(api_version) is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +377,7 @@ class Report:
     fail_on: Severity = Severity.ERROR
     root: str = "."
     subjects: list[tuple[str, str]] = field(default_factory=list)  # (path, kind/ns/name) of reported resources
+    rules: Mapping[str, Rule] = field(default_factory=dict)  # the rule catalogue by id, for reporters' rule docs
 
     def count(self, severity: Severity, *, waived: bool = False) -> int:
         """Number of findings of a severity; waived/baselined ones only when ``waived`` is True."""

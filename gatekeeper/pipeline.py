@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import gc
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import __version__, baseline
-from gatekeeper.checks import Check, CheckLoadError, Context, get_check, names
+from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
@@ -165,13 +166,17 @@ def _record(check: Check, path: str | None, errors: list[CheckError], exc: Excep
         errors.append(CheckError(check.name, str(exc), path))
         return
     where = f" in {path}" if path else ""
-    errors.append(CheckError(check.name, f"internal error{where}: {exc.__class__.__name__}: "
-                                         f"{_safe(str(exc))}", path))
+    errors.append(CheckError(check.name, f"internal error{where}: {describe(exc)}", path))
 
 
-def _safe(text: str) -> str:
-    """Exception text is shortened to its first line; checks never put values in exceptions."""
-    return text.splitlines()[0][:200] if text else ""
+def describe(exc: BaseException) -> str:
+    """An unexpected exception as a report names it: its class. Its text can quote the document
+    being read (PyYAML's bool constructor puts the value in a KeyError, an OSError the file name a
+    ``kind`` became), so the text is shown only when ``GATEKEEPER_DEBUG`` is set."""
+    if os.environ.get("GATEKEEPER_DEBUG"):
+        text = str(exc)
+        return f"{exc.__class__.__name__}: {text.splitlines()[0][:200] if text else ''}"
+    return f"{exc.__class__.__name__} (details withheld: set GATEKEEPER_DEBUG=1 to see them)"
 
 
 def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
@@ -193,7 +198,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.errors.append(CheckError(name, str(exc)))
             continue
         except Exception as exc:
-            report.errors.append(CheckError(name, f"failed to load: {exc.__class__.__name__}: {_safe(str(exc))}"))
+            report.errors.append(CheckError(name, f"failed to load: {describe(exc)}"))
             continue
         inactive = check.active(ctx)
         if inactive is not None:
@@ -319,7 +324,9 @@ def execute(run: Run) -> Report:
 
 
 def _execute(run: Run) -> Report:
-    report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root))
+    rules = catalogue()
+    report = Report(fail_on=run.fail_on or run.config.fail_on or Severity.ERROR, root=str(run.root),
+                    rules=rules.by_id)
     started = time.perf_counter()
     loaded = load(run)
     report.timings["load"] = time.perf_counter() - started
@@ -335,7 +342,7 @@ def _execute(run: Run) -> Report:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
     findings = apply_rule_config(findings, run.config)
-    findings = apply_waivers(findings, loaded.resources, run.config, run.root, today=run.today,
+    findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
     findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(merge_units(findings), run.report_paths)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import Catalogue
 from gatekeeper.config import Config
 from gatekeeper.model import (
     FieldPath,
@@ -35,7 +36,8 @@ from gatekeeper.model import (
     fingerprint,
     format_field,
 )
-from gatekeeper.sources.files import matches
+from gatekeeper.sources.files import SourceFile, matches
+from gatekeeper.sources.yamlload import parse
 
 CHECK = "waiver"
 IGNORE = "gatekeeper.io/ignore"
@@ -218,9 +220,6 @@ def _config_location(config: Config, root: Path) -> tuple[str, list[int]]:
         shown = config.path.absolute().as_posix()
     lines = [1] * len(config.waivers)
     try:
-        from gatekeeper.sources.files import SourceFile
-        from gatekeeper.sources.yamlload import parse
-
         parsed = parse(SourceFile(shown, config.path.read_bytes()))
         if parsed.documents:
             lines = [parsed.documents[0].locate(("waivers", i))[0] for i in range(len(config.waivers))]
@@ -262,13 +261,13 @@ def _config_waivers(config: Config, shown: str, lines: list[int], today: dt.date
     return found
 
 
-def _unused(waivers: Sequence[_ConfigWaiver], rule_checks: dict[str, str], ran: Iterable[str],
+def _unused(waivers: Sequence[_ConfigWaiver], catalogue: Catalogue, ran: Iterable[str],
             shown: str) -> list[Finding]:
     """Findings for configured waivers that waived nothing (only when every check they target ran)."""
     ran_set = set(ran)
     out = []
     for w in waivers:
-        unknown = sorted(r for r in w.rules if r not in ALL_RULES and r not in rule_checks and "/" not in r)
+        unknown = sorted(r for r in w.rules if r not in ALL_RULES and catalogue.rule(r) is None and "/" not in r)
         if unknown:  # ids with '/' name policy rules, which exist only once policies load
             out.append(_finding("waiver-invalid", f"waiver #{(w.index or 0) + 1} names unknown rule id(s) "
                                 f"{', '.join(unknown)} (see 'gatekeeper rules')", shown, w.line,
@@ -276,7 +275,7 @@ def _unused(waivers: Sequence[_ConfigWaiver], rule_checks: dict[str, str], ran: 
             continue
         if w.used:
             continue
-        checks = {rule_checks.get(r) for r in w.rules if r not in ALL_RULES}
+        checks = {catalogue.check_of(r) for r in w.rules if r not in ALL_RULES}
         if None in checks or not checks <= ran_set | {"parse", CHECK}:
             continue  # a rule of a check that did not run (or a policy rule id): cannot judge
         out.append(_finding("waiver-unused", f"waiver #{(w.index or 0) + 1} ({', '.join(sorted(w.rules))}) "
@@ -286,8 +285,9 @@ def _unused(waivers: Sequence[_ConfigWaiver], rule_checks: dict[str, str], ran: 
 
 
 def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], config: Config, root: Path,
-                  *, today: dt.date | None = None, ran: Iterable[str] = ()) -> list[Finding]:
-    """Mark waived findings and add the waivers' own findings (missing reason, expired, unused)."""
+                  catalogue: Catalogue, *, today: dt.date | None = None, ran: Iterable[str] = ()) -> list[Finding]:
+    """Mark waived findings and add the waivers' own findings (missing reason, expired, unused);
+    the catalogue tells which check reports each rule a config waiver names."""
     today = today or today_utc()
     own: list[Finding] = []
     by_object: dict[tuple[str, int, str, str | None, str | None], list[_Candidate]] = {}
@@ -305,10 +305,7 @@ def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], co
             continue
         out.append(_waive(f, by_object, configured))
     if configured:
-        from gatekeeper.checks import all_rules
-
-        rule_checks = {r.id: r.check for r in all_rules()}
-        own.extend(_unused(configured, rule_checks, ran, shown))
+        own.extend(_unused(configured, catalogue, ran, shown))
     out.extend(_configure(f, config) for f in own if config.rule_enabled(f.rule, True))
     return out
 

@@ -82,9 +82,10 @@ def test_a_raising_hook_is_an_error_naming_the_file_and_keeps_no_partial_finding
     findings = _run_hooks(Failing(), ctx, loaded, errors)
     assert [f.message for f in findings] == ["partial"]  # object a only: b's partial output is dropped
     messages = sorted(e.message for e in errors)
-    assert messages == ["internal error in app.yaml: KeyError: 'boom'",
-                        "internal error in kustomization.yaml: ValueError: first line",
-                        "internal error in values.yaml: ValueError: first line"]
+    withheld = "(details withheld: set GATEKEEPER_DEBUG=1 to see them)"
+    assert messages == [f"internal error in app.yaml: KeyError {withheld}",
+                        f"internal error in kustomization.yaml: ValueError {withheld}",
+                        f"internal error in values.yaml: ValueError {withheld}"]
     assert {e.path for e in errors} == {"app.yaml", "kustomization.yaml", "values.yaml"}
 
 

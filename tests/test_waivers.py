@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper import config as config_mod
+from gatekeeper.checks import catalogue
 from gatekeeper.model import Rule, Severity
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.waivers import WAIVER_RULES
@@ -106,7 +107,7 @@ def test_unreadable_annotation_expiry_waives_nothing(tmp_path: Path) -> None:
 def _config(tmp_path: Path, body: str) -> config_mod.Config:
     path = tmp_path / ".gatekeeper.yaml"
     path.write_text(textwrap.dedent(body).lstrip("\n"), encoding="utf-8")
-    return config_mod.load(path)
+    return config_mod.load(path, catalogue())
 
 
 CONFIG = """

@@ -1,7 +1,8 @@
 """The registry of built-in checks: the one place a check is added.
 
 Checks are named by import path and loaded on first use, so a run that selects one check
-does not import the others.
+does not import the others. ``catalogue()`` collects every registered check's rules (with the
+loader's and the waivers' own) into the rule catalogue the lower layers read.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from gatekeeper.catalogue import Catalogue
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.model import Rule
+from gatekeeper.sources.rules import PARSE_RULES, RENDER_RULES
+from gatekeeper.waivers import WAIVER_RULES
 
 # name -> "module:Class". Order is the order checks run and are listed.
 REGISTRY: dict[str, str] = {
@@ -20,7 +24,8 @@ REGISTRY: dict[str, str] = {
     "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 
-__all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "get_check", "names"]
+__all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",
+           "get_check", "names"]
 
 
 def names() -> list[str]:
@@ -49,13 +54,12 @@ def all_checks() -> list[Check]:
     return [get_check(n) for n in REGISTRY]
 
 
-def all_rules() -> list[Rule]:
-    """Every rule of every check (parse rules first), for ``gatekeeper rules`` and the docs."""
-    from gatekeeper.sources.rules import PARSE_RULES, RENDER_RULES
-    from gatekeeper.waivers import WAIVER_RULES
+@cache
+def catalogue() -> Catalogue:
+    """The rule catalogue of this build: loader rules, every registered check's, then the waivers'."""
+    return Catalogue.collect(all_checks(), before=(*PARSE_RULES, *RENDER_RULES), after=WAIVER_RULES)
 
-    rules = list(PARSE_RULES) + list(RENDER_RULES)
-    for check in all_checks():
-        rules.extend(check.rules())
-    rules.extend(WAIVER_RULES)
-    return rules
+
+def all_rules() -> list[Rule]:
+    """Every rule of the catalogue, in listing order (for ``gatekeeper rules`` and the docs)."""
+    return list(catalogue().rules)

@@ -15,6 +15,7 @@ from gatekeeper.cli.secrets import secrets
 from gatekeeper.cli.sync import sync_command
 from gatekeeper.cli.units import units
 from gatekeeper.cli.verify import verify
+from gatekeeper.pipeline import describe
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,6 +47,5 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("GATEKEEPER_DEBUG"):
             raise
-        click.echo(f"gatekeeper: internal error: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
-                   if str(exc) else f"gatekeeper: internal error: {exc.__class__.__name__}", err=True)
+        click.echo(f"gatekeeper: internal error: {describe(exc)}", err=True)
         sys.exit(2)

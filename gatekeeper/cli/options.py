@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from gatekeeper import config as config_mod
+from gatekeeper.checks import catalogue
 from gatekeeper.model import Severity
 from gatekeeper.pipeline import Run
 
@@ -66,7 +67,7 @@ def load_config(config_path: Path | None, start: Path) -> config_mod.Config:
     """Load the explicit config or discover one from ``start`` upwards; ConfigError -> exit 2."""
     try:
         path = config_path if config_path is not None else config_mod.discover(start)
-        return config_mod.load(path)
+        return config_mod.load(path, catalogue())
     except config_mod.ConfigError as exc:
         raise GateError(str(exc)) from None
 

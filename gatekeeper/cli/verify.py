@@ -27,7 +27,7 @@ def _default_paths() -> list[Path]:
 def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | None,
                data_files: list[Path]) -> list[CaseResult]:
     """Rego unit tests, then Suite files, for the given paths."""
-    from gatekeeper.checks.policy import _load_data
+    from gatekeeper.checks.policy import load_data
     from gatekeeper.checks.policy.files import read
     from gatekeeper.checks.policy.suites import run_all
     from gatekeeper.rego.engine import RegoEngine
@@ -38,7 +38,7 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
     try:
         policies = [load_module(p, t, rego_version) for p, t in files.rego]
         tests = [load_module(p, t, rego_version) for p, t in files.tests]
-        results = run_tests(RegoEngine(), policies, tests, _load_data(data_files), pattern) if tests else []
+        results = run_tests(RegoEngine(), policies, tests, load_data(data_files), pattern) if tests else []
     except PolicyLoadError as exc:
         raise CheckLoadError(str(exc)) from None
     return results + run_all([p.absolute() for p in paths], rego_version, pattern)

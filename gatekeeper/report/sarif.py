@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
 
-Rules come from the check registry plus any rule id seen in the findings (policy rules are
+Rules come from the rule catalogue the report carries plus any rule id seen in the findings (policy rules are
 defined by the policies themselves). Locations are relative to the repository root
 (``%SRCROOT%``), fingerprints go to ``partialFingerprints`` so code scanning tracks a
 finding across line moves, and waived findings become ``suppressions``. GitHub accepts at
@@ -11,6 +11,7 @@ says how many.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -54,12 +55,10 @@ def _adhoc_descriptor(rule_id: str, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _rules(findings: list[Finding]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    from gatekeeper.checks import all_rules
-
+def _rules(catalogue: Iterable[Rule], findings: list[Finding]) -> tuple[list[dict[str, Any]], dict[str, int]]:
     descriptors: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    for rule in all_rules():
+    for rule in catalogue:
         if rule.id not in index:
             index[rule.id] = len(descriptors)
             descriptors.append(_rule_descriptor(rule))
@@ -124,7 +123,7 @@ def _most_severe_first(findings: list[Finding]) -> list[Finding]:
 def document(report: Report) -> dict[str, Any]:
     """The SARIF log as a dict (``render`` serialises it)."""
     findings = report.findings
-    rules, index = _rules(findings)
+    rules, index = _rules(report.rules.values(), findings)
     kept = findings
     notifications: list[dict[str, Any]] = []
     if len(findings) > MAX_RESULTS:

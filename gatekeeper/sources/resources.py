@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekeeper.model import Document, Finding, Resource, Severity, fingerprint
+from gatekeeper.model import Document, Finding, Resource, Severity, fingerprint, valid_type
 
 # Files that carry apiVersion/kind but are read by a tool, never applied to a cluster.
 LOCAL_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io", "config.kubernetes.io", "kpt.dev",
@@ -64,6 +64,28 @@ def _missing_identity(doc: Document, obj: dict[str, Any], base: tuple[str | int,
     )
 
 
+def _kind_ok(kind: str) -> bool:
+    return valid_type("v1", kind)
+
+
+def _bad_type(doc: Document, base: tuple[str | int, ...]) -> Finding:
+    """A finding for an apiVersion or kind outside the Kubernetes name grammar (never quoted: it
+    can be anything); the object is not a resource, so no check looks anything up by that type."""
+    obj = doc.obj
+    for part in base:
+        obj = obj[part]
+    field = "apiVersion" if _kind_ok(obj["kind"]) else "kind"
+    line, column = doc.positions.lookup((*base, field))
+    return Finding(
+        check="parse", rule="missing-kind", severity=Severity.ERROR,
+        message="apiVersion or kind is not a valid Kubernetes name (letters, digits and '-'; a group of "
+                "DNS labels before '/'); the object was not checked",
+        path=doc.path, line=line, column=column, field=field,
+        hint="fix the apiVersion and kind (for example apiVersion: apps/v1, kind: Deployment)",
+        fingerprint=fingerprint("missing-kind", None, doc.path, str(doc.index), f"{base}type"),
+    )
+
+
 def _not_object(doc: Document, base: tuple[str | int, ...]) -> Finding:
     """A finding for a List item that is not an object (a scalar, a list or null)."""
     line, column = doc.positions.lookup(base)
@@ -83,10 +105,14 @@ def extract(doc: Document) -> list[Finding]:
     if not isinstance(obj, dict):
         return findings
     if _looks_typed(obj):
-        if obj["kind"] in LIST_KINDS and isinstance(obj.get("items"), list):
+        if not valid_type(obj["apiVersion"], obj["kind"]):
+            findings.append(_bad_type(doc, ()))
+        elif obj["kind"] in LIST_KINDS and isinstance(obj.get("items"), list):
             for i, item in enumerate(obj["items"]):
                 if isinstance(item, dict) and _looks_typed(item):
-                    if not is_local_config(item["apiVersion"], item["kind"]):
+                    if not valid_type(item["apiVersion"], item["kind"]):
+                        findings.append(_bad_type(doc, ("items", i)))
+                    elif not is_local_config(item["apiVersion"], item["kind"]):
                         doc.resources.append(_resource(doc, item, ("items", i)))
                 elif isinstance(item, dict):
                     problem = _missing_identity(doc, item, ("items", i))

@@ -23,7 +23,7 @@ PARSE_RULES: tuple[Rule, ...] = (
     Rule("alias-bomb", "parse", _E, "A document expands through YAML aliases beyond the limit.",
          "Nested aliases ('billion laughs') can exhaust memory in any tool that expands them.",
          "Expand the anchors by hand or reduce their nesting."),
-    Rule("missing-kind", "parse", _E, "An object looks like a manifest but lacks apiVersion or kind.",
+    Rule("missing-kind", "parse", _E, "An object looks like a manifest but lacks a valid apiVersion or kind.",
          "Without apiVersion and kind the object cannot be applied nor checked.",
          "Add apiVersion and kind."),
     Rule("unreadable-file", "parse", _E, "A file cannot be read.",

@@ -4,6 +4,9 @@ libyaml (CSafeLoader) composes the node tree; PyYAML's safe constructor builds t
 values from it, and the node tree is kept as the document's lazy position index. The
 constructor is tightened the way Kubernetes reads YAML: timestamps stay strings, keys
 become strings, duplicate keys are recorded (then reported), and alias expansion is bounded.
+Explicit tags are read as Kubernetes reads them (a tag it does not know leaves the text as
+text; a type tag the text does not fit is a finding), so a tag can never hide a value from the
+checks. No message quotes a value, a tag, an anchor or an alias name.
 """
 
 from __future__ import annotations
@@ -25,6 +28,18 @@ MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add to one document
 MAX_DEPTH = 100  # nested collections per document (real manifests stay under 40; checks recurse)
 _ANCHOR = re.compile(r"&[^\s&=;]")
 _NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT_TAG = "tag:yaml.org,2002:int"
+# Tags the Kubernetes YAML reader resolves: the text must fit them, or the API server refuses the file.
+_TYPED_TAGS = frozenset({"tag:yaml.org,2002:bool", _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp"})
+_TEXT_TAGS = frozenset({_STR_TAG, "tag:yaml.org,2002:binary"})  # constructed as strings as they are
+_TAG_MARK = re.compile(r"(?:^|[\s\[{,:?-])!", re.MULTILINE)  # a tag indicator where a node can start
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_TOKEN_NAME = re.compile(r"'<[a-z ]+>'|'\\?.'|'\\x[0-9a-f]{2}'|'\\u[0-9a-f]{4}'")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG_CACHE: dict[str, str] = {}
 _TAG_CACHE_MAX = 200_000
 
@@ -76,6 +91,16 @@ def _as_string(loader: Any, node: Any) -> str:
     return str(loader.construct_scalar(node))
 
 
+def _bounded_int(loader: Any, node: Any) -> Any:
+    """An integer as PyYAML builds it; one too long for Python to read is a parse error at its line."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, "a number is too long to read",
+                                                node.start_mark) from None
+
+
+_Loader.add_constructor(_INT_TAG, _bounded_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 _Loader.add_constructor("tag:yaml.org,2002:value", _as_string)
 _Loader.add_constructor("tag:yaml.org,2002:binary", _as_string)
@@ -118,6 +143,8 @@ def parse(source: SourceFile) -> ParsedFile:
     loader = _Loader(text)
     index = 0
     check_aliases = "&" in text and _ANCHOR.search(text) is not None
+    tagged = "!" in text and _TAG_MARK.search(text) is not None
+    escaped = "\\u" in text or "\\U" in text  # only an escape can spell a lone surrogate
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -140,6 +167,12 @@ def parse(source: SourceFile) -> ParsedFile:
                     line=mark.line + 1, column=mark.column + 1, hint="flatten the document"))
                 index += 1
                 continue
+            if escaped and (bad := _surrogate_at(node)) is not None:
+                result.findings.append(_surrogate_finding(source.path, bad.line + 1, bad.column + 1))
+                index += 1
+                continue
+            if tagged:
+                _retag(loader, node, result.findings, source.path)
             loader.duplicates = []
             obj = loader.construct_document(node)
             start = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -157,11 +190,11 @@ def parse(source: SourceFile) -> ParsedFile:
             return result
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem_text = (exc.problem or exc.context or "invalid syntax").strip()
+        problem_text = unquoted((exc.problem or exc.context or "invalid syntax").strip())
         result.findings.append(file_finding(
             source.path, "parse-error", f"cannot parse: {problem_text}", line=line, column=column,
             hint="fix the syntax; nothing after this point in the file was checked"))
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
+    except Exception as exc:  # any constructor failure: the class only, its text may quote the value
         result.findings.append(file_finding(
             source.path, "parse-error", f"cannot parse: {exc.__class__.__name__}",
             hint="fix the syntax; nothing after this point in the file was checked"))
@@ -170,14 +203,121 @@ def parse(source: SourceFile) -> ParsedFile:
     return result
 
 
+def unquoted(problem: str) -> str:
+    """A parser message with every quoted item (a tag, an alias or anchor name, a value) left out;
+    token names (``'<block end>'``) and single characters (``'\\t'``) stay, they say what is wrong."""
+    return _QUOTED.sub(lambda m: m.group(0) if _TOKEN_NAME.fullmatch(m.group(0)) else "(not shown)", problem)
+
+
+def _retag(loader: Any, root: Any, findings: list[Finding], path: str) -> None:
+    """Read explicit tags the way Kubernetes' YAML reader does, before construction: a tag it does
+    not resolve (``!!null``, ``!Custom``, ``!!python/...``) leaves a scalar's text as text and a
+    collection as a plain mapping or list; a type tag its text does not fit (``!!bool S3cr3t``) is a
+    finding (the API server refuses the file) and the text is kept as text, so checks still see it."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "scalar":
+            tag = node.tag
+            if tag in _TEXT_TAGS:
+                continue
+            implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+            if tag == implicit or (tag == _FLOAT_TAG and implicit == _INT_TAG):
+                continue
+            if tag in _TYPED_TAGS:
+                mark = node.start_mark
+                findings.append(file_finding(
+                    path, "parse-error", "a value's explicit type tag does not fit its text; Kubernetes "
+                    "refuses the file (the value was checked as text)", line=mark.line + 1,
+                    column=mark.column + 1, hint="remove the tag, or quote the value if it is text"))
+            node.tag = _STR_TAG
+        elif node.id == "mapping":
+            node.tag = _MAP_TAG
+            stack.extend(n for pair in node.value for n in pair)
+        else:
+            node.tag = _SEQ_TAG
+            stack.extend(node.value)
+
+
 def _parse_json(source: SourceFile, text: str, result: ParsedFile) -> bool:
-    """Fallback for JSON that YAML rejects (tabs in odd places): positions are the file start."""
+    """Fallback for JSON that YAML rejects (tabs in odd places): positions are the file start. The
+    YAML path's bounds hold here too: nesting depth, numbers too long to read, lone surrogates."""
+    deep = f"document 0 nests collections more than {MAX_DEPTH} levels deep; it was not checked"
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except json.JSONDecodeError:
         return False
-    result.documents.append(Document(source.path, 0, obj, 1, FlatPositions(), text=text))
+    except RecursionError:
+        problem = deep
+    except ValueError:  # an integer longer than Python reads (sys.get_int_max_str_digits)
+        problem = "cannot parse: a number is too long to read"
+    else:
+        if _value_depth_over(obj, MAX_DEPTH):
+            problem = deep
+        elif "\\u" in text and _has_surrogate(obj):
+            result.findings.append(_surrogate_finding(source.path, 1, 1))
+            return True
+        else:
+            result.documents.append(Document(source.path, 0, obj, 1, FlatPositions(), text=text))
+            return True
+    result.findings.append(file_finding(source.path, "parse-error", problem, hint="fix the file"))
     return True
+
+
+def _surrogate_finding(path: str, line: int, column: int) -> Finding:
+    return file_finding(path, "encoding-error", "a string escapes a lone UTF-16 surrogate, which is not "
+                        "Unicode text; the document was not checked", line=line, column=column,
+                        hint="escape a whole surrogate pair, or write the character itself")
+
+
+def _surrogate_at(root: Any) -> Any:
+    """The start mark of the first scalar (key or value) holding a lone surrogate, or None."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "scalar":
+            if _SURROGATE.search(node.value):
+                return node.start_mark
+        elif node.id == "mapping":
+            stack.extend(n for pair in node.value for n in pair)
+        else:
+            stack.extend(node.value)
+    return None
+
+
+def _has_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _value_depth_over(root: Any, limit: int) -> bool:
+    """Whether a plain value's collections nest more than ``limit`` deep (iterative)."""
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return False
 
 
 def _expanded_size(root: Any) -> int:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gatekeeper import config
+from gatekeeper.checks import catalogue
 from tests.conftest import run_cli, run_json
 
 
@@ -18,7 +19,7 @@ def test_init_writes_a_working_setup(tmp_path: Path) -> None:
     assert code == 0, out
     for rel in (".gatekeeper.yaml", ".github/workflows/gatekeeper.yml", ".pre-commit-config.yaml"):
         assert f"wrote {rel}" in out
-    cfg = config.load(tmp_path / ".gatekeeper.yaml")  # validates against the config schema
+    cfg = config.load(tmp_path / ".gatekeeper.yaml", catalogue())  # validates against the config schema
     assert cfg.checks["policy"]["paths"] == ["policies"]
     assert (tmp_path / "policies/gatekeeper").is_dir() and (tmp_path / "policies/conftest/main.rego").is_file()
     pre_commit = yaml.safe_load((tmp_path / ".pre-commit-config.yaml").read_text())

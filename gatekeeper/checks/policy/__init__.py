@@ -81,7 +81,7 @@ class PolicyCheck(Check):
         engine = RegoEngine()
         self._digest = self._compute_digest()
         modules = [self._load(path, text) for path, text in self.files.rego]
-        data = _load_data(s.data_files)
+        data = load_data(s.data_files)
         with native_output_to_stderr():
             self._prepare_conftest(modules, data, engine)
             objects = [redact(r.obj) for r in self._subjects(ctx)]
@@ -295,7 +295,7 @@ def _combined_target(result: conftest_mod.Result, docs: list[Document]) -> Docum
     return docs[0]
 
 
-def _load_data(paths: list[Path]) -> dict[str, Any]:
+def load_data(paths: list[Path]) -> dict[str, Any]:
     """Merge ``--data`` YAML/JSON files into one document (later files win on conflicts)."""
     merged: dict[str, Any] = {}
     for path in paths:

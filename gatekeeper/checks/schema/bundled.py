@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.model import valid_type
+
 _REF_PREFIX = "/api/_definitions.json#/$defs/"
 _DIR_RE = re.compile(r"^v(\d+)\.(\d+)\.\d+-local$")
 
@@ -83,6 +85,8 @@ class BundledSchemas:
 
     def schema_for(self, api_version: str, kind: str) -> dict[str, Any] | None:
         """A self-contained JSON schema for a built-in kind, or None when it is not built in."""
+        if not valid_type(api_version, kind):
+            return None  # never a file name outside the Kubernetes name grammar
         group, _, version = api_version.rpartition("/")
         prefix = group.split(".", 1)[0]
         name = f"{kind.lower()}-{prefix}-{version}.json" if group else f"{kind.lower()}-{version}.json"

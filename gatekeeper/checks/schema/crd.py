@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import CheckLoadError
-from gatekeeper.model import Resource
+from gatekeeper.model import Resource, valid_type
 
 _ROOT_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
                 "metadata": {"type": "object"}, "status": {}}
@@ -93,6 +93,8 @@ def crds_in(resources: Iterable[Resource]) -> list[Resource]:
 
 def load_schema_dir(directory: Path, api_version: str, kind: str) -> dict[str, Any] | None:
     """Read ``{group}/{kind}_{version}.json`` (kind lower-cased) from a schema dir, if present."""
+    if not valid_type(api_version, kind):
+        return None  # never a file name outside the Kubernetes name grammar
     group, _, version = api_version.rpartition("/")
     for name in (f"{kind.lower()}_{version}.json", f"{kind}_{version}.json"):
         path = directory / (group or "core") / name

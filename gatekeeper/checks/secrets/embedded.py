@@ -35,10 +35,17 @@ class Pair:
 
 
 def pairs(text: str) -> Iterator[Pair]:
-    """Key/value pairs of embedded configuration in any supported format (none when unstructured)."""
-    if len(text) > MAX_EMBEDDED or "\n" not in text.strip():
+    """Key/value pairs of embedded configuration in any supported format (none when unstructured).
+    One line is configuration too when it is a JSON object or array or a ``KEY=value`` line."""
+    if len(text) > MAX_EMBEDDED:
         return
     head = text.lstrip()
+    if "\n" not in text.strip():
+        if head.startswith(("{", "[")):
+            yield from _json_pairs(text)
+        elif _ENV_LINE.match(text):
+            yield from env_pairs(text)
+        return
     if head.startswith(("{", "[")):
         found = list(_json_pairs(text))
         if found or head.startswith("{"):

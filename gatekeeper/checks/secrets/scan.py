@@ -166,7 +166,7 @@ class Scanner:
                             least = thresholds.get(key) or threshold(key)
                             if n < least:
                                 continue
-                            if least == NEUTRAL_MIN and "\n" not in value:
+                            if least == NEUTRAL_MIN and "\n" not in value and not one_line_config(value):
                                 # ``may_hold_token`` inlined: a lower-case value without '_' or '@'
                                 # can only hold the lower-case trigger literals, and is no
                                 # mixed-case entropy candidate either
@@ -269,7 +269,7 @@ class Scanner:
                       anchor, sub_line)
             return
         multi = "\n" in value
-        if multi and anchor is None and self.embedded(value, path, place):
+        if (multi or one_line_config(value)) and anchor is None and self.embedded(value, path, place):
             return
         if kind is KeyKind.CREDENTIAL:
             if is_file_reference(key) or safe_value(value, key) or multi:
@@ -397,6 +397,14 @@ def _list_key(link: Link) -> str:
     return ""
 
 
+def one_line_config(value: str) -> bool:
+    """A one-line value that is configuration with a credential-named key in it (a JSON object,
+    ``DB_PASSWORD=...``): judged entry by entry, like multi-line embedded configuration."""
+    if value.lstrip()[:1] not in ("{", "[") and "=" not in value:
+        return False
+    return _CREDENTIAL_KEY_HINT.search(value.lower()) is not None
+
+
 def _boring(key: str, value: str, where: Place) -> bool:
     """The walk's fast path: a value under a neutral key in ordinary config that no rule can report
     (too short, no token trigger, not multi-line, not a long mixed-case token-like string)."""
@@ -405,7 +413,7 @@ def _boring(key: str, value: str, where: Place) -> bool:
         return True
     if where is not Place.CONFIG or key_kind(key) is KeyKind.CREDENTIAL:
         return False
-    return n < 16 or ("\n" not in value and not may_hold_token(value)
+    return n < 16 or ("\n" not in value and not may_hold_token(value) and not one_line_config(value)
                       and (n < HIGH_ENTROPY_MIN_LENGTH or value.islower() or value.isupper()
                            or _TOKENISH.fullmatch(value) is None))
 

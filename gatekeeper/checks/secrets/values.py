@@ -38,7 +38,9 @@ _PLACEHOLDER = re.compile(
       | __[A-Z0-9_]+__             # __TOKEN__
       | @[A-Za-z0-9_.-]+@          # @VAR@
     )\s*$""", re.VERBOSE | re.DOTALL)
-_TEMPLATE_MARKERS = ("${", "{{", "$(", "<path:", "ref+")
+# A template expression inside a value: each needs its closing delimiter on the same line, and
+# ``ref+`` its scheme, so base64 (whose alphabet has ``+`` and ``/`` but no ``:``) never matches.
+_TEMPLATE_EXPRESSION = re.compile(r"\$\{[^}\n]*\}|\{\{[^\n]*?\}\}|\$\([^)\n]*\)|<path:[^>\n]*>|ref\+[a-z0-9]+://")
 _SOPS_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -58,8 +60,9 @@ PUBLIC_PEM = ("-----BEGIN CERTIFICATE", "-----BEGIN PUBLIC KEY", "-----BEGIN RSA
 
 
 def is_placeholder(value: str) -> bool:
-    """A template or reference the deploy tool fills in: ``${VAR}``, ``{{ .x }}``, ``<path:...#key>``..."""
-    return _PLACEHOLDER.match(value) is not None
+    """A template or reference the deploy tool fills in: ``${VAR}``, ``{{ .x }}``, ``<path:...#key>``...
+    Only a one-line value can be one: a placeholder excuses the line that holds it, never its neighbours."""
+    return "\n" not in value.strip() and _PLACEHOLDER.match(value) is not None
 
 
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:[_\-][A-Z0-9]+)+")
@@ -84,8 +87,10 @@ def is_fill_in(value: str, key: str = "") -> bool:
 
 
 def is_templated(value: str) -> bool:
-    """True when a value contains a template marker anywhere (the literal parts are not the secret)."""
-    return any(marker in value for marker in _TEMPLATE_MARKERS)
+    """A one-line value holding a template expression (its literal parts are not the secret). A
+    multi-line value never is as a whole: its lines or entries are judged one by one, so one
+    ``url=${DB_URL}`` line does not excuse a literal password on the next."""
+    return "\n" not in value.strip() and _TEMPLATE_EXPRESSION.search(value) is not None
 
 
 def is_sops(value: str) -> bool:

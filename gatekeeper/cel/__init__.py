@@ -1,0 +1,55 @@
+"""CEL for the gate: one engine behind a small interface, with Kubernetes' CEL environment.
+
+Usage::
+
+    from gatekeeper import cel
+
+    env = cel.environment(("object", "params"))       # shared per variable set
+    program = env.compile("object.spec.replicas <= params.max")   # cached; CompileError
+    program.evaluate({"object": obj, "params": p})    # plain value; EvaluationError,
+                                                      # CostLimitExceeded, Unsupported
+    program.variables                                 # the declared variables it reads
+    program.ast.select_paths("object")                # [("spec", "replicas")]
+
+Everything is dynamically typed; the Kubernetes libraries (strings v2, lists, regex, URLs,
+quantity, IP/CIDR, semver), optional types, sets and two-variable comprehensions are available.
+The CRD schema check, the ``admission`` check and CEL Gatekeeper templates share it; other
+checks add libraries with ``environment(variables, libraries)``.
+"""
+
+from gatekeeper.cel.engine import (
+    ITERATION_BUDGET,
+    NESTING_LIMIT,
+    Environment,
+    Program,
+    available,
+    environment,
+)
+from gatekeeper.cel.errors import (
+    CelError,
+    CompileError,
+    CostLimitExceeded,
+    EngineUnavailable,
+    EvaluationError,
+    Unsupported,
+)
+from gatekeeper.cel.lib import Function, Library, Overload, kubernetes_libraries
+
+__all__ = [
+    "ITERATION_BUDGET",
+    "NESTING_LIMIT",
+    "CelError",
+    "CompileError",
+    "CostLimitExceeded",
+    "EngineUnavailable",
+    "Environment",
+    "EvaluationError",
+    "Function",
+    "Library",
+    "Overload",
+    "Program",
+    "Unsupported",
+    "available",
+    "environment",
+    "kubernetes_libraries",
+]

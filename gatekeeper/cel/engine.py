@@ -1,0 +1,251 @@
+"""The CEL engine: cel-expr-python (the CEL project's C++ runtime) with Kubernetes' libraries.
+
+An ``Environment`` declares the variables an expression may read (all dynamically typed, as
+Kubernetes types a ValidatingAdmissionPolicy's ``object``) and the function libraries; it
+compiles each distinct expression once and caches the ``Program``. ``Program.evaluate`` takes
+plain Python bindings (what the YAML loader builds) and returns a plain Python value, or raises
+a typed error (``gatekeeper.cel.errors``). Bounds: the runtime stops an evaluation after 10,000
+comprehension iterations (``CostLimitExceeded``, never a hang) and refuses expressions nested
+more than 32 levels deep at compile time (``CompileError`` with ``limit`` set). Bound values must
+nest no deeper than the loader allows (100 levels; the runtime recurses through them).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from gatekeeper.cel.ast import Expression, decode
+from gatekeeper.cel.errors import CompileError, CostLimitExceeded, EngineUnavailable, EvaluationError, Unsupported
+from gatekeeper.cel.lib import Library, Overload, kubernetes_libraries
+
+ITERATION_BUDGET = 10_000  # the runtime's fixed comprehension budget per evaluation
+NESTING_LIMIT = 32  # the parser's and planner's fixed recursion limit
+MAX_EXPRESSION = 100_000  # characters, as the API server limits an expression
+_EXTENSIONS = ("optional", "sets", "two-var-comprehensions")
+_ERROR_LINE = re.compile(r"ERROR: <input>:(-?\d+):(-?\d+): (.*)")
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+_lock = threading.Lock()
+
+
+def available() -> bool:
+    """True when the CEL runtime is installed."""
+    try:
+        import cel_expr_python  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _cel() -> Any:
+    try:
+        from cel_expr_python import cel
+    except ImportError:
+        raise EngineUnavailable("CEL evaluation needs the cel-expr-python package (Python 3.11 or later); "
+                                "install gitops-gatekeeper on Python 3.11+") from None
+    return cel
+
+
+def _type(cel: Any, name: str) -> Any:
+    """An engine type from a short name (``string``, ``list<string>``, ``Quantity``...)."""
+    simple = {"string": cel.Type.STRING, "int": cel.Type.INT, "uint": cel.Type.UINT, "double": cel.Type.DOUBLE,
+              "bool": cel.Type.BOOL, "bytes": cel.Type.BYTES, "dyn": cel.Type.DYN, "null": cel.Type.NULL,
+              "duration": cel.Type.DURATION, "timestamp": cel.Type.TIMESTAMP,
+              "list": cel.Type.List(cel.Type.DYN), "map": cel.Type.Map(cel.Type.DYN, cel.Type.DYN)}
+    if name in simple:
+        return simple[name]
+    if name.startswith("list<") and name.endswith(">"):
+        return cel.Type.List(_type(cel, name[5:-1]))
+    if name.startswith("map<") and name.endswith(">"):
+        key, _, value = name[4:-1].partition(",")
+        return cel.Type.Map(_type(cel, key.strip()), _type(cel, value.strip()))
+    return cel.Type(f"kubernetes.{name}")
+
+
+_PLAIN = {"string", "int", "uint", "double", "bool", "bytes", "dyn", "null", "duration", "timestamp"}
+# The runtime does not dispatch a ``dyn`` parameter to every value: a parameter declared "any" is
+# declared once per concrete kind instead (Kubernetes' ``list<T>.indexOf(T)``).
+_ANY = ("int", "uint", "double", "string", "bool", "bytes", "null", "duration", "timestamp", "list", "map")
+
+
+def _runtime_kind(name: str) -> str:
+    """What the runtime dispatches on: every Kubernetes object type is one kind (a message)."""
+    if name in _PLAIN:
+        return name
+    if name.startswith("list"):
+        return "list"
+    if name.startswith("map"):
+        return "map"
+    return "message"
+
+
+def _expand(o: Overload) -> list[Overload]:
+    """``o`` with each "any" parameter declared once per concrete kind."""
+    if "any" not in o.params:
+        return [o]
+    out: list[Overload] = []
+    for kind in _ANY:
+        params = tuple(kind if p == "any" else p for p in o.params)
+        out.append(Overload(f"{o.id}_{kind}", params, o.result, o.impl, o.member))
+    return out
+
+
+def _dispatch(overloads: list[Overload]) -> Any:
+    """One implementation for overloads the runtime cannot tell apart (``isLessThan`` on Quantity
+    and on Semver: both are messages to it), picking by the arguments' Kubernetes types."""
+    from gatekeeper.cel import types
+
+    def impl(*args: Any) -> Any:
+        for o in overloads:
+            pairs = zip(o.params, args, strict=False)
+            if all(_runtime_kind(p) != "message" or types.type_name(a) == p for p, a in pairs):
+                return o.impl(*args)
+        names = ", ".join(types.type_name(a) or type(a).__name__ for a in args)
+        raise ValueError(f"no such overload: {names}")
+
+    return impl
+
+
+def _declarations(cel: Any, libraries: Iterable[Library]) -> tuple[list[Any], dict[str, Any]]:
+    """FunctionDecls (one per name, every library's overloads merged) and the implementations by
+    overload id: one per set of overloads the runtime dispatches alike."""
+    grouped: dict[str, dict[tuple[Any, ...], list[Overload]]] = {}
+    for library in libraries:
+        for function in library.functions:
+            for o in (x for overload in function.overloads for x in _expand(overload)):
+                key = (o.member, tuple(_runtime_kind(p) for p in o.params))
+                grouped.setdefault(function.name, {}).setdefault(key, []).append(o)
+    decls, impls = [], {}
+    for name, groups in grouped.items():
+        overloads: list[Any] = []
+        for group in groups.values():
+            impls[group[0].id] = group[0].impl if len(group) == 1 else _dispatch(group)
+            overloads.extend(cel.Overload(o.id, _type(cel, o.result), [_type(cel, p) for p in o.params],
+                                          is_member=o.member) for o in group)
+        decls.append(cel.FunctionDecl(name, overloads))
+    return decls, impls
+
+
+def _clean(text: str, source: str) -> str:
+    """An engine message without status prefixes, and with quoted text that is not in the expression
+    (so possibly data) elided."""
+    text = _STATUS.sub("", text.strip().splitlines()[0] if text.strip() else "evaluation failed")
+    text = re.sub(r"\s*\[[A-Z_]+\]$", "", text)
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in source else "'…'", text)[:300]
+
+
+def compile_error(message: str, source: str) -> CompileError:
+    """A CompileError from the engine's message: the first error's position and text."""
+    limit = "recursion limit" in message or "recursion depth" in message
+    m = _ERROR_LINE.search(message)
+    if m:
+        line, column, text = max(int(m.group(1)), 1), max(int(m.group(2)), 1), m.group(3).strip()
+    else:
+        line, column, text = 1, 1, _clean(message, source)
+    if limit:
+        text = f"expression nests deeper than the engine's limit of {NESTING_LIMIT} levels"
+    return CompileError(text, line, column, limit=limit)
+
+
+class Program:
+    """A compiled expression: evaluate it against bindings as often as needed."""
+
+    __slots__ = ("_ast", "_compiled", "_env", "source", "unsupported", "variables")
+
+    def __init__(self, env: Environment, source: str, compiled: Any) -> None:
+        self._env = env
+        self._compiled = compiled
+        self._ast: Expression | None = None
+        self.source = source
+        self.variables = frozenset(self.ast.free_variables()) & env.variables
+        from gatekeeper.cel.lib.unsupported import UNSUPPORTED
+
+        calls = {n.name for n in self.ast.walk() if n.kind == "call"}
+        self.unsupported = next((UNSUPPORTED[c] for c in sorted(calls) if c in UNSUPPORTED), None)
+
+    @property
+    def ast(self) -> Expression:
+        """The decoded expression (free variables, selected paths)."""
+        if self._ast is None:
+            self._ast = decode(self._compiled.serialize())
+        return self._ast
+
+    def evaluate(self, bindings: Mapping[str, Any] | Any) -> Any:
+        """The expression's value for ``bindings`` (a mapping, or an ``Environment.activation``)."""
+        if self.unsupported is not None:
+            raise Unsupported(f"uses {self.unsupported}")
+        try:
+            if isinstance(bindings, Mapping):
+                result = self._compiled.eval(data=bindings)
+            else:
+                result = self._compiled.eval(bindings)
+        except RuntimeError as exc:
+            raise self._error(str(exc)) from None
+        kind = result.type().name()
+        if kind == "ERROR" or kind == "*error*":
+            raise self._error(str(result.value()))
+        try:
+            return result.plain_value()
+        except (TypeError, ValueError) as exc:  # an optional or other unconvertible result
+            raise EvaluationError(f"the expression's result cannot be used here ({kind.lower()})") from exc
+
+    def _error(self, message: str) -> EvaluationError:
+        if "Iteration budget exceeded" in message:
+            return CostLimitExceeded(f"the expression exceeded the cost budget of {ITERATION_BUDGET:,} "
+                                     "comprehension iterations")
+        if "No value with name" in message:
+            name = re.search(r'No value with name "([^"]*)"', message)
+            return EvaluationError(f"no value bound for {name.group(1) if name else 'a variable'}")
+        return EvaluationError(_clean(message, self.source))
+
+
+class Environment:
+    """Declared variables + libraries; compiles and caches programs."""
+
+    def __init__(self, variables: Sequence[str], libraries: Sequence[Library] | None = None) -> None:
+        cel = _cel()
+        from gatekeeper.cel import types
+
+        libs = kubernetes_libraries() if libraries is None else tuple(libraries)
+        config = cel.NewEnvConfigFromYaml("extensions:\n" + "".join(f'  - name: "{e}"\n' for e in _EXTENSIONS))
+        self.variables = frozenset(variables)
+        decls, impls = _declarations(cel, libs)
+        self._env = cel.NewEnv(types.pool(), config=config, variables={v: cel.Type.DYN for v in variables},
+                               functions=decls, function_impls=impls)
+        self._programs: dict[str, Program | CompileError] = {}
+
+    def compile(self, source: str) -> Program:
+        """The program for ``source`` (compiled once); ``CompileError`` when it does not compile."""
+        cached = self._programs.get(source)
+        if cached is None:
+            cached = self._compile(source)
+            self._programs[source] = cached
+        if isinstance(cached, CompileError):
+            raise cached
+        return cached
+
+    def _compile(self, source: str) -> Program | CompileError:
+        if not isinstance(source, str) or not source.strip():
+            return CompileError("the expression is empty")
+        if len(source) > MAX_EXPRESSION:
+            return CompileError(f"the expression is longer than {MAX_EXPRESSION:,} characters", limit=True)
+        try:
+            with _lock:
+                compiled = self._env.compile(source)
+            return Program(self, source, compiled)
+        except RuntimeError as exc:
+            return compile_error(str(exc), source)
+
+    def activation(self, bindings: Mapping[str, Any]) -> Any:
+        """Bindings converted once, for evaluating several programs against the same values."""
+        return self._env.Activation(dict(bindings))
+
+
+@cache
+def environment(variables: tuple[str, ...], libraries: tuple[Library, ...] | None = None) -> Environment:
+    """The shared environment for a variable set (and libraries; None: Kubernetes')."""
+    return Environment(variables, libraries)
