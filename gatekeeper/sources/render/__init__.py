@@ -23,9 +23,9 @@ from typing import Any, Protocol
 from gatekeeper.model import Document, Finding, PositionIndex
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
+from gatekeeper.sources.render import batch, limits
 from gatekeeper.sources.render import helm as helm_render
 from gatekeeper.sources.render import kustomize as kz_render
-from gatekeeper.sources.render import limits
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.units import HELM, KUSTOMIZE, Unit
@@ -165,12 +165,93 @@ class Renderer:
         return sorted(set(self.tree.files_under(unit.path)) | {v.path for v in unit.values})
 
     def render(self, unit: Unit) -> Rendered:
-        started = time.perf_counter()
-        result = self._render_kustomize(unit) if unit.kind == KUSTOMIZE else self._render_helm(unit)
-        result.seconds = time.perf_counter() - started
-        return result
+        return self.render_many([unit])[0]
 
-    def _cached(self, key: str, produce: Callable[[], Any]) -> tuple[Any, bool]:
+    def render_many(self, units: list[Unit]) -> list[Rendered]:
+        """Render units (kustomize units with disjoint inputs share one renderer process)."""
+        results: list[Rendered] = []
+        pending: list[tuple[Rendered, kz_render.Plan, str]] = []
+        for unit in units:
+            started = time.perf_counter()
+            if unit.kind != KUSTOMIZE:
+                result = self._render_helm(unit)
+            else:
+                prepared = self._prepare_kustomize(unit)
+                result = prepared[0]
+                if prepared[1] is not None:
+                    unit_plan, key = prepared[1]
+                    cached = self.cache.get_render(key) if self.cache is not None else None
+                    if cached is not None:
+                        self._fill(result, unit_plan, cached, cached=True)
+                    elif batch.can_batch(unit_plan):
+                        pending.append((result, unit_plan, key))
+                    else:
+                        self._solo(result, unit_plan, key)
+            result.seconds += time.perf_counter() - started
+            results.append(result)
+        self._batches(pending)
+        return results
+
+    def _batches(self, pending: list[tuple[Rendered, kz_render.Plan, str]]) -> None:
+        by_root = {unit_plan.root: (result, unit_plan, key) for result, unit_plan, key in pending}
+        for group in batch.group([unit_plan for _, unit_plan, _ in pending]):
+            plans = list(group.plans)
+            while plans:
+                started = time.perf_counter()
+                todo = batch.Batch(plans, set().union(*(p.files for p in plans)))
+                outputs, failed = batch.run_batch(todo, self.tree, self._exe(), self._workdir(), self.timeout,
+                                                  self.max_output,
+                                                  lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
+                share = (time.perf_counter() - started) / len(plans)
+                if outputs is not None:
+                    for unit_plan in plans:
+                        result, _, key = by_root[unit_plan.root]
+                        text = kz_render.with_base(batch.BATCH_DIR, outputs[unit_plan.root])
+                        if self.cache is not None:
+                            self.cache.put_render(key, text)
+                        self._fill(result, unit_plan, text, cached=False)
+                        result.seconds += share
+                    break
+                alone = [p for p in plans if p.root == failed] if failed else list(plans)
+                for unit_plan in alone:
+                    result, _, key = by_root[unit_plan.root]
+                    self._solo(result, unit_plan, key)
+                plans = [p for p in plans if p not in alone]
+
+    def _exe(self) -> str:
+        self.require(KUSTOMIZE)
+        assert self._kustomize is not None
+        return self._kustomize
+
+    def _prepare_kustomize(self, unit: Unit) -> tuple[Rendered, tuple[kz_render.Plan, str] | None]:
+        unit_plan = kz_render.plan(unit.path, self.kustomization, self.tree)
+        result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
+        if not unit_plan.renderable or not unit_plan.kustomizations:
+            return result, None
+        exe = self._exe()
+        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files))
+
+    def _solo(self, result: Rendered, unit_plan: kz_render.Plan, key: str) -> None:
+        started = time.perf_counter()
+        produced = kz_render.run(unit_plan, self.tree, self._exe(), self._workdir(), self.timeout,
+                                 self.max_output)
+        if isinstance(produced, kz_render.Output):
+            result.findings.extend(produced.findings)
+        else:
+            if self.cache is not None:
+                self.cache.put_render(key, produced)
+            self._fill(result, unit_plan, produced, cached=False)
+        result.seconds += time.perf_counter() - started
+
+    def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, *, cached: bool) -> None:
+        output = kz_render.objects(text, unit_plan, self.docs_of)
+        result.findings.extend(output.findings)
+        result.objects = list(output.objects)
+        result.rendered = output.rendered
+        result.cached = cached
+        result.text = text
+
+    def _cached(self, key: str, produce: Callable[[], Any]) -> tuple[Any, bool]:  # Helm units
         if self.cache is not None:
             text = self.cache.get_render(key)
             if text is not None:
@@ -179,27 +260,6 @@ class Renderer:
         if self.cache is not None and isinstance(produced, bytes):
             self.cache.put_render(key, produced)
         return produced, False
-
-    def _render_kustomize(self, unit: Unit) -> Rendered:
-        unit_plan = kz_render.plan(unit.path, self.kustomization, self.tree)
-        result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
-        if not unit_plan.renderable or not unit_plan.kustomizations:
-            return result
-        self.require(KUSTOMIZE)
-        assert self._kustomize is not None
-        exe = self._kustomize
-        key = self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files)
-        produced, result.cached = self._cached(key, lambda: kz_render.run(
-            unit_plan, self.tree, exe, self._workdir(), self.timeout, self.max_output))
-        if isinstance(produced, kz_render.Output):
-            result.findings.extend(produced.findings)
-            return result
-        output = kz_render.objects(produced, unit_plan, self.docs_of)
-        result.findings.extend(output.findings)
-        result.objects = list(output.objects)
-        result.rendered = output.rendered
-        result.text = produced
-        return result
 
     def _render_helm(self, unit: Unit) -> Rendered:
         inputs = set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}

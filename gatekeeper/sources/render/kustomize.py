@@ -130,15 +130,16 @@ def command(exe: str, directory: Path) -> list[str]:
     return [exe, "kustomize", "--load-restrictor", "LoadRestrictionsRootOnly", str(directory)]
 
 
-def materialize(unit_plan: Plan, tree: Tree, dest: Path) -> list[str]:
-    """Write the plan's files under ``dest``; returns the files that could not be read."""
+def materialize(unit_plan: Plan, tree: Tree, dest: Path, origins: bool = True) -> list[str]:
+    """Write the plan's files under ``dest`` (the root kustomization with origin annotations turned
+    on, unless ``origins`` is False); returns the files that could not be read."""
     missing = []
     for rel in sorted(unit_plan.files):
         data = tree.read(rel)
         if data is None:
             missing.append(rel)
             continue
-        if rel == unit_plan.kustomizations[-1].path:
+        if origins and rel == unit_plan.kustomizations[-1].path:
             data = with_origins(data)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -315,21 +316,26 @@ def transforms_of(unit_plan: Plan) -> list[Transform]:
         obj = kust.obj
         ns = obj.get("namespace")
         if isinstance(ns, str):
-            out.append(Transform(kust.path, kust.line(("namespace",)), _sets_namespace(ns)))
+            out.append(_transform(kust, ("namespace",), _sets_namespace(ns)))
         for key in ("namePrefix", "nameSuffix"):
             value = obj.get(key)
             if isinstance(value, str) and value:
-                out.append(Transform(kust.path, kust.line((key,)), _sets_name(value, key == "namePrefix")))
+                out.append(_transform(kust, (key,), _sets_name(value, key == "namePrefix")))
         out.extend(_image_transforms(kust))
         out.extend(_label_transforms(kust))
         replicas = obj.get("replicas")
         for i, entry in enumerate(replicas if isinstance(replicas, list) else []):
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                out.append(Transform(kust.path, kust.line(("replicas", i, "count")), _sets_replicas(entry)))
+                out.append(_transform(kust, ("replicas", i, "count"), _sets_replicas(entry)))
     return out
 
 
 Test = Callable[[Sequence[str | int], Any, dict[str, Any]], bool]
+
+
+def _transform(kust: kz.Kustomization, where: tuple[str | int, ...], test: Test) -> Transform:
+    line, column = kust.doc.locate(where)
+    return Transform(kust.path, line, test, column=column)
 
 
 def _sets_namespace(ns: str) -> Test:
@@ -383,7 +389,7 @@ def _image_transforms(kust: kz.Kustomization) -> list[Transform]:
                 return False
             return ("newTag" in e and tag == str(e["newTag"])) or ("digest" in e and digest == e["digest"]) \
                 or ("newName" in e and "newTag" not in e and "digest" not in e)
-        out.append(Transform(kust.path, kust.line(("images", i, field_key)), test))
+        out.append(_transform(kust, ("images", i, field_key), test))
     return out
 
 
@@ -400,7 +406,7 @@ def _label_transforms(kust: kz.Kustomization) -> list[Transform]:
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            out.append(Transform(kust.path, kust.line((*where, key)), _sets_pair(key, value, parents)))
+            out.append(_transform(kust, (*where, key), _sets_pair(key, value, parents)))
     return out
 
 
@@ -483,7 +489,22 @@ def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, ma
         path, line = error_location(message, unit_plan)
         return Output(findings=[render_finding(path, line, "render-error", f"kustomize cannot build "
                                                f"{unit_plan.root or '.'}: {message}")])
-    return outcome.stdout
+    return with_base(unit_plan.root, outcome.stdout)
+
+
+ORIGIN_BASE = b"# origin-base: "
+
+
+def with_base(directory: str, text: bytes) -> bytes:
+    """Output prefixed with the directory its origin annotations are relative to."""
+    return ORIGIN_BASE + (directory or ".").encode() + b"\n" + text
+
+
+def _origin_base(text: bytes, default: str) -> str:
+    if text.startswith(ORIGIN_BASE):
+        base = text[len(ORIGIN_BASE):text.index(b"\n")].decode("utf-8", "replace")
+        return "" if base == "." else base
+    return default
 
 
 def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
@@ -496,6 +517,7 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
         return Output(findings=[render_finding(root.path, 1, "render-error", f"kustomize output of "
                                                f"{unit_plan.root or '.'} cannot be read: {first.message}")])
     keep = keeps_origins(root)
+    origin_base = _origin_base(text, unit_plan.root)
     patches = patches_of(unit_plan, docs_of)
     transforms = transforms_of(unit_plan)
     for doc in parsed.documents:
@@ -503,7 +525,7 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
         if not isinstance(obj, dict):
             continue
         origin = take_origin(obj, keep)
-        base, home = base_contributor(origin, unit_plan.root, obj, docs_of, unit_plan)
+        base, home = base_contributor(origin, origin_base, obj, docs_of, unit_plan)
         names = [str(as_map(obj.get("metadata")).get("name", ""))]
         if base is not None and isinstance(base.obj, dict):
             meta = base.obj.get("metadata")

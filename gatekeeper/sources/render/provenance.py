@@ -60,6 +60,7 @@ class Transform:
     line: int
     applies: Callable[[Sequence[str | int], Any, dict[str, Any]], bool]
     role: str = "transformer"
+    column: int = 1
 
 
 @dataclass(slots=True)
@@ -209,7 +210,7 @@ class ProvenanceIndex(PositionIndex):
             for transform in reversed(self.transforms):
                 if transform.applies(written, value, self.obj):
                     origin = Origin(transform.path, transform.line, transform.role)
-                    return self._with_home(Attribution(transform.path, transform.line, 1, [origin]))
+                    return self._with_home(Attribution(transform.path, transform.line, transform.column, [origin]))
         nearest = self._nearest(written)
         if nearest is not None:
             return self._with_home(nearest)

@@ -67,8 +67,7 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
         return out
     renderer = Renderer(tree, documents, kusts, cache)
     try:
-        for unit in units:
-            out.rendered.append(renderer.render(unit))
+        out.rendered.extend(renderer.render_many(units))
     except MissingRenderer as exc:
         out.error = str(exc)
         return out
