@@ -14,7 +14,8 @@ from tests.render.conftest import CLEAN_DEPLOY, needs_kustomize, put
 
 pytestmark = needs_kustomize
 
-BASE = {"base/deploy.yaml": CLEAN_DEPLOY.replace("image: nginx:1.2.3", "image: nginx:1.2.3\n          ports: [{containerPort: 8080}]"),
+PORTS = "image: nginx:1.2.3\n          ports: [{containerPort: 8080}]"
+BASE = {"base/deploy.yaml": CLEAN_DEPLOY.replace("image: nginx:1.2.3", PORTS),
         "base/kustomization.yaml": "resources: [deploy.yaml]\n"}
 
 
