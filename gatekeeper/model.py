@@ -294,6 +294,9 @@ class Document:
     # Source objects a rendered unit consumed: checked through the rendered objects instead (only
     # checks that read sources, such as secrets, still see them here).
     held: list[Resource] = field(default_factory=list)
+    # A kustomize input (patch, replacement, transformer config) or a source a rendered unit consumed:
+    # checks that evaluate whole documents (conftest policies) read the rendered objects instead.
+    consumed: bool = False
 
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column) of a field path from the document root."""

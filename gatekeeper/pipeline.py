@@ -56,6 +56,9 @@ class Run:
     render_cache: Any = None  # rendered output by input digest (git modes: the context cache store)
     published: frozenset[str] = frozenset()  # files published as they are: always whole objects
     render_outcome: Any = None  # set by the load stage: the units and what rendering them produced
+    # Git modes: the changed paths (deleted ones too); only units with an input among them are
+    # rendered, the others' files stay context as written (None: render every unit)
+    render_focus: set[str] | None = None
 
 
 @dataclass(slots=True)
@@ -88,7 +91,7 @@ def load(run: Run) -> Loaded:
         _parse_all(run, files, findings, documents, resources)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
-                          cache=run.render_cache, published=run.published)
+                          cache=run.render_cache, published=run.published, focus=run.render_focus)
     run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)

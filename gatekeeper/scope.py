@@ -155,6 +155,8 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     """
     run.files = selection.files
     run.tree = selection.tree
+    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes if c.deleted} | {
+        c.old_path for c in selection.changes if c.old_path}
     run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
     run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
     if selection.scope == "changed":

@@ -42,12 +42,14 @@ class Outcome:
 
 def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
           configured: Iterable[dict[str, Any]] = (), cache: RenderCache | None = None,
-          published: frozenset[str] = frozenset()) -> Outcome:
+          published: frozenset[str] = frozenset(), focus: set[str] | None = None) -> Outcome:
     """Run the stage over parsed documents (changed in place); see the module doc.
 
     ``units`` replaces discovery (the sync step's paths): then the units' input files the run did
     not collect are read from the tree and join the checked documents (the secrets check reads
     them). ``published`` are files published as they are, so they are always whole objects.
+    With ``focus`` (a git mode's changed paths) only units with an input among them are rendered:
+    the others' hooks do not run, and their files serve as context as they are written.
     """
     adopt = units is not None
     out = Outcome()
@@ -67,6 +69,12 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
         return out
     renderer = Renderer(tree, documents, kusts, cache)
     try:
+        if focus is not None:
+            chosen = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
+            if len(chosen) < len(units):
+                out.notes.append(f"{len(units) - len(chosen)} deployment unit(s) with no changed input were not "
+                                 "rendered (their files are context as written)")
+            units = chosen
         out.rendered.extend(renderer.render_many(units))
     except MissingRenderer as exc:
         out.error = str(exc)
@@ -91,8 +99,9 @@ def _drop_kustomize_inputs(documents: list[Document], kusts: dict[str, kz.Kustom
             if ref.path and ref.role in kz.NOT_OBJECTS:
                 inputs.add(ref.path)
     for doc in documents:
-        if doc.resources and doc.path in inputs and doc.path not in published:
+        if doc.path in inputs and doc.path not in published:
             doc.resources = []
+            doc.consumed = True
 
 
 def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -> None:
@@ -119,6 +128,7 @@ def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -
     for doc in documents:
         if doc.path in consumed and doc.resources:
             doc.held, doc.resources = doc.resources, []
+            doc.consumed = True
     rendered = [r for r in out.rendered if r.rendered]
     if out.rendered:
         cached = sum(1 for r in rendered if r.cached)
