@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import corpus  # noqa: E402
+from corpus import corpus
 
 PROJECT = Path(__file__).resolve().parents[1]
 CHART = PROJECT / "tests" / "render" / "fixtures" / "chart" / "web"

@@ -90,6 +90,16 @@ def locate(root: Path, config: Any) -> Path | None:
     return default if default.is_file() else None
 
 
+def _empty(path: Path) -> bool:
+    """A file with nothing but whitespace (what ``... > .gatekeeper-baseline.json`` leaves when the
+    command fails: the shell creates the file first)."""
+    try:
+        with path.open("rb") as fh:
+            return not fh.read(65536).strip() and not fh.read(1)
+    except OSError:
+        return False  # load() reports the unreadable file
+
+
 def apply(findings: list[Finding], report: Report, root: Path, config: Any,
           in_scope: Iterable[str] | None) -> list[Finding]:
     """Mark baselined findings and note stale entries; a broken baseline is a run error (exit 2).
@@ -100,6 +110,10 @@ def apply(findings: list[Finding], report: Report, root: Path, config: Any,
     try:
         path = locate(root, config)
         if path is None:
+            return findings
+        if _empty(path):
+            report.notes.append(f"baseline: {path.name} is empty and was treated as absent (write it with "
+                                "'gatekeeper secrets baseline -o FILE')")
             return findings
         entries = load(path)
     except BaselineError as exc:

@@ -155,7 +155,7 @@ def parse_size(value: int | str) -> int:
         return value
     m = _SIZE.match(value)
     if not m:
-        raise ConfigError(f"max_file_size: cannot read size {value!r} (use bytes or e.g. '5MiB')")
+        raise ConfigError("max_file_size: cannot read the size (use bytes or e.g. '5MiB')")
     unit = (m.group(2) or "B").upper()[0]
     return int(m.group(1)) * {"B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
 
@@ -195,13 +195,17 @@ def load(path: Path | None, catalogue: Catalogue) -> Config:
     doc = parsed.documents[0]
     raw = doc.obj if doc.obj is not None else {}
     _validate(raw, path, doc, catalogue)
+    try:
+        max_file_size = parse_size(raw.get("max_file_size", 5 * 1024 * 1024))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}:{doc.locate(['max_file_size'])[0]}: {exc}") from None
     cfg = Config(
         path=path,
         kubernetes_version=raw.get("kubernetes_version"),
         include=raw.get("include"),
         exclude=list(raw.get("exclude", [])),
         fail_on=Severity.parse(raw["fail_on"]) if "fail_on" in raw else None,
-        max_file_size=parse_size(raw.get("max_file_size", 5 * 1024 * 1024)),
+        max_file_size=max_file_size,
         checks={k: dict(v) for k, v in raw.get("checks", {}).items()},
         rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
         waivers=list(raw.get("waivers", [])),
@@ -238,13 +242,24 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
 
 
 def _message(err: Any) -> str:
-    if err.validator == "type":
-        return f"expected {err.validator_value}, got {type(err.instance).__name__}"
-    if err.validator == "enum":
-        return f"must be one of {', '.join(map(str, err.validator_value))}"
-    if err.validator == "required":
-        return str(err.message).replace("'", "", 0)
-    return str(err.message)[:200]
+    """What is wrong with a value, from the schema alone: never the value (a salt, a token)."""
+    kind, want = err.validator, err.validator_value
+    if kind == "type":
+        return f"expected {want}, got {type(err.instance).__name__}"
+    if kind == "enum":
+        return f"must be one of {', '.join(map(str, want))}"
+    if kind == "required":
+        return "missing " + ", ".join(repr(k) for k in want if isinstance(err.instance, dict) and k not in err.instance)
+    said = {
+        "minLength": f"must be at least {want} characters long",
+        "maxLength": f"must be at most {want} characters long",
+        "pattern": f"must match {want}",
+        "minimum": f"must be at least {want}", "maximum": f"must be at most {want}",
+        "minItems": f"needs at least {want} item(s)", "maxItems": f"takes at most {want} item(s)",
+        "const": f"must be {want!r}",
+        "oneOf": "matches none of the allowed forms", "anyOf": "matches none of the allowed forms",
+    }
+    return said.get(kind, f"is not valid ({kind})")
 
 
 def _dotted(path: list[Any]) -> str:

@@ -380,6 +380,7 @@ class Report:
     fail_on: Severity = Severity.ERROR
     root: str = "."
     subjects: list[tuple[str, str]] = field(default_factory=list)  # (path, kind/ns/name) of reported resources
+    file_classes: list[tuple[str, str, str]] = field(default_factory=list)  # (path, class, why) of each file
     rules: Mapping[str, Rule] = field(default_factory=dict)  # the rule catalogue by id, for reporters' rule docs
 
     def count(self, severity: Severity, *, waived: bool = False) -> int:

@@ -22,6 +22,7 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
+from gatekeeper.sources import classify
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
@@ -59,6 +60,7 @@ class Run:
     # Git modes: the changed paths (deleted ones too); only units with an input among them are
     # rendered, the others' files stay context as written (None: render every unit)
     render_focus: set[str] | None = None
+    baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class Loaded:
     findings: list[Finding]
     notes: list[str]
     render: stage.Outcome | None = None
+    classes: dict[str, classify.Classification] = field(default_factory=dict)
 
 
 def load(run: Run) -> Loaded:
@@ -89,6 +92,8 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
+    classes = classify.classify(documents, (f.path for f in files))
+    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
                           cache=run.render_cache, published=run.published, focus=run.render_focus)
@@ -97,7 +102,7 @@ def load(run: Run) -> Loaded:
     notes.extend(outcome.notes)
     documents.extend(outcome.documents)
     resources = [r for doc in documents for r in doc.resources]
-    return Loaded(len(files) + refused, documents, resources, findings, notes, outcome)
+    return Loaded(len(files) + refused, documents, resources, findings, notes, outcome, classes)
 
 
 @contextmanager
@@ -137,6 +142,30 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+
+
+def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],
+                   resources: list[Resource], findings: list[Finding], notes: list[str],
+                   published: frozenset[str] = frozenset()) -> tuple[list[Resource], list[Finding]]:
+    """Objects in files that are not manifests (patches, tool configs, lock files...) stay documents,
+    not resources; loader findings that assume a manifest are dropped for them. Files the sync step
+    publishes as they are keep every object: whatever is published is checked as a whole object."""
+    dropped: dict[classify.FileClass, int] = {}
+    for doc in documents:
+        role = classes[doc.path].role
+        if doc.resources and role in classify.NOT_OBJECTS and doc.path not in published:
+            dropped[role] = dropped.get(role, 0) + len(doc.resources)
+            doc.resources = []
+    kept = [f for f in findings if not (f.rule == "missing-kind" and f.path in classes
+                                        and classes[f.path].role in classify.NOT_OBJECTS)]
+    kept = [classify.soften_parse_error(f, classes.get(f.path)) for f in kept]
+    if not dropped:
+        return resources, kept
+    parts = ", ".join(f"{n} in {role.value.replace('-', ' ')} files"
+                      for role, n in sorted(dropped.items(), key=lambda kv: kv[0].value))
+    notes.append(f"{sum(dropped.values())} object(s) in files that are not manifests are not checked as cluster "
+                 f"objects ({parts}); --explain-files lists each file's class")
+    return [r for doc in documents for r in doc.resources], kept
 
 
 def selected_checks(run: Run) -> list[str]:
@@ -186,7 +215,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
     """Prepare and run every selected check over the loaded state."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
-                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths)
+                  hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
+                  classes=loaded.classes)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
@@ -209,6 +239,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
             report.timings[name] = time.perf_counter() - started
             continue
         report.checks.append(name)
+        report.notes.extend(check.notes())
         digests.append(f"{name}:{check.digest(ctx)}")
         findings.extend(_run_hooks(check, ctx, loaded, report.errors,
                                    run.report_paths if run.hook_paths is None else run.hook_paths))
@@ -246,7 +277,7 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
                 if resource is None or not check.reads_sources:
                     continue
                 hook, items = resource, doc.held
-            elif document is not None:
+            elif document is not None and ctx.allows(check.name, doc.path):
                 hook, items = document, (doc,)
             else:
                 continue
@@ -337,6 +368,8 @@ def _execute(run: Run) -> Report:
     report.notes.extend(loaded.notes)
     if loaded.render is not None and loaded.render.error is not None:
         report.errors.append(CheckError("render", loaded.render.error))
+    report.file_classes = [(c.path, c.role.value, c.reason) for c in sorted(loaded.classes.values(),
+                                                                              key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
     try:
@@ -347,7 +380,8 @@ def _execute(run: Run) -> Report:
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
-    findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
+    if run.baseline:
+        findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
     findings = scope(merge_units(findings), run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings

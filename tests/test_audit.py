@@ -79,7 +79,7 @@ def test_deeply_nested_documents_are_a_finding_not_an_internal_error(
 def test_nesting_within_the_limit_is_still_checked(tmp_path: Path, write: Callable[[str, str], Path]) -> None:
     """The depth bound does not drop ordinary (even unusually deep) documents."""
     write("m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: " + "[" * 90 + "]" * 90 + "\n")
-    code, report = run_json(str(tmp_path / "m"), "--policy", STARTER)
+    code, report = run_json(str(tmp_path / "m"), "--policy", STARTER, "--checks", "schema,lint,secrets,policy")
     assert _errors(report) == []
     assert code == 1
     assert [(f["line"], f["rule"], f["field"]) for f in report["findings"]] == [(4, "schema-type", "data")]

@@ -197,6 +197,8 @@ class Program:
         if "Iteration budget exceeded" in message:
             return CostLimitExceeded(f"the expression exceeded the cost budget of {ITERATION_BUDGET:,} "
                                      "comprehension iterations")
+        if "Non-CEL value type" in message:
+            return EvaluationError("a bound value has a type CEL cannot take")
         if "No value with name" in message:
             name = re.search(r'No value with name "([^"]*)"', message)
             return EvaluationError(f"no value bound for {name.group(1) if name else 'a variable'}")

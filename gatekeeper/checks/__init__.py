@@ -22,6 +22,8 @@ REGISTRY: dict[str, str] = {
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
     "policy": "gatekeeper.checks.policy:PolicyCheck",
+    "admission": "gatekeeper.checks.admission:AdmissionCheck",
+    "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",

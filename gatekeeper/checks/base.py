@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, fingerprint, format_field
+from gatekeeper.sources.classify import Classification, FileClass
 
 
 @dataclass(slots=True)
@@ -29,6 +30,16 @@ class Context:
     # findings in other files that the change caused, are kept: ``check_all`` may limit work whose
     # result for an unchanged object cannot change to these files.
     hook_paths: set[str] | None = None
+    classes: dict[str, Classification] = field(default_factory=dict)  # what each file is (sources/classify)
+
+    def allows(self, check: str, path: str) -> bool:
+        """Whether ``check`` reads the file at ``path`` (lock files and tool configs get only some checks)."""
+        cls = self.classes.get(path)
+        return cls is None or cls.allows(check)
+
+    def file_class(self, path: str) -> FileClass | None:
+        cls = self.classes.get(path)
+        return cls.role if cls is not None else None
 
     def check_config(self, name: str) -> dict[str, Any]:
         """The ``checks.<name>`` section of the configuration (empty when absent)."""
@@ -61,6 +72,10 @@ class Check:
     def active(self, ctx: Context) -> str | None:
         """None when the check runs; otherwise why it is inactive (shown in the summary)."""
         return None
+
+    def notes(self) -> list[str]:
+        """What a run of this check should tell the reader (after ``prepare``), e.g. what it skipped."""
+        return []
 
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
         """Findings for one document that holds no Kubernetes resource (values files, kustomizations,

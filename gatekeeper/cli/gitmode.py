@@ -83,7 +83,7 @@ class GitOptions:
 
     @property
     def mode(self) -> str | None:
-        if self.base:
+        if self.base is not None:
             return "range"
         if self.staged:
             return "staged"
@@ -96,11 +96,14 @@ def pop_options(opts: dict[str, Any]) -> GitOptions:
     """Take this module's options out of the command's keyword arguments and validate them."""
     values = {k: opts.pop(k) for k in _KEYS}
     parsed = GitOptions(**values)
-    chosen = [name for name, on in (("--base", bool(parsed.base)), ("--staged", parsed.staged),
+    for name, value in (("--base", parsed.base), ("--head", parsed.head)):
+        if value is not None and (not value.strip() or value.startswith("-") or any(c in value for c in "\n\r\0")):
+            raise click.UsageError(f"{name} needs a git revision (not empty, not beginning with '-', one line)")
+    chosen = [name for name, on in (("--base", parsed.base is not None), ("--staged", parsed.staged),
                                     ("--changed", parsed.changed)) if on]
     if len(chosen) > 1:
         raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; choose one git mode")
-    if parsed.head and not parsed.base:
+    if parsed.head is not None and parsed.base is None:
         raise click.UsageError("--head needs --base")
     if parsed.mode is None and (parsed.scope_name or parsed.new_only or parsed.no_cache):
         raise click.UsageError("--scope, --new-only and --no-cache need a git mode (--base, --staged or --changed)")

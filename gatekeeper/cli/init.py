@@ -9,6 +9,7 @@ nothing at all is written.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -128,12 +129,20 @@ def init(directory: Path, force: bool, no_policies: bool, print_snippets: bool, 
         path.write_text(text, encoding="utf-8")
         click.echo(f"wrote {rel}")
     if library is not None:
-        shutil.copytree(library, directory / POLICY_DIR, dirs_exist_ok=True)
+        # the Kyverno library is examples to pick from, not a default: copying it would enforce all of it
+        shutil.copytree(library, directory / POLICY_DIR, dirs_exist_ok=True, ignore=_top_level("kyverno"))
         click.echo(f"copied the starter policy library to {POLICY_DIR}/")
     if print_snippets:
         for rel, text in snippets.items():
             click.echo(f"\n# {rel}\n{text}", nl=False)
     click.echo("\nNext: 'gatekeeper check' here, 'pre-commit install' for the hook, and commit the workflow.")
+
+
+def _top_level(name: str) -> Callable[[str, list[str]], set[str]]:
+    """A copytree filter that leaves out one directory directly under the library."""
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {name} if Path(directory) == _policy_library() and name in names else set()
+    return ignore
 
 
 class InitError(click.ClickException):

@@ -60,6 +60,8 @@ def policy_options() -> list[Callable[[F], F]]:
         click.option("--rego-version", type=click.Choice(["auto", "v0", "v1"]),
                      help="Rego syntax of the policies [default: auto]; v0 modules are upgraded to v1."),
         click.option("--opa-url", help="Evaluate conftest-style rules on this OPA server (needs the opa extra)."),
+        click.option("--kyverno-values", "kyverno_values", type=click.Path(exists=True, dir_okay=False),
+                     help="Kyverno values file (kyverno test Values format) for context read from the cluster."),
     ]
 
 

@@ -40,6 +40,7 @@ def baseline_command(paths: tuple[Path, ...], config_path: Path | None, root: Pa
     run = build_run(root.absolute(), [p.absolute() for p in path_list], config_path=config_path,
                     checks="secrets", fail_on=None, kubernetes_version=None, strict=None, schema_dirs=())
     run.progress = None
+    run.baseline = False  # never read the baseline being written (the shell's redirect made it empty)
     report = execute(run)
     if report.errors:
         for err in report.errors:

@@ -41,7 +41,10 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
         results = run_tests(RegoEngine(), policies, tests, load_data(data_files), pattern) if tests else []
     except PolicyLoadError as exc:
         raise CheckLoadError(str(exc)) from None
-    return results + run_all([p.absolute() for p in paths], rego_version, pattern)
+    from gatekeeper.cli.kyverno_tests import run_kyverno_tests
+
+    return (results + run_all([p.absolute() for p in paths], rego_version, pattern)
+            + run_kyverno_tests([p.absolute() for p in paths], pattern))
 
 
 def render_text(results: list[CaseResult]) -> str:
@@ -85,7 +88,8 @@ def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_versi
     """Run the policy unit tests under PATHS (default: policy/ or policies/).
 
     Every test_* rule in *_test.rego must be true; every Gatekeeper Suite
-    (test.gatekeeper.sh/v1alpha1) case must meet its assertions.
+    (test.gatekeeper.sh/v1alpha1) case must meet its assertions; every kyverno test
+    file (cli.kyverno.io/v1alpha1 Test) result must match.
     """
     try:
         pattern = re.compile(run_filter) if run_filter else None
@@ -98,7 +102,8 @@ def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_versi
         click.echo(f"gatekeeper verify: {exc}", err=True)
         raise SystemExit(2) from None
     if not results:
-        click.echo("gatekeeper verify: no tests found (no test_* rules in *_test.rego, no Suite files)", err=True)
+        click.echo("gatekeeper verify: no tests found (no test_* rules in *_test.rego, no Suite files, "
+                   "no kyverno test files)", err=True)
         raise SystemExit(2)
     click.echo(render_json(results) if fmt == "json" else render_text(results), nl=False)
     raise SystemExit(1 if any(not r.passed for r in results) else 0)

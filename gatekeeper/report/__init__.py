@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
-from gatekeeper.model import Report
+from gatekeeper.model import Finding, Report, Severity
 
 # format name -> module (each module defines ``render``).
 FORMATS: dict[str, str] = {
@@ -24,10 +24,24 @@ FORMATS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    """How to render: colour for terminals, and whether to list waived findings in text output."""
+    """How to render for people: colour, waived findings, the least severity listed (counts and the
+    exit code never change), hints, one line per finding (``verbose``), only what fails the run
+    (``quiet``), and each file's class (``explain_files``)."""
 
     color: bool = False
     show_waived: bool = False
+    min_severity: Severity = Severity.INFO
+    hints: bool = True
+    verbose: bool = False
+    quiet: bool = False
+    explain_files: bool = False
+
+    def listed(self, report: Report) -> list[Finding]:
+        """The findings a human-readable format lists under these options (in report order)."""
+        out = [f for f in report.findings if (self.show_waived or f.counts) and f.severity >= self.min_severity]
+        if self.quiet:
+            out = [f for f in out if f.counts and f.severity >= report.fail_on]
+        return out
 
 
 class Renderer(Protocol):

@@ -15,6 +15,7 @@ from pathlib import Path
 from gatekeeper.model import Finding, Report, Severity
 from gatekeeper.report import RenderOptions
 from gatekeeper.report.markdown import render_text, verdict
+from gatekeeper.report.sanitize import show_path, strip_controls
 
 MAX_PER_LEVEL = 10
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -32,15 +33,15 @@ def escape_property(text: str) -> str:
 
 def annotation(f: Finding) -> str:
     """One ``::error file=...,line=...,col=...,title=...::message`` command."""
-    props = [("file", f.path), ("line", str(f.line)), ("col", str(f.column))]
+    props = [("file", show_path(f.path)), ("line", str(f.line)), ("col", str(f.column))]
     if f.end_line is not None and f.end_line >= f.line:
         props.append(("endLine", str(f.end_line)))
     props.append(("title", f"{f.rule} ({f.check})"))
-    message = f.message
+    message = strip_controls(f.message)
     if f.resource is not None:
-        message += f" [{f.resource.key}]"
+        message += f" [{strip_controls(f.resource.key)}]"
     if f.hint:
-        message += f"\nFix: {f.hint}"
+        message += f"\nFix: {strip_controls(f.hint)}"
     joined = ",".join(f"{k}={escape_property(v)}" for k, v in props)
     return f"::{_COMMANDS[f.severity]} {joined}::{escape_data(message)}"
 
@@ -48,12 +49,12 @@ def annotation(f: Finding) -> str:
 def render(report: Report, options: RenderOptions) -> str:
     """Annotations for counting findings, most severe first, capped per level; then a summary line."""
     lines = [f"::error title={escape_property('gatekeeper: ' + e.check)}::"
-             f"{escape_data((e.path + ': ' if e.path else '') + e.message)}"
+             f"{escape_data(strip_controls((show_path(e.path) + ': ' if e.path else '') + e.message))}"
              for e in report.errors[:MAX_PER_LEVEL]]
     shown = {Severity.ERROR: len(lines), Severity.WARNING: 0, Severity.INFO: 0}
     left_out = {Severity.ERROR: max(len(report.errors) - MAX_PER_LEVEL, 0),
                 Severity.WARNING: 0, Severity.INFO: 0}
-    ordered = sorted((f for f in report.findings if f.counts),
+    ordered = sorted((f for f in options.listed(report) if f.counts),
                      key=lambda f: (-int(f.severity), f.path, f.line, f.column, f.rule))
     for f in ordered:
         if shown[f.severity] >= MAX_PER_LEVEL:

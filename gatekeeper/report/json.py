@@ -52,7 +52,15 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "passed": report.passed,
         "checks": report.checks,
         "policy_digest": report.policy_digest,
+        "classes": _class_counts(report),
     }
+
+
+def _class_counts(report: Report) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, cls, _ in report.file_classes:
+        counts[cls] = counts.get(cls, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def render(report: Report, options: RenderOptions) -> str:
@@ -65,4 +73,6 @@ def render(report: Report, options: RenderOptions) -> str:
         "notes": report.notes,
         "timings": {k: round(v, 4) for k, v in report.timings.items()},
     }
+    if options.explain_files:
+        doc["files"] = [{"path": path, "class": cls, "reason": why} for path, cls, why in report.file_classes]
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"

@@ -1,19 +1,21 @@
-"""A Markdown summary: verdict, counts, and a table of findings per check.
+"""A Markdown summary: verdict, counts per rule and per file, and the most severe findings.
 
 Used as the GitHub job summary and as a pull-request comment. Table cells are escaped so a
-message cannot break the table or inject HTML, and the whole text stays under a size cap
-(GitHub refuses job summaries over 1 MiB); rows beyond the cap are counted, not shown.
+message cannot break the table or inject HTML (control characters removed), and the whole text
+stays under GitHub's 65,536-character comment limit: rows beyond it are counted, not shown, and
+the closing line points at the full report.
 """
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from gatekeeper.model import Finding, Report, Severity
 from gatekeeper.report import RenderOptions
+from gatekeeper.report.sanitize import clean, show_path
 
-MAX_BYTES = 256 * 1024
-MAX_ROWS_PER_CHECK = 200
+MAX_CHARS = 60_000  # under GitHub's 65,536-character limit for comments (and 1 MiB for job summaries)
+MAX_SUMMARY_ROWS = 25
+MAX_CELL = 300
+MAX_NOTES = 20
 _ICONS = {Severity.ERROR: "🔴 error", Severity.WARNING: "🟡 warning", Severity.INFO: "🔵 info"}
 
 
@@ -22,12 +24,12 @@ def cell(text: str) -> str:
     out = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
            .replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
            .replace("[", "\\[").replace("]", "\\]"))
-    return " ".join(out.split())
+    return " ".join(clean(out).split())
 
 
 def code_cell(text: str) -> str:
     """Text for a code span inside a table cell: only pipes need escaping; backticks are replaced."""
-    return " ".join(text.replace("`", "'").replace("|", "\\|").split())
+    return " ".join(clean(text).replace("`", "'").replace("|", "\\|").split())
 
 
 def verdict(report: Report) -> str:
@@ -49,9 +51,11 @@ def _header(report: Report) -> list[str]:
              f"| {e} | {w} | {i} | {waived} | {report.files} | {report.resources} | {report.fail_on} |", ""]
     if report.checks:
         lines += [f"Checks: {', '.join(report.checks)}.", ""]
-    for err in report.errors:
-        where = f" (`{code_cell(err.path)}`)" if err.path else ""
-        lines.append(f"- ⛔ **{cell(err.check)}**{where}: {cell(err.message)}")
+    for err in report.errors[:MAX_NOTES]:
+        where = f" (`{code_cell(show_path(_cap(err.path, 200)))}`)" if err.path else ""
+        lines.append(f"- ⛔ **{cell(err.check)}**{where}: {cell(_cap(err.message))}")
+    if len(report.errors) > MAX_NOTES:
+        lines.append(f"- … {len(report.errors) - MAX_NOTES} more error(s) in the full report")
     if report.errors:
         lines.append("")
     return lines
@@ -59,48 +63,80 @@ def _header(report: Report) -> list[str]:
 
 def _row(f: Finding) -> str:
     obj = cell(f.resource.key) if f.resource is not None else ""
-    msg = cell(f.message) + (f"<br>*Fix:* {cell(f.hint)}" if f.hint else "")
-    where = f"`{code_cell(f.path)}:{f.line}`"
+    msg = cell(_cap(f.message)) + (f"<br>*Fix:* {cell(_cap(f.hint))}" if f.hint else "")
+    where = f"`{code_cell(show_path(f.path))}:{f.line}`"
     return f"| {_ICONS[f.severity]} | {where} | {obj} | `{code_cell(f.rule)}` | {msg} |"
 
 
-def render_text(report: Report, max_bytes: int = MAX_BYTES) -> str:
-    """The summary, truncated to ``max_bytes`` of UTF-8 with a note saying how much was left out."""
+def _cap(text: str, limit: int = MAX_CELL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _per_rule(findings: list[Finding]) -> list[str]:
+    counts: dict[tuple[str, Severity], int] = {}
+    for f in findings:
+        counts[(f.rule, f.severity)] = counts.get((f.rule, f.severity), 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-int(kv[0][1]), -kv[1], kv[0][0]))
+    lines = ["### Findings per rule", "", "| rule | severity | findings |", "|---|---|---:|"]
+    lines += [f"| `{code_cell(rule)}` | {_ICONS[sev]} | {n} |" for (rule, sev), n in ranked[:MAX_SUMMARY_ROWS]]
+    if len(ranked) > MAX_SUMMARY_ROWS:
+        rest = sum(n for _, n in ranked[MAX_SUMMARY_ROWS:])
+        lines.append(f"| … {len(ranked) - MAX_SUMMARY_ROWS} more rule(s) | | {rest} |")
+    return [*lines, ""]
+
+
+def _per_file(findings: list[Finding]) -> list[str]:
+    counts: dict[str, list[int]] = {}
+    for f in findings:
+        counts.setdefault(f.path, [0, 0, 0])[int(Severity.ERROR) - int(f.severity)] += 1
+    ranked = sorted(counts.items(), key=lambda kv: (tuple(-n for n in kv[1]), kv[0]))
+    lines = ["### Files with the most findings", "", "| file | errors | warnings | info |", "|---|---:|---:|---:|"]
+    lines += [f"| `{code_cell(show_path(_cap(path, 200)))}` | {e} | {w} | {i} |"
+              for path, (e, w, i) in ranked[:MAX_SUMMARY_ROWS]]
+    if len(ranked) > MAX_SUMMARY_ROWS:
+        lines.append(f"| … {len(ranked) - MAX_SUMMARY_ROWS} more file(s) | | | |")
+    return [*lines, ""]
+
+
+def render_text(report: Report, max_chars: int = MAX_CHARS, options: RenderOptions | None = None) -> str:
+    """The summary in at most ``max_chars`` characters (GitHub refuses a comment over 65,536): the
+    verdict and counts, findings per rule and per file, then the most severe findings while they
+    fit, and a closing line saying how many were left out and where the full report is."""
+    opts = options if options is not None else RenderOptions()
     lines = _header(report)
-    shown = sorted((f for f in report.findings if f.counts),
-                   key=lambda f: (f.check, -int(f.severity), f.path, f.line, f.column))
-    budget = max_bytes - 512  # room for the closing notes
-    size = sum(len(line.encode()) + 1 for line in lines)
+    listed = [f for f in opts.listed(report) if f.counts]
+    if len(listed) > 1:
+        lines += _per_rule(listed) + _per_file(listed)
+    shown = sorted(listed, key=lambda f: (-int(f.severity), f.path, f.line, f.column, f.rule))
+    notes = [f"> {cell(_cap(note))}" for note in report.notes[:MAX_NOTES]]
+    budget = max_chars - 600 - sum(len(line) + 1 for line in notes)  # room for the closing lines
+    size = sum(len(line) + 1 for line in lines)
     omitted = 0
-    for check, group in groupby(shown, key=lambda f: f.check):
-        items = list(group)
-        head = [f"### {cell(check)} ({len(items)})", "",
-                "| severity | location | resource | rule | message |", "|---|---|---|---|---|"]
-        head_size = sum(len(line.encode()) + 1 for line in head)
-        if size + head_size > budget:
-            omitted += len(items)
-            continue
+    if shown:
+        head = ["### Findings (most severe first)", "", "| severity | location | resource | rule | message |",
+                "|---|---|---|---|---|"]
+        size += sum(len(line) + 1 for line in head)
         lines += head
-        size += head_size
-        for n, f in enumerate(items):
+        for n, f in enumerate(shown):
             row = _row(f)
-            if n >= MAX_ROWS_PER_CHECK or size + len(row.encode()) + 1 > budget:
-                omitted += len(items) - n
-                lines.append(f"| | | | | … {len(items) - n} more {cell(check)} finding(s) not shown |")
+            if size + len(row) + 1 > budget:
+                omitted = len(shown) - n
                 break
             lines.append(row)
-            size += len(row.encode()) + 1
+            size += len(row) + 1
         lines.append("")
     waived = [f for f in report.findings if not f.counts]
     if waived:
         lines.append(f"{len(waived)} waived or baselined finding(s) are not listed.")
+    below = sum(1 for f in report.findings if f.counts) - len(listed)
+    if below:
+        lines.append(f"{below} finding(s) below the listed severity are counted above but not listed.")
     if omitted:
-        lines.append(f"{omitted} finding(s) are not listed here to keep the summary small; "
-                     "the SARIF and JSON reports have all of them.")
-    for note in report.notes[:20]:
-        lines.append(f"> {cell(note)}")
+        lines.append(f"{omitted} more finding(s) are not listed here to keep the summary under GitHub's size "
+                     "limit; the full report is in the run's SARIF and JSON output (and its text log).")
+    lines += notes
     return "\n".join(lines) + "\n"
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    return render_text(report)
+    return render_text(report, options=options)

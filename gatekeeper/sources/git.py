@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.gitargs import UnsafeArgument, checked, refuse_option_like
 
 _FETCH_HINT = ("fetch the history it needs, e.g. 'git fetch --unshallow origin' locally, or "
                "'fetch-depth: 0' on actions/checkout")
@@ -60,29 +61,57 @@ def open_repo(path: Path) -> Any:
     return repo
 
 
+def _git(repo: Any, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` in the repository; the argv has the shape ``gitargs.checked`` enforces."""
+    try:
+        argv = checked(args)
+    except UnsafeArgument as exc:
+        raise GitSourceError(f"refusing to run git: {exc}") from None
+    return subprocess.run(["git", *argv], cwd=repo.working_tree_dir, capture_output=True, check=False)
+
+
+def _git_text(repo: Any, *args: str) -> str:
+    """Stdout of ``git ARGS`` (a failure is a GitSourceError naming the command, never its values)."""
+    proc = _git(repo, *args)
+    if proc.returncode != 0:
+        first = next((ln for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()), "")
+        raise GitSourceError(f"git {args[0]} failed (exit {proc.returncode}): {first.strip()[:200]}")
+    return proc.stdout.decode("utf-8", "replace")
+
+
 def is_shallow(repo: Any) -> bool:
     """True for a shallow clone (history cut off at some depth)."""
-    return bool(repo.git.rev_parse("--is-shallow-repository").strip() == "true")
+    return _git_text(repo, "rev-parse", "--is-shallow-repository").strip() == "true"
+
+
+def _rev_parse(repo: Any, name: str) -> str:
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", name)
+    return proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else ""
 
 
 def resolve(repo: Any, ref: str) -> Any:
-    """The commit a ref names; a clear error for an unknown ref (with a fetch hint in a shallow clone)."""
-    import git
-
+    """The commit a revision names, as git itself reads it (``HEAD@{1000}``, ``main~3``, ``:/msg``);
+    a clear error for an empty, option-like or unknown revision (with a fetch hint in a shallow clone)."""
     try:
-        return repo.commit(ref)
-    except (git.BadName, ValueError, git.GitCommandError):
+        refuse_option_like(ref, "a git revision")
+    except UnsafeArgument as exc:
+        raise GitSourceError(str(exc)) from None
+    sha = _rev_parse(repo, ref)  # peeled in a second step: ``:/text`` takes the rest as its pattern
+    sha = _rev_parse(repo, f"{sha}^{{commit}}") if sha else ""
+    if not sha:
         extra = f"; the clone is shallow or partial: {_FETCH_HINT}" if is_shallow(repo) else \
             " (is it fetched? 'git fetch origin <branch>')"
-        raise GitSourceError(f"unknown git revision {ref!r}{extra}") from None
+        raise GitSourceError(f"unknown git revision {ref!r}{extra}")
+    return repo.commit(sha)
 
 
 def merge_base(repo: Any, base: str, head: str) -> str:
     """The merge base of ``base`` and ``head`` as a hex sha; explains a shallow clone that lacks it."""
     base_commit, head_commit = resolve(repo, base), resolve(repo, head)
-    bases = repo.merge_base(base_commit, head_commit)
-    if bases:
-        return str(bases[0].hexsha)
+    proc = _git(repo, "merge-base", "--end-of-options", base_commit.hexsha, head_commit.hexsha)
+    found = proc.stdout.decode(errors="replace").split()
+    if proc.returncode == 0 and found:
+        return found[0]
     if is_shallow(repo):
         raise GitSourceError(f"no merge base between {base!r} and {head!r}: the clone is shallow and the "
                              f"common ancestor was not fetched; {_FETCH_HINT}")
@@ -110,8 +139,9 @@ def parse_name_status(text: str) -> list[Change]:
     return out
 
 
-def _diff(repo: Any, *args: str) -> list[Change]:
-    return parse_name_status(repo.git.diff("--name-status", "-z", "-M", "--no-color", "--no-ext-diff", *args))
+def _diff(repo: Any, *revisions: str, cached: bool = False) -> list[Change]:
+    options = ("--name-status", "-z", "-M", "--no-color", "--no-ext-diff", *(("--cached",) if cached else ()))
+    return parse_name_status(_git_text(repo, "diff", *options, "--end-of-options", *revisions, "--"))
 
 
 def changed_between(repo: Any, base: str, head: str) -> list[Change]:
@@ -133,14 +163,14 @@ def staged_changes(repo: Any) -> list[Change]:
     """Files staged in the index compared with HEAD (every index file in a repository without commits)."""
     if not has_head(repo):
         return [Change("A", e.path) for e in index_entries(repo)]
-    return _diff(repo, "--cached", "HEAD")
+    return _diff(repo, "HEAD", cached=True)
 
 
 def worktree_changes(repo: Any) -> list[Change]:
     """Working tree (staged or not, plus untracked files) compared with HEAD."""
     changes = _diff(repo, "HEAD") if has_head(repo) else []
     seen = {c.path for c in changes}
-    for path in _split_z(repo.git.ls_files("-z", "--others", "--exclude-standard")):
+    for path in _split_z(_git_text(repo, "ls-files", "-z", "--others", "--exclude-standard")):
         if path not in seen:
             changes.append(Change("A", path))
     return changes
@@ -150,7 +180,7 @@ def tree_entries(repo: Any, rev: str) -> list[Entry]:
     """Every file of the tree at ``rev``."""
     sha = resolve(repo, rev).hexsha
     out = []
-    for item in _split_z(repo.git.ls_tree("-r", "-z", "--full-tree", sha)):
+    for item in _split_z(_git_text(repo, "ls-tree", "-r", "-z", "--full-tree", "--end-of-options", sha)):
         meta, _, path = item.partition("\t")
         mode, _kind, blob = meta.split(" ")
         out.append(Entry(path, mode, blob))
@@ -161,7 +191,7 @@ def index_entries(repo: Any) -> list[Entry]:
     """Every file staged in the index; unresolved merge conflicts are an error."""
     out = []
     conflicted = set()
-    for item in _split_z(repo.git.ls_files("-s", "-z")):
+    for item in _split_z(_git_text(repo, "ls-files", "-s", "-z")):
         meta, _, path = item.partition("\t")
         mode, blob, stage = meta.split(" ")
         if stage != "0":
@@ -194,7 +224,7 @@ def read_blobs(repo: Any, entries: Sequence[Entry]) -> list[SourceFile]:
     if not entries:
         return []
     request = "".join(f"{e.sha}\n" for e in entries).encode()
-    proc = subprocess.run(["git", "cat-file", "--batch"], input=request, capture_output=True,
+    proc = subprocess.run(["git", *checked(("cat-file", "--batch"))], input=request, capture_output=True,
                           cwd=repo.working_tree_dir, check=False)
     if proc.returncode != 0:
         raise GitSourceError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
@@ -228,7 +258,7 @@ def read_worktree(repo: Any, entries: Sequence[Entry]) -> list[SourceFile]:
 
 def worktree_entries(repo: Any) -> list[Entry]:
     """Tracked and untracked (not ignored) files of the working tree; blob ids are not computed."""
-    paths = _split_z(repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard"))
+    paths = _split_z(_git_text(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard"))
     root = Path(repo.working_tree_dir)
     out = []
     for path in dict.fromkeys(paths):

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from gatekeeper.sources.gitargs import UnsafeArgument, checked
 from gatekeeper.sync.errors import SyncError, redact
 
 ZERO = "0" * 40
@@ -47,12 +48,18 @@ class Git:
 
     def call(self, *args: str, data: bytes | None = None, env: Mapping[str, str] | None = None,
              timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
-        """Run ``git ARGS`` and return the completed process whatever its exit code."""
+        """Run ``git ARGS`` and return the completed process whatever its exit code. The argv must
+        have the shape ``gitargs.checked`` enforces; a value that could be read as an option is a
+        SyncError before git runs."""
+        try:
+            argv = checked(args)
+        except UnsafeArgument as exc:
+            raise SyncError(f"refusing to run git: {exc}") from None
         full_env = dict(self.env)
         if env:
             full_env.update(env)
         try:
-            return subprocess.run(["git", *args], cwd=self.workdir, input=data, env=full_env,
+            return subprocess.run(["git", *argv], cwd=self.workdir, input=data, env=full_env,
                                   capture_output=True, timeout=timeout, check=False)
         except FileNotFoundError:
             raise SyncError("git is not installed (not found on PATH)") from None
@@ -65,14 +72,14 @@ class Git:
 
     def rev(self, ref: str) -> str | None:
         """The commit a ref points to, or None when it does not exist."""
-        proc = self.call("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        proc = self.call("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
         if proc.returncode != 0:
             return None
         return proc.stdout.decode().strip() or None
 
     def ref_value(self, ref: str) -> str | None:
         """The object a full ref name points to (no peeling), or None when absent."""
-        proc = self.call("rev-parse", "--verify", "--quiet", ref)
+        proc = self.call("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
     def write_blob(self, data: bytes, *, write: bool = True) -> str:
@@ -82,12 +89,12 @@ class Git:
 
     def blob_at(self, commit: str, path: str) -> bytes | None:
         """The content of ``path`` in a commit, or None when the commit has no such file."""
-        proc = self.call("cat-file", "blob", f"{commit}:{path}")
+        proc = self.call("cat-file", "--end-of-options", "blob", f"{commit}:{path}")
         return proc.stdout if proc.returncode == 0 else None
 
     def is_ancestor(self, older: str, newer: str) -> bool | None:
         """True/False when known; None when either commit is missing locally."""
-        proc = self.call("merge-base", "--is-ancestor", older, newer)
+        proc = self.call("merge-base", "--is-ancestor", "--end-of-options", older, newer)
         if proc.returncode == 0:
             return True
         if proc.returncode == 1:

@@ -77,19 +77,16 @@ def identity_env(git: Git) -> dict[str, str]:
 def commit_tree(git: Git, tree_id: str, parent: str | None, message: str, *, sign: bool,
                 env: dict[str, str]) -> str:
     """Write a commit object (signed with git's own signing config when asked)."""
-    args = ["commit-tree", tree_id]
-    if parent:
-        args += ["-p", parent]
-    if sign:
-        args.append("-S")
-    args += ["-F", "-"]
+    args = ["commit-tree", *([f"-p{parent}"] if parent else []), *(["-S"] if sign else []), "-F", "-",
+            "--end-of-options", tree_id]
     return git.run(*args, data=message.encode("utf-8"), env=env).decode().strip()
 
 
 def note_commit(git: Git, notes_base: str | None, commit: str, note: bytes, env: dict[str, str]) -> str:
     """A new commit of the notes ref holding ``note`` for ``commit`` (on top of ``notes_base``)."""
     blob = git.write_blob(note)
-    base_tree = git.text("rev-parse", f"{notes_base}^{{tree}}") if notes_base else None
+    base_tree = git.text("rev-parse", "--verify", "--end-of-options", f"{notes_base}^{{tree}}") \
+        if notes_base else None
     notes_tree = tree.build(git, base_tree, {commit: blob})
     assert notes_tree is not None
     return commit_tree(git, notes_tree, notes_base, NOTES_MESSAGE, sign=False, env=env)
@@ -97,7 +94,8 @@ def note_commit(git: Git, notes_base: str | None, commit: str, note: bytes, env:
 
 def gate_source(git: Git, commit: str) -> str | None:
     """The ``Gate-Source`` trailer of a commit (the source commit a sync checked), if any."""
-    value = git.text("log", "-1", "--format=%(trailers:key=Gate-Source,valueonly,separator=%x2C)", commit)
+    value = git.text("log", "-1", "--format=%(trailers:key=Gate-Source,valueonly,separator=%x2C)",
+                     "--end-of-options", commit)
     return value.split(",")[0].strip() or None
 
 
@@ -125,7 +123,7 @@ def publish(git: Git, target: Target, pub: Publication, retries: int) -> Outcome
         if not planned.content_changed:
             return Outcome("unchanged", old.tip, old.tip, attempt,
                            detail="the rendered output is identical to the branch")
-        base_tree = git.text("rev-parse", f"{old.tip}^{{tree}}") if old.tip else None
+        base_tree = git.text("rev-parse", "--verify", "--end-of-options", f"{old.tip}^{{tree}}") if old.tip else None
         new_tree = tree.build(git, base_tree, planned.changes)
         if new_tree is None:
             raise SyncError("internal error: the new tree is empty")

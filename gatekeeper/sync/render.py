@@ -48,10 +48,17 @@ class Rendered:
 
 
 def clean_path(path: str, what: str) -> str:
-    """A repository-relative POSIX path without ``..``, or SyncError."""
+    """A repository-relative POSIX path without ``..``, or SyncError. No component may be ``.git`` in
+    any case (publishing there would write into git's own directory on a checkout), begin with
+    ``-`` (git could read it as an option), or hold a line break."""
     norm = posixpath.normpath(path.strip().replace("\\", "/")).strip("/")
     if norm in ("", ".") or norm.startswith("../") or norm == ".." or path.strip().startswith("/"):
         raise SyncError(f"{what} {path!r} must be a directory inside the repository (not its root)")
+    if any(c in path for c in "\n\r\0"):
+        raise SyncError(f"{what} must not hold a line break")
+    parts = norm.split("/")
+    if any(p.casefold() == ".git" for p in parts) or any(p.startswith("-") for p in parts):
+        raise SyncError(f"{what} {path!r}: no part of it may be .git or begin with '-'")
     return norm
 
 
@@ -66,7 +73,7 @@ def export_tree(git: Git, commit: str, dest: Path) -> list[str]:
     """
     outside: list[str] = []
     entries: list[tuple[str, str, str]] = []
-    for record in git.run("ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0"):
+    for record in git.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit).split(b"\0"):
         if not record:
             continue
         meta, _, raw_name = record.partition(b"\t")

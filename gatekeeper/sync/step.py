@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from gatekeeper import __version__
@@ -20,10 +21,11 @@ from gatekeeper.model import Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.report.json import summary_dict
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile
+from gatekeeper.sources.gitargs import UnsafeArgument, refuse_option_like
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.tree import DiskTree
 from gatekeeper.sources.yamlload import ParsedFile, parse
-from gatekeeper.sync.errors import SyncError
+from gatekeeper.sync.errors import SyncError, redact
 from gatekeeper.sync.faults import fault
 from gatekeeper.sync.gitcmd import Git
 from gatekeeper.sync.manifest import MANIFEST
@@ -102,26 +104,55 @@ def open_git(repo: Path) -> Git:
 
 
 def check_branch_name(git: Git, branch: str) -> None:
-    """Refuse names git would not accept as a branch."""
-    if not branch or git.call("check-ref-format", f"refs/heads/{branch}").returncode != 0:
-        raise SyncError(f"invalid target branch name {branch!r}")
+    """Refuse names git would not accept as a branch, and names that are not a plain branch name:
+    ``HEAD``, a full ref (``refs/heads/x`` would become ``refs/heads/refs/heads/x``), one that
+    begins with ``-``."""
+    if not branch or branch == "HEAD" or branch.startswith(("refs/", "-")) or any(c in branch for c in "\n\r\0") \
+            or git.call("check-ref-format", f"refs/heads/{branch}").returncode != 0:
+        raise SyncError("invalid target branch name: give a plain branch name such as 'deploy/prod' "
+                        "(not HEAD, not refs/..., not beginning with '-')")
+
+
+def check_request(request: SyncRequest) -> None:
+    """Refuse option-like values and a message template with lookups before any git command runs."""
+    try:
+        for value, what in ((request.remote, "--remote"), (request.source_ref, "--source-ref")):
+            if value is not None:
+                refuse_option_like(value, what)
+    except UnsafeArgument as exc:
+        raise SyncError(str(exc)) from None
+    check_message(request.message)
+
+
+def check_message(template: str) -> None:
+    """A --message template may name the placeholders and nothing else: no attribute or index
+    lookups (``{source.__class__}``), no nested fields."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(template) if name is not None]
+    except ValueError:
+        fields = [("", None, None)]
+    for name, spec, conv in fields:
+        if name not in PLACEHOLDERS or conv is not None or (spec and ("{" in spec or "}" in spec)):
+            raise SyncError("bad --message template: use only the placeholders "
+                            + ", ".join("{" + p + "}" for p in PLACEHOLDERS) + " (and {{ }} for braces)")
 
 
 def make_target(git: Git, request: SyncRequest, *, writing: bool = False) -> Target:
     """The local branch, or the branch on ``--remote``."""
+    check_request(request)
     check_branch_name(git, request.branch)
     if request.remote is None:
         if not writing:
             return LocalTarget(git, request.branch)
-        head = git.call("symbolic-ref", "--quiet", "HEAD").stdout.decode().strip()
+        head = git.call("symbolic-ref", "--quiet", "--end-of-options", "HEAD").stdout.decode().strip()
         bare = git.text("rev-parse", "--is-bare-repository") == "true"
         if head == f"refs/heads/{request.branch}" and not bare:
             raise SyncError(f"{request.branch} is checked out here; moving it would leave the work tree "
                             "behind (check out another branch, or sync to a remote)")
         return LocalTarget(git, request.branch)
-    if git.call("remote", "get-url", request.remote).returncode != 0 and "/" not in request.remote \
-            and ":" not in request.remote:
-        raise SyncError(f"unknown remote {request.remote!r}")
+    if git.call("remote", "get-url", "--end-of-options", request.remote).returncode != 0 \
+            and "/" not in request.remote and ":" not in request.remote:
+        raise SyncError(f"unknown remote {redact(request.remote)!r}")
     return RemoteTarget(git, request.branch, request.remote)
 
 
@@ -144,7 +175,7 @@ def repo_url(git: Git, request: SyncRequest) -> str:
     if request.repo_url is not None:
         return _strip_userinfo(request.repo_url)
     for remote in ([request.remote] if request.remote else []) + ["origin"]:
-        proc = git.call("remote", "get-url", remote)
+        proc = git.call("remote", "get-url", "--end-of-options", remote)
         if proc.returncode == 0:
             return _strip_userinfo(proc.stdout.decode().strip())
     return ""
@@ -156,7 +187,8 @@ def _strip_userinfo(url: str) -> str:
 
 def dry_commit(git: Git, sha: str) -> DryCommit:
     """Author, date, subject and body of the source commit."""
-    raw = git.run("log", "-1", "--format=%an <%ae>%x00%aI%x00%s%x00%b", sha).decode("utf-8", "replace")
+    raw = git.run("log", "-1", "--format=%an <%ae>%x00%aI%x00%s%x00%b", "--end-of-options", sha) \
+        .decode("utf-8", "replace")
     author, date, subject, body = [*raw.split("\x00"), "", "", "", ""][:4]
     return DryCommit(sha, author, date, subject, body.strip())
 
@@ -220,11 +252,8 @@ def commit_message(request: SyncRequest, source: str, dry: DryCommit, report: Re
     the commit that was checked; for a promoted hydrated branch that is not the dry commit)."""
     values = {"source": source, "short": source[:12], "subject": dry.subject,
               "paths": ", ".join(t for _, t in pairs), "branch": request.branch}
-    try:
-        head = request.message.format_map(values)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise SyncError(f"bad --message template ({exc.__class__.__name__}: {exc}); placeholders: "
-                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS)) from None
+    check_message(request.message)
+    head = request.message.format_map(values)
     if not head.strip():
         raise SyncError("the --message template gives an empty message")
     waivers = sum(1 for f in report.findings if f.waived is not None)
@@ -346,6 +375,8 @@ def verify_branch(request: SyncRequest, since: str | None, require_signed: bool)
 
     git = open_git(request.repo)
     target = make_target(git, request)
+    if since is not None and (not since or since.startswith("-") or any(c in since for c in "\n\r\0")):
+        raise SyncError("--since must not be empty, begin with '-' or hold a line break")
     try:
         tip = target.read().tip
         if tip is None:

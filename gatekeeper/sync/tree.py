@@ -27,7 +27,7 @@ class Entry:
 def entries(git: Git, tree: str) -> list[Entry]:
     """The direct entries of a tree."""
     out = []
-    for record in git.run("ls-tree", "-z", tree).split(b"\0"):
+    for record in git.run("ls-tree", "-z", "--end-of-options", tree).split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
@@ -38,7 +38,7 @@ def entries(git: Git, tree: str) -> list[Entry]:
 
 def files(git: Git, commit: str, paths: list[str] | None = None) -> dict[str, str]:
     """``path -> blob id`` of every file of a commit (optionally only under ``paths``)."""
-    args = ["ls-tree", "-r", "-z", "--full-tree", commit]
+    args = ["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit]
     if paths:
         args += ["--", *paths]
     out: dict[str, str] = {}

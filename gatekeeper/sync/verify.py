@@ -34,7 +34,7 @@ def verify(git: Git, tip: str, since: str | None = None,
     rev_range = f"{since}..{tip}" if since else tip
     signature_field = "%G?" if require_signed else "-"  # %G? runs gpg/ssh once per commit: only on request
     fmt = _FIELD.join(["%H", "%s", signature_field, *_TRAILERS]) + _RECORD
-    raw = git.run("log", f"--format={fmt}", rev_range).decode("utf-8", "replace")
+    raw = git.run("log", f"--format={fmt}", "--end-of-options", rev_range).decode("utf-8", "replace")
     problems = []
     count = 0
     for record in raw.split(_RECORD):

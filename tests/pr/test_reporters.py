@@ -131,9 +131,9 @@ def test_markdown_escapes_cells_and_stays_under_the_cap() -> None:
     assert "a \\| b &lt;script&gt;x&lt;/script&gt; line2 \\`code\\`" in row
     assert row.count(" | ") == 4  # five cells, the message's pipe is escaped
     huge = Report(findings=[finding(i, message="m" * 400) for i in range(1, 3000)])
-    capped = md.render_text(huge, max_bytes=64 * 1024)
-    assert len(capped.encode()) < 64 * 1024
-    assert "not listed here to keep the summary small" in capped
+    capped = md.render_text(huge, max_chars=64 * 1024)
+    assert len(capped) < 64 * 1024
+    assert "not listed here to keep the summary under GitHub's size limit" in capped
 
 
 def test_junit_a_suite_per_check_a_case_per_resource(repo: Repo) -> None:

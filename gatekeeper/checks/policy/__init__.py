@@ -94,6 +94,9 @@ class PolicyCheck(Check):
             except PolicyLoadError as exc:
                 raise CheckLoadError(str(exc)) from None
         total = (self.conftest.rule_count if self.conftest else 0) + self.gatekeeper.rule_count
+        if total == 0 and not s.opa_url and _kyverno_only(self.files):
+            self.inactive = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
+            return
         if total == 0:
             where = ", ".join(display(d) for d in s.dirs) or s.opa_url or ""
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
@@ -179,7 +182,7 @@ class PolicyCheck(Check):
         assert self.conftest is not None
         docs = [d for d in ctx.documents if d.obj is not None and not d.consumed  # rendered objects instead
                 and (limit is None or d.path in limit or (d.inputs and not d.inputs.isdisjoint(limit)))
-                and not self._is_policy_file(ctx, d.path)]
+                and not self._is_policy_file(ctx, d.path) and ctx.allows(self.name, d.path)]
         out: list[Finding] = []
         if self.settings.combine:
             if not docs:
@@ -264,6 +267,13 @@ class PolicyCheck(Check):
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))
+
+
+def _kyverno_only(files: PolicyFiles) -> bool:
+    """True when the directories hold Kyverno policies and no Rego at all."""
+    from gatekeeper.checks.kyverno.load import is_kyverno_document
+
+    return not files.rego and any(is_kyverno_document(d.obj) for d in files.documents)
 
 
 def _extra(label: str, values: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import Check, CheckLoadError, Context
-from gatekeeper.checks.schema import crd, deprecations
+from gatekeeper.checks.schema import crd, deprecations, validations
 from gatekeeper.checks.schema.bundled import (
     BundledSchemas,
     VersionError,
@@ -21,10 +21,21 @@ from gatekeeper.checks.schema.bundled import (
     compile_schema,
     resolve_version,
 )
+from gatekeeper.checks.schema.celrules import RuleTree
 from gatekeeper.checks.schema.messages import describe
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
 _E, _W = Severity.ERROR, Severity.WARNING
+
+_CEL_CRD = (
+    "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: scalers.example.com\n"
+    "spec:\n  group: example.com\n  names: {kind: Scaler, plural: scalers}\n  scope: Namespaced\n  versions:\n"
+    "    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n"
+    "          type: object\n          properties:\n            spec:\n              type: object\n"
+    "              properties:\n                minReplicas: {type: integer}\n"
+    "                maxReplicas: {type: integer}\n              x-kubernetes-validations:\n"
+    "                - rule: self.minReplicas <= self.maxReplicas\n"
+    "                  message: minReplicas must not exceed maxReplicas\n")
 
 RULES = {
     r.id: r
@@ -52,6 +63,16 @@ RULES = {
                           "    - name: http\n      port: 80\n"),
         Rule("schema-value", "schema", _E, "A value outside what the schema allows (enum, range, pattern).",
              "The API server rejects the object.", "Use a value the schema allows (see the message)."),
+        Rule("schema-cel", "schema", _E, "A CRD's x-kubernetes-validations rule (CEL) fails for the object.",
+             "The API server evaluates a CRD's validation rules on every create and rejects the object when "
+             "one fails, fails to evaluate or exceeds its cost budget. Transition rules (reading oldSelf) "
+             "compare with the stored object and do not run on create, so they are skipped unless "
+             "optionalOldSelf is set. A rule the gate cannot evaluate offline is reported as info.",
+             "Change the object so the rule holds (the message says what the CRD requires).",
+             bad_example=_CEL_CRD + "---\napiVersion: example.com/v1\nkind: Scaler\nmetadata:\n  name: web\n"
+                         "spec:\n  minReplicas: 5\n  maxReplicas: 2\n",
+             good_example=_CEL_CRD + "---\napiVersion: example.com/v1\nkind: Scaler\nmetadata:\n  name: web\n"
+                          "spec:\n  minReplicas: 2\n  maxReplicas: 5\n"),
         Rule("schema-missing", "schema", _W, "No schema is known for the resource's apiVersion and kind.",
              "An object nobody can validate may be misspelt or target an API the cluster lacks.",
              "Add the CRD to the repository, or its JSON schema to a schema dir "
@@ -110,6 +131,7 @@ class SchemaCheck(Check):
         self.skip: set[str] = set()
         self.strict = True
         self.target = ""
+        self.validations = validations.Validations()
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -131,6 +153,7 @@ class SchemaCheck(Check):
             if not directory.is_dir():
                 raise CheckLoadError(f"schema dir {directory} does not exist")
         for definition in crd.crds_in(ctx.resources):
+            self.validations.add_crd(definition)
             try:
                 for api_version, kind, schema in crd.crd_schemas(definition.obj, self.strict):
                     self.custom[(api_version, kind)] = compile_schema(schema)
@@ -156,6 +179,7 @@ class SchemaCheck(Check):
                 schema = crd.load_schema_dir(directory, *key)
                 if schema is not None:
                     found = compile_schema(schema)
+                    self.validations.add_schema(*key, schema, f"schema dir {directory}")
                     break
         if found is None:  # last: the Argo CD / Flux CRD schemas shipped with the package
             shipped = crd.load_schema_dir(SHIPPED_CRDS, *key)
@@ -186,13 +210,36 @@ class SchemaCheck(Check):
         obj = resource.obj
         if _SOPS_KEY in obj and isinstance(obj[_SOPS_KEY], dict) and "mac" in obj[_SOPS_KEY]:
             obj = {k: v for k, v in obj.items() if k != _SOPS_KEY}  # SOPS metadata is not applied
-        if validator.is_valid(obj):
-            return findings
-        for error in validator.iter_errors(obj):
-            for rule_id, message, path in describe(error):
-                findings.append(self.finding(RULES[rule_id], resource, message, tuple(path),
-                                             evidence=message))
+        valid = validator.is_valid(obj)
+        if not valid:
+            for error in validator.iter_errors(obj):
+                for rule_id, message, path in describe(error):
+                    findings.append(self.finding(RULES[rule_id], resource, message, tuple(path),
+                                                 evidence=message))
+        if resource.kind == "CustomResourceDefinition":
+            findings.extend(self.finding(RULES["schema-cel"], resource, f"x-kubernetes-validations rule: {why}",
+                                         (*path, "rule"), evidence=why)
+                            for path, why in self.validations.limits_of(resource))
+        tree = self.validations.tree(resource)
+        if tree is not None:
+            findings.extend(self._cel_findings(resource, tree, valid))
         return findings
+
+    def _cel_findings(self, resource: Resource, tree: RuleTree, valid: bool) -> list[Finding]:
+        """Findings for a custom resource's failed CRD validation rules (evaluation errors only where the
+        object is otherwise valid: on an invalid one they repeat the schema findings)."""
+        out = []
+        for failure in validations.evaluate(tree, resource):
+            if failure.kind == "error" and not valid:
+                continue
+            if failure.kind == "duplicate":
+                out.append(self.finding(RULES["schema-value"], resource, failure.message, failure.path,
+                                        evidence=failure.message))
+                continue
+            severity = Severity.INFO if failure.kind == "unsupported" else None
+            out.append(self.finding(RULES["schema-cel"], resource, failure.message, failure.path,
+                                    severity=severity, evidence=failure.rule.rule if failure.rule else ""))
+        return out
 
     def _lifecycle_finding(self, resource: Resource, entry: deprecations.Deprecation, status: str) -> Finding:
         replacement = f"; use {entry.replacement}" if entry.replacement else ""

@@ -52,6 +52,12 @@ def openapi_to_jsonschema(node: Any, strict: bool) -> Any:
 
 def crd_schemas(crd: dict[str, Any], strict: bool) -> Iterable[tuple[str, str, dict[str, Any]]]:
     """(apiVersion, kind, schema) for every served version of a CRD object that has a schema."""
+    for api_version, kind, raw, _path in raw_schemas(crd):
+        yield api_version, kind, root_schema(openapi_to_jsonschema(raw, strict), strict)
+
+
+def raw_schemas(crd: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any], tuple[str | int, ...]]]:
+    """(apiVersion, kind, openAPIV3Schema, its path in the CRD) for every served version with a schema."""
     spec = crd.get("spec")
     if not isinstance(spec, dict):
         return
@@ -63,16 +69,18 @@ def crd_schemas(crd: dict[str, Any], strict: bool) -> Iterable[tuple[str, str, d
     versions = spec.get("versions")
     shared = spec.get("validation", {}).get("openAPIV3Schema") if isinstance(spec.get("validation"), dict) \
         else None
+    shared_path: tuple[str | int, ...] = ("spec", "validation", "openAPIV3Schema")
     if not isinstance(versions, list):
         versions = [{"name": spec.get("version"), "served": True}] if spec.get("version") else []
-    for entry in versions:
+    for i, entry in enumerate(versions):
         if not isinstance(entry, dict) or entry.get("served") is False or not isinstance(entry.get("name"), str):
             continue
-        raw = entry.get("schema", {}).get("openAPIV3Schema") if isinstance(entry.get("schema"), dict) \
-            else shared
+        own = entry.get("schema", {}).get("openAPIV3Schema") if isinstance(entry.get("schema"), dict) else None
+        raw, path = (own, ("spec", "versions", i, "schema", "openAPIV3Schema")) if own is not None \
+            else (shared, shared_path)
         if not isinstance(raw, dict):
             continue
-        yield f"{group}/{entry['name']}", kind, root_schema(openapi_to_jsonschema(raw, strict), strict)
+        yield f"{group}/{entry['name']}", kind, raw, path
 
 
 def root_schema(schema: dict[str, Any], strict: bool) -> dict[str, Any]:

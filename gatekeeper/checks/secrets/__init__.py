@@ -18,11 +18,13 @@ from gatekeeper.checks.base import Check, Context
 from gatekeeper.checks.secrets.inline import find_allow, may_allow
 from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
 from gatekeeper.checks.secrets.kustomize import FileHit, is_kustomization, scan_kustomization
+from gatekeeper.checks.secrets.lockfiles import scan_lock_file
 from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
 from gatekeeper.checks.secrets.tokens import gcp_service_account
 from gatekeeper.model import Document, FieldPath, Finding, Origin, Resource, Rule, Waiver, fingerprint, format_field
+from gatekeeper.sources.classify import FileClass
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -82,6 +84,9 @@ class SecretsCheck(Check):
         if not isinstance(doc.obj, (dict, list)):
             return []
         scanner = Scanner(self.high_entropy)
+        if ctx.file_class(doc.path) is FileClass.LOCK_FILE:
+            scan_lock_file(scanner, doc.obj)
+            return self._findings(scanner.hits, doc, None)
         file_hits = scan_document(scanner, doc.path, doc.obj, ctx.root)
         findings = self._findings(scanner.hits, doc, None)
         findings.extend(self._file_findings(file_hits, doc, ctx))

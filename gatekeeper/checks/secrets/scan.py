@@ -30,6 +30,7 @@ from gatekeeper.checks.secrets.values import (
     MAX_MEAN_RUN,
     char_classes,
     decode_base64,
+    is_checksum,
     is_identifier_hash,
     looks_random,
     mean_run,
@@ -357,7 +358,7 @@ class Scanner:
         """Keyword-free: report only strings that look like generated key material (info)."""
         v = value.strip()
         if v.islower() or v.isupper() or _TOKENISH.fullmatch(v) is None or char_classes(v) < 3 \
-                or is_identifier_hash(v):
+                or is_identifier_hash(v) or is_checksum(key, v):
             return
         if normalised_entropy(v) < HIGH_ENTROPY_THRESHOLD or mean_run(v) > MAX_MEAN_RUN or safe_value(v, key):
             return

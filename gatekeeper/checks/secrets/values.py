@@ -45,6 +45,11 @@ _SOPS_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DIGEST = re.compile(r"(?:[A-Za-z0-9_+.-]+@)?(?:sha256|sha384|sha512|sha1|md5):[0-9a-fA-F]{32,128}")
+_SRI = re.compile(r"(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})")
+_DIGEST_BYTES = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+_DIGEST_LENGTHS = frozenset({16, 20, 28, 32, 48, 64})  # md5, sha1, sha224, sha256, sha384, sha512
+_CHECKSUM_KEYS = frozenset({"sum", "checksum", "integrity", "shasum", "sha", "sha1", "sha256", "sha512",
+                            "digest", "hash", "md5"})
 _BASE64 = re.compile(r"[A-Za-z0-9+/\r\n]+={0,2}")
 _DIGIT = re.compile(r"[0-9]")
 _SYMBOL = re.compile(r"[^A-Za-z0-9]")
@@ -107,12 +112,45 @@ def is_public_material(value: str) -> bool:
 
 
 def is_identifier_hash(value: str) -> bool:
-    """Image digests, checksums, commit SHAs, UUIDs: random-looking but not credentials."""
+    """Image digests, checksums, commit SHAs, UUIDs, subresource-integrity hashes: random-looking
+    but not credentials."""
     v = value.strip()
-    if _DIGEST.fullmatch(v) or _UUID.fullmatch(v):
+    if _DIGEST.fullmatch(v) or _UUID.fullmatch(v) or is_sri(v):
         return True
     return len(v) in (7, 8, 10, 12, 16, 32, 40, 56, 64, 96, 128) and _HEX.fullmatch(v) is not None \
         and not (v.isdigit())
+
+
+def is_sri(value: str) -> bool:
+    """A subresource-integrity value (``sha512-<base64>``, npm/pnpm lock files, HTML): each
+    space-separated hash names its algorithm and decodes to exactly that digest's length."""
+    parts = value.split()
+    if not parts:
+        return False
+    for part in parts:
+        m = _SRI.fullmatch(part)
+        if m is None or _decoded_length(m.group(2)) != _DIGEST_BYTES[m.group(1)]:
+            return False
+    return True
+
+
+def is_checksum(key: str, value: str) -> bool:
+    """A value under a checksum key (jsonnet-bundler ``sum``, ``checksum``, ``integrity``...) that is
+    a digest: hex or base64 of exactly a hash's length."""
+    if key.lower() not in _CHECKSUM_KEYS:
+        return False
+    v = value.strip()
+    return is_identifier_hash(v) or _decoded_length(v) in _DIGEST_LENGTHS
+
+
+def _decoded_length(text: str) -> int:
+    """How many bytes a standard base64 text decodes to (-1 when it is not base64)."""
+    if len(text) % 4 or _BASE64.fullmatch(text) is None:
+        return -1
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return -1
 
 
 def is_trivial(value: str) -> bool:

@@ -1,0 +1,224 @@
+"""One binding of one policy against one object, as the API server admits a CREATE.
+
+Order: match (the policy's constraints, then the binding's resources), params (each object the
+binding's ``paramRef`` selects; none found follows ``parameterNotFoundAction``), matchConditions
+(all must hold), variables (in order, each seeing the earlier ones), validations. A failed
+validation is an outcome at the severity of the binding's actions (Deny error, Warn warning,
+Audit info); an expression that cannot be evaluated follows ``failurePolicy`` (Fail: the
+actions' severity, Ignore: info). Expressions reading ``authorizer`` cannot run offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gatekeeper import cel
+from gatekeeper.checks.admission.matching import NAME_LABEL, Scope, Target, matches
+from gatekeeper.checks.admission.policies import POLICY_KIND, VARIABLES, Binding, Expression, Policy
+from gatekeeper.checks.policy.match import selector_matches
+from gatekeeper.model import FieldPath, Resource, Severity
+
+_SEVERITY = {"Deny": Severity.ERROR, "Warn": Severity.WARNING, "Audit": Severity.INFO}
+MESSAGE_LIMIT = 400
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A finding-to-be: what happened, where in the object, how severe."""
+
+    rule: str  # admission-denied, -error, -params or -unsupported
+    message: str
+    path: FieldPath
+    severity: Severity
+    evidence: str
+
+
+class _Failed(Exception):
+    """An expression could not be evaluated (the failure policy decides)."""
+
+    def __init__(self, expression: Expression, message: str) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.message = message
+
+
+class _Unsupported(_Failed):
+    """An expression needs what does not exist offline."""
+
+
+def action_severity(binding: Binding) -> Severity:
+    return max(_SEVERITY[a] for a in binding.actions)
+
+
+def _request(target: Target) -> dict[str, Any]:
+    kind = {"group": target.group, "version": target.version, "kind": target.kind}
+    res = {"group": target.group, "version": target.version, "resource": target.plural}
+    return {"kind": kind, "resource": res, "requestKind": kind, "requestResource": res, "subResource": "",
+            "name": target.resource.name or "", "namespace": target.namespace or "", "operation": "CREATE",
+            "userInfo": {"username": "", "groups": []}, "dryRun": False, "uid": "",
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}
+
+
+def _namespace_object(target: Target, scope: Scope) -> dict[str, Any] | None:
+    if target.cluster_scoped or target.namespace is None:
+        return None
+    found = scope.namespaces.get(target.namespace)
+    if found is not None:
+        return found
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": target.namespace, "labels": {NAME_LABEL: target.namespace}}}
+
+
+def _run(expr: Expression, bound: Any) -> Any:
+    program = expr.program
+    if program is None:
+        raise _Failed(expr, expr.limit)
+    if "authorizer" in program.variables:
+        raise _Unsupported(expr, "reads authorizer, which needs an API server")
+    try:
+        return program.evaluate(bound)
+    except cel.Unsupported as exc:
+        raise _Unsupported(expr, exc.message) from None
+    except cel.EvaluationError as exc:
+        raise _Failed(expr, exc.message) from None
+
+
+def select_params(policy: Policy, binding: Binding, target: Target,
+                  params: dict[tuple[str, str], list[Resource]]) -> list[Resource] | None:
+    """The param objects a binding selects for this object (None: the binding names none)."""
+    ref = binding.param_ref
+    if ref is None or policy.param_kind is None:
+        return None
+    candidates = params.get(policy.param_kind, [])
+    namespace = ref.get("namespace") if isinstance(ref.get("namespace"), str) else target.namespace
+    chosen = [r for r in candidates if r.namespace is None or namespace is None or r.namespace == namespace]
+    if isinstance(ref.get("name"), str) and ref["name"]:
+        return [r for r in chosen if r.name == ref["name"]]
+    selector = ref.get("selector")
+    if isinstance(selector, dict):
+        return [r for r in chosen if selector_matches(selector, _labels(r.obj))]
+    return []
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def _where(expr: Expression) -> FieldPath:
+    """The object field an expression reads, when it reads exactly one."""
+    if expr.program is None:
+        return ()
+    paths = set(expr.program.ast.select_paths("object"))
+    return next(iter(paths)) if len(paths) == 1 else ()
+
+
+def _suffix(policy: Policy, binding: Binding) -> str:
+    return f" [{POLICY_KIND} {policy.name}, binding {binding.name}]"
+
+
+def evaluate(policy: Policy, binding: Binding, target: Target, scope: Scope,
+             params: dict[tuple[str, str], list[Resource]]) -> list[Outcome]:
+    """Every outcome of a binding for one object (empty: it does not apply, or the object passes)."""
+    if not matches(policy.match, target, scope, need_rules=True):
+        return []
+    if binding.match is not None and not matches(binding.match, target, scope, need_rules=False):
+        return []
+    severity = action_severity(binding)
+    suffix = _suffix(policy, binding)
+    selected: list[Resource | None]
+    if policy.param_kind is None:
+        selected = [None]
+    else:
+        found = select_params(policy, binding, target, params)
+        if found is None:
+            return [Outcome("admission-params", f"the policy has paramKind {policy.param_kind[1]} but the binding "
+                            "has no paramRef" + suffix, (), severity, "no-param-ref")]
+        if not found:
+            ref = binding.param_ref or {}
+            if ref.get("parameterNotFoundAction") == "Allow":
+                return []
+            what = f"named {ref['name']}" if ref.get("name") else "matching the selector"
+            return [Outcome("admission-params", f"no {policy.param_kind[1]} ({policy.param_kind[0]}) {what} found "
+                            "for the binding's paramRef (parameterNotFoundAction: Deny)" + suffix, (), severity,
+                            "no-params")]
+        selected = list(found)
+    base = {"object": target.resource.obj, "oldObject": None, "request": _request(target),
+            "namespaceObject": _namespace_object(target, scope)}
+    out: list[Outcome] = []
+    for param in selected:
+        try:
+            out.extend(_one(policy, binding, {**base, "params": param.obj if param is not None else None},
+                            severity, suffix))
+        except _Unsupported as exc:
+            out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
+                               f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
+        except _Failed as exc:
+            level = severity if policy.failure_policy == "Fail" else Severity.INFO
+            text = (f"expression could not be evaluated (failurePolicy {policy.failure_policy}): {exc.message} "
+                    f"[expression: {_short(exc.expression.source)}]")
+            out.append(Outcome("admission-error", text + suffix, _where(exc.expression), level,
+                               exc.expression.source))
+    return out
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 120 else flat[:117] + "..."
+
+
+def _one(policy: Policy, binding: Binding, base: dict[str, Any], severity: Severity, suffix: str) -> list[Outcome]:
+    env = cel.environment(VARIABLES)
+    bound: Any = env.activation(base) if not policy.variables else None
+    for _name, condition in policy.match_conditions:
+        value = _run(condition, bound if bound is not None else base)
+        if value is False:
+            return []
+        if value is not True:
+            raise _Failed(condition, "matchCondition did not evaluate to a boolean")
+    if policy.variables:
+        values: dict[str, Any] = {}
+        failed: dict[str, _Failed] = {}
+        for name, expr in policy.variables:
+            try:
+                values[name] = _run(expr, {**base, "variables": values})
+            except _Unsupported:
+                raise
+            except _Failed as exc:
+                failed[name] = exc
+        bound = env.activation({**base, "variables": values})
+    else:
+        failed = {}
+    out: list[Outcome] = []
+    for validation in policy.validations:
+        expr = validation.expression
+        if failed and expr.program is not None:
+            used = {p[0] for p in expr.program.ast.select_paths("variables") if p}
+            missing = sorted(used & failed.keys())
+            if missing:
+                raise failed[missing[0]]
+        value = _run(expr, bound)
+        if value is True:
+            continue
+        if value is not False:
+            raise _Failed(expr, "validation did not evaluate to a boolean")
+        message = _message(validation.message, validation.message_expression, bound, expr.source)
+        if validation.reason:
+            message += f" (reason: {validation.reason})"
+        out.append(Outcome("admission-denied", message[:MESSAGE_LIMIT] + suffix, _where(expr), severity, expr.source))
+    return out
+
+
+def _message(static: str, expression: Expression | None, bound: Any, source: str) -> str:
+    """messageExpression's string (when it evaluates to a non-empty one-line string), else message,
+    else the API server's default."""
+    if expression is not None and expression.program is not None:
+        try:
+            value = expression.program.evaluate(bound)
+        except cel.CelError:
+            value = None
+        if isinstance(value, str) and value.strip() and "\n" not in value:
+            return value
+    return static or f"failed expression: {_short(source)}"

@@ -1,0 +1,147 @@
+"""ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding objects read into compiled form.
+
+Every CEL expression (matchConditions, variables, validations, messageExpressions) is compiled
+once here. One that does not compile fails the run with the file, line and compiler message; one
+over the engine's nesting limit is kept as a finding at its line in the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gatekeeper import cel
+from gatekeeper.checks.base import CheckLoadError
+from gatekeeper.model import FieldPath, Resource
+
+GROUP = "admissionregistration.k8s.io"
+POLICY_KIND = "ValidatingAdmissionPolicy"
+BINDING_KIND = "ValidatingAdmissionPolicyBinding"
+VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "authorizer", "variables")
+ACTIONS = ("Deny", "Warn", "Audit")
+
+
+@dataclass(slots=True)
+class Expression:
+    """A compiled expression and where it is written."""
+
+    source: str
+    path: FieldPath
+    program: cel.Program | None = None  # None: over the engine's limits (see ``limit``)
+    limit: str = ""
+
+
+@dataclass(slots=True)
+class Validation:
+    expression: Expression
+    message: str = ""
+    message_expression: Expression | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Policy:
+    """A ValidatingAdmissionPolicy, compiled."""
+
+    resource: Resource
+    name: str
+    failure_policy: str = "Fail"
+    param_kind: tuple[str, str] | None = None  # (apiVersion, kind)
+    match: dict[str, Any] = field(default_factory=dict)
+    match_conditions: list[tuple[str, Expression]] = field(default_factory=list)
+    variables: list[tuple[str, Expression]] = field(default_factory=list)
+    validations: list[Validation] = field(default_factory=list)
+
+    def expressions(self) -> list[Expression]:
+        """Every expression of the policy."""
+        out = [e for _n, e in self.match_conditions] + [e for _n, e in self.variables]
+        for v in self.validations:
+            out.append(v.expression)
+            if v.message_expression is not None:
+                out.append(v.message_expression)
+        return out
+
+
+@dataclass(slots=True)
+class Binding:
+    """A ValidatingAdmissionPolicyBinding."""
+
+    resource: Resource
+    name: str
+    policy_name: str
+    actions: tuple[str, ...]
+    match: dict[str, Any] | None = None
+    param_ref: dict[str, Any] | None = None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _compile(env: cel.Environment, resource: Resource, source: Any, path: FieldPath) -> Expression:
+    if not isinstance(source, str):
+        raise CheckLoadError(f"{resource.path}:{resource.locate(path)[0]}: {POLICY_KIND} {resource.name}: "
+                             f"{'.'.join(map(str, path))} must be a CEL expression (a string)")
+    expr = Expression(source, path)
+    try:
+        expr.program = env.compile(source)
+    except cel.CompileError as exc:
+        if not exc.limit:
+            raise CheckLoadError(
+                f"{resource.path}:{resource.locate(path)[0]}: {POLICY_KIND} {resource.name}: "
+                f"{'.'.join(map(str, path))} does not compile: {exc.message} "
+                f"(expression line {exc.line}, column {exc.column})") from None
+        expr.limit = exc.message
+    return expr
+
+
+def read_policy(resource: Resource) -> Policy:
+    """Compile a ValidatingAdmissionPolicy (``CheckLoadError`` for an expression that does not compile)."""
+    env = cel.environment(VARIABLES)
+    spec = _dict(resource.obj.get("spec"))
+    policy = Policy(resource, resource.name or "")
+    policy.failure_policy = "Ignore" if spec.get("failurePolicy") == "Ignore" else "Fail"
+    param = _dict(spec.get("paramKind"))
+    if isinstance(param.get("apiVersion"), str) and isinstance(param.get("kind"), str):
+        policy.param_kind = (param["apiVersion"], param["kind"])
+    policy.match = _dict(spec.get("matchConstraints"))
+    for i, entry in enumerate(_list(spec.get("matchConditions"))):
+        entry = _dict(entry)
+        policy.match_conditions.append((str(entry.get("name", i)), _compile(
+            env, resource, entry.get("expression"), ("spec", "matchConditions", i, "expression"))))
+    for i, entry in enumerate(_list(spec.get("variables"))):
+        entry = _dict(entry)
+        policy.variables.append((str(entry.get("name", "")), _compile(
+            env, resource, entry.get("expression"), ("spec", "variables", i, "expression"))))
+    for i, entry in enumerate(_list(spec.get("validations"))):
+        entry = _dict(entry)
+        validation = Validation(_compile(env, resource, entry.get("expression"),
+                                         ("spec", "validations", i, "expression")),
+                                message=str(entry.get("message") or ""), reason=str(entry.get("reason") or ""))
+        if isinstance(entry.get("messageExpression"), str) and entry["messageExpression"].strip():
+            validation.message_expression = _compile(env, resource, entry["messageExpression"],
+                                                     ("spec", "validations", i, "messageExpression"))
+        policy.validations.append(validation)
+    return policy
+
+
+def read_binding(resource: Resource) -> Binding:
+    """A ValidatingAdmissionPolicyBinding (actions default to Deny when none are given)."""
+    spec = _dict(resource.obj.get("spec"))
+    actions = tuple(a for a in _list(spec.get("validationActions")) if a in ACTIONS) or ("Deny",)
+    match = spec.get("matchResources")
+    param_ref = spec.get("paramRef")
+    return Binding(resource, resource.name or "", str(spec.get("policyName") or ""), actions,
+                   match if isinstance(match, dict) else None, param_ref if isinstance(param_ref, dict) else None)
+
+
+def is_policy(resource: Resource) -> bool:
+    return resource.kind == POLICY_KIND and resource.group == GROUP
+
+
+def is_binding(resource: Resource) -> bool:
+    return resource.kind == BINDING_KIND and resource.group == GROUP

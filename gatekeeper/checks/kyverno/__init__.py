@@ -1,0 +1,193 @@
+"""The kyverno check: a team's Kyverno policies (ClusterPolicy, Policy) judge the scanned tree
+offline, with each failure at the field where the pattern failed.
+
+Policies come from the policy directories (``--policy``, ``checks.policy.paths``, or an
+auto-discovered ``policy/``/``policies/``) and from the scanned tree itself (what the cluster
+will enforce). PolicyExceptions in either place waive the rules they name, with the exception's
+name as the reason. Rules Kyverno runs but this gate cannot (mutate, generate, verifyImages,
+CEL until the CEL engine lands) are listed in a note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.checks.base import Check, Context
+from gatekeeper.checks.kyverno import load as load_mod
+from gatekeeper.checks.policy.files import inside, read
+from gatekeeper.checks.policy.match import CLUSTER_SCOPED
+from gatekeeper.checks.policy.redact import mask, redact, secret_values
+from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
+from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, UNAVAILABLE, Environment, Evaluator, Result
+from gatekeeper.kyverno.match import uses_user_filters
+from gatekeeper.kyverno.policy import NOT_OFFLINE
+from gatekeeper.kyverno.values import Values
+from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
+
+RULE_ERROR = "kyverno-rule-error"
+CONTEXT_UNAVAILABLE = "kyverno-context-unavailable"
+
+_POD_GOOD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n"
+             "      image: nginx:1.27\n      securityContext:\n        privileged: false\n")
+RULES = [
+    Rule("kyverno/<policy>/<rule>", "kyverno", Severity.ERROR,
+         "A Kyverno validate rule (pattern, anyPattern, deny, foreach, podSecurity) failed for a resource.",
+         "The ClusterPolicies and Policies the cluster's Kyverno enforces, checked before merge at the field "
+         "that failed; validationFailureAction (or failureAction) Enforce is an error, Audit a warning.",
+         "Follow the policy's message, or add a PolicyException naming the policy and rule.",
+         bad_example="apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n"
+                     "      image: nginx:1.27\n      securityContext:\n        privileged: true\n",
+         good_example=_POD_GOOD),
+    Rule(RULE_ERROR, "kyverno", Severity.ERROR,
+         "A Kyverno rule could not be decided for a resource (unresolved variable, JMESPath error, time budget).",
+         "Kyverno would return an error for this request; an undecided rule is never a pass.",
+         "Guard optional fields with `|| ''` in variables, or fix the expression the message names.",
+         bad_example="# deny key \"{{ request.object.metadata.labels.team }}\" on an object without labels",
+         good_example="# deny key \"{{ request.object.metadata.labels.team || '' }}\""),
+    Rule(CONTEXT_UNAVAILABLE, "kyverno", Severity.WARNING,
+         "A Kyverno rule needs context the gate cannot read offline (apiCall, imageRegistry, globalReference, "
+         "a ConfigMap not in the tree).",
+         "The rule's outcome depends on the live cluster or a registry; saying so keeps it from looking like a pass.",
+         "Give the values in a Kyverno values file (--kyverno-values, the kyverno test format), or keep the "
+         "ConfigMap in the repository.",
+         bad_example="context:\n  - name: allowed\n    apiCall:\n      urlPath: /api/v1/namespaces\n",
+         good_example="# values.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n"
+                      "  - name: my-policy\n    rules:\n      - name: my-rule\n        values:\n"
+                      "          allowed: [\"a\", \"b\"]\n"),
+]
+_BY_ID = {r.id: r for r in RULES}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "enabled": {"type": "boolean", "description": "Run this check (default true when Kyverno policies exist)."},
+        "values": {"type": "string",
+                   "description": "Kyverno values file (kyverno test Values format) for context the gate cannot read."},
+        "budget": {"type": "number", "exclusiveMinimum": 0,
+                   "description": "Seconds one rule may spend on one resource (foreach, JMESPath); default 2."},
+    },
+}
+
+
+class KyvernoCheck(Check):
+    """Evaluate Kyverno ClusterPolicies and Policies against the scanned tree."""
+
+    name = "kyverno"
+    summary = "Kyverno ClusterPolicy/Policy validate rules and PolicyExceptions, evaluated offline."
+    config_schema = CONFIG_SCHEMA
+
+    def __init__(self) -> None:
+        self.inactive: str | None = None
+        self.roots: list[Path] = []
+        self.loaded = load_mod.Loaded()
+        self.evaluator: Evaluator | None = None
+        self._digest = ""
+
+    def rules(self) -> Sequence[Rule]:
+        return RULES
+
+    def active(self, ctx: Context) -> str | None:
+        return self.inactive
+
+    def digest(self, ctx: Context) -> str:
+        return self._digest
+
+    def prepare(self, ctx: Context) -> None:
+        settings = resolve_policy_dirs(ctx)
+        self.roots = [d.resolve() for d in settings.dirs]
+        loaded = load_mod.Loaded()
+        seen: set[tuple[str, int]] = set()
+        if settings.dirs:
+            files = read(settings.dirs)
+            docs = [d for d in files.documents if load_mod.is_kyverno_document(d.obj)]
+            load_mod.load_documents(docs, loaded)
+            seen = {(d.path, d.index) for d in docs}
+        tree = [r for r in ctx.resources if load_mod.is_kyverno_document(r.obj) and not self._in_roots(ctx, r.path)]
+        load_mod.load_resources(tree, loaded, seen)
+        self.loaded = loaded
+        if not loaded.policies:
+            self.inactive = "no Kyverno ClusterPolicy or Policy in the policy directories or the scanned tree"
+            return
+        section = ctx.check_config("kyverno")
+        values = Values()
+        values_path = ctx.options.get("kyverno_values") or section.get("values")
+        if values_path:
+            base = ctx.config.base_dir if ctx.config is not None and ctx.config.base_dir else ctx.root
+            path = Path(values_path)
+            values = load_mod.read_values(path if path.is_absolute() or ctx.options.get("kyverno_values")
+                                          else base / path)
+        subjects = self._subjects(ctx)
+        env = Environment(values=values, configmaps=load_mod.configmaps(subjects),
+                          namespace_labels=load_mod.namespace_labels(subjects), exceptions=loaded.exceptions,
+                          cluster_scoped=frozenset(CLUSTER_SCOPED), budget=float(section.get("budget", DEFAULT_BUDGET)))
+        self.evaluator = Evaluator(loaded.policies, env)
+        self._digest = self._compute_digest()
+
+    def notes(self) -> list[str]:
+        """What the run should tell the reader: rules not evaluated offline, user filters."""
+        out: list[str] = []
+        skipped = sorted({f"{p.key}/{r.source_name or r.name} ({NOT_OFFLINE.get(r.validate_type or r.kind, r.kind)})"
+                          for p in self.loaded.policies for r in p.rules if not r.evaluated and not r.autogen})
+        if skipped:
+            out.append(f"kyverno: {len(skipped)} rule(s) not evaluated offline: {', '.join(skipped)}")
+        users = sorted({f"{p.key}/{r.name}" for p in self.loaded.policies for r in p.rules if not r.autogen
+                        and (uses_user_filters(r.raw.get("match")) or uses_user_filters(r.raw.get("exclude")))})
+        if users:
+            out.append("kyverno: subjects/roles/clusterRoles cannot be known offline; evaluated as a CREATE by an "
+                       f"unknown user: {', '.join(users)}")
+        return out
+
+    def _in_roots(self, ctx: Context, path: str) -> bool:
+        return bool(self.roots) and inside(ctx.root / path, self.roots)
+
+    def _subjects(self, ctx: Context) -> list[Resource]:
+        return [r for r in ctx.resources if not self._in_roots(ctx, r.path)]
+
+    def _compute_digest(self) -> str:
+        h = hashlib.sha256()
+        for p in self.loaded.policies:
+            h.update(f"{p.path}#{p.doc.index}:{p.key}\n".encode())
+            h.update(json.dumps(p.spec, sort_keys=True, default=str).encode())
+        for e in self.loaded.exceptions:
+            h.update(f"{e.doc.path}#{e.label}:{e.entries}\n".encode())
+        return h.hexdigest()[:16]
+
+    def check_all(self, ctx: Context) -> Iterable[Finding]:
+        assert self.evaluator is not None
+        findings: list[Finding] = []
+        for resource in self._subjects(ctx):
+            if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
+                continue
+            results = [r for r in self.evaluator.evaluate(redact(resource.obj))
+                       if r.status in (FAIL, ERROR, UNAVAILABLE)]
+            if not results:
+                continue
+            values = secret_values(resource.obj)
+            findings.extend(self._finding(resource, r, values) for r in results)
+        return findings
+
+    def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
+        policy, rule = result.policy, result.rule
+        rule_id = f"kyverno/{policy.name}/{rule.name}"
+        where = f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})"
+        message = mask(result.message, values)
+        if result.status == FAIL:
+            severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
+            finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,
+                                   severity=severity, hint=f"{where}; action {result.action}", evidence=message)
+        elif result.status == ERROR:
+            finding = self.finding(_BY_ID[RULE_ERROR], resource, f"{rule_id}: {message}", (),
+                                   hint=f"{where}: {_BY_ID[RULE_ERROR].hint}", evidence=rule_id)
+        else:
+            finding = self.finding(_BY_ID[CONTEXT_UNAVAILABLE], resource, f"{rule_id}: {message}", (),
+                                   hint=f"{where}: {_BY_ID[CONTEXT_UNAVAILABLE].hint}", evidence=rule_id)
+        if result.exception is not None:
+            exc = result.exception
+            finding = replace(finding, waived=Waiver(f"PolicyException {exc.label}", f"{exc.doc.path}:{exc.doc.line}"))
+        return finding

@@ -1,0 +1,242 @@
+"""Conditions (preconditions, ``deny.conditions``, exception conditions): ``any``/``all`` blocks
+of key / operator / value, with Kyverno's operators and their type handling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from gatekeeper.kyverno import quantities as q
+from gatekeeper.kyverno import wildcard
+from gatekeeper.kyverno.errors import Deadline
+from gatekeeper.kyverno.variables import substitute
+
+OPERATORS = frozenset({
+    "Equals", "NotEquals", "Equal", "NotEqual", "In", "NotIn", "AnyIn", "AllIn", "AnyNotIn", "AllNotIn",
+    "GreaterThan", "GreaterThanOrEquals", "LessThan", "LessThanOrEquals", "DurationGreaterThan",
+    "DurationGreaterThanOrEquals", "DurationLessThan", "DurationLessThanOrEquals",
+})
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _durations(key: Any, value: Any) -> tuple[Fraction, Fraction] | None:
+    """Both sides as durations when at least one is a duration string (numbers are seconds)."""
+    k = q.parse_duration(key) if isinstance(key, str) else None
+    v = q.parse_duration(value) if isinstance(value, str) else None
+    if k is None and v is None:
+        return None
+    if k is None:
+        if not _is_number(key):
+            return None
+        k = Fraction(key)
+    if v is None:
+        if not _is_number(value):
+            return None
+        v = Fraction(value)
+    return k, v
+
+
+def _float(text: str) -> Fraction | None:
+    try:
+        return Fraction(float(text.strip())) if text.strip() not in ("", "nan", "inf", "-inf") else None
+    except ValueError:
+        return None
+
+
+def equals(key: Any, value: Any) -> bool:
+    """Kyverno's Equals: typed comparison, durations and quantities by value, wildcards in value."""
+    if isinstance(key, bool) or isinstance(value, bool):
+        return isinstance(key, bool) and isinstance(value, bool) and key == value
+    if _is_number(key):
+        if _is_number(value):
+            return Fraction(key) == Fraction(value)
+        if isinstance(value, str):
+            d = _durations(key, value)
+            if d is not None:
+                return d[0] == d[1]
+            parsed = _float(value)
+            return parsed is not None and parsed == Fraction(key)
+        return False
+    if isinstance(key, str):
+        d = _durations(key, value)
+        if d is not None:
+            return d[0] == d[1]
+        if isinstance(value, str):
+            kq, vq = q.parse_quantity(key), q.parse_quantity(value)
+            if kq is not None and vq is not None:
+                return kq == vq
+            return wildcard.match(value, key)
+        if _is_number(value):
+            parsed = _float(key)
+            return parsed is not None and parsed == Fraction(value)
+        return False
+    if isinstance(key, (dict, list)):
+        return bool(key == value)
+    return key is None and value is None
+
+
+def _compare(key: Any, value: Any) -> int | None:
+    """-1/0/1 for numeric operators (numbers, durations, quantities, semver); None when incomparable."""
+    d = _durations(key, value)
+    if d is not None:
+        return (d[0] > d[1]) - (d[0] < d[1])
+    k = Fraction(key) if _is_number(key) else _float(key) if isinstance(key, str) else None
+    v = Fraction(value) if _is_number(value) else _float(value) if isinstance(value, str) else None
+    if k is not None and v is not None:
+        return (k > v) - (k < v)
+    if isinstance(key, str) and isinstance(value, str):
+        kq, vq = q.parse_quantity(key), q.parse_quantity(value)
+        if kq is not None and vq is not None:
+            return (kq > vq) - (kq < vq)
+        ks, vs = q.parse_semver(key), q.parse_semver(value)
+        if ks is not None and vs is not None:
+            return q.compare_semver(ks, vs)
+    elif isinstance(key, str) and _is_number(value):
+        kq = q.parse_quantity(key)
+        if kq is not None:
+            return (kq > Fraction(value)) - (kq < Fraction(value))
+    return None
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    """A set operand: a list, or a string holding a JSON array (None when not a set)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, list) else None
+    return None
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return "" if value is None else str(value)
+
+
+def _in_range(key: str, spec: str) -> bool:
+    """``1-10`` / ``1Gi-2Gi`` ranges in set values (inclusive)."""
+    left, sep, right = spec.partition("-")
+    if not sep or not left or not right:
+        return False
+    low, high = _compare(key, left), _compare(key, right)
+    return low is not None and high is not None and low >= 0 and high <= 0
+
+
+def _member(key: str, values: list[str]) -> bool:
+    for candidate in values:
+        if wildcard.match(candidate, key) or wildcard.match(key, candidate):
+            return True
+        if "-" in candidate and not wildcard.has_wildcard(candidate) and _in_range(key, candidate):
+            return True
+    return False
+
+
+def _set_operands(key: Any, value: Any) -> tuple[list[str], list[str]] | None:
+    keys = [_scalar_text(k) for k in key] if isinstance(key, list) else (
+        None if isinstance(key, dict) else [_scalar_text(key)])
+    if keys is None:
+        return None
+    if isinstance(value, str) and len(keys) == 1 and keys[0] == value:
+        return keys, [value]
+    values = _as_list(value)
+    if values is None:
+        values = [value] if isinstance(value, (str, int, float, bool)) else None
+    if values is None:
+        return None
+    return keys, [_scalar_text(v) for v in values]
+
+
+def _any_in(key: Any, value: Any) -> bool:
+    ops = _set_operands(key, value)
+    return ops is not None and any(_member(k, ops[1]) for k in ops[0])
+
+
+def _all_in(key: Any, value: Any) -> bool:
+    ops = _set_operands(key, value)
+    return ops is not None and all(_member(k, ops[1]) for k in ops[0])
+
+
+def _any_not_in(key: Any, value: Any) -> bool:
+    ops = _set_operands(key, value)
+    return ops is not None and any(not _member(k, ops[1]) for k in ops[0])
+
+
+def _all_not_in(key: Any, value: Any) -> bool:
+    ops = _set_operands(key, value)
+    return ops is not None and all(not _member(k, ops[1]) for k in ops[0])
+
+
+def _numeric(test: Callable[[int], bool]) -> Callable[[Any, Any], bool]:
+    def run(key: Any, value: Any) -> bool:
+        c = _compare(key, value)
+        return c is not None and test(c)
+    return run
+
+
+def _duration(test: Callable[[int], bool]) -> Callable[[Any, Any], bool]:
+    def run(key: Any, value: Any) -> bool:
+        d = _durations(key, value)
+        if d is None:
+            k = Fraction(key) if _is_number(key) else None
+            v = Fraction(value) if _is_number(value) else None
+            if k is None or v is None:
+                return False
+            d = (k, v)
+        return test((d[0] > d[1]) - (d[0] < d[1]))
+    return run
+
+
+_HANDLERS: dict[str, Callable[[Any, Any], bool]] = {
+    "Equals": equals, "Equal": equals,
+    "NotEquals": lambda k, v: not equals(k, v), "NotEqual": lambda k, v: not equals(k, v),
+    "In": _all_in, "AllIn": _all_in, "AnyIn": _any_in,
+    "NotIn": _any_not_in, "AnyNotIn": _any_not_in, "AllNotIn": _all_not_in,
+    "GreaterThan": _numeric(lambda c: c > 0), "GreaterThanOrEquals": _numeric(lambda c: c >= 0),
+    "LessThan": _numeric(lambda c: c < 0), "LessThanOrEquals": _numeric(lambda c: c <= 0),
+    "DurationGreaterThan": _duration(lambda c: c > 0), "DurationGreaterThanOrEquals": _duration(lambda c: c >= 0),
+    "DurationLessThan": _duration(lambda c: c < 0), "DurationLessThanOrEquals": _duration(lambda c: c <= 0),
+}
+
+
+def evaluate_condition(cond: dict[str, Any], data: Any, deadline: Deadline, *, lenient: bool) -> bool:
+    """One key/operator/value condition after variable substitution."""
+    key = substitute(cond.get("key"), data, deadline, lenient=lenient)
+    value = substitute(cond.get("value"), data, deadline, lenient=lenient)
+    return _HANDLERS[str(cond.get("operator"))](key, value)
+
+
+def evaluate(block: Any, data: Any, deadline: Deadline, *, lenient: bool) -> tuple[bool, str]:
+    """An ``any``/``all`` block (or a legacy list, read as ``all``): (holds, message of the deciding
+    condition). Short-circuits as Kyverno does."""
+    if block is None:
+        return True, ""
+    if isinstance(block, list):
+        block = {"all": block}
+    message = ""
+    any_list = block.get("any")
+    if any_list:
+        held = False
+        for cond in any_list:
+            if evaluate_condition(cond, data, deadline, lenient=lenient):
+                held = True
+                break
+            message = str(cond.get("message") or message)
+        if not held:
+            return False, message
+    for cond in block.get("all") or []:
+        if not evaluate_condition(cond, data, deadline, lenient=lenient):
+            return False, str(cond.get("message") or "")
+    return True, message

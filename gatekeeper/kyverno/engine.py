@@ -1,0 +1,419 @@
+"""Evaluate Kyverno policies against one resource: match/exclude, PolicyExceptions, context,
+preconditions, then the validate body (pattern, anyPattern, deny, foreach, podSecurity).
+
+Every rule gets a result: pass, fail (with the field path where it failed), skip (not matched,
+preconditions false, conditional anchors), error (cannot be decided), unavailable (context needs
+the cluster) or not-evaluated (mutate, generate, verifyImages and other kinds not run offline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gatekeeper.kyverno import conditions, jmes, pss
+from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
+from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
+from gatekeeper.kyverno.exceptions import PolicyException
+from gatekeeper.kyverno.images import images_variable
+from gatekeeper.kyverno.match import Request, Target, block_matches, rule_applies, selector_matches
+from gatekeeper.kyverno.pattern import Matcher, Mismatch, slash_path
+from gatekeeper.kyverno.policy import Policy, Rule
+from gatekeeper.kyverno.shape import mapping
+from gatekeeper.kyverno.values import UserInfo, Values, set_path
+from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
+from gatekeeper.kyverno.wildcard import match as wildcard_match
+from gatekeeper.model import FieldPath
+
+PASS, FAIL, SKIP, ERROR, UNAVAILABLE, NOT_EVALUATED = "pass", "fail", "skip", "error", "unavailable", "not-evaluated"
+DEFAULT_BUDGET = 2.0  # seconds of work one rule may take for one resource
+MAX_FOREACH_ELEMENTS = 10_000
+_LIST_PATH = re.compile(r"^(request\.object|element\d*)((?:\.[A-Za-z_$][\w$]*)*)(\[\])?$")
+
+
+@dataclass(slots=True)
+class Result:
+    """One rule's outcome for one resource."""
+
+    policy: Policy
+    rule: Rule
+    status: str
+    message: str = ""
+    path: FieldPath = ()
+    matched: bool = True
+    exception: PolicyException | None = None
+    action: str = "Audit"
+
+
+@dataclass(slots=True)
+class Environment:
+    """What evaluation may read besides the resource: other objects, values and the user."""
+
+    values: Values = field(default_factory=Values)
+    user: UserInfo = field(default_factory=UserInfo)
+    configmaps: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    namespace_labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    exceptions: Sequence[PolicyException] = ()
+    cluster_scoped: frozenset[str] = frozenset()
+    budget: float = DEFAULT_BUDGET
+
+
+def target_of(obj: Mapping[str, Any], cluster_scoped: frozenset[str]) -> Target:
+    api = str(obj.get("apiVersion") or "")
+    group, _, version = api.rpartition("/")
+    kind = str(obj.get("kind") or "")
+    meta = mapping(obj.get("metadata"))
+    namespace = "" if kind in cluster_scoped else str(meta.get("namespace") or "default")
+    return Target(obj, group, version, kind, namespace, str(meta.get("name") or ""))
+
+
+class _Stop(Exception):
+    """Ends a rule evaluation with a result (skip inside foreach, errors)."""
+
+    def __init__(self, status: str, message: str, path: FieldPath = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.path = status, message, path
+
+
+class Evaluator:
+    """Evaluate a set of policies; one instance per run (or per ``kyverno test`` file)."""
+
+    def __init__(self, policies: Sequence[Policy], env: Environment) -> None:
+        self.policies = list(policies)
+        self.env = env
+
+    def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None) -> list[Result]:
+        target = target_of(obj, self.env.cluster_scoped)
+        labels = dict(self.env.namespace_labels)
+        labels.update(self.env.values.namespace_labels)
+        user = self.env.user
+        results: list[Result] = []
+        base = self._base_data(obj, target)
+        for policy in self.policies:
+            for rule in policy.rules:
+                if only is not None and not only(policy, rule):
+                    continue
+                values = self.env.values.lookup(policy.key, rule.name, target.name) or \
+                    self.env.values.lookup(policy.name, rule.name, target.name)
+                op = str(values.get("request.operation") or "CREATE")
+                request = Request(op, user.username, user.groups, user.roles, user.cluster_roles, labels)
+                results.append(self._rule(policy, rule, obj, target, request, base, values))
+        return results
+
+    # -- one rule ---------------------------------------------------------------------------------
+
+    def _rule(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request,
+              base: dict[str, Any], values: dict[str, Any]) -> Result:
+        if policy.namespace is not None and target.namespace != policy.namespace:
+            return Result(policy, rule, SKIP, "resource is outside the Policy's namespace", matched=False)
+        if not rule_applies(rule.raw.get("match"), rule.raw.get("exclude"), target, request):
+            return Result(policy, rule, SKIP, "resource does not match the rule", matched=False)
+        action = self._action(policy, rule, target, request)
+        if not rule.evaluated:
+            return Result(policy, rule, NOT_EVALUATED, f"{rule.kind} rules are not evaluated offline", action=action)
+        data = self._data(base, request, values)
+        deadline = Deadline(self.env.budget)
+        exception = self._exception(policy, rule, target, request, data, deadline)
+        try:
+            self._load_context(rule.raw.get("context"), data, target, deadline, values)
+            held, _ = conditions.evaluate(rule.raw.get("preconditions"), data, deadline, lenient=True)
+            if not held:
+                return Result(policy, rule, SKIP, "preconditions not met", action=action, exception=exception)
+            status, message, path = self._validate(policy, rule, obj, data, deadline, exception)
+        except ContextUnavailable as exc:
+            return Result(policy, rule, UNAVAILABLE, str(exc), action=action, exception=exception)
+        except _Stop as stop:
+            return Result(policy, rule, stop.status, stop.message, stop.path, action=action, exception=exception)
+        except RuleError as exc:
+            return Result(policy, rule, ERROR, str(exc), action=action, exception=exception)
+        return Result(policy, rule, status, message, path, action=action, exception=exception)
+
+    def _action(self, policy: Policy, rule: Rule, target: Target, request: Request) -> str:
+        for override in policy.overrides(rule):
+            namespaces = override.get("namespaces") or []
+            selector = override.get("namespaceSelector")
+            if namespaces and not any(wildcard_match(str(n), target.namespace) for n in namespaces):
+                continue
+            if selector is not None and not selector_matches(selector, request.namespace_labels.get(
+                    target.namespace, {})):
+                continue
+            return "Enforce" if str(override.get("action", "")).lower() == "enforce" else "Audit"
+        return policy.action(rule)
+
+    def _exception(self, policy: Policy, rule: Rule, target: Target, request: Request, data: dict[str, Any],
+                   deadline: Deadline) -> PolicyException | None:
+        keys = (policy.key, policy.name)
+        for exc in self.env.exceptions:
+            if not exc.covers(keys, rule.name, rule.source_name or rule.name):
+                continue
+            if not block_matches(exc.match, target, request):
+                continue
+            if exc.conditions is not None:
+                try:
+                    held, _ = conditions.evaluate(exc.conditions, data, deadline, lenient=True)
+                except RuleError:
+                    continue
+                if not held:
+                    continue
+            return exc
+        return None
+
+    # -- data -----------------------------------------------------------------------------------------
+
+    def _base_data(self, obj: Mapping[str, Any], target: Target) -> dict[str, Any]:
+        spec = mapping(obj.get("spec"))
+        pod_spec: Any = spec
+        if target.kind in TEMPLATE_CONTROLLERS or target.kind == "CronJob":
+            pod_spec = obj
+            for part in (*template_path(target.kind), "spec"):
+                pod_spec = pod_spec.get(part) if isinstance(pod_spec, dict) else None
+        user = self.env.user
+        sa_ns, sa_name = "", ""
+        if user.username.startswith("system:serviceaccount:"):
+            parts = user.username.split(":")
+            if len(parts) == 4:
+                sa_ns, sa_name = parts[2], parts[3]
+        return {
+            "request": {
+                "object": obj, "oldObject": None, "namespace": target.namespace, "name": target.name,
+                "kind": {"group": target.group, "version": target.version, "kind": target.kind},
+                "userInfo": {"username": user.username, "groups": list(user.groups)},
+                "roles": list(user.roles), "clusterRoles": list(user.cluster_roles), "dryRun": False,
+            },
+            "serviceAccountName": sa_name, "serviceAccountNamespace": sa_ns,
+            "images": images_variable(pod_spec),
+        }
+
+    def _data(self, base: dict[str, Any], request: Request, values: dict[str, Any]) -> dict[str, Any]:
+        data = dict(base)
+        data["request"] = dict(base["request"], operation=request.operation)
+        for key, value in values.items():
+            if key == "request.operation":
+                continue
+            if key.startswith("request."):
+                data["request"] = dict(data["request"])
+            set_path(data, key, value)
+        return data
+
+    def _load_context(self, entries: Any, data: dict[str, Any], target: Target, deadline: Deadline,
+                      values: dict[str, Any]) -> None:
+        given = {key.split(".", 1)[0] for key in values}
+        for entry in entries or []:
+            name = entry["name"]
+            if name in given:
+                continue
+            if entry.get("variable") is not None:
+                data[name] = self._variable(entry["variable"], data, deadline, name)
+            elif entry.get("configMap") is not None:
+                spec = substitute(entry["configMap"], data, deadline)
+                ns = str(spec.get("namespace") or target.namespace or "default")
+                found = self.env.configmaps.get((ns, str(spec.get("name"))))
+                if found is None:
+                    raise ContextUnavailable(f"context {name!r} reads ConfigMap {ns}/{spec.get('name')}, which is not "
+                                             "in the scanned tree or the values file")
+                data[name] = {"data": found.get("data") or {}, "metadata": found.get("metadata") or {}}
+            else:
+                kind = next(k for k in ("apiCall", "imageRegistry", "globalReference") if entry.get(k) is not None)
+                raise ContextUnavailable(f"context {name!r} uses {kind}, which needs the cluster or a registry; "
+                                         "give its value with --kyverno-values")
+
+    def _variable(self, spec: Mapping[str, Any], data: dict[str, Any], deadline: Deadline, name: str) -> Any:
+        result: Any = None
+        try:
+            if "value" in spec:
+                result = substitute(spec.get("value"), data, deadline)
+                if spec.get("jmesPath"):
+                    result = jmes.search(str(substitute_string(str(spec["jmesPath"]), data, deadline)), result,
+                                         deadline)
+            elif spec.get("jmesPath"):
+                result = jmes.search(str(substitute_string(str(spec["jmesPath"]), data, deadline)), data, deadline)
+        except RuleError:
+            if "default" not in spec:
+                raise
+            result = None
+        if result is None:
+            if "default" in spec:
+                return substitute(spec["default"], data, deadline)
+            raise RuleError(f"context variable {name!r} resolved to nothing and has no default")
+        return result
+
+    # -- validate -------------------------------------------------------------------------------------
+
+    def _message(self, rule: Rule, data: dict[str, Any], deadline: Deadline) -> str:
+        raw = rule.validate.get("message")
+        if not isinstance(raw, str):
+            return ""
+        try:
+            value = substitute_string(raw, data, deadline)
+        except RuleError:
+            return raw
+        return value if isinstance(value, str) else str(value)
+
+    def _validate(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], data: dict[str, Any],
+                  deadline: Deadline, exception: PolicyException | None) -> tuple[str, str, FieldPath]:
+        validate = rule.validate
+        kind = rule.validate_type
+        if kind == "podSecurity":
+            return self._pod_security(rule, obj, exception)
+        if kind == "deny":
+            return self._deny(rule, validate["deny"], data, deadline, ())
+        if kind in ("pattern", "anyPattern"):
+            return self._patterns(rule, validate, obj, data, deadline, (), rule.name)
+        if kind == "foreach":
+            applied, failure = self._foreach(rule, validate["foreach"], obj, data, deadline, 0, {})
+            if failure is not None:
+                return failure
+            if applied == 0:
+                return SKIP, "no foreach element was processed (empty lists or preconditions not met)", ()
+            return PASS, "", ()
+        raise RuleError(f"validate.{kind} is not evaluated offline")
+
+    def _deny(self, rule: Rule, deny: Any, data: dict[str, Any], deadline: Deadline,
+              path: FieldPath) -> tuple[str, str, FieldPath]:
+        block = deny.get("conditions") if isinstance(deny, dict) else None
+        if block is None:
+            return FAIL, self._message(rule, data, deadline) or f"rule {rule.name} denies the request", path
+        held, _ = conditions.evaluate(block, data, deadline, lenient=False)
+        if held:
+            return FAIL, self._message(rule, data, deadline) or f"rule {rule.name} denies the request", path
+        return PASS, "", ()
+
+    def _patterns(self, rule: Rule, body: Mapping[str, Any], scope: Any, data: dict[str, Any], deadline: Deadline,
+                  base: FieldPath, label: str) -> tuple[str, str, FieldPath]:
+        matcher = Matcher(deadline)
+        if "pattern" in body:
+            pattern = body["pattern"]
+            if has_variables(pattern):
+                pattern = substitute(pattern, data, deadline)
+            found = matcher.match(scope, pattern)
+            if found is None:
+                return PASS, "", ()
+            if found.skip:
+                return SKIP, f"rule {label} skipped: {found.message}", ()
+            path = (*base, *found.path)
+            return FAIL, self._failure(rule, data, deadline, [(label, path, found)]), path
+        failures: list[tuple[str, FieldPath, Mismatch]] = []
+        skipped = 0
+        patterns = body.get("anyPattern") or []
+        for i, pattern in enumerate(patterns):
+            if has_variables(pattern):
+                pattern = substitute(pattern, data, deadline)
+            found = matcher.match(scope, pattern)
+            if found is None:
+                return PASS, "", ()
+            if found.skip:
+                skipped += 1
+            else:
+                failures.append((f"{label}[{i}]", (*base, *found.path), found))
+        if skipped == len(patterns):
+            return SKIP, f"rule {label} skipped: no anyPattern applies", ()
+        return FAIL, self._failure(rule, data, deadline, failures), failures[0][1]
+
+    def _failure(self, rule: Rule, data: dict[str, Any], deadline: Deadline,
+                 failures: list[tuple[str, FieldPath, Mismatch]]) -> str:
+        where = " ".join(f"rule {label} failed at path {slash_path(path)}" for label, path, _ in failures)
+        return f"validation error: {self._message(rule, data, deadline).rstrip('.')}. {where}"
+
+    def _pod_security(self, rule: Rule, obj: Mapping[str, Any],
+                      exception: PolicyException | None) -> tuple[str, str, FieldPath]:
+        spec = rule.validate["podSecurity"]
+        level = str(spec.get("level"))
+        version = str(spec.get("version") or "latest")
+        minor = pss.parse_version(version) or pss.LATEST_MINOR
+        prefix: FieldPath = ()
+        pod: Any = obj
+        kind = str(obj.get("kind") or "")
+        if kind != "Pod":
+            prefix = template_path(kind)
+            for part in prefix:
+                pod = pod.get(part) if isinstance(pod, dict) else None
+        if not isinstance(pod, dict):
+            return SKIP, f"{kind} has no pod template", ()
+        meta = mapping(pod.get("metadata"))
+        pod_spec = mapping(pod.get("spec"))
+        excludes = [e for e in spec.get("exclude") or [] if isinstance(e, dict)]
+        if exception is not None and exception.pod_security:
+            excludes = [*excludes, *exception.pod_security]
+        violations = [v for v in pss.check(meta, pod_spec, level, minor) if not pss.excluded(v, excludes)]
+        if not violations:
+            return PASS, "", ()
+        text = f"Validation rule '{rule.name}' failed. {pss.message(level, version, violations)}"
+        return FAIL, text, (*prefix, *violations[0].path)
+
+    def _foreach(self, rule: Rule, entries: list[dict[str, Any]], scope: Any, data: dict[str, Any],
+                 deadline: Deadline, depth: int, paths: dict[str, FieldPath]
+                 ) -> tuple[int, tuple[str, str, FieldPath] | None]:
+        applied = 0
+        for entry in entries:
+            list_expr = str(substitute_string(str(entry["list"]).strip(), data, deadline))
+            items = jmes.search(list_expr, data, deadline)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise RuleError(f"foreach list {entry['list']!r} is not a list")
+            if len(items) > MAX_FOREACH_ELEMENTS:
+                raise RuleError(f"foreach list {entry['list']!r} has {len(items)} elements, over the "
+                                f"{MAX_FOREACH_ELEMENTS} bound")
+            base = _list_base(list_expr, paths)
+            for index, element in enumerate(items):
+                deadline.check()
+                inner = dict(data)
+                inner["element"], inner["elementIndex"] = element, index
+                inner[f"element{depth}"], inner[f"elementIndex{depth}"] = element, index
+                where = (*base, index) if base is not None else None
+                inner_paths = dict(paths)
+                if where is not None:
+                    inner_paths["element"] = inner_paths[f"element{depth}"] = where
+                else:
+                    inner_paths.pop("element", None)
+                self._load_context(entry.get("context"), inner, _NO_TARGET, deadline, {})
+                held, _ = conditions.evaluate(entry.get("preconditions"), inner, deadline, lenient=True)
+                if not held:
+                    continue
+                outcome = self._foreach_body(rule, entry, element, scope, inner, deadline, depth, inner_paths,
+                                             where)
+                if outcome is None:
+                    continue
+                if outcome[0] == FAIL:
+                    return applied, outcome
+                applied += 1
+        return applied, None
+
+    def _foreach_body(self, rule: Rule, entry: dict[str, Any], element: Any, scope: Any, data: dict[str, Any],
+                      deadline: Deadline, depth: int, paths: dict[str, FieldPath], where: FieldPath | None
+                      ) -> tuple[str, str, FieldPath] | None:
+        """(status, message, path) of one element, or None when it was skipped."""
+        if entry.get("foreach") is not None:
+            applied, failure = self._foreach(rule, entry["foreach"], scope, data, deadline, depth + 1, paths)
+            if failure is not None:
+                return failure
+            return (PASS, "", ()) if applied else None
+        if entry.get("deny") is not None:
+            status, message, _ = self._deny(rule, entry["deny"], data, deadline, ())
+            return status, message, where or ()
+        element_scope = entry.get("elementScope", True) is not False
+        target = element if element_scope else scope
+        base = (where or ()) if element_scope else ()
+        status, message, path = self._patterns(rule, entry, target, data, deadline, base, rule.name)
+        if status == SKIP:
+            return None
+        return status, message, path if (where is not None or not element_scope) else ()
+
+
+_NO_TARGET = Target({}, "", "", "", "", "")
+
+
+def _list_base(expression: str, paths: Mapping[str, FieldPath]) -> FieldPath | None:
+    """The field path a foreach list expression reads (``request.object.spec.containers`` ->
+    spec.containers), when it is a plain path; None otherwise."""
+    m = _LIST_PATH.match(expression.replace(" ", ""))
+    if m is None:
+        return None
+    root, rest = m.group(1), m.group(2)
+    parts = tuple(p for p in rest.split(".") if p)
+    if root == "request.object":
+        return parts
+    start = paths.get(root)
+    return None if start is None else (*start, *parts)
