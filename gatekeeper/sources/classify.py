@@ -209,7 +209,8 @@ _KUSTOMIZE_CONFIG_FIELDS = {
 }
 
 
-def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass, str]]:
+def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = frozenset()
+                    ) -> dict[str, tuple[FileClass, str]]:
     """The class of every file a kustomization in the tree names, and of kustomizations themselves.
 
     Kustomizations and patches come from ``sources.kustomize``; the files named by
@@ -224,13 +225,16 @@ def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass,
         what = "kustomize component" if isinstance(doc.obj, dict) and doc.obj.get("kind") == "Component" \
             else "kustomization"
         roles[doc.path] = (FileClass.KUSTOMIZATION, what)
-    for path, named in kustomize.reference_roles(documents).items():
+    known = files | {d.path for d in documents}
+    for path, named in kustomize.reference_roles(documents, lambda p: "file" if p in known else None).items():
         if named & {kustomize.PATCH, kustomize.PATCH_JSON6902}:
             roles.setdefault(path, (FileClass.KUSTOMIZE_PATCH, "named as a patch by a kustomization"))
         elif named & (kustomize.NOT_OBJECTS - {kustomize.GENERATOR_INPUT}):
             what = sorted(named & kustomize.NOT_OBJECTS)[0]
             roles.setdefault(path, (FileClass.KUSTOMIZE_CONFIG, f"named as a {what} config by a kustomization"))
     for doc in kustomizations:
+        if not isinstance(doc.obj, dict):
+            continue  # a kustomization of the wrong shape is a finding of its own (kustomize-invalid)
         base = posixpath.dirname(doc.path)
         for path, cls, why in _named_files(doc.obj):
             target = posixpath.normpath(posixpath.join(base, path))
@@ -274,7 +278,7 @@ def classify(documents: Sequence[Document], paths: Iterable[str] = ()) -> dict[s
         by_path.setdefault(doc.path, []).append(doc)
     for path in paths:
         by_path.setdefault(path, [])
-    roles = kustomize_roles(documents)
+    roles = kustomize_roles(documents, frozenset(by_path))
     chart_dirs = {posixpath.dirname(p) for p in by_path if posixpath.basename(p) == "Chart.yaml"}
     kubeadm_patch_dirs = _kubeadm_patch_dirs(documents)
     return {path: Classification(path, *_classify(path, docs, roles, chart_dirs, kubeadm_patch_dirs))

