@@ -267,11 +267,14 @@ def _ciphertext(path: FieldPath, sealed: set[FieldPath]) -> bool:
 
 def _secret_value_path(obj: Any, path: FieldPath) -> bool:
     """Whether ``path`` lies under a Secret's data or stringData (of the document or a List item)."""
+    kind = None
     if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int) and _is_list(obj):
+        kind = str(obj.get("kind"))[: -len("List")]  # a typed list's items may leave their kind out
         items = obj.get("items")
         obj = items[path[1]] if isinstance(items, list) and 0 <= path[1] < len(items) else None
         path = path[2:]
-    return isinstance(obj, dict) and obj.get("kind") == "Secret" and len(path) >= 2 and path[0] in _SECRET_FIELDS
+    return isinstance(obj, dict) and obj.get("kind", kind) == "Secret" and len(path) >= 2 \
+        and path[0] in _SECRET_FIELDS
 
 
 def _secret_values(obj: Any) -> set[str]:
@@ -327,7 +330,9 @@ def _secrets(obj: Any) -> list[dict[str, Any]]:
     if not isinstance(obj, dict):
         return []
     items = obj.get("items") if _is_list(obj) else None
-    nested = [i for i in items if isinstance(i, dict) and i.get("kind") == "Secret"] if isinstance(items, list) else []
+    inner = str(obj.get("kind"))[: -len("List")]  # a typed list's items may leave their kind out
+    nested = [i for i in items if isinstance(i, dict) and i.get("kind", inner) == "Secret"] \
+        if isinstance(items, list) else []
     return ([obj] if obj.get("kind") == "Secret" else []) + nested
 
 

@@ -1,7 +1,8 @@
 """Turn parsed documents into Kubernetes resources.
 
-A document with ``apiVersion`` and ``kind`` is a resource, ``kind: List`` expands into its
-items, and local tool configuration (kustomization files, kubeconfigs) stays a plain
+A document with ``apiVersion`` and ``kind`` is a resource; ``kind: List`` and typed lists
+(``RoleList``, ``ConfigMapList``: any ``*List`` with ``items``) expand into their items, which keep
+their own lines; local tool configuration (kustomization files, kubeconfigs) stays a plain
 document: the secrets check still reads it, schema, lint and policy do not.
 """
 
@@ -17,6 +18,21 @@ LOCAL_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io", "config.kubernetes.i
 LOCAL_CONFIG_KINDS = frozenset({("v1", "Config")})  # kubeconfig
 LIST_KINDS = frozenset({"List"})
 _MANIFEST_HINT_KEYS = ("spec", "data", "stringData", "rules", "subjects", "roleRef", "webhooks")
+
+
+def is_list_kind(kind: str) -> bool:
+    """``List`` and every typed list (``RoleList``, ``ConfigMapList``...): kubectl applies each item."""
+    return kind in LIST_KINDS or (kind.endswith("List") and len(kind) > 4)
+
+
+def typed_item(lst: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a typed list as kubectl reads it: the API server leaves apiVersion and kind out of
+    the items of a ``RoleList``, and the client takes them from the list (``Role`` in the list's
+    apiVersion) when both are missing. Items of ``kind: List`` must name their own type."""
+    kind = lst["kind"]
+    if kind in LIST_KINDS or "apiVersion" in item or "kind" in item:
+        return item
+    return {"apiVersion": lst["apiVersion"], "kind": kind[: -len("List")], **item}
 
 
 def is_local_config(api_version: str, kind: str) -> bool:
@@ -107,8 +123,10 @@ def extract(doc: Document) -> list[Finding]:
     if _looks_typed(obj):
         if not valid_type(obj["apiVersion"], obj["kind"]):
             findings.append(_bad_type(doc, ()))
-        elif obj["kind"] in LIST_KINDS and isinstance(obj.get("items"), list):
+        elif is_list_kind(obj["kind"]) and isinstance(obj.get("items"), list):
             for i, item in enumerate(obj["items"]):
+                if isinstance(item, dict):
+                    item = typed_item(obj, item)
                 if isinstance(item, dict) and _looks_typed(item):
                     if not valid_type(item["apiVersion"], item["kind"]):
                         findings.append(_bad_type(doc, ("items", i)))

@@ -284,21 +284,31 @@ spec:
 
 
 
+# Every Service that matches no pods (not only near misses), and a second workload so that the
+# namespace stays populated when the first one goes.
+ANY_DANGLING = "version: 1\nrules:\n  dangling-service:\n    options: {report: any}\n"
+OTHER = DEPLOY.replace("web", "api")
+
+
 def test_a_service_matching_a_workload_in_an_unchanged_file_is_not_dangling(repo: Repo) -> None:
+    repo.write(".gatekeeper.yaml", ANY_DANGLING)
     repo.write("apps/deploy.yaml", DEPLOY)
+    repo.write("apps/other.yaml", OTHER)
     repo.commit("base")
     repo.write("apps/service.yaml", SERVICE)
     repo.git("add", "-A")
     _, report = run_json("--checks", "lint", "--staged", cwd=repo.path)
     assert all(f["rule"] != "dangling-service" for f in report["findings"])
     assert all(f["path"] == "apps/service.yaml" for f in report["findings"])
-    _, alone = run_json("--checks", "lint", "apps/service.yaml", cwd=repo.path)
+    _, alone = run_json("--checks", "lint", "apps/service.yaml", "apps/other.yaml", cwd=repo.path)
     assert [(f["rule"], f["path"]) for f in alone["findings"] if f["rule"] == "dangling-service"] \
         == [("dangling-service", "apps/service.yaml")]
 
 
 def test_deleting_a_workload_reports_the_service_it_leaves_dangling(repo: Repo) -> None:
+    repo.write(".gatekeeper.yaml", ANY_DANGLING)
     repo.write("apps/deploy.yaml", DEPLOY)
+    repo.write("apps/other.yaml", OTHER)
     repo.write("apps/service.yaml", SERVICE)
     repo.write("apps/old.yaml", SERVICE.replace("name: web,", "name: old,").replace("app: web", "app: gone"))
     repo.commit("base")  # old.yaml's Service was already dangling at the base

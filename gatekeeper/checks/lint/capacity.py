@@ -59,3 +59,13 @@ def memory_requests(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
       bad=pod("resources:\n  requests:\n    memory: 128Mi\n"), good=pod(_FULL))
 def memory_limit(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     yield from _missing(res, "limits", "memory", None)
+
+
+@rule("cpu-limit", _W, "A container has no CPU limit.", kinds=WORKLOAD_KINDS, enabled=False,
+      rationale="Without a CPU limit one container can use every idle core of its node, so its latency and its "
+                "neighbours' depend on what else runs there. Off by default: a CPU limit throttles the "
+                "container even on an idle node, and many teams set CPU requests only, on purpose.",
+      hint="Set resources.limits.cpu (or leave this rule off if you rely on requests only).",
+      bad=pod(_FULL), good=pod(_FULL + "    cpu: 500m\n"))
+def cpu_limit(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    yield from _missing(res, "limits", "cpu", None)

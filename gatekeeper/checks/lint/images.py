@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from gatekeeper.checks.lint.examples import pod
@@ -64,6 +65,35 @@ def image_digest(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for label, image, path in _images(res):
         if split_image(image)[2] is None:
             yield Hit(res, f"{label} image {image} is not pinned by digest", path, evidence=image)
+
+
+FLOATING_TAGS = ["latest", "main", "master", "develop", "dev", "edge", "nightly", "stable", "canary",
+                 "snapshot", "head", "unstable", "beta", "alpha", "rolling", "current", "release", "next"]
+_MAJOR_ONLY = re.compile(r"v?\d+")
+
+
+@rule("image-pull-policy", _W, "A container pulls a mutable tag with imagePullPolicy IfNotPresent or Never.",
+      kinds=WORKLOAD_KINDS, options={"floating_tags": FLOATING_TAGS},
+      option_docs={"floating_tags": "tags that move (a bare major version such as :3 or :v2 always counts)"},
+      rationale="A node that already has a moving tag (:latest, :main, :3) keeps running its cached copy: "
+                "pods on different nodes run different code, and a fix pushed under the same tag never "
+                "arrives where the image is cached.",
+      hint="Pin a version (or a digest), or set imagePullPolicy: Always for a tag that moves on purpose.",
+      bad=pod("imagePullPolicy: IfNotPresent\n", image="registry.example.com/shop/web:main"),
+      good=pod("imagePullPolicy: IfNotPresent\n"))
+def image_pull_policy(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if (p := pod_spec(res)) is None:
+        return
+    floating = set(ctx.options["floating_tags"])
+    for c in containers(p):
+        image, policy = c.obj.get("image"), c.obj.get("imagePullPolicy")
+        if not isinstance(image, str) or policy not in ("IfNotPresent", "Never"):
+            continue
+        _, tag, digest = split_image(image.strip())
+        if digest is None and (tag is None or tag in floating or _MAJOR_ONLY.fullmatch(tag)):
+            shown = f" :{tag}" if tag else " (no tag, so :latest)"
+            yield Hit(res, f"{c.label} pulls the moving tag{shown} with imagePullPolicy {policy}",
+                      c.at("imagePullPolicy"), evidence=f"{image}|{policy}")
 
 
 @rule("duplicate-env", _E, "A container defines the same environment variable twice.", kinds=WORKLOAD_KINDS,

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+from gatekeeper.checks.lint.operators import PodCreators
 from gatekeeper.checks.lint.pods import WORKLOAD_KINDS, as_dict, as_list, template_labels
 from gatekeeper.model import Resource
 
@@ -111,6 +112,23 @@ class Inventory:
         required = as_dict(as_dict(selector).get("matchLabels"))
         return [(r, labels) for r, labels in self._candidates(required)
                 if same_namespace(r.namespace, namespace) and selector_matches(selector, labels)]
+
+    @cached_property
+    def pod_creators(self) -> PodCreators:
+        """Custom resources that create pods (operators), for selector questions."""
+        return PodCreators(self.resources)
+
+    def neighbours(self, resource: Resource) -> list[tuple[Resource, dict[str, Any]]]:
+        """The pod templates that share ``resource``'s namespace: the same namespace, or (where either
+        leaves it unset, so a deploy tool decides it) the same directory."""
+        directory = resource.path.rpartition("/")[0]
+        out = []
+        for r, labels in self.pod_templates:
+            same = resource.namespace is not None and r.namespace == resource.namespace
+            unset = r.namespace is None or resource.namespace is None
+            if same or (unset and r.path.rpartition("/")[0] == directory):
+                out.append((r, labels))
+        return out
 
     @cached_property
     def _pdb_covered(self) -> set[int]:

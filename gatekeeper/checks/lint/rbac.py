@@ -63,17 +63,46 @@ def rbac_wildcard(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
                 yield Hit(res, f"rules[{i}] grants '*' {key}", ("rules", i, key), evidence=key)
 
 
-@rule("cluster-admin-binding", _E, "A binding grants the cluster-admin role.",
+@rule("cluster-admin-binding", _E, "A binding grants the cluster-admin role (a RoleBinding: within its "
+      "namespace, a warning).",
       kinds=("RoleBinding", "ClusterRoleBinding"), options={"roles": ["cluster-admin"]},
       option_docs={"roles": "ClusterRole names treated as cluster-admin"},
-      rationale="cluster-admin can do anything in every namespace; a leaked token of a bound subject is a "
-                "cluster takeover.",
+      rationale="Through a ClusterRoleBinding, cluster-admin can do anything in every namespace; a leaked token "
+                "of a bound subject is a cluster takeover (error). Through a RoleBinding it is full control of "
+                "that one namespace, its Secrets, RBAC and workloads included (warning).",
       hint="Bind a role with only the permissions the subject needs.",
       bad=_BINDING.format(role="cluster-admin"), good=_BINDING.format(role="deployer"))
 def cluster_admin_binding(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     ref = as_dict(res.obj.get("roleRef"))
-    if ref.get("kind") == "ClusterRole" and ref.get("name") in ctx.options["roles"]:
-        yield Hit(res, f"{res.kind} grants ClusterRole {ref.get('name')}", ("roleRef", "name"))
+    if ref.get("kind") != "ClusterRole" or ref.get("name") not in ctx.options["roles"]:
+        return
+    if res.kind == "RoleBinding":
+        where = f"namespace {res.namespace}" if res.namespace else "the namespace it is applied to"
+        yield Hit(res, f"RoleBinding grants ClusterRole {ref.get('name')} within {where}: full control of that "
+                       "namespace", ("roleRef", "name"), severity=_W)
+    else:
+        yield Hit(res, f"ClusterRoleBinding grants ClusterRole {ref.get('name')} in every namespace",
+                  ("roleRef", "name"))
+
+
+ESCALATION_VERBS = ("bind", "escalate", "impersonate")
+
+
+@rule("rbac-escalation-verbs", _W, "A role grants bind, escalate or impersonate.", kinds=ROLE_KINDS,
+      rationale="escalate lets a subject create or edit roles with permissions it does not have, bind lets it "
+                "bind any role to itself, impersonate lets it act as any user, group or service account: each "
+                "is a way around RBAC itself.",
+      hint="Remove the verb, or limit it with resourceNames to the exact roles or identities needed.",
+      bad=_ROLE.format(group="rbac.authorization.k8s.io", resources="roles, rolebindings",
+                       verbs="get, create, bind, escalate"),
+      good=_ROLE.format(group="rbac.authorization.k8s.io", resources="roles, rolebindings", verbs="get, create"))
+def rbac_escalation_verbs(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    for i, item in _rules(res):
+        if item.get("resourceNames"):
+            continue  # limited to named roles or identities
+        for j, verb in enumerate(_strings(item.get("verbs"))):
+            if verb in ESCALATION_VERBS:
+                yield Hit(res, f"rules[{i}] grants {verb}", ("rules", i, "verbs", j), evidence=verb)
 
 
 def _grants(item: dict[str, Any], resource: str, verbs: set[str]) -> int | None:

@@ -167,6 +167,27 @@ def dangerous_capabilities(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
                           c.at("securityContext", "capabilities", "add", i), evidence=_cap(cap))
 
 
+@rule("added-capabilities", _W, "A container adds a Linux capability outside the allowed set.",
+      kinds=WORKLOAD_KINDS, options={"allowed": ["NET_BIND_SERVICE"]},
+      option_docs={"allowed": "capabilities a container may add (Pod Security 'restricted' allows only "
+                              "NET_BIND_SERVICE)"},
+      rationale="Every added capability widens what a compromised process can do to the kernel and the node; "
+                "the Pod Security 'restricted' profile allows adding NET_BIND_SERVICE only. Capabilities in the "
+                "default list of dangerous-capabilities are reported by that rule instead.",
+      hint="Drop ALL and add back only what the process needs; allow a narrow capability here if it must stay.",
+      bad=pod("securityContext:\n  capabilities:\n    drop: [ALL]\n    add: [NET_BIND_SERVICE, CHOWN]\n"),
+      good=pod("securityContext:\n  capabilities:\n    drop: [ALL]\n    add: [NET_BIND_SERVICE]\n"))
+def added_capabilities(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if (p := pod_spec(res)) is None:
+        return
+    allowed = _cap_set(tuple(ctx.options["allowed"])) | _cap_set(tuple(DANGEROUS_CAPABILITIES))
+    for c in containers(p):
+        for i, cap in enumerate(as_list(as_dict(c.security.get("capabilities")).get("add"))):
+            if _cap(cap) not in allowed:
+                yield Hit(res, f"{c.label} adds capability {_cap(cap)}, which is not in the allowed set",
+                          c.at("securityContext", "capabilities", "add", i), evidence=_cap(cap))
+
+
 @rule("net-raw-not-dropped", _W, "A container does not drop NET_RAW (or ALL) capabilities.",
       kinds=WORKLOAD_KINDS,
       rationale="NET_RAW is granted by default and lets a process forge packets and spoof traffic (ARP, DNS) "

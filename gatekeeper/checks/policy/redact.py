@@ -14,11 +14,12 @@ _FIELDS = ("data", "stringData")
 MASK = "<redacted>"
 
 
-def redact(obj: Any) -> Any:
-    """The object with Secret values replaced (Secrets inside a ``List`` too); others unchanged."""
+def redact(obj: Any, item_kind: str | None = None) -> Any:
+    """The object with Secret values replaced (Secrets inside a ``List`` too, and the kind-less
+    items of a ``SecretList``: ``item_kind``); others unchanged."""
     if not isinstance(obj, dict):
         return obj
-    kind = obj.get("kind")
+    kind = obj.get("kind", item_kind)
     if kind == "Secret" and any(isinstance(obj.get(f), dict) for f in _FIELDS):
         out = dict(obj)
         for name in _FIELDS:
@@ -27,7 +28,8 @@ def redact(obj: Any) -> Any:
                 out[name] = {k: f"<redacted: {len(str(v))} characters>" for k, v in values.items()}
         return out
     if kind is not None and str(kind).endswith("List") and isinstance(obj.get("items"), list):
-        return {**obj, "items": [redact(item) for item in obj["items"]]}
+        inner = str(kind)[: -len("List")] or None
+        return {**obj, "items": [redact(item, inner) for item in obj["items"]]}
     return obj
 
 

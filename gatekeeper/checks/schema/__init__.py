@@ -77,12 +77,16 @@ RULES = {
              "An object nobody can validate may be misspelt or target an API the cluster lacks.",
              "Add the CRD to the repository, or its JSON schema to a schema dir "
              "({group}/{kind}_{version}.json), or set checks.schema.missing_schema."),
-        Rule("removed-api", "schema", _E, "The apiVersion was removed in the target Kubernetes version.",
-             "The API server no longer serves it: the object cannot be applied.",
+        Rule("removed-api", "schema", _E, "The apiVersion was removed in the target Kubernetes version (for "
+             "Flux, cert-manager and Istio resources: in a released version of that project).",
+             "The API server no longer serves it: the object cannot be applied. The table covers every "
+             "Kubernetes removal since 1.8 and the main GitOps CRDs; a removed field of a tool's configuration "
+             "(Argo CD's argocd-cm repositories) is reported the same way.",
              "Migrate to the replacement apiVersion named in the message.",
              bad_example="apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: nightly\n",
              good_example="apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\n"),
-        Rule("deprecated-api", "schema", _W, "The apiVersion is deprecated in the target Kubernetes version.",
+        Rule("deprecated-api", "schema", _W, "The apiVersion is deprecated in the target Kubernetes version (or "
+             "by the project that serves the custom resource).",
              "It will be removed in a later release; migrating now avoids a broken upgrade.",
              "Migrate to the replacement apiVersion named in the message."),
     )
@@ -192,12 +196,16 @@ class SchemaCheck(Check):
         if resource.kind in self.skip or f"{resource.api_version}/{resource.kind}" in self.skip:
             return []
         findings: list[Finding] = []
+        for entry in deprecations.field_entries(resource.api_version, resource.kind, resource.name):
+            field_status = entry.status(self.target)
+            if field_status is not None and _has(resource.obj, entry.field):
+                findings.append(self._lifecycle_finding(resource, entry, field_status))
         lifecycle = deprecations.lookup(resource.api_version, resource.kind)
         status = lifecycle.status(self.target) if lifecycle is not None else None
         if lifecycle is not None and status is not None:
             findings.append(self._lifecycle_finding(resource, lifecycle, status))
-            if status == "removed":
-                return findings
+            if status == "removed" and lifecycle.project == deprecations.KUBERNETES:
+                return findings  # no schema for it; a project's removed CRD version still has its shipped one
         validator = self._validator(resource)
         if validator is None:
             if self.missing != "ignore":
@@ -244,14 +252,30 @@ class SchemaCheck(Check):
     def _lifecycle_finding(self, resource: Resource, entry: deprecations.Deprecation, status: str) -> Finding:
         replacement = f"; use {entry.replacement}" if entry.replacement else ""
         note = f" ({entry.note})" if entry.note else ""
+        what = f"{resource.api_version} {resource.kind}"
+        if entry.field:
+            what = f"{what} {entry.name} field {'.'.join(entry.field)}"
+        target = f" (target {self.target})" if entry.project == deprecations.KUBERNETES else ""
         if status == "removed":
-            message = (f"{resource.api_version} {resource.kind} was removed in Kubernetes {entry.removed} "
-                       f"(target {self.target}){replacement}{note}")
+            message = f"{what} was removed in {entry.project} {entry.removed}{target}{replacement}{note}"
             rule = RULES["removed-api"]
         else:
-            later = f", removal planned in {entry.removed}" if entry.removed else ""
-            message = (f"{resource.api_version} {resource.kind} is deprecated since Kubernetes "
-                       f"{entry.deprecated}{later}{replacement}{note}")
+            later = f", removal planned in {entry.removed}" if entry.removed and entry.project == \
+                deprecations.KUBERNETES else ""
+            since = f" since {entry.project} {entry.deprecated}" if entry.deprecated else f" in {entry.project}"
+            message = f"{what} is deprecated{since}{later}{replacement}{note}"
             rule = RULES["deprecated-api"]
-        hint = f"change apiVersion to {entry.replacement}" if entry.replacement else rule.hint
-        return self.finding(rule, resource, message, ("apiVersion",), hint=hint)
+        if entry.field:
+            hint = f"move it to {entry.replacement}" if entry.replacement else rule.hint
+        else:
+            hint = f"change apiVersion to {entry.replacement}" if entry.replacement else rule.hint
+        return self.finding(rule, resource, message, entry.field or ("apiVersion",), hint=hint)
+
+
+def _has(obj: Any, path: tuple[str, ...]) -> bool:
+    """Whether a nested mapping holds a value at ``path``."""
+    for part in path:
+        if not isinstance(obj, dict) or part not in obj:
+            return False
+        obj = obj[part]
+    return True
