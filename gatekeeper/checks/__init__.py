@@ -21,9 +21,11 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
-    "policy": "gatekeeper.checks.policy:PolicyCheck",
-    "admission": "gatekeeper.checks.admission:AdmissionCheck",
+    # the CEL checks before policy: the CEL runtime's native library must load before regopy runs
+    # (loaded after rego-cpp has evaluated, compiling some expressions corrupts the heap)
     "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
+    "admission": "gatekeeper.checks.admission:AdmissionCheck",
+    "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",

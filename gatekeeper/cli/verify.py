@@ -26,14 +26,18 @@ def _default_paths() -> list[Path]:
 
 def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | None,
                data_files: list[Path]) -> list[CaseResult]:
-    """Rego unit tests, then Suite files, for the given paths."""
+    """Rego unit tests, then Suite files, then kyverno test files, for the given paths."""
     from gatekeeper.checks.policy import load_data
     from gatekeeper.checks.policy.files import read
     from gatekeeper.checks.policy.suites import run_all
+    from gatekeeper.cli.kyverno_tests import run_kyverno_tests
     from gatekeeper.rego.engine import RegoEngine
     from gatekeeper.rego.modules import PolicyLoadError, load_module
     from gatekeeper.rego.unittest import run_tests
 
+    # kyverno tests first: the CEL runtime's native library must load before regopy has run (the other
+    # order corrupts the heap when CEL later compiles); results are still listed Rego, Suites, Kyverno
+    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern)
     files = read([p.absolute() for p in paths], yaml=False)
     try:
         policies = [load_module(p, t, rego_version) for p, t in files.rego]
@@ -41,10 +45,7 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
         results = run_tests(RegoEngine(), policies, tests, load_data(data_files), pattern) if tests else []
     except PolicyLoadError as exc:
         raise CheckLoadError(str(exc)) from None
-    from gatekeeper.cli.kyverno_tests import run_kyverno_tests
-
-    return (results + run_all([p.absolute() for p in paths], rego_version, pattern)
-            + run_kyverno_tests([p.absolute() for p in paths], pattern))
+    return results + run_all([p.absolute() for p in paths], rego_version, pattern) + kyverno
 
 
 def render_text(results: list[CaseResult]) -> str:

@@ -21,6 +21,7 @@ DEFAULT_CONTROLLERS = (*TEMPLATE_CONTROLLERS, "CronJob")
 POD_TEMPLATE = {"CronJob": ("spec", "jobTemplate", "spec", "template")}
 _BLOCKERS = ("names", "name", "selector", "annotations")
 _REQUEST_OBJECT = re.compile(r"request\.(object|oldObject)\.(spec|metadata)\b")
+_CEL_OBJECT = re.compile(r"\b(object|oldObject)\.(spec|metadata)\b")
 
 
 def template_path(kind: str) -> tuple[str, ...]:
@@ -48,7 +49,7 @@ def _filters(block: Any) -> list[dict[str, Any]]:
 
 
 def _eligible(rule: Rule) -> bool:
-    if rule.kind != "validate" or rule.validate_type in ("cel", "manifests", "assert"):
+    if rule.kind != "validate" or rule.validate_type in ("manifests", "assert", "vpol"):
         return False
     kinds: set[str] = set()
     for block in (rule.raw.get("match"), rule.raw.get("exclude")):
@@ -68,6 +69,17 @@ def _rewrite(value: Any, prefix: str) -> Any:
         return {k: _rewrite(v, prefix) for k, v in value.items()}
     if isinstance(value, list):
         return [_rewrite(v, prefix) for v in value]
+    return value
+
+
+def _rewrite_cel(value: Any, prefix: str) -> Any:
+    """object.spec/metadata -> the pod template's, in CEL expressions."""
+    if isinstance(value, str):
+        return _CEL_OBJECT.sub(lambda m: f"{m.group(1)}.{prefix}.{m.group(2)}", value)
+    if isinstance(value, dict):
+        return {k: _rewrite_cel(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_cel(v, prefix) for v in value]
     return value
 
 
@@ -102,6 +114,10 @@ def _derive(rule: Rule, name: str, kinds: list[str], path: tuple[str, ...], mode
     for key in ("deny", "foreach", "message"):
         if key in validate:
             validate[key] = _rewrite(validate[key], prefix)
+    if "cel" in validate:
+        validate["cel"] = _rewrite_cel(validate["cel"], prefix)
+    if "celPreconditions" in raw:
+        raw["celPreconditions"] = _rewrite_cel(raw["celPreconditions"], prefix)
     for key in ("preconditions", "context"):
         if key in raw:
             raw[key] = _rewrite(raw[key], prefix)

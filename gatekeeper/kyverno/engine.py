@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.kyverno import conditions, jmes, pss
+from gatekeeper.kyverno import celeval, conditions, jmes, pss, vpol
 from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.exceptions import PolicyException
@@ -58,6 +58,7 @@ class Environment:
     exceptions: Sequence[PolicyException] = ()
     cluster_scoped: frozenset[str] = frozenset()
     budget: float = DEFAULT_BUDGET
+    objects: celeval.Objects = field(default_factory=celeval.Objects)  # what CEL's resource.Get/params read
 
 
 def target_of(obj: Mapping[str, Any], cluster_scoped: frozenset[str]) -> Target:
@@ -108,6 +109,8 @@ class Evaluator:
               base: dict[str, Any], values: dict[str, Any]) -> Result:
         if policy.namespace is not None and target.namespace != policy.namespace:
             return Result(policy, rule, SKIP, "resource is outside the Policy's namespace", matched=False)
+        if rule.validate_type == "vpol":
+            return self._vpol(policy, rule, obj, target, request)
         if not rule_applies(rule.raw.get("match"), rule.raw.get("exclude"), target, request):
             return Result(policy, rule, SKIP, "resource does not match the rule", matched=False)
         action = self._action(policy, rule, target, request)
@@ -261,6 +264,8 @@ class Evaluator:
             return self._deny(rule, validate["deny"], data, deadline, ())
         if kind in ("pattern", "anyPattern"):
             return self._patterns(rule, validate, obj, data, deadline, (), rule.name)
+        if kind == "cel":
+            return self._cel(rule, obj, target_of(obj, self.env.cluster_scoped), request_of(data))
         if kind == "foreach":
             applied, failure = self._foreach(rule, validate["foreach"], obj, data, deadline, 0, {})
             if failure is not None:
@@ -269,6 +274,76 @@ class Evaluator:
                 return SKIP, "no foreach element was processed (empty lists or preconditions not met)", ()
             return PASS, "", ()
         raise RuleError(f"validate.{kind} is not evaluated offline")
+
+    # -- CEL ------------------------------------------------------------------------------------------
+
+    def _cel_bindings(self, obj: Mapping[str, Any], target: Target, request: Mapping[str, Any]) -> dict[str, Any]:
+        ns_obj: Any = None
+        if target.namespace:
+            ns_obj = self.env.objects.get("v1", "Namespace", "", target.namespace) or {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target.namespace}}
+        return {"object": obj, "oldObject": None, "request": dict(request), "params": None,
+                "namespaceObject": ns_obj, "authorizer": None, "variables": {}}
+
+    def _cel(self, rule: Rule, obj: Mapping[str, Any], target: Target,
+             request: Mapping[str, Any]) -> tuple[str, str, FieldPath]:
+        spec = rule.validate["cel"]
+        bindings = self._cel_bindings(obj, target, request)
+        bindings["params"] = self._params(spec, target)
+        objects = self.env.objects
+        pre = rule.raw.get("celPreconditions") or []
+        if pre and not celeval.conditions_hold(pre, bindings, objects):
+            return SKIP, "celPreconditions not met", ()
+        celeval.variables(spec.get("variables") or [], bindings, objects)
+        failed = celeval.validations(spec["expressions"], bindings, objects)
+        return (FAIL, "; ".join(failed), ()) if failed else (PASS, "", ())
+
+    def _params(self, spec: Mapping[str, Any], target: Target) -> Any:
+        kind, ref = spec.get("paramKind"), spec.get("paramRef")
+        if not isinstance(kind, dict) or not isinstance(ref, dict):
+            return None
+        namespace = str(ref.get("namespace") or target.namespace or "")
+        found = self.env.objects.get(str(kind.get("apiVersion")), str(kind.get("kind")), namespace,
+                                     str(ref.get("name") or ""))
+        if found is None:
+            raise ContextUnavailable(f"the parameter {kind.get('kind')} {namespace + '/' if namespace else ''}"
+                                     f"{ref.get('name')} is not in the scanned tree")
+        return found
+
+    def _vpol(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request) -> Result:
+        spec = policy.spec
+        op = request.operation
+        constraints = mapping(spec.get("matchConstraints"))
+        if not vpol.matches(spec, target.group, target.version, target.kind, op) or vpol.matches(
+                spec, target.group, target.version, target.kind, op, is_excluded=True):
+            return Result(policy, rule, SKIP, "resource does not match the policy", matched=False)
+        labels = request.namespace_labels.get(target.namespace, {}) if target.namespace else target.labels
+        if constraints.get("namespaceSelector") and not selector_matches(constraints["namespaceSelector"], labels):
+            return Result(policy, rule, SKIP, "namespace does not match", matched=False)
+        if constraints.get("objectSelector") and not selector_matches(constraints["objectSelector"], target.labels):
+            return Result(policy, rule, SKIP, "object labels do not match", matched=False)
+        action = vpol.action(spec)
+        bindings = self._cel_bindings(obj, target, self._cel_request(target, request))
+        objects = self.env.objects
+        try:
+            if not celeval.conditions_hold(spec.get("matchConditions") or [], bindings, objects):
+                return Result(policy, rule, SKIP, "matchConditions not met", matched=False, action=action)
+            celeval.variables(spec.get("variables") or [], bindings, objects)
+            failed = celeval.validations(spec["validations"], bindings, objects)
+        except ContextUnavailable as exc:
+            return Result(policy, rule, UNAVAILABLE, str(exc), action=action)
+        except RuleError as exc:
+            return Result(policy, rule, ERROR, str(exc), action=action)
+        if failed:
+            return Result(policy, rule, FAIL, "; ".join(failed), action=action)
+        return Result(policy, rule, PASS, action=action)
+
+    def _cel_request(self, target: Target, request: Request) -> dict[str, Any]:
+        return {"operation": request.operation, "namespace": target.namespace, "name": target.name,
+                "kind": {"group": target.group, "version": target.version, "kind": target.kind},
+                "resource": {"group": target.group, "version": target.version,
+                             "resource": celeval.plural(target.kind)},
+                "userInfo": {"username": request.username, "groups": list(request.groups)}, "dryRun": False}
 
     def _deny(self, rule: Rule, deny: Any, data: dict[str, Any], deadline: Deadline,
               path: FieldPath) -> tuple[str, str, FieldPath]:
@@ -403,6 +478,14 @@ class Evaluator:
 
 
 _NO_TARGET = Target({}, "", "", "", "", "")
+
+
+def request_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The admission request CEL sees, from the JMESPath data (request minus object/oldObject)."""
+    request = dict(data.get("request") or {})
+    request.pop("object", None)
+    request.pop("oldObject", None)
+    return request
 
 
 def _list_base(expression: str, paths: Mapping[str, FieldPath]) -> FieldPath | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.kyverno import jmes, pss
+from gatekeeper.kyverno import celeval, jmes, pss
 from gatekeeper.kyverno.autogen import expand
 from gatekeeper.kyverno.conditions import OPERATORS
 from gatekeeper.kyverno.errors import KyvernoLoadError
@@ -24,7 +24,8 @@ VALIDATE_TYPES = ("pattern", "anyPattern", "deny", "foreach", "podSecurity", "ce
 ACTIONS = {"enforce": "Enforce", "audit": "Audit"}
 NOT_OFFLINE = {"mutate": "mutate", "generate": "generate", "verifyImages": "verifyImages",
                "manifests": "validate.manifests (signature checks)", "assert": "validate.assert",
-               "cel": "validate.cel (CEL expressions)"}
+               "cel": "validate.cel (the CEL engine is not installed)",
+               "vpol": "ValidatingPolicy (the CEL engine is not installed)"}
 
 
 def is_policy(obj: Any) -> bool:
@@ -46,6 +47,8 @@ class Rule:
 
     @property
     def evaluated(self) -> bool:
+        if self.validate_type in ("cel", "vpol"):
+            return celeval.available()
         return self.kind == "validate" and self.validate_type not in NOT_OFFLINE
 
     @property
@@ -152,6 +155,15 @@ def _load_rule(raw: dict[str, Any], pointer: FieldPath, fail: Any) -> Rule:
         _check_match(raw.get(block), (*pointer, block), fail)
     _check_conditions(raw.get("preconditions"), (*pointer, "preconditions"), fail)
     _check_context(raw.get("context"), (*pointer, "context"), fail)
+    pre = raw.get("celPreconditions")
+    if pre is not None:
+        if not isinstance(pre, list) or not all(isinstance(p, dict) and isinstance(p.get("expression"), str)
+                                                for p in pre):
+            raise fail((*pointer, "celPreconditions"), "celPreconditions must be a list of named expressions")
+        bad = celeval.check_compiles([((*pointer, "celPreconditions", i, "expression"), p["expression"])
+                                      for i, p in enumerate(pre)]) if celeval.available() else None
+        if bad is not None:
+            raise fail(bad[0], f"CEL expression does not compile: {bad[1]}")
     vtype = ""
     if kinds[0] == "validate":
         validate = raw["validate"]
@@ -189,7 +201,31 @@ def _check_validate(validate: dict[str, Any], pointer: FieldPath, fail: Any) -> 
         _check_foreach(validate["foreach"], (*pointer, "foreach"), fail)
     elif kind == "podSecurity":
         _check_pod_security(validate["podSecurity"], (*pointer, "podSecurity"), fail)
+    elif kind == "cel":
+        check_cel(validate["cel"], (*pointer, "cel"), fail)
     return kind
+
+
+def check_cel(spec: Any, pointer: FieldPath, fail: Any, preconditions: Any = None) -> None:
+    """validate.cel: expressions (and variables) that compile, each a mapping with an expression."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("expressions"), list) or not spec["expressions"]:
+        raise fail(pointer, "cel needs a non-empty expressions list")
+    sources: list[tuple[FieldPath, str]] = []
+    for key in ("variables", "expressions", "auditAnnotations"):
+        entries = spec.get(key) or []
+        if not isinstance(entries, list):
+            raise fail((*pointer, key), f"{key} must be a list")
+        for i, entry in enumerate(entries):
+            field_name = "valueExpression" if key == "auditAnnotations" else "expression"
+            if not isinstance(entry, dict) or not isinstance(entry.get(field_name), str):
+                raise fail((*pointer, key, i), f"each {key} entry needs an {field_name}")
+            sources.append(((*pointer, key, i, field_name), entry[field_name]))
+            if isinstance(entry.get("messageExpression"), str):
+                sources.append(((*pointer, key, i, "messageExpression"), entry["messageExpression"]))
+    if celeval.available():
+        bad = celeval.check_compiles(sources)
+        if bad is not None:
+            raise fail(bad[0], f"CEL expression does not compile: {bad[1]}")
 
 
 def _check_foreach(entries: Any, pointer: FieldPath, fail: Any) -> None:

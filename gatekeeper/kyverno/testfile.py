@@ -15,6 +15,8 @@ from typing import Any
 from gatekeeper.kyverno import exceptions as exc_mod
 from gatekeeper.kyverno import policy as policy_mod
 from gatekeeper.kyverno import values as values_mod
+from gatekeeper.kyverno import vpol as vpol_mod
+from gatekeeper.kyverno.celeval import Objects
 from gatekeeper.kyverno.engine import (
     ERROR,
     FAIL,
@@ -111,7 +113,7 @@ def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[
         if d.obj.get("kind") == "Namespace":
             labels[str(meta.get("name"))] = mapping(meta.get("labels"))
     env = Environment(values=values, user=user, namespace_labels=labels, exceptions=exceptions,
-                      cluster_scoped=cluster_scoped)
+                      cluster_scoped=cluster_scoped, objects=Objects([d.obj for d in resources]))
     evaluator = Evaluator(policies, env)
     outcomes: dict[int, list[Result]] = {}
     cases: list[Case] = []
@@ -132,12 +134,15 @@ def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[
         if want not in EXPECTED:
             raise KyvernoLoadError(doc.path, line, f"Test {name}: result must be one of "
                                                    f"{', '.join(sorted(EXPECTED))}, not {entry.get('result')!r}")
-        if entry.get("isValidatingPolicy") or entry.get("isValidatingAdmissionPolicy") or policy_name in vpols:
-            cases.extend(Case(doc.path, name, lab, True, "ValidatingPolicy/ValidatingAdmissionPolicy results need the "
-                              "CEL engine, which this build does not have; not evaluated", True, line)
-                         for lab in labels_for)
+        if entry.get("isValidatingAdmissionPolicy") or policy_name in vpols:
+            cases.extend(Case(doc.path, name, lab, True, "ValidatingAdmissionPolicy results are checked by the "
+                              "admission check, not here; not evaluated", True, line) for lab in labels_for)
             continue
-        policy = next((p for p in policies if policy_name in (p.key, p.name)), None)
+        validating = bool(entry.get("isValidatingPolicy"))
+        policy = next((p for p in policies if policy_name in (p.key, p.name)
+                       and (p.kind == vpol_mod.KIND) == validating), None)
+        if validating and policy is not None:
+            rule_name = vpol_mod.RULE
         if policy is None:
             cases.extend(Case(doc.path, name, lab, False, f"policy {policy_name!r} is not in the test's policies",
                               line=line) for lab in labels_for)
@@ -206,7 +211,9 @@ def _policies(doc: Document, directory: Path, read: Reader, name: str
         for d in read(directory / f):
             if policy_mod.is_policy(d.obj):
                 policies.append(policy_mod.load(d))
-            elif isinstance(d.obj, dict) and d.obj.get("kind") in ("ValidatingPolicy", "ValidatingAdmissionPolicy"):
+            elif vpol_mod.is_validating_policy(d.obj):
+                policies.append(vpol_mod.load(d))
+            elif isinstance(d.obj, dict) and d.obj.get("kind") == "ValidatingAdmissionPolicy":
                 vpols.add(str(mapping(d.obj.get("metadata")).get("name")))
             elif exc_mod.is_exception(d.obj):
                 exceptions.append(exc_mod.load(d))

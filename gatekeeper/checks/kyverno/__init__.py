@@ -23,6 +23,7 @@ from gatekeeper.checks.policy.files import inside, read
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
+from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, UNAVAILABLE, Environment, Evaluator, Result
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
@@ -112,7 +113,8 @@ class KyvernoCheck(Check):
         load_mod.load_resources(tree, loaded, seen)
         self.loaded = loaded
         if not loaded.policies:
-            self.inactive = "no Kyverno ClusterPolicy or Policy in the policy directories or the scanned tree"
+            self.inactive = ("no Kyverno ClusterPolicy, Policy or ValidatingPolicy in the policy directories or the "
+                             "scanned tree")
             return
         section = ctx.check_config("kyverno")
         values = Values()
@@ -123,7 +125,8 @@ class KyvernoCheck(Check):
             values = load_mod.read_values(path if path.is_absolute() or ctx.options.get("kyverno_values")
                                           else base / path)
         subjects = self._subjects(ctx)
-        env = Environment(values=values, configmaps=load_mod.configmaps(subjects),
+        objects = celeval.Objects([redact(r.obj) for r in subjects])
+        env = Environment(values=values, configmaps=load_mod.configmaps(subjects), objects=objects,
                           namespace_labels=load_mod.namespace_labels(subjects), exceptions=loaded.exceptions,
                           cluster_scoped=frozenset(CLUSTER_SCOPED), budget=float(section.get("budget", DEFAULT_BUDGET)))
         self.evaluator = Evaluator(loaded.policies, env)

@@ -11,6 +11,7 @@ from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.kyverno import exceptions as exc_mod
 from gatekeeper.kyverno import policy as policy_mod
 from gatekeeper.kyverno import values as values_mod
+from gatekeeper.kyverno import vpol as vpol_mod
 from gatekeeper.kyverno.errors import KyvernoLoadError
 from gatekeeper.kyverno.shape import mapping
 from gatekeeper.model import Document, Resource
@@ -26,7 +27,7 @@ class Loaded:
 
 def is_kyverno_document(obj: Any) -> bool:
     """A Kyverno policy or PolicyException (what makes a policy directory a Kyverno one)."""
-    return policy_mod.is_policy(obj) or exc_mod.is_exception(obj)
+    return policy_mod.is_policy(obj) or vpol_mod.is_validating_policy(obj) or exc_mod.is_exception(obj)
 
 
 def load_documents(documents: list[Document], out: Loaded) -> None:
@@ -47,6 +48,8 @@ def _load_one(doc: Document, obj: Any, base: tuple[str | int, ...], out: Loaded)
     try:
         if policy_mod.is_policy(obj):
             out.policies.append(policy_mod.load(doc, base))
+        elif vpol_mod.is_validating_policy(obj):
+            out.policies.append(vpol_mod.load(doc, base))
         elif exc_mod.is_exception(obj):
             out.exceptions.append(exc_mod.load(doc) if not base else _exception_at(doc, base))
     except KyvernoLoadError as exc:
