@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import run_json
-from tests.render.conftest import at, copy_fixture, needs_helm, put
+from tests.render.conftest import FIXTURES, at, copy_fixture, needs_helm, put
 
 pytestmark = needs_helm
+FIXTURE = FIXTURES / "chart"
 
 APP = """
 apiVersion: argoproj.io/v1alpha1
@@ -81,3 +82,22 @@ def test_lookup_renders_offline(tmp_path: Path) -> None:
     code, report = run_json(str(tmp_path))
     assert code == 0, report["findings"]
     assert any("into 4 object(s)" in n for n in report["notes"])
+
+
+def test_sync_publishes_a_chart_as_it_renders(tmp_path: Path) -> None:
+    from tests.sync.gitrepo import BRANCH, commit, init, rev, show, sync
+
+    repo = init(tmp_path / "src")
+    files = {str(p.relative_to(FIXTURE)): p.read_text() for p in FIXTURE.rglob("*") if p.is_file()}
+    commit(repo, files, "chart")
+    code, out = sync(repo, "--path", "web")
+    assert code == 0, out
+    manifest = show(repo, BRANCH, "web/manifest.yaml")
+    assert "kind: Deployment" in manifest and "{{" not in manifest and "config.kubernetes.io/origin" not in manifest
+    files["web/values.yaml"] = files["web/values.yaml"].replace("allowPrivilegeEscalation: false",
+                                                                "allowPrivilegeEscalation: false\n  privileged: true")
+    before = rev(repo, BRANCH)
+    commit(repo, files, "privileged")
+    code, out = sync(repo, "--path", "web")
+    assert code == 1 and "web/values.yaml:" in out and "privileged-container" in out
+    assert rev(repo, BRANCH) == before

@@ -214,10 +214,15 @@ class Renderer:
 
     def _run_group(self, group: batch.Batch, exe: str
                    ) -> list[tuple[kz_render.Plan, bytes | kz_render.Output, float]]:
-        """One group: the batch, then (after a failure) the failed unit alone and the rest again."""
+        """One group. kustomize stops at the first unit that fails and names it: that unit is rendered
+        alone (for its own error finding), the units before it (which built) run again as one batch
+        and those after it as another, so a failure costs one more pass, not one per unit."""
         out: list[tuple[kz_render.Plan, bytes | kz_render.Output, float]] = []
-        plans = list(group.plans)
-        while plans:
+        queue = [list(group.plans)]
+        while queue:
+            plans = queue.pop(0)
+            if not plans:
+                continue
             started = time.perf_counter()
             todo = batch.Batch(plans, set().union(*(p.files for p in plans)))
             outputs, failed = batch.run_batch(todo, self.tree, exe, self._workdir(), self.timeout, self.max_output,
@@ -225,13 +230,15 @@ class Renderer:
             share = (time.perf_counter() - started) / len(plans)
             if outputs is not None:
                 out.extend((p, kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share) for p in plans)
-                break
-            alone = [p for p in plans if p.root == failed] if failed else list(plans)
+                continue
+            at = next((i for i, p in enumerate(plans) if p.root == failed), None) if failed else None
+            alone = [plans[at]] if at is not None else plans
             for unit_plan in alone:
                 started = time.perf_counter()
                 produced = kz_render.run(unit_plan, self.tree, exe, self._workdir(), self.timeout, self.max_output)
                 out.append((unit_plan, produced, share + time.perf_counter() - started))
-            plans = [p for p in plans if p not in alone]
+            if at is not None:
+                queue[:0] = [plans[:at], plans[at + 1:]]
         return out
 
     def _exe(self) -> str:

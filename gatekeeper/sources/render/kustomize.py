@@ -150,7 +150,7 @@ def materialize(unit_plan: Plan, tree: Tree, dest: Path, origins: bool = True) -
 def with_origins(data: bytes) -> bytes:
     """The root kustomization with ``buildMetadata: [originAnnotations]`` added."""
     try:
-        obj = yaml.safe_load(data)
+        obj = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return data
     if not isinstance(obj, dict):
@@ -178,11 +178,31 @@ def take_origin(obj: dict[str, Any], keep: bool) -> dict[str, Any] | None:
     raw = annotations[ORIGIN] if keep else annotations.pop(ORIGIN)
     if not keep and not annotations:
         del meta["annotations"]
-    try:
-        parsed = yaml.safe_load(raw) if isinstance(raw, str) else None
-    except yaml.YAMLError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
+    return parse_origin(raw) if isinstance(raw, str) else None
+
+
+_ORIGIN_LINE = re.compile(r"^( *)([A-Za-z]+): ?(.*)$")
+
+
+def parse_origin(text: str) -> dict[str, Any] | None:
+    """kustomize's origin annotation (``path: ...``, or ``configuredIn`` with a ``configuredBy`` map),
+    read line by line: it is small, flat and written by kustomize, and this runs once per object."""
+    out: dict[str, Any] = {}
+    nested: dict[str, Any] | None = None
+    for line in text.splitlines():
+        found = _ORIGIN_LINE.match(line)
+        if found is None:
+            continue
+        indent, key, value = found.groups()
+        value = value.strip().strip("'\"")
+        if indent and nested is not None:
+            nested[key] = value
+        elif not value:
+            nested = out[key] = {}
+        else:
+            nested = None
+            out[key] = value
+    return out or None
 
 
 _TMP_PATH = re.compile(r"(/[^\s'\"]*?)/repo/")
