@@ -219,9 +219,70 @@ class Expression:
         visit(self.root, False)
         return [p for _pos, p in sorted(paths, key=lambda item: item[0])]
 
+    def read_paths(self, variable: str) -> tuple[tuple[str, ...], ...] | None:
+        """The field paths below ``variable`` the expression can read, or None when it uses the variable
+        as a whole (passes it on, compares it). A ``*`` step stands for every item of a list that a
+        comprehension iterates (``object.spec.containers.all(c, c.image != '')`` reads
+        ``spec.containers.*.image``). Every value the expression reads lies under one of the paths, so
+        a copy holding just those subtrees (``views.prune``) evaluates the same."""
+        found = _uses(variable, self.root)
+        return None if found is None else tuple(dict.fromkeys(found))
+
     def iterates(self) -> bool:
         """True when the expression holds a comprehension (all, exists, map, filter...)."""
         return any(node.kind == "comprehension" for node in self.walk())
+
+
+def _chain(node: Node) -> tuple[str, tuple[str, ...]] | None:
+    """(root identifier, path) of a field-selection chain (``a.b.?c``), or None."""
+    parts: list[str] = []
+    while True:
+        if node.kind == "select" and node.children:
+            parts.append(node.name)
+            node = node.children[0]
+        elif (node.kind == "call" and node.name == "_?._" and len(node.children) == 2
+              and node.children[1].kind == "const" and isinstance(node.children[1].value, str)):
+            parts.append(node.children[1].value)
+            node = node.children[0]
+        elif node.kind == "ident":
+            return node.name, tuple(reversed(parts))
+        else:
+            return None
+
+
+def _uses(name: str, node: Node) -> list[tuple[str, ...]] | None:
+    """Paths read below identifier ``name`` in ``node`` (None: it is used whole)."""
+    found: list[tuple[str, ...]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        chain = _chain(item)
+        if chain is not None:
+            if chain[0] == name:
+                if not chain[1]:
+                    return None
+                found.append(chain[1])
+            continue  # a chain's inner nodes are selections only
+        if item.kind == "comprehension" and item.children:
+            if name in item.bound:
+                continue  # shadowed inside: only the range can read the outer name
+            range_chain = _chain(item.children[0])
+            if range_chain is not None and range_chain[0] == name and range_chain[1] and len(item.bound) == 2:
+                inner: list[tuple[str, ...]] | None = []
+                for body in item.children[1:]:
+                    sub = _uses(item.name, body)
+                    if sub is None or inner is None:
+                        inner = None
+                    else:
+                        inner.extend(sub)
+                if inner:
+                    found.extend((*range_chain[1], "*", *p) for p in inner)
+                else:
+                    found.append(range_chain[1])
+                stack.extend(item.children[1:])
+                continue
+        stack.extend(item.children)
+    return found
 
 
 def decode(serialized: bytes) -> Expression:

@@ -179,19 +179,19 @@ class Program:
         if self.unsupported is not None:
             raise Unsupported(f"uses {self.unsupported}")
         try:
-            if isinstance(bindings, Mapping):
-                result = self._compiled.eval(data=bindings)
-            else:
-                result = self._compiled.eval(bindings)
+            if type(bindings) is dict or isinstance(bindings, Mapping):
+                bindings = self._env.activation(bindings)
+            result = self._compiled.eval(bindings)
+            value = result.plain_value()
         except RuntimeError as exc:
             raise self._error(str(exc)) from None
-        kind = result.type().name()
-        if kind == "ERROR" or kind == "*error*":
-            raise self._error(str(result.value()))
-        try:
-            return result.plain_value()
         except (TypeError, ValueError) as exc:  # an optional or other unconvertible result
-            raise EvaluationError(f"the expression's result cannot be used here ({kind.lower()})") from exc
+            raise EvaluationError("the expression's result cannot be used here") from exc
+        if isinstance(value, str) or value is None:  # errors come back as their message: ask the type
+            kind = result.type().name()
+            if kind in ("ERROR", "*error*"):
+                raise self._error(str(value))
+        return value
 
     def _error(self, message: str) -> EvaluationError:
         if "Iteration budget exceeded" in message:

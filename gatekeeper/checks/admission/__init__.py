@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import cel
+from gatekeeper.cel.views import Trie, merge_paths, trie
 from gatekeeper.checks.admission import policies
-from gatekeeper.checks.admission.evaluate import evaluate
-from gatekeeper.checks.admission.matching import MatchError, Scope, Target
+from gatekeeper.checks.admission.evaluate import Shared, evaluate
+from gatekeeper.checks.admission.matching import MatchError, Scope, Target, object_matches, rules_match, selective
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
@@ -107,17 +108,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
 class _Pair:
     policy: policies.Policy
     binding: policies.Binding
-    plurals: frozenset[str] | None  # resources the policy's rules name (None: a wildcard)
+    selective: bool  # matching depends on the object (names, selectors), not only its kind
+    paths: tuple[tuple[str, ...], ...] | None  # what the policy reads below ``object``
 
 
-def _plurals(match: dict[str, Any]) -> frozenset[str] | None:
-    names: set[str] = set()
-    for rule in match.get("resourceRules") or []:
-        for name in (rule.get("resources") or []) if isinstance(rule, dict) else []:
-            if name in ("*", "*/*"):
-                return None
-            names.add(str(name))
-    return frozenset(names)
+@dataclass(slots=True)
+class _Candidates:
+    """The bindings whose rules match a kind, and the union of what their policies read."""
+
+    pairs: list[_Pair]
+    paths: Trie | None
+    reads: frozenset[str]
 
 
 class AdmissionCheck(Check):
@@ -129,6 +130,7 @@ class AdmissionCheck(Check):
 
     def __init__(self) -> None:
         self.pairs: list[_Pair] = []
+        self._by_kind: dict[tuple[str, str, str, str, bool], _Candidates] = {}
         self.unbound: list[policies.Binding] = []
         self.policies: list[policies.Policy] = []
         self.scope = Scope({}, set(), {})
@@ -195,7 +197,8 @@ class AdmissionCheck(Check):
             if bound is None:
                 self.unbound.append(binding)
             else:
-                self.pairs.append(_Pair(bound, binding, _plurals(bound.match)))
+                self.pairs.append(_Pair(bound, binding, selective(bound.match) or selective(binding.match),
+                                        bound.object_paths))
         self.scope = Scope.of(everything)
         kinds = {p.param_kind for p in self.policies if p.param_kind is not None}
         for r in everything:
@@ -207,18 +210,35 @@ class AdmissionCheck(Check):
             return "no ValidatingAdmissionPolicy or binding in the tree or a policy directory"
         return None
 
+    def _candidates(self, target: Target) -> _Candidates:
+        key = (target.group, target.version, target.kind, target.plural, target.cluster_scoped)
+        found = self._by_kind.get(key)
+        if found is None:
+            pairs = [p for p in self.pairs if rules_match(p.policy.match, target, need_rules=True)
+                     and rules_match(p.binding.match, target, need_rules=False)]
+            reads = frozenset(v for p in pairs for v in p.policy.reads)
+            found = self._by_kind[key] = _Candidates(pairs, trie(merge_paths(p.paths for p in pairs)), reads)
+        return found
+
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         if not self.pairs:
             return []
         target = Target.of(resource, self.scope)
+        candidates = self._candidates(target)
+        if not candidates.pairs:
+            return []
         findings: list[Finding] = []
-        for pair in self.pairs:
-            if pair.plurals is not None and target.plural not in pair.plurals:
-                continue
+        shared: Shared | None = None
+        for pair in candidates.pairs:
             try:
-                outcomes = evaluate(pair.policy, pair.binding, target, self.scope, self.params)
+                if pair.selective and not (object_matches(pair.policy.match, target, self.scope)
+                                           and object_matches(pair.binding.match, target, self.scope)):
+                    continue
             except MatchError as exc:
                 raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
+            if shared is None:
+                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads)
+            outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params)
             findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
                                          evidence=o.evidence) for o in outcomes)
         return findings

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gatekeeper import cel
-from gatekeeper.checks.admission.matching import NAME_LABEL, Scope, Target, matches
-from gatekeeper.checks.admission.policies import POLICY_KIND, VARIABLES, Binding, Expression, Policy
+from gatekeeper.cel.views import Trie, prune
+from gatekeeper.checks.admission.matching import NAME_LABEL, Scope, Target
+from gatekeeper.checks.admission.policies import VARIABLES, Binding, Expression, Policy
 from gatekeeper.checks.policy.match import selector_matches
 from gatekeeper.model import FieldPath, Resource, Severity
 
-_SEVERITY = {"Deny": Severity.ERROR, "Warn": Severity.WARNING, "Audit": Severity.INFO}
 MESSAGE_LIMIT = 400
 
 
@@ -34,6 +34,10 @@ class Outcome:
     evidence: str
 
 
+def _env() -> cel.Environment:
+    return cel.environment(VARIABLES)
+
+
 class _Failed(Exception):
     """An expression could not be evaluated (the failure policy decides)."""
 
@@ -45,10 +49,6 @@ class _Failed(Exception):
 
 class _Unsupported(_Failed):
     """An expression needs what does not exist offline."""
-
-
-def action_severity(binding: Binding) -> Severity:
-    return max(_SEVERITY[a] for a in binding.actions)
 
 
 def _request(target: Target) -> dict[str, Any]:
@@ -107,27 +107,35 @@ def _labels(obj: dict[str, Any]) -> dict[str, Any]:
     return labels if isinstance(labels, dict) else {}
 
 
-def _where(expr: Expression) -> FieldPath:
-    """The object field an expression reads, when it reads exactly one."""
-    if expr.program is None:
-        return ()
-    paths = set(expr.program.ast.select_paths("object"))
-    return next(iter(paths)) if len(paths) == 1 else ()
+@dataclass(slots=True)
+class Shared:
+    """What every binding evaluated for one object shares: the bindings (the object reduced to the
+    paths the applicable policies read) and one activation for policies without params or variables."""
+
+    base: dict[str, Any]
+    _activation: Any = None
+
+    @classmethod
+    def of(cls, target: Target, scope: Scope, paths: Trie | None, reads: frozenset[str]) -> Shared:
+        """Only what the policies read is built and bound (a request or a namespace costs conversion)."""
+        base: dict[str, Any] = {"object": prune(target.resource.obj, paths), "oldObject": None, "params": None}
+        if "request" in reads:
+            base["request"] = _request(target)
+        if "namespaceObject" in reads:
+            base["namespaceObject"] = _namespace_object(target, scope)
+        return cls(base)
+
+    def activation(self) -> Any:
+        if self._activation is None:
+            self._activation = _env().activation(self.base)
+        return self._activation
 
 
-def _suffix(policy: Policy, binding: Binding) -> str:
-    return f" [{POLICY_KIND} {policy.name}, binding {binding.name}]"
-
-
-def evaluate(policy: Policy, binding: Binding, target: Target, scope: Scope,
+def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
              params: dict[tuple[str, str], list[Resource]]) -> list[Outcome]:
-    """Every outcome of a binding for one object (empty: it does not apply, or the object passes)."""
-    if not matches(policy.match, target, scope, need_rules=True):
-        return []
-    if binding.match is not None and not matches(binding.match, target, scope, need_rules=False):
-        return []
-    severity = action_severity(binding)
-    suffix = _suffix(policy, binding)
+    """Every outcome of a binding for one object it matches (empty: the object passes)."""
+    severity = binding.severity
+    suffix = binding.suffix
     selected: list[Resource | None]
     if policy.param_kind is None:
         selected = [None]
@@ -145,13 +153,14 @@ def evaluate(policy: Policy, binding: Binding, target: Target, scope: Scope,
                             "for the binding's paramRef (parameterNotFoundAction: Deny)" + suffix, (), severity,
                             "no-params")]
         selected = list(found)
-    base = {"object": target.resource.obj, "oldObject": None, "request": _request(target),
-            "namespaceObject": _namespace_object(target, scope)}
     out: list[Outcome] = []
     for param in selected:
         try:
-            out.extend(_one(policy, binding, {**base, "params": param.obj if param is not None else None},
-                            severity, suffix))
+            if param is None and not policy.variables:
+                out.extend(_one(policy, shared.base, shared.activation(), severity, suffix))
+            else:
+                base = {**shared.base, "params": param.obj if param is not None else None}
+                out.extend(_one(policy, base, None, severity, suffix))
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
@@ -159,7 +168,7 @@ def evaluate(policy: Policy, binding: Binding, target: Target, scope: Scope,
             level = severity if policy.failure_policy == "Fail" else Severity.INFO
             text = (f"expression could not be evaluated (failurePolicy {policy.failure_policy}): {exc.message} "
                     f"[expression: {_short(exc.expression.source)}]")
-            out.append(Outcome("admission-error", text + suffix, _where(exc.expression), level,
+            out.append(Outcome("admission-error", text + suffix, exc.expression.where, level,
                                exc.expression.source))
     return out
 
@@ -169,11 +178,11 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
-def _one(policy: Policy, binding: Binding, base: dict[str, Any], severity: Severity, suffix: str) -> list[Outcome]:
-    env = cel.environment(VARIABLES)
-    bound: Any = env.activation(base) if not policy.variables else None
+def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severity, suffix: str) -> list[Outcome]:
+    env = _env()
+    bound: Any = activation if activation is not None else (base if policy.variables else env.activation(base))
     for _name, condition in policy.match_conditions:
-        value = _run(condition, bound if bound is not None else base)
+        value = _run(condition, bound)
         if value is False:
             return []
         if value is not True:
@@ -207,7 +216,7 @@ def _one(policy: Policy, binding: Binding, base: dict[str, Any], severity: Sever
         message = _message(validation.message, validation.message_expression, bound, expr.source)
         if validation.reason:
             message += f" (reason: {validation.reason})"
-        out.append(Outcome("admission-denied", message[:MESSAGE_LIMIT] + suffix, _where(expr), severity, expr.source))
+        out.append(Outcome("admission-denied", message[:MESSAGE_LIMIT] + suffix, expr.where, severity, expr.source))
     return out
 
 

@@ -13,7 +13,7 @@ selector that matches everything. ``objectSelector`` reads the object's labels.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED, MatchError, selector_matches
@@ -22,7 +22,8 @@ from gatekeeper.model import Resource
 NAME_LABEL = "kubernetes.io/metadata.name"
 _IRREGULAR = {"Endpoints": "endpoints", "PodMetrics": "pods", "NodeMetrics": "nodes"}
 
-__all__ = ["MatchError", "Scope", "Target", "matches", "namespace_labels"]
+__all__ = ["MatchError", "Scope", "Target", "matches", "namespace_labels", "object_matches", "rules_match",
+           "selective"]
 
 
 def guess_resource(kind: str) -> str:
@@ -44,6 +45,17 @@ class Scope:
     plurals: dict[tuple[str, str], str]  # (group, kind) -> resource
     cluster_kinds: set[tuple[str, str]]  # (group, kind) of cluster-scoped kinds from CRDs
     namespaces: dict[str, dict[str, Any]]  # name -> Namespace object
+    kinds: dict[tuple[str, str], tuple[str, str, str, bool]] = field(default_factory=dict)
+
+    def kind_info(self, api_version: str, kind: str) -> tuple[str, str, str, bool]:
+        """(group, version, resource, cluster-scoped) of an apiVersion and kind, memoised."""
+        key = (api_version, kind)
+        found = self.kinds.get(key)
+        if found is None:
+            group, _, version = api_version.rpartition("/")
+            found = self.kinds[key] = (group, version, self.resource_name(group, kind),
+                                       self.cluster_scoped(group, kind))
+        return found
 
     @classmethod
     def of(cls, resources: list[Resource]) -> Scope:
@@ -85,10 +97,8 @@ class Target:
 
     @classmethod
     def of(cls, resource: Resource, scope: Scope) -> Target:
-        cluster = scope.cluster_scoped(resource.group, resource.kind)
-        return cls(resource, resource.group, resource.version, resource.kind,
-                   scope.resource_name(resource.group, resource.kind), cluster,
-                   None if cluster else resource.namespace)
+        group, version, plural, cluster = scope.kind_info(resource.api_version, resource.kind)
+        return cls(resource, group, version, resource.kind, plural, cluster, None if cluster else resource.namespace)
 
 
 def namespace_labels(name: str, scope: Scope) -> dict[str, Any]:
@@ -105,8 +115,8 @@ def _in(values: Any, value: str) -> bool:
     return isinstance(values, list) and ("*" in values or value in values)
 
 
-def rule_matches(rule: Mapping[str, Any], target: Target, equivalent: bool) -> bool:
-    """One ``NamedRuleWithOperations`` against the object (as a CREATE of the main resource)."""
+def _kind_matches(rule: Mapping[str, Any], target: Target, equivalent: bool) -> bool:
+    """One ``NamedRuleWithOperations`` against the object's kind (as a CREATE of the main resource)."""
     if not _in(rule.get("operations"), "CREATE"):
         return False
     if not _in(rule.get("apiGroups"), target.group):
@@ -117,8 +127,10 @@ def rule_matches(rule: Mapping[str, Any], target: Target, equivalent: bool) -> b
     if not isinstance(resources, list) or not any(r in ("*", "*/*", target.plural) for r in resources):
         return False
     scope = rule.get("scope", "*")
-    if (scope == "Cluster" and not target.cluster_scoped) or (scope == "Namespaced" and target.cluster_scoped):
-        return False
+    return not ((scope == "Cluster" and not target.cluster_scoped) or (scope == "Namespaced" and target.cluster_scoped))
+
+
+def _names_match(rule: Mapping[str, Any], target: Target) -> bool:
     names = rule.get("resourceNames")
     return not names or target.resource.name in names
 
@@ -129,20 +141,40 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, Any]:
     return labels if isinstance(labels, dict) else {}
 
 
-def matches(match: Mapping[str, Any] | None, target: Target, scope: Scope, *, need_rules: bool) -> bool:
-    """``MatchResources`` against the object. ``need_rules``: no resourceRules matches nothing (a
-    policy's matchConstraints); otherwise it adds no restriction (a binding's matchResources)."""
+def rules_match(match: Mapping[str, Any] | None, target: Target, *, need_rules: bool) -> bool:
+    """The resource rules of a ``MatchResources`` (not resourceNames or selectors) against the object's
+    kind. ``need_rules``: no resourceRules matches nothing (a policy's matchConstraints); otherwise
+    it adds no restriction (a binding's matchResources)."""
     match = match or {}
     equivalent = match.get("matchPolicy", "Equivalent") != "Exact"
     rules = match.get("resourceRules")
     if isinstance(rules, list) and rules:
-        if not any(isinstance(r, dict) and rule_matches(r, target, equivalent) for r in rules):
+        if not any(isinstance(r, dict) and _kind_matches(r, target, equivalent) for r in rules):
             return False
     elif need_rules:
         return False
-    excluded = match.get("excludeResourceRules")
-    if isinstance(excluded, list) and any(isinstance(r, dict) and rule_matches(r, target, equivalent)
-                                          for r in excluded):
+    excluded = [r for r in match.get("excludeResourceRules") or [] if isinstance(r, dict)]
+    return not any(not r.get("resourceNames") and _kind_matches(r, target, equivalent) for r in excluded)
+
+
+def selective(match: Mapping[str, Any] | None) -> bool:
+    """True when matching depends on the object, not just its kind (names, selectors)."""
+    match = match or {}
+    rules = [r for key in ("resourceRules", "excludeResourceRules") for r in match.get(key) or []
+             if isinstance(r, dict)]
+    return any(r.get("resourceNames") for r in rules) or bool(match.get("namespaceSelector")) or \
+        bool(match.get("objectSelector"))
+
+
+def object_matches(match: Mapping[str, Any] | None, target: Target, scope: Scope) -> bool:
+    """The object-dependent part of a ``MatchResources``: resourceNames, namespace and object selectors."""
+    match = match or {}
+    equivalent = match.get("matchPolicy", "Equivalent") != "Exact"
+    rules = [r for r in match.get("resourceRules") or [] if isinstance(r, dict)]
+    if rules and not any(_kind_matches(r, target, equivalent) and _names_match(r, target) for r in rules):
+        return False
+    excluded = [r for r in match.get("excludeResourceRules") or [] if isinstance(r, dict) and r.get("resourceNames")]
+    if any(_kind_matches(r, target, equivalent) and _names_match(r, target) for r in excluded):
         return False
     selector = match.get("namespaceSelector")
     if isinstance(selector, dict) and selector:
@@ -155,3 +187,8 @@ def matches(match: Mapping[str, Any] | None, target: Target, scope: Scope, *, ne
             return False
     objects = match.get("objectSelector")
     return not (isinstance(objects, dict) and objects and not selector_matches(objects, _labels(target.resource.obj)))
+
+
+def matches(match: Mapping[str, Any] | None, target: Target, scope: Scope, *, need_rules: bool) -> bool:
+    """A whole ``MatchResources`` against the object."""
+    return rules_match(match, target, need_rules=need_rules) and object_matches(match, target, scope)

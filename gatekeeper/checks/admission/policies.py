@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gatekeeper import cel
+from gatekeeper.cel.views import merge_paths
 from gatekeeper.checks.base import CheckLoadError
-from gatekeeper.model import FieldPath, Resource
+from gatekeeper.model import FieldPath, Resource, Severity
 
 GROUP = "admissionregistration.k8s.io"
 POLICY_KIND = "ValidatingAdmissionPolicy"
 BINDING_KIND = "ValidatingAdmissionPolicyBinding"
 VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "authorizer", "variables")
 ACTIONS = ("Deny", "Warn", "Audit")
+_SEVERITY = {"Deny": Severity.ERROR, "Warn": Severity.WARNING, "Audit": Severity.INFO}
 
 
 @dataclass(slots=True)
@@ -29,6 +31,7 @@ class Expression:
     path: FieldPath
     program: cel.Program | None = None  # None: over the engine's limits (see ``limit``)
     limit: str = ""
+    where: FieldPath = ()  # the object field it reads, when it reads exactly one
 
 
 @dataclass(slots=True)
@@ -52,6 +55,17 @@ class Policy:
     variables: list[tuple[str, Expression]] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
 
+    @property
+    def object_paths(self) -> tuple[tuple[str, ...], ...] | None:
+        """The paths below ``object`` the policy's expressions can read (None: the whole object)."""
+        return merge_paths(e.program.ast.read_paths("object") if e.program is not None else ()
+                           for e in self.expressions())
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The variables (object, request, params...) the policy's expressions read."""
+        return frozenset(v for e in self.expressions() if e.program is not None for v in e.program.variables)
+
     def expressions(self) -> list[Expression]:
         """Every expression of the policy."""
         out = [e for _n, e in self.match_conditions] + [e for _n, e in self.variables]
@@ -72,6 +86,12 @@ class Binding:
     actions: tuple[str, ...]
     match: dict[str, Any] | None = None
     param_ref: dict[str, Any] | None = None
+    severity: Severity = Severity.ERROR  # the highest of the actions (Deny error, Warn warning, Audit info)
+    suffix: str = ""  # what every message of the binding ends with: the policy and binding names
+
+    def __post_init__(self) -> None:
+        self.severity = max(_SEVERITY[a] for a in self.actions)
+        self.suffix = f" [{POLICY_KIND} {self.policy_name}, binding {self.name}]"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -89,6 +109,8 @@ def _compile(env: cel.Environment, resource: Resource, source: Any, path: FieldP
     expr = Expression(source, path)
     try:
         expr.program = env.compile(source)
+        paths = set(expr.program.ast.select_paths("object"))
+        expr.where = next(iter(paths)) if len(paths) == 1 else ()
     except cel.CompileError as exc:
         if not exc.limit:
             raise CheckLoadError(

@@ -1,0 +1,78 @@
+"""Smaller bindings: a copy of a value holding only the subtrees a set of expressions reads.
+
+The engine converts a bound Python value when an expression first reads it, and a whole
+manifest costs tens of microseconds, many times an evaluation. ``Program.ast.read_paths``
+says which field paths an expression can read below a variable; ``merge_paths`` joins them for
+several programs, ``trie`` compiles them once, and ``prune`` copies just those subtrees (a ``*``
+step prunes every item of a list; any other value on the way is kept whole), so every read gives
+the same value as on the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+Paths = tuple[tuple[str, ...], ...]
+
+
+def merge_paths(groups: Iterable[Paths | None]) -> Paths | None:
+    """The union of several programs' paths (None when any reads the value whole), without paths
+    that lie under another one."""
+    found: set[tuple[str, ...]] = set()
+    for group in groups:
+        if group is None:
+            return None
+        found.update(group)
+    if () in found:
+        return None
+    ordered = sorted(found, key=len)
+    kept: list[tuple[str, ...]] = []
+    for path in ordered:
+        if not any(path[:len(k)] == k for k in kept):
+            kept.append(path)
+    return tuple(kept)
+
+
+Trie = dict[str, "Trie | None"]  # key -> what to keep below it (None: all of it); "*": each list item
+
+
+def trie(paths: Paths | None) -> Trie | None:
+    """``paths`` as a trie for ``prune`` (build it once, prune many values with it)."""
+    if paths is None:
+        return None
+    root: Trie = {}
+    for path in paths:
+        if not path:
+            return None
+        node = root
+        for i, key in enumerate(path):
+            if i == len(path) - 1:
+                node[key] = None
+                break
+            child = node.get(key, {})
+            if child is None:
+                break  # already kept whole
+            node[key] = child
+            node = child
+    return root
+
+
+def prune(value: Any, kept: Trie | None) -> Any:
+    """``value`` reduced to what the trie keeps (``value`` itself for None, or where it is neither a map
+    nor a list the trie steps into with ``*``)."""
+    if kept is None:
+        return value
+    if type(value) is dict:
+        out = {}
+        for key, below in kept.items():
+            if key in value:
+                child = value[key]
+                out[key] = child if below is None else prune(child, below)
+        if "*" in kept:
+            return value  # a map iterated by a comprehension: its keys are read
+        return out
+    if type(value) is list and "*" in kept and len(kept) == 1:
+        below = kept["*"]
+        return value if below is None else [prune(item, below) for item in value]
+    return value
