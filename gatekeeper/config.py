@@ -184,6 +184,11 @@ def load(path: Path | None, catalogue: Catalogue) -> Config:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    return load_bytes(data, path, catalogue)
+
+
+def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
+    """``load`` for the bytes of a config file (read from a commit, say); ``path`` names it."""
     parsed = parse(SourceFile(path.name, data))
     if parsed.findings:
         first = parsed.findings[0]

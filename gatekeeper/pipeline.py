@@ -20,6 +20,7 @@ from typing import Any
 
 from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
+from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources import classify
@@ -61,6 +62,7 @@ class Run:
     # rendered, the others' files stay context as written (None: render every unit)
     render_focus: set[str] | None = None
     baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
+    allow_empty: bool = False  # a run that checked nothing (no file, or no check ran) passes instead of exit 2
 
 
 @dataclass(slots=True)
@@ -80,11 +82,14 @@ def load(run: Run) -> Loaded:
     """Collect and parse the run's files into documents and resources."""
     findings: list[Finding] = []
     notes: list[str] = []
+    walker: Walker | None = None
+    skipped: list[str] = []
     if run.files is None:
         walker = Walker(run.root, run.config.include or DEFAULT_INCLUDE, run.config.exclude,
                         run.config.max_file_size)
         collected = walker.collect(run.paths or [run.root])
-        files, findings, notes = collected.files, collected.findings, collected.notes
+        files, findings, notes = list(collected.files), collected.findings, collected.notes
+        skipped = collected.case_skipped
     else:
         files = run.files
     refused = len(findings)
@@ -92,6 +97,8 @@ def load(run: Run) -> Loaded:
     resources: list[Resource] = []
     with gc_paused():
         _parse_all(run, files, findings, documents, resources)
+        if walker is not None and skipped:
+            files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
     classes = classify.classify(documents, (f.path for f in files))
     resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
@@ -102,7 +109,8 @@ def load(run: Run) -> Loaded:
     notes.extend(outcome.notes)
     documents.extend(outcome.documents)
     resources = [r for doc in documents for r in doc.resources]
-    return Loaded(len(files) + refused, documents, resources, findings, notes, outcome, classes)
+    return Loaded(len(files) + refused + outcome.adopted_files, documents, resources, findings, notes, outcome,
+                  classes)
 
 
 @contextmanager
@@ -142,6 +150,24 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+
+
+def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[Finding],
+                   documents: list[Document], resources: list[Resource], notes: list[str]) -> list[SourceFile]:
+    """Files with an upper-case extension (``x.YAML``): Argo CD (``^.*\\.(yaml|yml|json)$``) and Flux
+    (``.yaml``/``.yml``) match extensions case-sensitively and never read them, but kustomize reads
+    any file a kustomization names. Those are checked; the rest are named in a note."""
+    named = classify.named_by_kustomizations(documents)
+    read = [f for rel in skipped if rel in named and (f := walker.add_file(rel)) is not None]
+    _parse_all(run, read, findings, documents, resources)
+    rest = [rel for rel in skipped if rel not in named]
+    if rest:
+        shown = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+        notes.append(f"{len(rest)} file(s) with an upper-case extension were not checked ({shown}): Argo CD "
+                     "reads .yaml/.yml/.json and Flux .yaml/.yml, both case-sensitively, so neither deploys them "
+                     "(files a kustomization names are read by kustomize and were checked); rename them, or add "
+                     "them to include")
+    return read
 
 
 def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],
@@ -201,6 +227,18 @@ def _record(check: Check, path: str | None, errors: list[CheckError], exc: Excep
     errors.append(CheckError(check.name, f"internal error{where}: {describe(exc)}", path))
 
 
+def nothing_checked(report: Report) -> list[CheckError]:
+    """The error of a run that checked nothing: it must not pass, since a configuration that excludes
+    every file or disables every check would switch the gate off (``--allow-empty`` accepts it)."""
+    if report.files == 0:
+        why = "no file was read (the PATHS hold no manifest, or include/exclude in .gatekeeper.yaml match none)"
+    elif not report.checks:
+        why = "no check ran (every selected check is disabled or inactive)"
+    else:
+        return []
+    return [CheckError("pipeline", f"nothing was checked: {why}; pass --allow-empty if that is intended")]
+
+
 def describe(exc: BaseException) -> str:
     """An unexpected exception as a report names it: its class. Its text can quote the document
     being read (PyYAML's bool constructor puts the value in a KeyError, an OSError the file name a
@@ -211,12 +249,13 @@ def describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__} (details withheld: set GATEKEEPER_DEBUG=1 to see them)"
 
 
-def run_checks(run: Run, loaded: Loaded, report: Report) -> list[Finding]:
-    """Prepare and run every selected check over the loaded state."""
+def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | None = None) -> list[Finding]:
+    """Prepare and run every selected check over the loaded state; secret values the checks
+    detect are added to ``detected`` (for masking the report)."""
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
-                  classes=loaded.classes)
+                  classes=loaded.classes, detected=detected if detected is not None else set())
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
@@ -372,11 +411,14 @@ def _execute(run: Run) -> Report:
                                                                               key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
                        if run.report_paths is None or r.path in run.report_paths]
+    detected: set[str] = set()
     try:
-        findings = loaded.findings + run_checks(run, loaded, report)
+        findings = loaded.findings + run_checks(run, loaded, report, detected)
     except CheckLoadError as exc:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
+    if not run.allow_empty:
+        report.errors.extend(nothing_checked(report))
     findings = apply_rule_config(findings, run.config)
     findings = apply_waivers(findings, loaded.resources, run.config, run.root, rules, today=run.today,
                              ran=report.checks)
@@ -385,6 +427,7 @@ def _execute(run: Run) -> Report:
     findings = scope(merge_units(findings), run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
+    Masker(detected).report(report)  # no text of the report shows a detected value or a token
     for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
         doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
         doc.held = []

@@ -141,7 +141,8 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     files = git.read_blobs(repo, entries)
     old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
     base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None,
-                       tree=GitTree(repo, every), render_outcome=None)
+                       tree=GitTree(repo, every), render_outcome=None,
+                       allow_empty=True)  # a base without manifests yet is a base
     report = execute(base_run)
     return {f.fingerprint for f in report.findings if f.fingerprint}
 

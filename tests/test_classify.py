@@ -281,3 +281,18 @@ def test_explain_files_in_text_output(write: Write, tmp_path: Path) -> None:
     _code, out = run_cli("check", str(tmp_path), "--checks", "secrets", "--explain-files")
     assert "  package-lock.json: lock-file: dependency lock file (package-lock.json) -> secrets" in out
     assert "  deploy.yaml: manifest: holds Kubernetes objects (apiVersion and kind) -> every check" in out
+
+
+def test_upper_case_extensions_are_noted_unless_a_kustomization_names_them(write: Write, tmp_path: Path) -> None:
+    """Argo CD and Flux match .yaml/.yml case-sensitively; kustomize reads any file it is given."""
+    write("app/kustomization.yaml", "resources: [deploy.YAML]\n")
+    write("app/deploy.YAML", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: 1}\n")
+    write("app/stray.YML", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {x: 1}\n")
+    write("other/Legacy.Yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    code, report = run_json(str(tmp_path), "--checks", "schema")
+    assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [("app/deploy.YAML", 4, "schema-type")]
+    assert report["summary"]["files"] == 2 and code == 1
+    [note] = [n for n in report["notes"] if "upper-case extension" in n]
+    assert note.startswith("2 file(s) with an upper-case extension were not checked (app/stray.YML, "
+                           "other/Legacy.Yaml): Argo CD reads .yaml/.yml/.json and Flux .yaml/.yml, both "
+                           "case-sensitively")

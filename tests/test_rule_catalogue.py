@@ -10,6 +10,7 @@ import pytest
 from gatekeeper.catalogue import DEFAULT_SECTION, Catalogue
 from gatekeeper.checks import REGISTRY, catalogue
 from gatekeeper.checks.base import Check
+from gatekeeper.config_change import CONFIG_RULES
 from gatekeeper.model import Rule, Severity
 from gatekeeper.sources.rules import PARSE_RULES
 from gatekeeper.waivers import WAIVER_RULES
@@ -27,7 +28,7 @@ def test_catalogue_collects_every_registered_check_with_loader_and_waiver_rules_
     cat = catalogue()
     assert cat.names() == list(REGISTRY)
     assert cat.rules[: len(PARSE_RULES)] == PARSE_RULES
-    assert cat.rules[-len(WAIVER_RULES):] == WAIVER_RULES
+    assert cat.rules[-len(WAIVER_RULES) - len(CONFIG_RULES):] == (*WAIVER_RULES, *CONFIG_RULES)
     for entry in cat.checks:
         assert all(r.check == entry.name for r in entry.rules), entry.name
     assert cat.check_of("image-latest") == "lint" and cat.rule("no-such-rule") is None

@@ -12,6 +12,7 @@ from functools import cache
 
 from gatekeeper.catalogue import Catalogue
 from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.config_change import CONFIG_RULES
 from gatekeeper.model import Rule
 from gatekeeper.sources.rules import PARSE_RULES, RENDER_RULES
 from gatekeeper.waivers import WAIVER_RULES
@@ -60,8 +61,9 @@ def all_checks() -> list[Check]:
 
 @cache
 def catalogue() -> Catalogue:
-    """The rule catalogue of this build: loader rules, every registered check's, then the waivers'."""
-    return Catalogue.collect(all_checks(), before=(*PARSE_RULES, *RENDER_RULES), after=WAIVER_RULES)
+    """The rule catalogue of this build: loader rules, every registered check's, then the waivers' and
+    the configuration-change rule."""
+    return Catalogue.collect(all_checks(), before=(*PARSE_RULES, *RENDER_RULES), after=(*WAIVER_RULES, *CONFIG_RULES))
 
 
 def all_rules() -> list[Rule]:

@@ -31,6 +31,9 @@ class Context:
     # result for an unchanged object cannot change to these files.
     hook_paths: set[str] | None = None
     classes: dict[str, Classification] = field(default_factory=dict)  # what each file is (sources/classify)
+    # Secret values checks detected: the pipeline masks them wherever a report would show them
+    # (a name, a field path, another check's message). Only ever added to, never rendered.
+    detected: set[str] = field(default_factory=set)
 
     def allows(self, check: str, path: str) -> bool:
         """Whether ``check`` reads the file at ``path`` (lock files and tool configs get only some checks)."""

@@ -28,6 +28,8 @@ from gatekeeper.sources.files import SourceFile
               help="Directory findings' paths are relative to [default: the scanned directory].")
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: on a terminal].")
 @click.option("--show-waived", is_flag=True, help="List waived findings in text output too.")
+@click.option("--allow-empty", is_flag=True,
+              help="Pass a run that checked nothing (no file read, or no check ran) instead of exiting 2.")
 @people_options
 @click.option("--stdin-name", metavar="PATH",
               help="With '-' (read manifests from stdin): the path findings report [default: <stdin>].")

@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 import click
 
-from gatekeeper import scope
+from gatekeeper import config as config_mod
+from gatekeeper import config_change, scope
+from gatekeeper.checks import catalogue
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.context_cache import ContextCache
-from gatekeeper.model import Report
+from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
@@ -196,6 +198,34 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
                             f"{cache.saved} stored (of {max(context, 0)} context files)")
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only))
+    weakened = config_findings(run, repo, selection, report.notes)
+    if weakened:
+        report.findings = sorted([*report.findings, *weakened],
+                                 key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
+
+
+def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list[str]) -> list[Finding]:
+    """Warnings for what the change does to the configuration in use, against the base's."""
+    if selection.base_rev is None:
+        return []
+    root = Path(repo.working_tree_dir)
+    names: tuple[str, ...] = config_mod.CONFIG_NAMES
+    if run.config.path is not None:
+        try:
+            names = (run.config.path.absolute().relative_to(root.absolute()).as_posix(),)
+        except ValueError:
+            return []  # a configuration from outside the repository has no base to compare with
+    for rel in names:
+        data = git.blob_at(repo, selection.base_rev, rel)
+        if data is None:
+            continue
+        try:
+            base = config_mod.load_bytes(data, root / rel, catalogue())
+        except config_mod.ConfigError:
+            notes.append(f"{rel}: the configuration at the base is invalid; the change to it was not compared")
+            return []
+        return config_change.findings(base, run.config, catalogue(), rel)
+    return config_change.findings(config_mod.Config(), run.config, catalogue(), names[0])
 
 
 def github_environment(report: Report, specs: list[OutputSpec]) -> None:

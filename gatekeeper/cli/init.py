@@ -1,7 +1,8 @@
 """``gatekeeper init``: set a repository up for the gate.
 
-Writes ``.gatekeeper.yaml``, copies the starter policy library to ``policies/``, and writes
-the GitHub workflow and the ``.pre-commit-config.yaml`` (or prints those two with
+Writes ``.gatekeeper.yaml``, copies the starter policy library to ``policies/`` (with the
+registries and labels the repository already uses as its constraints' parameters, see
+``starter.py``), and writes the GitHub workflow and the ``.pre-commit-config.yaml`` (or prints those two with
 ``--print-snippets``). Nothing is overwritten without ``--force``: when any target exists,
 nothing at all is written.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 
 from gatekeeper import __version__
+from gatekeeper.cli import starter
 
 ACTION_REPO = "gitops-gatekeeper/gitops-gatekeeper"
 CONFIG_FILE = ".gatekeeper.yaml"
@@ -37,7 +39,8 @@ checks:
     paths: [policies]
 # Per-rule overrides, e.g.:
 # rules:
-#   image-latest-tag: {severity: warning}
+#   image-latest: {severity: warning}
+#   cpu-limit: {enabled: true}
 # Waivers need a reason (and should have an owner and an expiry):
 # waivers:
 #   - rule: run-as-root
@@ -123,6 +126,7 @@ def init(directory: Path, force: bool, no_policies: bool, print_snippets: bool, 
         raise InitError(f"{', '.join(existing)} already exist(s) in {directory}; nothing was written "
                         "(use --force to overwrite, or --print-snippets to print the workflow and "
                         "pre-commit config instead of writing them)")
+    seen = starter.observe(directory, exclude=(f"{POLICY_DIR}/", ".github/")) if library is not None else None
     for rel, text in files.items():
         path = directory / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +136,8 @@ def init(directory: Path, force: bool, no_policies: bool, print_snippets: bool, 
         # the Kyverno library is examples to pick from, not a default: copying it would enforce all of it
         shutil.copytree(library, directory / POLICY_DIR, dirs_exist_ok=True, ignore=_top_level("kyverno"))
         click.echo(f"copied the starter policy library to {POLICY_DIR}/")
+        for line in starter.fit(directory / POLICY_DIR, seen or starter.Observed()):
+            click.echo(line)
     if print_snippets:
         for rel, text in snippets.items():
             click.echo(f"\n# {rel}\n{text}", nl=False)

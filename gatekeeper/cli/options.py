@@ -76,7 +76,7 @@ def load_config(config_path: Path | None, start: Path) -> config_mod.Config:
 
 def build_run(root: Path, paths: list[Path], *, config_path: Path | None, checks: str | None,
               fail_on: str | None, kubernetes_version: str | None, strict: bool | None,
-              schema_dirs: tuple[Path, ...], **extra: Any) -> Run:
+              schema_dirs: tuple[Path, ...], allow_empty: bool = False, **extra: Any) -> Run:
     """Turn parsed options into a Run."""
     cfg = load_config(config_path, paths[0] if paths else root)
     options: dict[str, Any] = {k: v for k, v in extra.items() if v not in (None, (), [])}
@@ -93,6 +93,7 @@ def build_run(root: Path, paths: list[Path], *, config_path: Path | None, checks
         kubernetes_version=kubernetes_version,
         options=options,
         progress=progress_bar() if sys.stderr.isatty() else None,
+        allow_empty=allow_empty,
     )
 
 

@@ -19,12 +19,12 @@ from gatekeeper.sync.render import RENDER_MODES
 from gatekeeper.sync.step import DEFAULT_MESSAGE
 
 
-def _run_factory(opts: dict[str, Any]) -> Callable[[Path], Run]:
+def _run_factory(opts: dict[str, Any], allow_empty: bool) -> Callable[[Path], Run]:
     """Build the pipeline Run inside the exported source tree; config is read from that commit."""
     def make(root: Path) -> Run:
         config_path = opts.get("config_path")
         found = config_path if config_path is not None else config_mod.discover(root, stop=root)
-        run_opts = {**opts, "config_path": found}
+        run_opts = {**opts, "config_path": found, "allow_empty": allow_empty}
         run = build_run(root, [root], **run_opts)
         if found is None:
             run.config = config_mod.Config()  # never a configuration from outside the source commit
@@ -51,7 +51,8 @@ def _run_factory(opts: dict[str, Any]) -> Callable[[Path], Run]:
 @click.option("--repo", "repo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
               help="The source git repository [default: the current directory].")
 @click.option("--repo-url", help="Repository URL written to hydrator.metadata [default: the remote's URL].")
-@click.option("--allow-empty", is_flag=True, help="Allow publishing a path that renders no objects.")
+@click.option("--allow-empty", is_flag=True,
+              help="Allow publishing a path that renders no objects (a run that checked nothing passes).")
 @click.option("--diff", "diff_only", is_flag=True,
               help="Only report what would change on the branch (exit 1 when it differs); writes nothing.")
 @click.option("--verify-branch", is_flag=True,
@@ -90,7 +91,7 @@ def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple
         except VersionError as exc:
             raise click.UsageError(str(exc)) from None
         specs = parse_formats(formats, output)
-        make_run = _run_factory(opts)
+        make_run = _run_factory(opts, allow_empty)
         if diff_only:
             text, differs = drift(request, make_run)
             click.echo(text, nl=False)

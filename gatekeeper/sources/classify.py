@@ -242,6 +242,12 @@ def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = froze
     return roles
 
 
+def named_by_kustomizations(documents: Sequence[Document]) -> set[str]:
+    """Every root-relative path a kustomization in the tree names as a file it reads (resources,
+    patches, components, configs): kustomize reads these whatever their extension's case."""
+    return set(kustomize_roles(documents)) | set(kustomize.reference_roles(documents))
+
+
 def _named_files(obj: dict[str, Any]) -> Iterable[tuple[str, FileClass, str]]:
     """(path, class, what) for each local file a kustomization's config fields name."""
     for key, what in _KUSTOMIZE_CONFIG_FIELDS.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +36,9 @@ class Collected:
     files: list[SourceFile]
     findings: list[Finding]
     notes: list[str]
+    # files the include globs match only when their extension is lower-cased (``x.YAML``): Argo CD
+    # and Flux do not read them, kustomize does when a kustomization names them
+    case_skipped: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=256)
@@ -72,6 +75,12 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
         if pattern.endswith("/") and (path + "/").startswith(pattern):
             return True
     return False
+
+
+def case_variant(path: str, patterns: Iterable[str]) -> bool:
+    """True when ``path`` matches no glob as written but would with its extension lower-cased."""
+    stem, dot, ext = path.rpartition(".")
+    return bool(dot) and ext != ext.lower() and matches(f"{stem}.{ext.lower()}", patterns)
 
 
 def file_finding(path: str, rule: str, message: str, severity: Severity = Severity.ERROR,
@@ -145,6 +154,8 @@ class Walker:
         if rel in self._seen:
             return
         if not explicit and not matches(rel, self.include):
+            if case_variant(rel, self.include) and not matches(rel, self.exclude):
+                self.out.case_skipped.append(rel)
             return
         if matches(rel, self.exclude):
             return
@@ -166,6 +177,12 @@ class Walker:
                 rel, "unreadable-file", f"cannot read file: {exc.strerror or exc.__class__.__name__}"))
             return
         self.out.files.append(SourceFile(rel, data))
+
+    def add_file(self, rel: str) -> SourceFile | None:
+        """Read one more file (relative to the root) as if it had been named explicitly."""
+        before = len(self.out.files)
+        self._add(self.root / rel, explicit=True, tree=self.root.resolve())
+        return self.out.files[-1] if len(self.out.files) > before else None
 
     def _refuse_symlink(self, path: Path) -> None:
         rel = relpath(path, self.root)

@@ -84,6 +84,12 @@ def is_shallow(repo: Any) -> bool:
     return _git_text(repo, "rev-parse", "--is-shallow-repository").strip() == "true"
 
 
+def blob_at(repo: Any, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` in the commit ``rev`` (a resolved id), or None when it has no such file."""
+    proc = _git(repo, "cat-file", "--end-of-options", "blob", f"{rev}:{path}")
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def _rev_parse(repo: Any, name: str) -> str:
     proc = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", name)
     return proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else ""

@@ -209,12 +209,16 @@ def render_all(tree: Path, pairs: list[tuple[str, str]], mode: str, run: Run) ->
             for source_path, target_path in pairs]
 
 
+def _empty_render(item: Rendered) -> SyncError:
+    return SyncError(f"{item.source_path} renders no Kubernetes objects; refusing to publish an empty "
+                     "manifest (it would prune everything; pass --allow-empty if that is intended)")
+
+
 def refuse_unpublishable(rendered: list[Rendered], allow_empty: bool) -> None:
     """An empty render (unless allowed) or a file that could not be read completely is an error."""
     for item in rendered:
         if not item.objects and not allow_empty:
-            raise SyncError(f"{item.source_path} renders no Kubernetes objects; refusing to publish an empty "
-                            "manifest (it would prune everything; pass --allow-empty if that is intended)")
+            raise _empty_render(item)
     problems = [p for r in rendered for p in r.problems]
     if problems:
         raise SyncError(f"cannot publish: {len(problems)} file(s) could not be read completely "
@@ -317,6 +321,9 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
         run = make_run(tree_dir)
         rendered = render_all(tree_dir, pairs, request.render, run)
+        empty = next((item for item in rendered if not item.check_files and item.unit is None), None)
+        if empty is not None and not request.allow_empty:
+            raise _empty_render(empty)  # said before the gate's "nothing was checked"
         scope_run(run, rendered, tree_dir)
         parses = capture_parses(run)
         report = execute(run)

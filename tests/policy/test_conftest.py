@@ -176,6 +176,9 @@ def test_combine_sees_every_document(write: Write, tmp_path: Path) -> None:
 def test_inactive_without_policy_dir_and_error_for_empty_dir(write: Write, tmp_path: Path) -> None:
     write("repo/app.yaml", DEPLOYMENT)
     code, report = run_json(str(tmp_path / "repo"), "--checks", "policy")
+    assert code == 2  # the only check selected did not run: nothing was checked
+    assert report["errors"][0]["message"].startswith("nothing was checked: no check ran")
+    code, report = run_json(str(tmp_path / "repo"), "--checks", "policy", "--allow-empty")
     assert code == 0
     assert any(n.startswith("policy: inactive (no policy directory") for n in report["notes"])
     (tmp_path / "empty").mkdir()

@@ -19,8 +19,6 @@ import pytest
 from tests.conftest import PROJECT
 from tests.pr.conftest import BAD_CM, CRD, GIT_ENV, GOOD_CM, Repo
 
-pytestmark = pytest.mark.slow
-
 
 @functools.cache
 def _project_head() -> str:

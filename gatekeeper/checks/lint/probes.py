@@ -76,7 +76,7 @@ def probe_port(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             continue
         ports = [as_dict(x) for x in as_list(c.obj.get("ports"))]
         names = {x.get("name") for x in ports if isinstance(x.get("name"), str)}
-        numbers = {x.get("containerPort") for x in ports}
+        numbers = {x.get("containerPort") for x in ports if isinstance(x.get("containerPort"), int)}
         for key, probe in probes:
             for handler in ("httpGet", "tcpSocket", "grpc"):
                 action = probe.get(handler)

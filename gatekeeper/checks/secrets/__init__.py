@@ -53,7 +53,7 @@ class SecretsCheck(Check):
         self.high_entropy = True
         self._lines: dict[str, list[str]] = {}
         self._marked: dict[str, bool] = {}
-        self._scanner = Scanner(True)
+        self._scanner = Scanner(True, typed_tokens=False)
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -62,7 +62,7 @@ class SecretsCheck(Check):
         section = ctx.check_config(self.name)
         self.redactor = Redactor(repo_salt(ctx.root, section.get("salt")))
         self.high_entropy = ctx.config is None or ctx.config.rule_enabled("secret-high-entropy", True)
-        self._scanner = Scanner(self.high_entropy)
+        self._scanner = Scanner(self.high_entropy, typed_tokens=False)
         self._lines = {}
         self._marked = {}
 
@@ -78,6 +78,7 @@ class SecretsCheck(Check):
         if not scanner.hits:
             return ()
         hits, scanner.hits = scanner.hits, []
+        ctx.detected.update(h.value for h in hits)
         return self._findings(hits, resource.document, resource)
 
     def check_document(self, doc: Document, ctx: Context) -> Iterable[Finding]:
@@ -86,8 +87,11 @@ class SecretsCheck(Check):
         scanner = Scanner(self.high_entropy)
         if ctx.file_class(doc.path) is FileClass.LOCK_FILE:
             scan_lock_file(scanner, doc.obj)
+            ctx.detected.update(h.value for h in scanner.hits)
             return self._findings(scanner.hits, doc, None)
         file_hits = scan_document(scanner, doc.path, doc.obj, ctx.root)
+        ctx.detected.update(h.value for h in scanner.hits)
+        ctx.detected.update(h.hit.value for h in file_hits)
         findings = self._findings(scanner.hits, doc, None)
         findings.extend(self._file_findings(file_hits, doc, ctx))
         return findings

@@ -87,11 +87,18 @@ def scan_sealed_secret(scanner: Scanner, obj: dict[str, Any]) -> None:
 
 
 def scan_annotations(scanner: Scanner, obj: dict[str, Any]) -> None:
-    """A kind whose schema holds no free-form string: only its annotations."""
+    """A kind whose schema holds no free-form string: its annotations (and, when the scanner asks
+    for them, token families anywhere)."""
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if isinstance(annotations, dict) and annotations:
         scanner.walk(annotations, ("metadata", "annotations"))
+    if not scanner.typed_tokens:
+        return
+    rest = {k: v for k, v in obj.items() if k != "metadata"}
+    if isinstance(meta, dict):
+        rest["metadata"] = {k: v for k, v in meta.items() if k != "annotations"}
+    scanner.token_walk(rest, None)
 
 
 def scan_application(scanner: Scanner, obj: dict[str, Any]) -> None:

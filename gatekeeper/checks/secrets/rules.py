@@ -64,6 +64,15 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "symbols, high entropy).",
          "It may be key material; it may also be an identifier. Review it.",
          "If it is a credential, move it out of Git; otherwise allow it inline with a reason."),
+    Rule("secret-weak-placeholder", "secrets", _W,
+         "A Secret (or secretGenerator) holds a placeholder-looking value such as 'password' or 'changeme'.",
+         "Every literal in a Secret is what the cluster gets: a placeholder nobody replaced is a weak, "
+         "well-known credential, and a real password that happens to look like one is still committed.",
+         "Generate the value at deploy time (an ExternalSecret, a SealedSecret, a ${VAR} the pipeline fills) "
+         "instead of committing a stand-in.",
+         bad_example="apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: changeme\n",
+         good_example="apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n"
+                      "  password: ${DB_PASSWORD}\n"),
     Rule("secret-allow-without-reason", "secrets", _W,
          "A 'gatekeeper:allow' comment without reason=\"...\"; the finding it meant to allow still counts.",
          "Every exception to the secrets gate must say why.", "Add reason=\"...\" to the comment."),

@@ -30,6 +30,7 @@ from gatekeeper.checks.secrets.values import (
     MAX_MEAN_RUN,
     char_classes,
     decode_base64,
+    held_value,
     is_checksum,
     is_identifier_hash,
     looks_random,
@@ -127,11 +128,15 @@ KUBECONFIG_KEYS = frozenset({"token", "client-key-data", "client-key", "password
 class Scanner:
     """Collects hits for one object; ``high_entropy`` enables the keyword-free info rule."""
 
-    __slots__ = ("high_entropy", "hits")
+    __slots__ = ("high_entropy", "hits", "typed_tokens")
 
-    def __init__(self, high_entropy: bool = True) -> None:
+    def __init__(self, high_entropy: bool = True, *, typed_tokens: bool = True) -> None:
         self.hits: list[Hit] = []
         self.high_entropy = high_entropy
+        # Whether subtrees skipped by schema (labels, selectors, ports...) are searched for token
+        # families too. Masking (what a policy may print) searches them; the check's own walk does
+        # not (it doubled the walk's time), so a token there is masked but not reported.
+        self.typed_tokens = typed_tokens
 
     # -- walking ----------------------------------------------------------------------------
 
@@ -148,6 +153,7 @@ class Scanner:
         for part in base:
             link = (link, part)
         stack: list[tuple[Any, Link]] = [(obj, link)]
+        typed: list[tuple[Any, Link]] = []  # subtrees skipped by schema: searched for tokens only
         pop, push, thresholds = stack.pop, stack.append, _THRESHOLDS
         plain = place is Place.CONFIG
         special = _SPECIAL_DEFAULT if skip is SKIP_KEYS else skip | _SPECIAL_CONTAINERS
@@ -185,6 +191,8 @@ class Scanner:
                         if key not in special:
                             push((value, (path, key)))
                         elif key in skip or (key == "sops" and "mac" in value):
+                            if key in SKIP_KEYS and self.typed_tokens:
+                                typed.append((value, (path, key)))
                             continue
                         elif key == "metadata" and kind is dict:
                             # an object's metadata: only annotations are free-form (names are names)
@@ -197,6 +205,23 @@ class Scanner:
                             push((value, (path, key)))
             elif node.__class__ is list:
                 self._list(node, path, _list_key(path), place, stack)
+        for node, path in typed:
+            self.token_walk(node, path)
+
+    def token_walk(self, obj: Any, link: Link) -> None:
+        """Token families only, in a subtree whose schema leaves no room for a free-form value (a
+        value that does not fit it is the schema check's finding, but a token is a token anywhere:
+        undetected, it would reach every policy that prints its input)."""
+        stack: list[tuple[Any, Link]] = [(obj, link)]
+        while stack:
+            node, path = stack.pop()
+            items = node.items() if node.__class__ is dict else enumerate(node) if node.__class__ is list else ()
+            for key, value in items:
+                if value.__class__ is str:
+                    if len(value) >= 16 and may_hold_token(value):
+                        self.tokens(value, (*flatten(path), key), f"under '{key}'")
+                elif value.__class__ is dict or value.__class__ is list:
+                    stack.append((value, (path, key)))
 
     def _list(self, items: list[Any], path: Link, parent_key: str, where: Place,
               stack: list[tuple[Any, Link]]) -> None:
@@ -327,12 +352,21 @@ class Scanner:
 
     def held(self, key: str, value: str, path: FieldPath, rule: str, what: str) -> None:
         """A value in a secret-bearing container (Secret data, secretGenerator): every literal is
-        a credential unless its key is public information or the value is safe by construction."""
+        a credential unless its key is public information or the value is a reference filled in at
+        deploy time; a placeholder-looking value (``changeme``) is a weak credential (warning), and a
+        boolean or a number only counts under a credential-named key."""
         if not value.strip() or self.tokens(value, path, what):
             return
-        if classify(key) in (KeyKind.PUBLIC, KeyKind.REFERENCE) or safe_value(value, key):
+        kind = classify(key)
+        if kind in (KeyKind.PUBLIC, KeyKind.REFERENCE):
+            return
+        judged = held_value(value, key)
+        if judged == "reference" or (judged == "flag" and kind is not KeyKind.CREDENTIAL):
             return
         if "\n" in value and self._held_config(key, value, path, rule, what):
+            return
+        if judged == "placeholder":
+            self._add("secret-weak-placeholder", path, value, f"{what}: placeholder-looking value", None, None)
             return
         self._add(rule, path, value, what, None, None)
 

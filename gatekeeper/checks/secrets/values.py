@@ -171,6 +171,33 @@ def is_path(value: str) -> bool:
     return v.startswith(("/", "./", "../", "~/")) and " " not in v and "\n" not in v
 
 
+_FLAGS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "undefined"})
+_FILL_IN_ANGLE = re.compile(r"^\s*<[A-Za-z0-9 _.:/#-]+>\s*$")
+
+
+def held_value(value: str, key: str = "") -> str:
+    """What a value in a secret-bearing place (a Secret's data, a secretGenerator literal) is, where
+    every literal is a committed credential: ``reference`` (filled in at deploy time: ``${VAR}``,
+    ``<path:...>``, ``vault:...``, SOPS, a file path, public material), ``placeholder`` (a weak
+    placeholder-looking value: ``password``, ``changeme``, ``<your-token>``, ``****``: still what
+    the cluster gets if nobody replaces it), ``flag`` (a boolean or a number) or ``literal``."""
+    v = value.strip()
+    if _FILL_IN_ANGLE.match(v) and not v.startswith("<path:"):
+        return "placeholder"
+    if is_placeholder(v) or is_templated(v) or is_sops(v) or is_path(v) or is_public_material(value):
+        return "reference"
+    low = v.lower()
+    if low in _FLAGS:
+        return "flag"
+    if low in _TRIVIAL or _MASKED.match(v) or is_fill_in(v, key):
+        return "placeholder"
+    try:
+        float(v)
+    except ValueError:
+        return "literal"
+    return "flag"
+
+
 def safe_value(value: str, key: str = "") -> bool:
     """True when a value cannot be a plaintext credential by construction."""
     return (is_trivial(value) or is_placeholder(value) or is_sops(value) or is_public_material(value)

@@ -38,6 +38,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # a renderer is missing: the run fails closed
     documents: list[Document] = field(default_factory=list)  # the rendered objects' documents
+    adopted_files: int = 0  # input files read from the tree because the run had not collected them
 
 
 def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
@@ -87,6 +88,7 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
                            published)
     _place([*documents, *adopted], out, published)
     out.documents[:0] = adopted
+    out.adopted_files = len({d.path for d in adopted})
     return out
 
 

@@ -7,37 +7,39 @@ deployment(container) := {
 	"spec": {"template": {"spec": {"containers": [container]}}},
 }
 
-test_privileged_container_denied if {
-	some result in deny_privileged with input as deployment({"name": "app", "image": "app:1.0",
-		"securityContext": {"privileged": true}})
-	result.field == ["spec", "template", "spec", "containers", 0, "securityContext", "privileged"]
+ingress(host) := {
+	"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+	"spec": {"rules": [{"host": "shop.example.com"}, {"host": host}]},
 }
 
-test_unprivileged_container_allowed if {
-	count(deny_privileged) == 0 with input as deployment({"name": "app", "image": "app:1.0"})
+test_ssh_port_denied if {
+	some result in deny_ssh_port with input as deployment({"name": "app", "image": "app:1.0",
+		"ports": [{"containerPort": 8080}, {"containerPort": 22}]})
+	result.field == ["spec", "template", "spec", "containers", 0, "ports", 1, "containerPort"]
 }
 
-test_exception_names_privileged if {
-	obj := object.union(deployment({"name": "a", "image": "a:1", "securityContext": {"privileged": true}}),
-		{"metadata": {"name": "web", "labels": {"policy.gatekeeper.dev/allow-privileged": "true"}}})
-	exception == {["privileged"]} with input as obj
+test_other_ports_allowed if {
+	count(deny_ssh_port) == 0 with input as deployment({"name": "app", "image": "app:1.0",
+		"ports": [{"containerPort": 8080}]})
 }
 
-test_latest_tag_warned if {
-	count(warn_latest_tag) == 1 with input as deployment({"name": "app", "image": "registry.example/app:latest"})
+test_exception_names_ssh_port if {
+	obj := object.union(deployment({"name": "a", "image": "a:1", "ports": [{"containerPort": 22}]}),
+		{"metadata": {"name": "web", "labels": {"policy.gatekeeper.dev/allow-ssh": "true"}}})
+	exception == {["ssh_port"]} with input as obj
 }
 
-test_untagged_image_warned if {
-	count(warn_latest_tag) == 1 with input as deployment({"name": "app", "image": "registry.example:5000/app"})
+test_wildcard_host_warned if {
+	some result in warn_wildcard_host with input as ingress("*.example.com")
+	result.field == ["spec", "rules", 1, "host"]
 }
 
-test_pinned_image_not_warned if {
-	count(warn_latest_tag) == 0 with input as deployment({"name": "app", "image": "registry.example:5000/app:1.2"})
-	count(warn_latest_tag) == 0 with input as deployment({"name": "app", "image": "app@sha256:0123"})
+test_plain_hosts_not_warned if {
+	count(warn_wildcard_host) == 0 with input as ingress("blog.example.com")
 }
 
 test_cronjob_containers_found if {
 	cron := {"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {
-		"containers": [{"name": "c", "image": "c", "securityContext": {"privileged": true}}]}}}}}}
-	count(deny_privileged) == 1 with input as cron
+		"containers": [{"name": "c", "image": "c:1", "ports": [{"containerPort": 22}]}]}}}}}}
+	count(deny_ssh_port) == 1 with input as cron
 }
