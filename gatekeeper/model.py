@@ -297,6 +297,9 @@ class Document:
     # A kustomize input (patch, replacement, transformer config) or a source a rendered unit consumed:
     # checks that evaluate whole documents (conftest policies) read the rendered objects instead.
     consumed: bool = False
+    # A rendered object a kustomize generator made: its values are the generator's inputs, which the
+    # secrets check reads at their own lines.
+    generated: bool = False
 
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column) of a field path from the document root."""

@@ -73,6 +73,8 @@ class SecretsCheck(Check):
     # -- hooks ----------------------------------------------------------------------------
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
+        if resource.document.generated:
+            return ()  # a generator's output: its literals and files are scanned at their own lines
         scanner = self._scanner  # one per run: most objects leave it untouched
         reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
         if not scanner.hits:

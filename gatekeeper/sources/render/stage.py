@@ -123,7 +123,7 @@ def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -
             home = positions.source(())
             index = getattr(positions, "home_index", None)
             doc = Document(home[0] or name, i if index is None else index, obj, home[1], positions, unit=name,
-                           inputs=result.inputs)
+                           inputs=result.inputs, generated=any(o.role == "generator" for o in home[3]))
             extract(doc)
             out.documents.append(doc)
     consumed -= published
