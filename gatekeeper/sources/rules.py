@@ -58,12 +58,16 @@ RENDER_RULES: tuple[Rule, ...] = (
          bad_example="resources: [../../../../etc/app]\n", good_example="resources: [../../base]\n"),
     Rule("render-cycle", "render", _E, "Kustomizations include each other in a loop.",
          "kustomize cannot build a cycle; no overlay on it renders.", "Remove one of the references.",
-         bad_example="# a/kustomization.yaml\nresources: [../b]\n# b/kustomization.yaml\nresources: [../a]\n",
-         good_example="# a/kustomization.yaml\nresources: [../b]\n# b/kustomization.yaml\nresources: [cm.yaml]\n"),
+         bad_example="# a/kustomization.yaml (and b/kustomization.yaml says resources: [../a])\nresources: [../b]\n",
+         good_example="# a/kustomization.yaml (and b/kustomization.yaml says resources: [cm.yaml])\n"
+                      "resources: [../b]\n"),
     Rule("render-limit", "render", _E, "A render ran over its time or output-size limit.",
          "A render that does not finish, or floods its output, is stopped; the unit was not checked as rendered.",
          "Look for a runaway loop in the templates or a generator that produces far too much.",
-         bad_example="{{- range until 100000000 }}{{ end }}\n", good_example="{{- range .Values.items }}{{ end }}\n"),
+         bad_example="# templates/big.yaml: {{- range until 100000000 }}{{ end }}\napiVersion: v1\nkind: ConfigMap\n"
+                     "metadata: {name: big}\n",
+         good_example="# templates/big.yaml: {{- range .Values.items }}{{ end }}\napiVersion: v1\nkind: ConfigMap\n"
+                      "metadata: {name: big}\n"),
     Rule("render-disabled", "render", _E, "A kustomization needs a feature the gate never runs (Helm inflation).",
          "kustomize's helmCharts fetch charts at render time; the unit was not rendered.",
          "Render the chart as a Helm unit (a chart directory in the repository) instead.",
