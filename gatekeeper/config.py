@@ -273,6 +273,7 @@ def _dotted(path: list[Any]) -> str:
 
 def _check_rule_ids(cfg: Config, path: Path, doc: Any, catalogue: Catalogue) -> None:
     for rule_id in cfg.rules:
-        if catalogue.rule(rule_id) is None and not rule_id.startswith("policy/"):  # policy rule ids are dynamic
+        # policy and Kyverno rule ids are dynamic (policy/<package>/<rule>, kyverno/<policy>/<rule>)
+        if catalogue.rule(rule_id) is None and not rule_id.startswith(("policy/", "kyverno/")):
             line = doc.locate(["rules", rule_id])[0]
             raise ConfigError(f"{path}:{line}: rules.{rule_id}: unknown rule id (see 'gatekeeper rules')")
