@@ -266,9 +266,9 @@ class PolicyCheck(Check):
     def _plan(self, ctx: Context, limit: set[str] | None) -> list[_Task]:
         tasks: list[_Task] = []
         if self.conftest is not None:
-            self._docs = [d for d in ctx.documents if d.obj is not None and (limit is None or d.path in limit)
-                          and not self._is_policy_file(ctx, d.path)
-                          and ctx.allows(self.name, d.path)]
+            self._docs = [d for d in ctx.documents if d.obj is not None and not d.consumed  # rendered instead
+                          and (limit is None or d.path in limit or (d.inputs and not d.inputs.isdisjoint(limit)))
+                          and not self._is_policy_file(ctx, d.path) and ctx.allows(self.name, d.path)]
             if self.settings.combine:
                 tasks.extend([_Task("combined", 0)] if self._docs else [])
             else:
