@@ -20,7 +20,7 @@ TEMPLATE_CONTROLLERS = ("DaemonSet", "Deployment", "Job", "StatefulSet", "Replic
 DEFAULT_CONTROLLERS = (*TEMPLATE_CONTROLLERS, "CronJob")
 POD_TEMPLATE = {"CronJob": ("spec", "jobTemplate", "spec", "template")}
 _BLOCKERS = ("names", "name", "selector", "annotations")
-_REQUEST_OBJECT = re.compile(r"request\.(object|oldObject)\.(spec|metadata)\b")
+_REQUEST_OBJECT = re.compile(r"(request\.object|request\.oldObject)\.(spec|metadata)\b")
 _CEL_OBJECT = re.compile(r"\b(object|oldObject)\.(spec|metadata)\b")
 
 
@@ -61,25 +61,14 @@ def _eligible(rule: Rule) -> bool:
     return kinds == {"Pod"}
 
 
-def _rewrite(value: Any, prefix: str) -> Any:
-    """request.object.spec/metadata -> the pod template's, in every string of the rule."""
+def _rewrite(value: Any, prefix: str, pattern: re.Pattern[str] = _REQUEST_OBJECT) -> Any:
+    """request.object.spec/metadata (CEL: object.spec/metadata) -> the pod template's, in every string."""
     if isinstance(value, str):
-        return _REQUEST_OBJECT.sub(lambda m: f"request.{m.group(1)}.{prefix}.{m.group(2)}", value)
+        return pattern.sub(lambda m: f"{m.group(1)}.{prefix}.{m.group(2)}", value)
     if isinstance(value, dict):
-        return {k: _rewrite(v, prefix) for k, v in value.items()}
+        return {k: _rewrite(v, prefix, pattern) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rewrite(v, prefix) for v in value]
-    return value
-
-
-def _rewrite_cel(value: Any, prefix: str) -> Any:
-    """object.spec/metadata -> the pod template's, in CEL expressions."""
-    if isinstance(value, str):
-        return _CEL_OBJECT.sub(lambda m: f"{m.group(1)}.{prefix}.{m.group(2)}", value)
-    if isinstance(value, dict):
-        return {k: _rewrite_cel(v, prefix) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rewrite_cel(v, prefix) for v in value]
+        return [_rewrite(v, prefix, pattern) for v in value]
     return value
 
 
@@ -115,9 +104,9 @@ def _derive(rule: Rule, name: str, kinds: list[str], path: tuple[str, ...], mode
         if key in validate:
             validate[key] = _rewrite(validate[key], prefix)
     if "cel" in validate:
-        validate["cel"] = _rewrite_cel(validate["cel"], prefix)
+        validate["cel"] = _rewrite(validate["cel"], prefix, _CEL_OBJECT)
     if "celPreconditions" in raw:
-        raw["celPreconditions"] = _rewrite_cel(raw["celPreconditions"], prefix)
+        raw["celPreconditions"] = _rewrite(raw["celPreconditions"], prefix, _CEL_OBJECT)
     for key in ("preconditions", "context"):
         if key in raw:
             raw[key] = _rewrite(raw[key], prefix)

@@ -18,12 +18,13 @@ from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.images import images_variable
-from gatekeeper.kyverno.match import Request, Target, block_matches, rule_applies, selector_matches
+from gatekeeper.kyverno.match import Request, Target, block_matches, parse_kind, rule_applies, selector_matches
 from gatekeeper.kyverno.pattern import Matcher, Mismatch, slash_path
 from gatekeeper.kyverno.policy import Policy, Rule
 from gatekeeper.kyverno.shape import mapping
 from gatekeeper.kyverno.values import UserInfo, Values, set_path
 from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
+from gatekeeper.kyverno.wildcard import has_wildcard
 from gatekeeper.kyverno.wildcard import match as wildcard_match
 from gatekeeper.model import FieldPath
 
@@ -84,29 +85,51 @@ class Evaluator:
     def __init__(self, policies: Sequence[Policy], env: Environment) -> None:
         self.policies = list(policies)
         self.env = env
-
-    def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None) -> list[Result]:
-        target = target_of(obj, self.env.cluster_scoped)
-        labels = dict(self.env.namespace_labels)
-        labels.update(self.env.values.namespace_labels)
-        user = self.env.user
-        results: list[Result] = []
-        base = self._base_data(obj, target)
+        # rules by the kinds their match blocks name; rules that may match any kind apply to all
+        self._by_kind: dict[str, list[tuple[Policy, Rule]]] = {}
+        self._any_kind: list[tuple[Policy, Rule]] = []
         for policy in self.policies:
             for rule in policy.rules:
-                if only is not None and not only(policy, rule):
-                    continue
+                kinds = _match_kinds(rule)
+                if kinds is None:
+                    self._any_kind.append((policy, rule))
+                for kind in kinds or ():
+                    self._by_kind.setdefault(kind, []).append((policy, rule))
+        self._labels = {**env.namespace_labels, **env.values.namespace_labels}
+        self._reads_data = {id(r) for p in self.policies for r in p.rules if _reads_data(r)}
+        self._lazy: _Once | None = None
+        self._has_values = bool(env.values.global_values or env.values.rules or env.values.resources)
+
+    def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None,
+                 *, matching: bool = False) -> list[Result]:
+        """Every rule's result for ``obj``; with ``matching``, only rules whose match may hold (a rule
+        that cannot match gives nothing instead of a skip)."""
+        target = target_of(obj, self.env.cluster_scoped)
+        user = self.env.user
+        results: list[Result] = []
+        base = _Once(lambda: self._base_data(obj, target))
+        if matching:
+            pairs = [*self._by_kind.get(target.kind, ()), *self._any_kind]
+        else:
+            pairs = [(p, r) for p in self.policies for r in p.rules]
+        plain = Request("CREATE", user.username, user.groups, user.roles, user.cluster_roles, self._labels)
+        for policy, rule in pairs:
+            if only is not None and not only(policy, rule):
+                continue
+            values: dict[str, Any] = {}
+            request = plain
+            if self._has_values:
                 values = self.env.values.lookup(policy.key, rule.name, target.name) or \
                     self.env.values.lookup(policy.name, rule.name, target.name)
                 op = str(values.get("request.operation") or "CREATE")
-                request = Request(op, user.username, user.groups, user.roles, user.cluster_roles, labels)
-                results.append(self._rule(policy, rule, obj, target, request, base, values))
+                request = Request(op, user.username, user.groups, user.roles, user.cluster_roles, self._labels)
+            results.append(self._rule(policy, rule, obj, target, request, base, values))
         return results
 
     # -- one rule ---------------------------------------------------------------------------------
 
     def _rule(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request,
-              base: dict[str, Any], values: dict[str, Any]) -> Result:
+              base: _Once, values: dict[str, Any]) -> Result:
         if policy.namespace is not None and target.namespace != policy.namespace:
             return Result(policy, rule, SKIP, "resource is outside the Policy's namespace", matched=False)
         if rule.validate_type == "vpol":
@@ -116,7 +139,10 @@ class Evaluator:
         action = self._action(policy, rule, target, request)
         if not rule.evaluated:
             return Result(policy, rule, NOT_EVALUATED, f"{rule.kind} rules are not evaluated offline", action=action)
-        data = self._data(base, request, values)
+        lazy = _Once(lambda: self._data(base.get(), request, values))
+        self._lazy = lazy
+        # the JMESPath data is built only for rules that read it (a plain pattern reads it on failure only)
+        data = lazy.get() if id(rule) in self._reads_data or self.env.exceptions else _NO_DATA
         deadline = Deadline(self.env.budget)
         exception = self._exception(policy, rule, target, request, data, deadline)
         try:
@@ -248,6 +274,8 @@ class Evaluator:
         raw = rule.validate.get("message")
         if not isinstance(raw, str):
             return ""
+        if data is _NO_DATA and "{{" in raw and self._lazy is not None:
+            data = self._lazy.get()
         try:
             value = substitute_string(raw, data, deadline)
         except RuleError:
@@ -358,32 +386,24 @@ class Evaluator:
     def _patterns(self, rule: Rule, body: Mapping[str, Any], scope: Any, data: dict[str, Any], deadline: Deadline,
                   base: FieldPath, label: str) -> tuple[str, str, FieldPath]:
         matcher = Matcher(deadline)
-        if "pattern" in body:
-            pattern = body["pattern"]
-            if has_variables(pattern):
-                pattern = substitute(pattern, data, deadline)
-            found = matcher.match(scope, pattern)
-            if found is None:
-                return PASS, "", ()
-            if found.skip:
-                return SKIP, f"rule {label} skipped: {found.message}", ()
-            path = (*base, *found.path)
-            return FAIL, self._failure(rule, data, deadline, [(label, path, found)]), path
+        single = "pattern" in body
+        patterns = [body["pattern"]] if single else list(body.get("anyPattern") or [])
         failures: list[tuple[str, FieldPath, Mismatch]] = []
-        skipped = 0
-        patterns = body.get("anyPattern") or []
+        skipped: list[Mismatch] = []
         for i, pattern in enumerate(patterns):
-            if has_variables(pattern):
+            substituted = has_variables(pattern)
+            if substituted:
                 pattern = substitute(pattern, data, deadline)
-            found = matcher.match(scope, pattern)
+            found = matcher.match(scope, pattern, cache=not substituted)
             if found is None:
                 return PASS, "", ()
             if found.skip:
-                skipped += 1
+                skipped.append(found)
             else:
-                failures.append((f"{label}[{i}]", (*base, *found.path), found))
-        if skipped == len(patterns):
-            return SKIP, f"rule {label} skipped: no anyPattern applies", ()
+                failures.append((label if single else f"{label}[{i}]", (*base, *found.path), found))
+        if not failures:
+            why = skipped[0].message if single and skipped else "no anyPattern applies"
+            return SKIP, f"rule {label} skipped: {why}", ()
         return FAIL, self._failure(rule, data, deadline, failures), failures[0][1]
 
     def _failure(self, rule: Rule, data: dict[str, Any], deadline: Deadline,
@@ -478,6 +498,63 @@ class Evaluator:
 
 
 _NO_TARGET = Target({}, "", "", "", "", "")
+
+
+class _Once:
+    """A value computed on first use (the per-resource JMESPath data most rules never need)."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], dict[str, Any]]) -> None:
+        self._make = make
+        self._value: dict[str, Any] | None = None
+
+    def get(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+
+_NO_DATA: dict[str, Any] = {}
+
+
+def _reads_data(rule: Rule) -> bool:
+    """True unless the rule is a plain pattern / anyPattern / podSecurity without variables, context
+    or preconditions (those never read the JMESPath data except for a failure's message)."""
+    if rule.raw.get("context") or rule.raw.get("preconditions"):
+        return True
+    if rule.validate_type == "podSecurity":
+        return False
+    if rule.validate_type in ("pattern", "anyPattern"):
+        return has_variables(rule.validate.get(rule.validate_type))
+    return True
+
+
+def _match_kinds(rule: Rule) -> set[str] | None:
+    """The kind names a rule's match block can accept, or None when it may match any kind."""
+    if rule.validate_type == "vpol":
+        return None
+    block = rule.raw.get("match")
+    if not isinstance(block, dict):
+        return None
+    filters = [f for f in (block.get("any") or []) + (block.get("all") or []) if isinstance(f, dict)]
+    if not filters:
+        filters = [block]
+    kinds: set[str] = set()
+    restricted = False
+    for flt in filters:
+        entries = mapping(flt.get("resources")).get("kinds") or []
+        if not entries:
+            if block.get("all"):
+                continue  # in an all block another filter may name the kinds
+            return None
+        for entry in entries:
+            kind = parse_kind(str(entry))[2]
+            if has_wildcard(kind):
+                return None
+            kinds.add(kind)
+        restricted = True
+    return kinds if restricted else None
 
 
 def request_of(data: Mapping[str, Any]) -> dict[str, Any]:

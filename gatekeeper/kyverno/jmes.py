@@ -29,11 +29,17 @@ class _Bounded(visitor.TreeInterpreter):
         self._deadline = deadline
         self._count = 0
 
+    _methods: dict[str, Any] = {}  # node type -> unbound visit method, shared by every instance
+
     def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
         self._count += 1
         if self._count % _CHECK_EVERY == 0:
             self._deadline.check()
-        return super().visit(node, *args, **kwargs)
+        kind = node["type"]
+        method = self._methods.get(kind)
+        if method is None:
+            method = self._methods[kind] = getattr(type(self), f"visit_{kind}", type(self).default_visit)
+        return method(self, node, *args, **kwargs)
 
 
 @lru_cache(maxsize=4096)

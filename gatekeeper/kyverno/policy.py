@@ -4,6 +4,7 @@ error naming the file and line, never a silent pass."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,9 +97,12 @@ class Policy:
         return [o for o in found if isinstance(o, dict)] if isinstance(found, list) else []
 
 
-def load(doc: Document, base: FieldPath = ()) -> Policy:
-    """Read and check one policy document; KyvernoLoadError naming file and line when Kyverno would
-    reject it."""
+Fail = Callable[[FieldPath, str], KyvernoLoadError]
+
+
+def open_document(doc: Document, base: FieldPath) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, Any], Fail]:
+    """(object, metadata, name, spec, fail) of a policy document, after the checks every kind makes:
+    a name and a spec mapping. ``fail`` builds a load error at a field, naming the kind and policy."""
     obj = doc.obj
     for part in base:
         obj = obj[part]
@@ -115,6 +119,13 @@ def load(doc: Document, base: FieldPath = ()) -> Policy:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         raise fail(("spec",), "spec must be a mapping")
+    return obj, meta, name, spec, fail
+
+
+def load(doc: Document, base: FieldPath = ()) -> Policy:
+    """Read and check one policy document; KyvernoLoadError naming file and line when Kyverno would
+    reject it."""
+    obj, meta, name, spec, fail = open_document(doc, base)
     action = spec.get("validationFailureAction")
     if action is not None and str(action).lower() not in ACTIONS:
         raise fail(("spec", "validationFailureAction"), f"validationFailureAction must be Enforce or Audit, not "

@@ -22,13 +22,30 @@ class Unresolved(RuleError):
     """A variable whose value is null or missing."""
 
 
+_HAS: dict[int, tuple[Any, bool]] = {}
+
+
 def has_variables(value: Any) -> bool:
+    """True when a string, or any string in a structure, holds ``{{``; structures are remembered
+    while they live (the cache holds them, so an id is never reused)."""
+    if isinstance(value, (dict, list)):
+        hit = _HAS.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        found = _has_variables(value)
+        if len(_HAS) < 50_000:
+            _HAS[id(value)] = (value, found)
+        return found
+    return _has_variables(value)
+
+
+def _has_variables(value: Any) -> bool:
     if isinstance(value, str):
         return "{{" in value
     if isinstance(value, dict):
-        return any(has_variables(k) or has_variables(v) for k, v in value.items())
+        return any(_has_variables(k) or _has_variables(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_variables(v) for v in value)
+        return any(_has_variables(v) for v in value)
     return False
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from gatekeeper.kyverno import celeval
-from gatekeeper.kyverno.errors import KyvernoLoadError
-from gatekeeper.kyverno.policy import Policy, Rule
+from gatekeeper.kyverno.policy import Policy, Rule, open_document
 from gatekeeper.kyverno.shape import mapping
-from gatekeeper.model import Document, FieldPath, format_field
+from gatekeeper.model import Document, FieldPath
 
 API_VERSIONS = ("policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1")
 KIND = "ValidatingPolicy"
@@ -25,22 +24,7 @@ def is_validating_policy(obj: Any) -> bool:
 def load(doc: Document, base: FieldPath = ()) -> Policy:
     """Read and check a ValidatingPolicy; KyvernoLoadError naming file and line when Kyverno would
     reject it (no validations, no matchConstraints, an expression that does not compile)."""
-    obj = doc.obj
-    for part in base:
-        obj = obj[part]
-    meta = mapping(obj.get("metadata"))
-    name = meta.get("name")
-
-    def fail(pointer: FieldPath, message: str) -> KyvernoLoadError:
-        where = format_field(pointer)
-        return KyvernoLoadError(doc.path, doc.locate((*base, *pointer))[0],
-                                f"{KIND} {name or '<unnamed>'}: {where + ': ' if where else ''}{message}")
-
-    if not isinstance(name, str) or not name:
-        raise fail(("metadata",), "metadata.name is required")
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        raise fail(("spec",), "spec must be a mapping")
+    _obj, meta, name, spec, fail = open_document(doc, base)
     constraints = spec.get("matchConstraints")
     if not isinstance(constraints, dict) or not isinstance(constraints.get("resourceRules"), list) \
             or not constraints["resourceRules"]:

@@ -89,6 +89,7 @@ class KyvernoCheck(Check):
         self.loaded = load_mod.Loaded()
         self.evaluator: Evaluator | None = None
         self._digest = ""
+        self._subject_list: list[Resource] | None = None
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -150,7 +151,32 @@ class KyvernoCheck(Check):
         return bool(self.roots) and inside(ctx.root / path, self.roots)
 
     def _subjects(self, ctx: Context) -> list[Resource]:
-        return [r for r in ctx.resources if not self._in_roots(ctx, r.path)]
+        """Resources outside the policy directories (each file's place is resolved once)."""
+        if self._subject_list is not None:
+            return self._subject_list
+        if not self.roots:
+            self._subject_list = list(ctx.resources)
+            return self._subject_list
+        root = ctx.root.resolve()
+        prefixes = []
+        for policy_root in self.roots:
+            try:
+                rel = policy_root.relative_to(root).as_posix()
+            except ValueError:
+                continue  # a policy directory outside the scanned root holds none of its files
+            prefixes.append("" if rel == "." else rel + "/")
+        outside: dict[str, bool] = {}
+        out = []
+        for r in ctx.resources:
+            keep = outside.get(r.path)
+            if keep is None:
+                under = any(r.path.startswith(p) for p in prefixes)
+                keep = outside[r.path] = (not self._in_roots(ctx, r.path)
+                                          if under or (ctx.root / r.path).is_symlink() else True)
+            if keep:
+                out.append(r)
+        self._subject_list = out
+        return out
 
     def _compute_digest(self) -> str:
         h = hashlib.sha256()
@@ -167,7 +193,7 @@ class KyvernoCheck(Check):
         for resource in self._subjects(ctx):
             if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
                 continue
-            results = [r for r in self.evaluator.evaluate(redact(resource.obj))
+            results = [r for r in self.evaluator.evaluate(redact(resource.obj), matching=True)
                        if r.status in (FAIL, ERROR, UNAVAILABLE)]
             if not results:
                 continue

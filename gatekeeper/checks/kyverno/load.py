@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import CheckLoadError
+from gatekeeper.checks.policy.files import display
 from gatekeeper.kyverno import exceptions as exc_mod
 from gatekeeper.kyverno import policy as policy_mod
 from gatekeeper.kyverno import values as values_mod
@@ -64,17 +65,23 @@ def _exception_at(doc: Document, base: tuple[str | int, ...]) -> exc_mod.PolicyE
     return exc_mod.load(inner)
 
 
-def read_values(path: Path) -> values_mod.Values:
-    """The ``--kyverno-values`` file; CheckLoadError naming it when it cannot be read."""
+def read_documents(path: Path) -> list[Document]:
+    """The documents of a YAML file (empty ones left out); CheckLoadError naming the file (and the
+    line of a parse error) when it cannot be read."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CheckLoadError(f"cannot read Kyverno values file {path}: {exc.strerror}") from None
-    parsed = parse(SourceFile(str(path), data))
+        raise CheckLoadError(f"cannot read {display(path)}: {exc.strerror}") from None
+    parsed = parse(SourceFile(display(path), data))
     if parsed.findings:
         first = parsed.findings[0]
         raise CheckLoadError(f"{first.path}:{first.line}: {first.message}")
-    docs = [d for d in parsed.documents if d.obj is not None]
+    return [d for d in parsed.documents if d.obj is not None]
+
+
+def read_values(path: Path) -> values_mod.Values:
+    """The ``--kyverno-values`` file; CheckLoadError naming it when it cannot be read."""
+    docs = read_documents(path)
     if len(docs) != 1:
         raise CheckLoadError(f"Kyverno values file {path} must hold one document")
     try:
