@@ -295,3 +295,15 @@ def test_upper_case_extensions_are_noted_unless_a_kustomization_names_them(write
     assert note.startswith("2 file(s) with an upper-case extension were not checked (app/stray.YML, "
                            "other/Legacy.Yaml): Argo CD reads .yaml/.yml/.json and Flux .yaml/.yml, both "
                            "case-sensitively")
+
+
+def test_a_conventional_tool_name_holding_kubernetes_objects_is_a_manifest(write: Write, tmp_path: Path) -> None:
+    """Only lock files, .github/ and kubeadm patch names decide on their own: a Deployment in a file
+    that happens to be called ct.yaml is still checked."""
+    write("deploy/ct.yaml", DEPLOYMENT)
+    write("ci/ct.yaml", "chart-dirs: [charts]\ntarget-branch: main\n")
+    write(".github/deploy.yaml", DEPLOYMENT)
+    _code, report = run_json(str(tmp_path), "--checks", "lint", "--explain-files")
+    assert _classes(report) == {"deploy/ct.yaml": "manifest", "ci/ct.yaml": "tool-config",
+                                ".github/deploy.yaml": "tool-config"}
+    assert {f["path"] for f in report["findings"]} == {"deploy/ct.yaml"}

@@ -10,6 +10,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from gatekeeper.cli import cli
 from tests.conftest import run_cli
 
 Write = Callable[[str, str], Path]
@@ -153,12 +157,12 @@ def test_stdin_usage_errors(tmp_path: Path) -> None:
     assert code == 2 and "--stdin-name applies only" in out
 
 
-def test_stdin_default_name(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "gatekeeper", "check", "-", "--checks", "schema"],
-                          input=b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\n",
-                          capture_output=True, cwd=tmp_path, check=False)
-    assert proc.returncode == 1
-    assert b"<stdin>:4:" in proc.stdout
+def test_stdin_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "-", "--checks", "schema"],
+                                input=b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\n")
+    assert result.exit_code == 1
+    assert "<stdin>:4:" in result.output
 
 
 CONTROL = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"x\\e]0;pwned\\a\\rOK\\x9b31m\"\n" \

@@ -34,6 +34,16 @@ items:
         verbs: ["*"]
 """
 
+# The API server leaves the items' apiVersion and kind out of a typed list.
+SECRET_LIST = """
+        apiVersion: v1
+        kind: SecretList
+        items:
+          - metadata: {name: db}
+            stringData:
+              password: Xk9#vL2q!Rz7mP4w
+        """
+
 
 def test_a_wildcard_role_inside_a_role_list_is_found_at_its_line(write: Write, tmp_path: Path) -> None:
     write("rbac/roles.yaml", ROLE_LIST)
@@ -53,14 +63,7 @@ def test_config_map_list_and_secret_list(write: Write, tmp_path: Path) -> None:
         items:
           - metadata: {name: a}
             data: {replicas: 3}
-        ---
-        apiVersion: v1
-        kind: SecretList
-        items:
-          - metadata: {name: db}
-            stringData:
-              password: Xk9#vL2q!Rz7mP4w
-        """)
+        ---""" + SECRET_LIST)
     code, report = run_json(str(tmp_path), "--checks", "schema,secrets")
     found = sorted((f["rule"], f["line"], f["resource"]["kind"]) for f in report["findings"])
     assert found == [("schema-type", 5, "ConfigMap"), ("secret-k8s-secret", 12, "Secret")] and code == 1
@@ -68,14 +71,7 @@ def test_config_map_list_and_secret_list(write: Write, tmp_path: Path) -> None:
 
 
 def test_policies_see_typed_list_items_with_secret_values_redacted(write: Write, tmp_path: Path) -> None:
-    write("secrets.yaml", """
-        apiVersion: v1
-        kind: SecretList
-        items:
-          - metadata: {name: db}
-            stringData:
-              password: Xk9#vL2q!Rz7mP4w
-        """)
+    write("secrets.yaml", SECRET_LIST)
     write("policy/main.rego", """
         package main
 

@@ -19,7 +19,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from gatekeeper.model import Document, Finding, Severity
 from gatekeeper.sources import kustomize
@@ -293,8 +293,8 @@ def classify(documents: Sequence[Document], paths: Iterable[str] = ()) -> dict[s
 def _classify(path: str, docs: list[Document], roles: dict[str, tuple[FileClass, str]],
               chart_dirs: set[str], kubeadm_patch_dirs: set[str]) -> tuple[FileClass, str]:
     named = by_name(path, kubeadm_patch_dirs)
-    if named is not None:
-        return named
+    if named is not None and (named.decisive or not _holds_cluster_objects(docs)):
+        return named.role, named.reason
     if path in roles:
         return roles[path]
     if any(kustomize.is_patch_document(d) for d in docs):
@@ -323,31 +323,47 @@ def _classify(path: str, docs: list[Document], roles: dict[str, tuple[FileClass,
     return FileClass.DATA, "YAML/JSON data without apiVersion and kind"
 
 
-def by_name(path: str, kubeadm_patch_dirs: Iterable[str] = ()) -> tuple[FileClass, str] | None:
-    """The class a file's name alone decides (lock files, CI and tool configs, Helm chart files)."""
+class Named(NamedTuple):
+    """What a file name says: the class, why, and whether the name decides it. A conventional name
+    (``ct.yaml``, ``compose.yaml``, ``Chart.yaml``) yields to content when the file holds Kubernetes
+    objects; lock files, files under ``.github/`` and kubeadm patch files are what their name says."""
+
+    role: FileClass
+    reason: str
+    decisive: bool
+
+
+def by_name(path: str, kubeadm_patch_dirs: Iterable[str] = ()) -> Named | None:
+    """The class a file's name says (lock files, CI and tool configs, Helm chart files)."""
     base = posixpath.basename(path)
     low = base.lower()
     if low in _LOCK_NAMES or _LOCK_SUFFIX.search(low):
-        return FileClass.LOCK_FILE, f"dependency lock file ({base})"
-    if low in _PACKAGE_NAMES:
-        return FileClass.TOOL_CONFIG, _PACKAGE_NAMES[low]
-    if low in _TOOL_NAMES:
-        return FileClass.TOOL_CONFIG, _TOOL_NAMES[low]
-    if _DOCKER_COMPOSE.match(low):
-        return FileClass.TOOL_CONFIG, "Docker Compose file"
+        return Named(FileClass.LOCK_FILE, f"dependency lock file ({base})", True)
     lowered = path.lower()
     for prefix, what in _TOOL_DIRS.items():
         if lowered.startswith(prefix) or f"/{prefix}" in lowered:
-            return FileClass.TOOL_CONFIG, what
+            return Named(FileClass.TOOL_CONFIG, what, True)
+    if low in _PACKAGE_NAMES:
+        return Named(FileClass.TOOL_CONFIG, _PACKAGE_NAMES[low], False)
+    if low in _TOOL_NAMES:
+        return Named(FileClass.TOOL_CONFIG, _TOOL_NAMES[low], False)
+    if _DOCKER_COMPOSE.match(low):
+        return Named(FileClass.TOOL_CONFIG, "Docker Compose file", False)
     if low in _CHART_FILES:
-        return FileClass.HELM_CHART, _CHART_FILES[low]
+        return Named(FileClass.HELM_CHART, _CHART_FILES[low], False)
     patch = _KUBEADM_PATCH.match(low)
     if patch is not None:
         directory = posixpath.dirname(path)
         if patch.group("type") or "patch" in posixpath.basename(directory).lower() \
                 or directory in kubeadm_patch_dirs:
-            return FileClass.TOOL_CONFIG, "kubeadm patch (target[+patchtype] file name in a patches directory)"
+            return Named(FileClass.TOOL_CONFIG, "kubeadm patch (target[+patchtype] file name in a patches "
+                                                "directory)", True)
     return None
+
+
+def _holds_cluster_objects(docs: list[Document]) -> bool:
+    """Whether a file holds Kubernetes objects that no local tool reads (a name said otherwise)."""
+    return any(d.resources and all(tool_of(r.api_version, r.kind) is None for r in d.resources) for d in docs)
 
 
 def _kubeadm_patch_dirs(documents: Sequence[Document]) -> set[str]:

@@ -37,3 +37,27 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
             if seen == nth:
                 return number
     raise AssertionError(f"{needle!r} (#{nth}) not in text")
+
+
+def workload(name: str, labels: str = "app: web", namespace: str = "shop", image: str | None = None,
+             container: str = "") -> str:
+    """A Deployment whose pods carry ``labels`` (a flow mapping body, e.g. ``app: web, tier: db``);
+    ``container`` adds one line to its container."""
+    return f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+          namespace: {namespace}
+        spec:
+          selector:
+            matchLabels: {{{labels}}}
+          template:
+            metadata:
+              labels: {{{labels}}}
+            spec:
+              containers:
+                - name: {name}
+                  image: {image or f"registry.example.com/{name}:1.0.0"}
+                  {container}
+        """

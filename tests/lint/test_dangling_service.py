@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.lint.helpers import line_of, of_rule, run
+from tests.lint.helpers import line_of, of_rule, run, workload
 
 ANY = {"dangling-service": {"options": {"report": "any"}}}
 
@@ -27,23 +27,7 @@ def service(name: str, selector: str, namespace: str = "monitoring", extra: str 
 
 
 def deployment(name: str, labels: str, namespace: str = "monitoring") -> str:
-    return f"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-          namespace: {namespace}
-        spec:
-          selector:
-            matchLabels: {{{labels}}}
-          template:
-            metadata:
-              labels: {{{labels}}}
-            spec:
-              containers:
-                - name: {name}
-                  image: registry.example.com/{name}:1.0.0
-        """
+    return workload(name, labels, namespace)
 
 
 # kube-prometheus: Services in front of the pods the Prometheus Operator creates from the custom

@@ -7,30 +7,14 @@ from pathlib import Path
 
 from gatekeeper.model import Severity
 from tests.lint.helpers import line_of, of_rule, run
+from tests.lint.helpers import workload as make_workload
 
 ON = {r: {"enabled": True} for r in ("cpu-limit", "no-network-policy")}
 
 
 def workload(name: str, container: str = "", namespace: str = "shop", image: str = "reg.example.com/web:1.2.3",
              labels: str = "app: web") -> str:
-    return f"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {name}
-          namespace: {namespace}
-        spec:
-          selector:
-            matchLabels: {{{labels}}}
-          template:
-            metadata:
-              labels: {{{labels}}}
-            spec:
-              containers:
-                - name: {name}
-                  image: {image}
-                  {container}
-        """
+    return make_workload(name, labels, namespace, image, container)
 
 
 def test_cpu_limit_is_opt_in(tmp_path: Path) -> None:
