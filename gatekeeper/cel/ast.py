@@ -194,23 +194,9 @@ class Expression:
         longest chains only, in source order; optional selection (``a.?b``) counts as selection."""
         paths: list[tuple[int, tuple[str, ...]]] = []
 
-        def chain(node: Node) -> tuple[str, ...] | None:
-            parts: list[str] = []
-            while True:
-                if node.kind == "select" and node.children:
-                    parts.append(node.name)
-                    node = node.children[0]
-                elif (node.kind == "call" and node.name == "_?._" and len(node.children) == 2
-                      and node.children[1].kind == "const" and isinstance(node.children[1].value, str)):
-                    parts.append(node.children[1].value)
-                    node = node.children[0]
-                elif node.kind == "ident" and node.name == variable:
-                    return tuple(reversed(parts))
-                else:
-                    return None
-
         def visit(node: Node, inside_chain: bool) -> None:
-            path = chain(node)
+            found = _chain(node)
+            path = found[1] if found is not None and found[0] == variable else None
             if path is not None and not inside_chain and path:
                 paths.append((self.positions.get(node.id, 0), path))
             for child in node.children:
@@ -227,6 +213,11 @@ class Expression:
         a copy holding just those subtrees (``views.prune``) evaluates the same."""
         found = _uses(variable, self.root)
         return None if found is None else tuple(dict.fromkeys(found))
+
+    def chain_of(self, variable: str) -> tuple[str, ...] | None:
+        """The path when the whole expression is a field selection below ``variable`` (else None)."""
+        chain = _chain(self.root)
+        return chain[1] if chain is not None and chain[0] == variable else None
 
     def iterates(self) -> bool:
         """True when the expression holds a comprehension (all, exists, map, filter...)."""

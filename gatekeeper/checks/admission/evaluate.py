@@ -156,11 +156,11 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
     out: list[Outcome] = []
     for param in selected:
         try:
-            if param is None and not policy.variables:
+            if param is None:
                 out.extend(_one(policy, shared.base, shared.activation(), severity, suffix))
             else:
-                base = {**shared.base, "params": param.obj if param is not None else None}
-                out.extend(_one(policy, base, None, severity, suffix))
+                base = {**shared.base, "params": param.obj}
+                out.extend(_one(policy, base, _env().activation(base), severity, suffix))
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
@@ -173,14 +173,31 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
     return out
 
 
+def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERROR) -> list[Outcome]:
+    """A policy-shaped block against ready bindings (object, oldObject, params, request, namespaceObject),
+    without binding or params logic: CEL code of Gatekeeper templates. Evaluation errors are outcomes of
+    ``admission-error`` at ``severity`` (whatever the failure policy: a template's error is a finding)."""
+    try:
+        return _one(policy, base, _env().activation(base), severity, "")
+    except _Unsupported as exc:
+        return [Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
+                        f"{exc.message}", (), Severity.INFO, "unsupported")]
+    except _Failed as exc:
+        return [Outcome("admission-error", f"expression could not be evaluated: {exc.message} "
+                        f"[expression: {_short(exc.expression.source)}]", exc.expression.where, severity,
+                        exc.expression.source)]
+
+
 def _short(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
 def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severity, suffix: str) -> list[Outcome]:
+    """One policy with one set of bindings; ``activation`` holds ``base`` (without ``variables``), so
+    expressions that do not read variables share its conversion of the object."""
     env = _env()
-    bound: Any = activation if activation is not None else (base if policy.variables else env.activation(base))
+    bound: Any = activation
     for _name, condition in policy.match_conditions:
         value = _run(condition, bound)
         if value is False:
@@ -191,8 +208,9 @@ def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severi
         values: dict[str, Any] = {}
         failed: dict[str, _Failed] = {}
         for name, expr in policy.variables:
+            reads = expr.program is not None and "variables" in expr.program.variables
             try:
-                values[name] = _run(expr, {**base, "variables": values})
+                values[name] = _run(expr, env.activation({**base, "variables": values}) if reads else activation)
             except _Unsupported:
                 raise
             except _Failed as exc:

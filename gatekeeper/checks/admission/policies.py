@@ -57,9 +57,28 @@ class Policy:
 
     @property
     def object_paths(self) -> tuple[tuple[str, ...], ...] | None:
-        """The paths below ``object`` the policy's expressions can read (None: the whole object)."""
-        return merge_paths(e.program.ast.read_paths("object") if e.program is not None else ()
-                           for e in self.expressions())
+        """The paths below ``object`` the policy's expressions can read (None: the whole object). A
+        variable that is just a field of ``object`` (``object.spec.template.spec.containers``) counts as
+        what the other expressions read below ``variables.NAME``."""
+        aliases: dict[str, tuple[str, ...]] = {}
+        for name, expr in self.variables:
+            chain = expr.program.ast.chain_of("object") if expr.program is not None else None
+            if chain:
+                aliases[name] = chain
+        groups: list[tuple[tuple[str, ...], ...] | None] = []
+        for expr in self.expressions():
+            if expr.program is None:
+                continue
+            if any(expr is e and name in aliases for name, e in self.variables):
+                continue  # read through its uses below
+            groups.append(expr.program.ast.read_paths("object"))
+            if aliases and "variables" in expr.program.variables:
+                used = expr.program.ast.read_paths("variables")
+                if used is None:
+                    groups.append(tuple(aliases.values()))
+                else:
+                    groups.append(tuple((*aliases[p[0]], *p[1:]) for p in used if p[0] in aliases))
+        return merge_paths(groups)
 
     @property
     def reads(self) -> frozenset[str]:
@@ -104,7 +123,7 @@ def _list(value: Any) -> list[Any]:
 
 def _compile(env: cel.Environment, resource: Resource, source: Any, path: FieldPath) -> Expression:
     if not isinstance(source, str):
-        raise CheckLoadError(f"{resource.path}:{resource.locate(path)[0]}: {POLICY_KIND} {resource.name}: "
+        raise CheckLoadError(f"{resource.path}:{resource.locate(path)[0]}: {resource.kind} {resource.name}: "
                              f"{'.'.join(map(str, path))} must be a CEL expression (a string)")
     expr = Expression(source, path)
     try:
@@ -114,7 +133,7 @@ def _compile(env: cel.Environment, resource: Resource, source: Any, path: FieldP
     except cel.CompileError as exc:
         if not exc.limit:
             raise CheckLoadError(
-                f"{resource.path}:{resource.locate(path)[0]}: {POLICY_KIND} {resource.name}: "
+                f"{resource.path}:{resource.locate(path)[0]}: {resource.kind} {resource.name}: "
                 f"{'.'.join(map(str, path))} does not compile: {exc.message} "
                 f"(expression line {exc.line}, column {exc.column})") from None
         expr.limit = exc.message
@@ -123,9 +142,17 @@ def _compile(env: cel.Environment, resource: Resource, source: Any, path: FieldP
 
 def read_policy(resource: Resource) -> Policy:
     """Compile a ValidatingAdmissionPolicy (``CheckLoadError`` for an expression that does not compile)."""
+    return read_spec(resource, _dict(resource.obj.get("spec")), ("spec",))
+
+
+def read_spec(resource: Resource, spec: dict[str, Any], at: FieldPath,
+              preset: tuple[tuple[str, str], ...] = ()) -> Policy:
+    """Compile a policy-shaped block (matchConditions, variables, validations...) written at ``at`` in
+    ``resource``; ``preset`` variables (name, expression) come first, as Gatekeeper defines its own."""
     env = cel.environment(VARIABLES)
-    spec = _dict(resource.obj.get("spec"))
     policy = Policy(resource, resource.name or "")
+    for name, source in preset:
+        policy.variables.append((name, _compile(env, resource, source, ())))
     policy.failure_policy = "Ignore" if spec.get("failurePolicy") == "Ignore" else "Fail"
     param = _dict(spec.get("paramKind"))
     if isinstance(param.get("apiVersion"), str) and isinstance(param.get("kind"), str):
@@ -134,19 +161,19 @@ def read_policy(resource: Resource) -> Policy:
     for i, entry in enumerate(_list(spec.get("matchConditions"))):
         entry = _dict(entry)
         policy.match_conditions.append((str(entry.get("name", i)), _compile(
-            env, resource, entry.get("expression"), ("spec", "matchConditions", i, "expression"))))
+            env, resource, entry.get("expression"), (*at, "matchConditions", i, "expression"))))
     for i, entry in enumerate(_list(spec.get("variables"))):
         entry = _dict(entry)
         policy.variables.append((str(entry.get("name", "")), _compile(
-            env, resource, entry.get("expression"), ("spec", "variables", i, "expression"))))
+            env, resource, entry.get("expression"), (*at, "variables", i, "expression"))))
     for i, entry in enumerate(_list(spec.get("validations"))):
         entry = _dict(entry)
         validation = Validation(_compile(env, resource, entry.get("expression"),
-                                         ("spec", "validations", i, "expression")),
+                                         (*at, "validations", i, "expression")),
                                 message=str(entry.get("message") or ""), reason=str(entry.get("reason") or ""))
         if isinstance(entry.get("messageExpression"), str) and entry["messageExpression"].strip():
             validation.message_expression = _compile(env, resource, entry["messageExpression"],
-                                                     ("spec", "validations", i, "messageExpression"))
+                                                     (*at, "validations", i, "messageExpression"))
         policy.validations.append(validation)
     return policy
 
