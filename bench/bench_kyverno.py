@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
-from bench_secrets import time_check  # CPU time of one check over loaded resources
+from bench_secrets import alternate, time_check  # CPU time of checks over loaded resources
 from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
 from gatekeeper.pipeline import Run, load
@@ -60,22 +59,11 @@ def main() -> int:
         import cProfile
         import pstats
 
-        cProfile.runctx("time_check(run, loaded, 'kyverno')", globals(), locals(), "/tmp/kyverno.prof")
-        pstats.Stats("/tmp/kyverno.prof").sort_stats(args.profile).print_stats(30)
+        profiler = cProfile.Profile()
+        profiler.runcall(time_check, run, loaded, "kyverno")
+        pstats.Stats(profiler).sort_stats(args.profile).print_stats(30)
         return 0
-    times: dict[str, list[float]] = {"schema": [], "kyverno": []}
-    counts: dict[str, int] = {}
-    time_check(run, loaded, "schema")  # warm-up: schema compilation, imports
-    time_check(run, loaded, "kyverno")
-    for _ in range(args.repeat):
-        for name in times:
-            elapsed, counts[name] = time_check(run, loaded, name)
-            times[name].append(elapsed)
-    for name, values in times.items():
-        print(f"{name:<8} CPU best {min(values):.3f} s  median {statistics.median(values):.3f} s  "
-              f"({counts[name]} findings, {len(loaded.resources) / min(values):,.0f} resources/s)")
-    ratio = statistics.median(times["kyverno"]) / statistics.median(times["schema"])
-    print(f"kyverno / schema (median): {ratio:.2f}")
+    alternate(run, loaded, "kyverno", args.repeat)
     return 0
 
 

@@ -54,6 +54,24 @@ def _waiver_schema() -> dict[str, Any]:
     }
 
 
+def _render_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path"],
+        "properties": {
+            "path": {"type": "string", "minLength": 1,
+                     "description": "Directory of the kustomization or chart, relative to the repository root."},
+            "kind": {"enum": ["kustomize", "helm"], "description": "Renderer (default: from the directory)."},
+            "values": {"type": "array", "items": {"type": "string"},
+                       "description": "Helm values files, relative to the repository root, in order."},
+            "releaseName": {"type": "string", "description": "Helm release name (default: release)."},
+            "namespace": {"type": "string", "description": "Helm release namespace (default: default)."},
+            "kubeVersion": {"type": "string", "description": "Kubernetes version Helm renders for (helm binary)."},
+        },
+    }
+
+
 def config_schema(catalogue: Catalogue) -> dict[str, Any]:
     """The full JSON schema of ``.gatekeeper.yaml``: core keys plus each catalogued check's section."""
     check_props = {entry.name: dict(entry.config_schema) for entry in catalogue.checks}
@@ -90,6 +108,8 @@ def config_schema(catalogue: Catalogue) -> dict[str, Any]:
             },
             "waivers": {"type": "array", "items": _waiver_schema(),
                         "description": "Repository-level waivers with reason, owner and expiry."},
+            "render": {"type": "array", "items": _render_schema(),
+                       "description": "Deployment units to render besides those discovered (docs/rendering.md)."},
         },
     }
 
@@ -107,6 +127,7 @@ class Config:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     waivers: list[dict[str, Any]] = field(default_factory=list)
+    render: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -193,6 +214,7 @@ def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
         checks={k: dict(v) for k, v in raw.get("checks", {}).items()},
         rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
         waivers=list(raw.get("waivers", [])),
+        render=list(raw.get("render", [])),
         raw=raw,
     )
     _check_rule_ids(cfg, path, doc, catalogue)
@@ -251,6 +273,7 @@ def _dotted(path: list[Any]) -> str:
 
 def _check_rule_ids(cfg: Config, path: Path, doc: Any, catalogue: Catalogue) -> None:
     for rule_id in cfg.rules:
-        if catalogue.rule(rule_id) is None and not rule_id.startswith("policy/"):  # policy rule ids are dynamic
+        # policy and Kyverno rule ids are dynamic (policy/<package>/<rule>, kyverno/<policy>/<rule>)
+        if catalogue.rule(rule_id) is None and not rule_id.startswith(("policy/", "kyverno/")):
             line = doc.locate(["rules", rule_id])[0]
             raise ConfigError(f"{path}:{line}: rules.{rule_id}: unknown rule id (see 'gatekeeper rules')")

@@ -83,6 +83,7 @@ class ContextCache:
         self._excluded: set[str] = set()
         self._unstorable: set[str] = set()
         self._broken = False
+        self.render_hits = 0
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
@@ -92,6 +93,7 @@ class ContextCache:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=OFF")  # a lost record is only a miss
                 db.execute("CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+                db.execute("CREATE TABLE IF NOT EXISTS rendered (key TEXT PRIMARY KEY, output BLOB)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._broken = True
@@ -157,6 +159,33 @@ class ContextCache:
             text = UNSTORABLE
         self._pending.append((key, text))
 
+    def get_render(self, key: str) -> bytes | None:
+        """A unit's rendered output by the digest of its inputs (None: a miss, or marked unstorable)."""
+        db = self._connect()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT output FROM rendered WHERE key = ?", (_render_key(key),)).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None or row[0] is None:
+            return None
+        self.render_hits += 1
+        return bytes(row[0])
+
+    def put_render(self, key: str, text: bytes) -> None:
+        """Store a unit's rendered output when the secrets check finds nothing in it at all (a Secret's
+        values included); otherwise store the mark that says to render it every time."""
+        db = self._connect()
+        if db is None:
+            return
+        keep: bytes | None = text if _render_storable(text) else None
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO rendered (key, output) VALUES (?, ?)", (_render_key(key), keep))
+        except sqlite3.Error:
+            self._broken = True
+
     def exclude(self, parsed: ParsedFile) -> None:
         """Note the files a kustomization's secretGenerators read: ``flush`` keeps none of them."""
         from gatekeeper.checks.secrets.kustomize import secret_sources
@@ -189,6 +218,19 @@ class ContextCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _render_key(key: str) -> str:
+    return f"{FORMAT}:{_detectors()}:{key}"
+
+
+def _render_storable(text: bytes) -> bool:
+    """Rendered output may be stored only when the secrets check finds nothing in any of it."""
+    try:
+        parsed = parse(SourceFile("rendered.yaml", text))
+        return not parsed.findings and all(not _detected(doc) for doc in parsed.documents)
+    except Exception:  # a scan that fails is a reason not to store, never an error
+        return False
 
 
 def storable(doc: Document) -> tuple[Any, set[str]] | None:

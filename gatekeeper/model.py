@@ -117,6 +117,27 @@ class Waiver:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """A source line that set (part of) a rendered value: file, line and what the file is to the
+    render (``base``, ``patch``, ``transformer``, ``generator``, ``template``, ``values``...)."""
+
+    path: str
+    line: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a field of an object is written: the file and line a finding points at, plus the
+    other source lines that contributed when the object was rendered."""
+
+    path: str
+    line: int
+    column: int = 1
+    origin: tuple[Origin, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem at one place. Every finding has a file and a line."""
 
@@ -134,6 +155,8 @@ class Finding:
     fingerprint: str = ""
     waived: Waiver | None = None
     baseline: bool = False
+    origin: tuple[Origin, ...] = ()  # rendered objects: every source line that set the value
+    units: tuple[str, ...] = ()  # rendered objects: the deployment units that apply it
 
     @property
     def counts(self) -> bool:
@@ -182,6 +205,15 @@ class PositionIndex:
                 break
             pos, node = found
         return pos
+
+    def source(self, path: Sequence[str | int]) -> tuple[str | None, int, int, tuple[Origin, ...]]:
+        """The file (None: the document's own), line, column and contributing origins of ``path``.
+
+        A parsed file answers with its own positions; a rendered object's index answers with the
+        source file and line that set the value (see ``sources/render/provenance.py``).
+        """
+        line, column = self.lookup(path)
+        return None, line, column, ()
 
     def exists(self, path: Sequence[str | int]) -> bool:
         """True when every element of ``path`` is written in the document."""
@@ -256,6 +288,18 @@ class Document:
     positions: PositionIndex
     resources: list[Resource] = field(default_factory=list)
     text: str = ""  # the whole file's text (shared by its documents), for comment-aware checks
+    # Rendered objects: the unit that applies them and that unit's input files (for PR scoping).
+    unit: str | None = None
+    inputs: frozenset[str] = frozenset()
+    # Source objects a rendered unit consumed: checked through the rendered objects instead (only
+    # checks that read sources, such as secrets, still see them here).
+    held: list[Resource] = field(default_factory=list)
+    # A kustomize input (patch, replacement, transformer config) or a source a rendered unit consumed:
+    # checks that evaluate whole documents (conftest policies) read the rendered objects instead.
+    consumed: bool = False
+    # A rendered object a kustomize generator made: its values are the generator's inputs, which the
+    # secrets check reads at their own lines.
+    generated: bool = False
 
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column) of a field path from the document root."""
@@ -295,9 +339,20 @@ class Resource:
     def line(self) -> int:
         return self.locate(())[0]
 
+    @property
+    def unit(self) -> str | None:
+        """The deployment unit that applies this object (None: a file checked as it is)."""
+        return self.document.unit
+
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
-        """(line, column) of a field path relative to this object."""
+        """(line, column) of a field path relative to this object (in its source file, see ``source``)."""
         return self.document.positions.lookup((*self.base, *path))
+
+    def source(self, path: Sequence[str | int]) -> Location:
+        """Where a field path of this object is written: for a rendered object, the source file and
+        line that set it (a base, a patch, a transformer, a template or a values file)."""
+        where, line, column, origin = self.document.positions.source((*self.base, *path))
+        return Location(where or self.document.path, line, column, origin)
 
     def has_field(self, path: Sequence[str | int]) -> bool:
         return self.document.positions.exists((*self.base, *path))

@@ -25,7 +25,9 @@ from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources import classify
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
+from gatekeeper.sources.tree import DiskTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.waivers import apply_waivers
 
@@ -50,6 +52,15 @@ class Run:
     today: datetime.date | None = None  # the waivers' clock (None: today in UTC); fixed in tests
     # parse override (git modes reuse parses); its flag says no per-file hook runs on the file
     parser: Callable[[SourceFile, bool], ParsedFile] | None = None
+    render: str = "auto"  # render deployment units ("auto") or check every file as it is ("none")
+    units: list[Any] | None = None  # the units to render (the sync step's paths); None: discover them
+    tree: Tree | None = None  # the repository state renders read (None: the root on disk)
+    render_cache: Any = None  # rendered output by input digest (git modes: the context cache store)
+    published: frozenset[str] = frozenset()  # files published as they are: always whole objects
+    render_outcome: Any = None  # set by the load stage: the units and what rendering them produced
+    # Git modes: the changed paths (deleted ones too); only units with an input among them are
+    # rendered, the others' files stay context as written (None: render every unit)
+    render_focus: set[str] | None = None
     baseline: bool = True  # False while a baseline is being written (the file may be the shell's empty one)
     allow_empty: bool = False  # a run that checked nothing (no file, or no check ran) passes instead of exit 2
 
@@ -63,6 +74,7 @@ class Loaded:
     resources: list[Resource]
     findings: list[Finding]
     notes: list[str]
+    render: stage.Outcome | None = None
     classes: dict[str, classify.Classification] = field(default_factory=dict)
 
 
@@ -88,8 +100,17 @@ def load(run: Run) -> Loaded:
         if walker is not None and skipped:
             files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
     classes = classify.classify(documents, (f.path for f in files))
-    resources, findings = _apply_classes(classes, documents, resources, findings, notes)
-    return Loaded(len(files) + refused, documents, resources, findings, notes, classes)
+    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
+    tree = run.tree if run.tree is not None else DiskTree(run.root)
+    outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
+                          cache=run.render_cache, published=run.published, focus=run.render_focus)
+    run.render_outcome = outcome
+    findings.extend(outcome.findings)
+    notes.extend(outcome.notes)
+    documents.extend(outcome.documents)
+    resources = [r for doc in documents for r in doc.resources]
+    return Loaded(len(files) + refused + outcome.adopted_files, documents, resources, findings, notes, outcome,
+                  classes)
 
 
 @contextmanager
@@ -150,14 +171,15 @@ def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[
 
 
 def _apply_classes(classes: dict[str, classify.Classification], documents: list[Document],
-                   resources: list[Resource], findings: list[Finding], notes: list[str]
-                   ) -> tuple[list[Resource], list[Finding]]:
+                   resources: list[Resource], findings: list[Finding], notes: list[str],
+                   published: frozenset[str] = frozenset()) -> tuple[list[Resource], list[Finding]]:
     """Objects in files that are not manifests (patches, tool configs, lock files...) stay documents,
-    not resources; loader findings that assume a manifest are dropped for them."""
+    not resources; loader findings that assume a manifest are dropped for them. Files the sync step
+    publishes as they are keep every object: whatever is published is checked as a whole object."""
     dropped: dict[classify.FileClass, int] = {}
     for doc in documents:
         role = classes[doc.path].role
-        if doc.resources and role in classify.NOT_OBJECTS:
+        if doc.resources and role in classify.NOT_OBJECTS and doc.path not in published:
             dropped[role] = dropped.get(role, 0) + len(doc.resources)
             doc.resources = []
     kept = [f for f in findings if not (f.rule == "missing-kind" and f.path in classes
@@ -282,13 +304,18 @@ def _run_hooks(check: Check, ctx: Context, loaded: Loaded, errors: list[CheckErr
     resource: Hook | None = check.check_resource if cls.check_resource is not Check.check_resource else None
     if document is not None or resource is not None:
         for doc in loaded.documents:
-            if report_paths is not None and doc.path not in report_paths:
+            if report_paths is not None and doc.path not in report_paths and (
+                    not doc.inputs or doc.inputs.isdisjoint(report_paths)):
                 continue
             items: Iterable[Document | Resource]
             if doc.resources:
                 if resource is None:
                     continue
                 hook, items = resource, doc.resources
+            elif doc.held:  # consumed by a rendered unit: checked through the rendered objects
+                if resource is None or not check.reads_sources:
+                    continue
+                hook, items = resource, doc.held
             elif document is not None and ctx.allows(check.name, doc.path):
                 hook, items = document, (doc,)
             else:
@@ -341,6 +368,28 @@ def scope(findings: Iterable[Finding], report_paths: set[str] | None) -> list[Fi
     return [f for f in findings if f.path in report_paths]
 
 
+def merge_units(findings: list[Finding]) -> list[Finding]:
+    """One finding per source line: the same problem at the same line rendered through several
+    units (a base shared by overlays) is reported once, listing every unit."""
+    out: list[Finding] = []
+    merged: dict[tuple[Any, ...], int] = {}
+    for f in findings:
+        if not f.units:
+            out.append(f)
+            continue
+        key = (f.check, f.rule, f.path, f.line, f.column, f.field, f.waived, f.baseline)
+        at = merged.get(key)
+        if at is None:
+            merged[key] = len(out)
+            out.append(f)
+            continue
+        first = out[at]
+        units = first.units + tuple(u for u in f.units if u not in first.units)
+        origin = first.origin + tuple(o for o in f.origin if o not in first.origin)
+        out[at] = replace(first, units=units, origin=origin)
+    return out
+
+
 def execute(run: Run) -> Report:
     """Run the whole pipeline and return the report; never raises for bad input."""
     with gc_paused():
@@ -356,6 +405,8 @@ def _execute(run: Run) -> Report:
     report.timings["load"] = time.perf_counter() - started
     report.files, report.documents, report.resources = loaded.files, len(loaded.documents), len(loaded.resources)
     report.notes.extend(loaded.notes)
+    if loaded.render is not None and loaded.render.error is not None:
+        report.errors.append(CheckError("render", loaded.render.error))
     report.file_classes = [(c.path, c.role.value, c.reason) for c in sorted(loaded.classes.values(),
                                                                               key=lambda c: c.path)]
     report.subjects = [(r.path, r.ref.key) for r in loaded.resources
@@ -373,10 +424,11 @@ def _execute(run: Run) -> Report:
                              ran=report.checks)
     if run.baseline:
         findings = baseline.apply(findings, report, run.root, run.config, baseline.scope_of(run, loaded.documents))
-    findings = scope(findings, run.report_paths)
+    findings = scope(merge_units(findings), run.report_paths)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
     Masker(detected).report(report)  # no text of the report shows a detected value or a token
     for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
         doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
+        doc.held = []
     return report

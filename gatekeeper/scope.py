@@ -13,6 +13,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from gatekeeper.context_cache import ContextCache
@@ -20,6 +21,7 @@ from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.tree import DiskTree, GitTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
 
 MODES = ("range", "staged", "changed")
@@ -38,6 +40,7 @@ class Selection:
     scope: str = "changed"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tree: Tree | None = None  # every file of the state at head, for the renders
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
@@ -55,18 +58,23 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         head_rev = head or "HEAD"
         base_rev: str | None = git.merge_base(repo, base, head_rev)
         changes = git.changed_between(repo, base, head_rev)
-        entries = git.select(git.tree_entries(repo, head_rev), ("",), include, exclude)
+        every = git.tree_entries(repo, head_rev)
+        entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
+        tree: Tree = GitTree(repo, every)
     elif mode == "staged":
         changes = git.staged_changes(repo)
         base_rev = "HEAD" if git.has_head(repo) else None
-        entries = git.select(git.index_entries(repo), ("",), include, exclude)
+        every = git.index_entries(repo)
+        entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
+        tree = GitTree(repo, every)
     elif mode == "changed":
         changes = git.worktree_changes(repo)
         base_rev = "HEAD" if git.has_head(repo) else None
         entries = git.select(git.worktree_entries(repo), ("",), include, exclude)
         files = git.read_worktree(repo, entries)
+        tree = DiskTree(Path(repo.working_tree_dir))
     else:
         raise ValueError(f"unknown git mode {mode!r}")
     present = {f.path for f in files}
@@ -84,7 +92,7 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         report = {p for p in present if _under(p, prefixes)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
-    return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started)
+    return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree)
 
 
 class ParseMemo:
@@ -128,10 +136,12 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     if selection.base_rev is None:
         return set()
     include = run.config.include or DEFAULT_INCLUDE
-    entries = git.select(git.tree_entries(repo, selection.base_rev), ("",), include, run.config.exclude)
+    every = git.tree_entries(repo, selection.base_rev)
+    entries = git.select(every, ("",), include, run.config.exclude)
     files = git.read_blobs(repo, entries)
     old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
     base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None,
+                       tree=GitTree(repo, every), render_outcome=None,
                        allow_empty=True)  # a base without manifests yet is a base
     report = execute(base_run)
     return {f.fingerprint for f in report.findings if f.fingerprint}
@@ -145,6 +155,10 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     a duplicate of a new object reported at the old one, a Service left dangling by a deletion).
     """
     run.files = selection.files
+    run.tree = selection.tree
+    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes if c.deleted} | {
+        c.old_path for c in selection.changes if c.old_path}
+    run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
     run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
     if selection.scope == "changed":
         run.report_paths, run.hook_paths = None, set(selection.report_paths)

@@ -359,7 +359,8 @@ Finding = tuple[str, int, str]
 def _findings(write: Callable[[str, str], Path], tmp_path: Path, text: str, *extra: str) -> list[Finding]:
     write("obj.yaml", text)
     _, report = run_json(str(tmp_path), "--checks", "schema", *extra)
-    return sorted((f["rule"], f["line"], f["field"]) for f in report["findings"] if f["rule"] not in LIFECYCLE)
+    return sorted((f["rule"], f["line"], f["field"]) for f in report["findings"]
+                  if f["check"] == "schema" and f["rule"] not in LIFECYCLE)
 
 
 # Flux's v1beta2 source APIs are past their removal (tests/test_deprecations.py); their shipped schemas
@@ -372,8 +373,9 @@ def test_realistic_objects_validate_with_no_findings(write: Callable[[str, str],
                                                      text: str) -> None:
     write("obj.yaml", text)
     code, report = run_json(str(tmp_path), "--checks", "schema")
-    assert [f for f in report["findings"] if f["rule"] not in LIFECYCLE] == []
-    assert code == (1 if report["findings"] else 0)
+    # a HelmRelease of a chart repository cannot be rendered offline (a render-remote warning)
+    assert [f for f in report["findings"] if f["rule"] not in LIFECYCLE and f["rule"] != "render-remote"] == []
+    assert code == (1 if any(f["severity"] == "error" for f in report["findings"]) else 0)
     assert report["summary"]["resources"] == text.count("\nkind: ")
 
 

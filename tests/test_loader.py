@@ -200,14 +200,14 @@ def test_walker_includes_excludes_and_skips_git(tmp_path: Path) -> None:
     assert [f.path for f in got.files] == ["apps/a.yaml", "apps/b.yml"]
 
 
-def test_helm_chart_templates_are_skipped_with_a_note(tmp_path: Path) -> None:
+def test_helm_chart_templates_are_not_read_as_manifests(tmp_path: Path) -> None:
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
     (chart / "templates" / "d.yaml").write_text("kind: {{ .Values.kind }}\n")
     got = collect([tmp_path], tmp_path)
-    assert [f.path for f in got.files] == ["chart/Chart.yaml"]
-    assert "Helm chart templates skipped" in got.notes[0]
+    assert [f.path for f in got.files] == ["chart/Chart.yaml"]  # the chart is rendered as a unit instead
+    assert got.notes == []
 
 
 def test_symlink_out_of_tree_is_a_finding(tmp_path: Path) -> None:

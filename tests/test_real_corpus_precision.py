@@ -40,7 +40,9 @@ def test_every_file_is_a_manifest_or_a_kustomize_input(reports: dict[str, dict[s
         classes = {f["class"] for f in report["files"]}
         assert classes <= {"manifest", "kustomization", "kustomize-patch"}, (repo, classes)
         not_manifests = {f["path"] for f in report["files"] if f["class"] != "manifest"}
-        assert not [f for f in report["findings"] if f["path"] in not_manifests and f["check"] != "secrets"], repo
+        # (render findings on a kustomization speak of its unit: this partial copy lacks files it names)
+        assert not [f for f in report["findings"] if f["path"] in not_manifests
+                    and f["check"] not in ("secrets", "render")], repo
     patches = [f["path"] for f in reports[REPOS[0]]["files"] if f["class"] == "kustomize-patch"]
     assert patches == ["kustomize/components/without-loadgenerator/delete-loadgenerator.patch.yaml"]
 

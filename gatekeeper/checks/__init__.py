@@ -14,7 +14,7 @@ from gatekeeper.catalogue import Catalogue
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.config_change import CONFIG_RULES
 from gatekeeper.model import Rule
-from gatekeeper.sources.rules import PARSE_RULES
+from gatekeeper.sources.rules import PARSE_RULES, RENDER_RULES
 from gatekeeper.waivers import WAIVER_RULES
 
 # name -> "module:Class". Order is the order checks run and are listed.
@@ -63,7 +63,7 @@ def all_checks() -> list[Check]:
 def catalogue() -> Catalogue:
     """The rule catalogue of this build: loader rules, every registered check's, then the waivers' and
     the configuration-change rule."""
-    return Catalogue.collect(all_checks(), before=PARSE_RULES, after=(*WAIVER_RULES, *CONFIG_RULES))
+    return Catalogue.collect(all_checks(), before=(*PARSE_RULES, *RENDER_RULES), after=(*WAIVER_RULES, *CONFIG_RULES))
 
 
 def all_rules() -> list[Rule]:

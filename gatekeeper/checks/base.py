@@ -57,6 +57,9 @@ class Check:
     summary: ClassVar[str] = ""
     config_schema: ClassVar[dict[str, Any]] = {}
     default_enabled: ClassVar[bool] = True
+    # True for checks that must also read the source objects a rendered unit consumed (secrets: a
+    # credential committed in a base is a leak even where an overlay removes it from the output).
+    reads_sources: ClassVar[bool] = False
 
     def rules(self) -> Sequence[Rule]:
         """Every rule this check can report (for ``gatekeeper rules`` and the docs)."""
@@ -96,16 +99,18 @@ class Check:
         """Build a finding located at ``field_path`` of ``resource`` (or its nearest written ancestor)."""
         rule_obj = rule if isinstance(rule, Rule) else None
         rule_id = rule_obj.id if rule_obj else str(rule)
-        line, column = resource.locate(field_path)
+        where = resource.source(field_path)  # a rendered object: the source line that set the field
         ref = resource.ref
         fpath = format_field(field_path)
+        unit = resource.unit
         return Finding(
             check=self.name, rule=rule_id,
             severity=severity if severity is not None else (rule_obj.severity if rule_obj else Severity.ERROR),
-            message=message, path=resource.path, line=line, column=column, end_line=end_line,
+            message=message, path=where.path, line=where.line, column=where.column, end_line=end_line,
             resource=ref, field=fpath,
             hint=hint if hint is not None else (rule_obj.hint if rule_obj else ""),
-            fingerprint=fingerprint(rule_id, ref, resource.path, fpath, evidence),
+            fingerprint=fingerprint(rule_id, ref, where.path if unit else resource.path, fpath, evidence),
+            origin=where.origin, units=(unit,) if unit else (),
         )
 
     def document_finding(self, rule: Rule | str, doc: Document, message: str, field_path: FieldPath = (),

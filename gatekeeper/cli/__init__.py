@@ -13,6 +13,7 @@ from gatekeeper.cli.init import init
 from gatekeeper.cli.rules import explain, rules
 from gatekeeper.cli.secrets import secrets
 from gatekeeper.cli.sync import sync_command
+from gatekeeper.cli.units import units
 from gatekeeper.cli.verify import verify
 from gatekeeper.pipeline import describe
 
@@ -33,6 +34,7 @@ cli.add_command(rules)
 cli.add_command(explain)
 cli.add_command(secrets)
 cli.add_command(sync_command)
+cli.add_command(units)
 cli.add_command(verify)
 
 

@@ -33,8 +33,11 @@ from gatekeeper.sources.files import SourceFile
 @people_options
 @click.option("--stdin-name", metavar="PATH",
               help="With '-' (read manifests from stdin): the path findings report [default: <stdin>].")
+@click.option("--render", "render", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: render kustomize overlays and Helm charts and check what they produce, at the source "
+                   "lines that set it; none: check every file as it is written.")
 def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None, root: Path | None,
-          color: bool | None, show_waived: bool, stdin_name: str | None, **opts: object) -> None:
+          color: bool | None, show_waived: bool, stdin_name: str | None, render: str, **opts: object) -> None:
     """Check the manifests under PATHS (files or directories; default: the current directory).
 
     PATHS '-' reads one stream of YAML documents from stdin (e.g. 'helm template ... | gatekeeper
@@ -59,6 +62,7 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     except VersionError as exc:
         raise click.UsageError(str(exc)) from None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
+    run.render = render
     selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
     report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
     write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)

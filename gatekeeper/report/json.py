@@ -34,6 +34,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
             "reason": f.waived.reason, "source": f.waived.source, "expires": f.waived.expires,
         },
         "baseline": f.baseline,
+        "unit": list(f.units),
+        "origin": [{"path": o.path, "line": o.line, "role": o.role} for o in f.origin],
     }
 
 

@@ -97,6 +97,14 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "locations": [location],
         "properties": {"check": f.check, "field": f.field},
     }
+    related = [o for o in f.origin if (o.path, o.line) != (f.path, f.line)]
+    if related:
+        result["relatedLocations"] = [
+            {"id": i, "physicalLocation": {"artifactLocation": {"uri": artifact_uri(o.path), "uriBaseId": "%SRCROOT%"},
+                                           "region": {"startLine": max(o.line, 1)}},
+             "message": {"text": o.role}} for i, o in enumerate(related)]
+    if f.units:
+        result["properties"]["units"] = list(f.units)
     if f.fingerprint:
         result["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
     if f.waived is not None:

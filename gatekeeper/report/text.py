@@ -61,7 +61,15 @@ class _Writer:
     def single(self, f: Finding) -> list[str]:
         sev = _paint(f"{f.severity!s:<7}", _COLORS[f.severity], self.color)
         text = f"  {_where(f)} {sev} {f.rule:<24} {clean(f.message)}{_obj(f)}{_tag(f, self.color)}"
-        return [text, *self.hint(f)]
+        return [text, *self.rendered(f), *self.hint(f)]
+
+    def rendered(self, f: Finding) -> list[str]:
+        """For a rendered object: the units that apply it and the other source lines behind the value."""
+        if not f.units or self.options.quiet:
+            return []
+        also = [f"{o.path}:{o.line} ({o.role})" for o in f.origin if (o.path, o.line) != (f.path, f.line)]
+        text = f"      rendered by {', '.join(f.units)}" + (f"; also from {', '.join(also)}" if also else "")
+        return [_paint(clean(text), _DIM, self.color)]
 
     def group(self, items: list[Finding]) -> list[str]:
         """One line for several findings of one object at one location and severity."""
@@ -71,7 +79,7 @@ class _Writer:
         subject = _subject([f.message for f in items])
         rules = ", ".join(f.rule for f in items)
         head = f"{clean(subject)}: " if subject else ""
-        out = [f"  {_where(first)} {sev} {head}{len(items)} findings: {rules}{_obj(first)}"]
+        out = [f"  {_where(first)} {sev} {head}{len(items)} findings: {rules}{_obj(first)}", *self.rendered(first)]
         for f in items:
             out.extend(self.hint(f, label=True))
         return out

@@ -209,7 +209,8 @@ _KUSTOMIZE_CONFIG_FIELDS = {
 }
 
 
-def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass, str]]:
+def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = frozenset()
+                    ) -> dict[str, tuple[FileClass, str]]:
     """The class of every file a kustomization in the tree names, and of kustomizations themselves.
 
     Kustomizations and patches come from ``sources.kustomize``; the files named by
@@ -217,14 +218,23 @@ def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass,
     ``openapi`` and Helm ``valuesFile`` are read here from each kustomization's fields.
     """
     roles: dict[str, tuple[FileClass, str]] = {}
-    kustomizations = [d for d in documents if kustomize._is_kustomization(d)]
+    # only the file names kustomize reads are kustomizations: a kind: Kustomization document under
+    # another name is inert and names nothing (else it could hide a file's objects as "patches")
+    kustomizations = [d for d in documents if kustomize.is_kustomization_file(d.path)]
     for doc in kustomizations:
         what = "kustomize component" if isinstance(doc.obj, dict) and doc.obj.get("kind") == "Component" \
             else "kustomization"
         roles[doc.path] = (FileClass.KUSTOMIZATION, what)
-    for path in kustomize.patch_paths(documents):
-        roles.setdefault(path, (FileClass.KUSTOMIZE_PATCH, "named as a patch by a kustomization"))
+    known = files | {d.path for d in documents}
+    for path, named in kustomize.reference_roles(documents, lambda p: "file" if p in known else None).items():
+        if named & {kustomize.PATCH, kustomize.PATCH_JSON6902}:
+            roles.setdefault(path, (FileClass.KUSTOMIZE_PATCH, "named as a patch by a kustomization"))
+        elif named & (kustomize.NOT_OBJECTS - {kustomize.GENERATOR_INPUT}):
+            what = sorted(named & kustomize.NOT_OBJECTS)[0]
+            roles.setdefault(path, (FileClass.KUSTOMIZE_CONFIG, f"named as a {what} config by a kustomization"))
     for doc in kustomizations:
+        if not isinstance(doc.obj, dict):
+            continue  # a kustomization of the wrong shape is a finding of its own (kustomize-invalid)
         base = posixpath.dirname(doc.path)
         for path, cls, why in _named_files(doc.obj):
             target = posixpath.normpath(posixpath.join(base, path))
@@ -235,16 +245,7 @@ def kustomize_roles(documents: Sequence[Document]) -> dict[str, tuple[FileClass,
 def named_by_kustomizations(documents: Sequence[Document]) -> set[str]:
     """Every root-relative path a kustomization in the tree names as a file it reads (resources,
     patches, components, configs): kustomize reads these whatever their extension's case."""
-    named = set(kustomize_roles(documents))
-    for doc in documents:
-        if not kustomize._is_kustomization(doc):
-            continue
-        base = posixpath.dirname(doc.path)
-        for key in ("resources", "bases", "components", "patchesStrategicMerge", "crds"):
-            for entry in _list(doc.obj.get(key)):
-                if isinstance(entry, str) and "\n" not in entry and "://" not in entry:
-                    named.add(posixpath.normpath(posixpath.join(base, entry)))
-    return named
+    return set(kustomize_roles(documents)) | set(kustomize.reference_roles(documents))
 
 
 def _named_files(obj: dict[str, Any]) -> Iterable[tuple[str, FileClass, str]]:
@@ -283,7 +284,7 @@ def classify(documents: Sequence[Document], paths: Iterable[str] = ()) -> dict[s
         by_path.setdefault(doc.path, []).append(doc)
     for path in paths:
         by_path.setdefault(path, [])
-    roles = kustomize_roles(documents)
+    roles = kustomize_roles(documents, frozenset(by_path))
     chart_dirs = {posixpath.dirname(p) for p in by_path if posixpath.basename(p) == "Chart.yaml"}
     kubeadm_patch_dirs = _kubeadm_patch_dirs(documents)
     return {path: Classification(path, *_classify(path, docs, roles, chart_dirs, kubeadm_patch_dirs))
@@ -297,8 +298,6 @@ def _classify(path: str, docs: list[Document], roles: dict[str, tuple[FileClass,
         return named.role, named.reason
     if path in roles:
         return roles[path]
-    if any(kustomize.is_patch_document(d) for d in docs):
-        return FileClass.KUSTOMIZE_PATCH, "carries a $patch directive"
     typed = [t for t in (_typed(d.obj) for d in docs) if t is not None]
     tools = {tool_of(*t) for t in typed}
     if typed and None not in tools:

@@ -132,10 +132,7 @@ class Walker:
         for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
             base = Path(dirpath)
             if HELM_CHART_FILE in filenames and "templates" in dirnames:
-                dirnames.remove("templates")
-                self.out.notes.append(
-                    f"{relpath(base / 'templates', self.root)}: Helm chart templates skipped "
-                    "(render the chart and check the output)")
+                dirnames.remove("templates")  # not YAML: the chart is rendered as a unit (sources/render)
             kept = []
             for name in sorted(dirnames):
                 sub = base / name

@@ -32,3 +32,45 @@ PARSE_RULES: tuple[Rule, ...] = (
          "GitOps agents refuse out-of-bounds links; the target was not checked.",
          "Copy the file into the repository instead of linking to it."),
 )
+
+_W = Severity.WARNING
+
+# Findings of the render stage (check name ``render``): kustomizations and deployment units.
+RENDER_RULES: tuple[Rule, ...] = (
+    Rule("kustomize-invalid", "render", _E, "A kustomization has a shape kustomize rejects.",
+         "kustomize refuses to build it (for example string entries under 'patches', rejected since v5), so "
+         "Argo CD or Flux fail to sync, and the objects it would produce were not checked as rendered.",
+         "Fix the key at the reported line as the message says.",
+         bad_example="resources: [deploy.yaml]\npatches: [patch.yaml]\n",
+         good_example="resources: [deploy.yaml]\npatches:\n  - path: patch.yaml\n"),
+    Rule("render-error", "render", _E, "A deployment unit cannot be rendered.",
+         "The renderer (kustomize or Helm) fails on it, so the GitOps agent fails too; the unit's files were "
+         "checked as files only.", "Fix the file and line the message names.",
+         bad_example="resources: [missing.yaml]\n", good_example="resources: [deploy.yaml]\n"),
+    Rule("render-remote", "render", _W, "A unit uses a remote base or chart that cannot be rendered offline.",
+         "The gate never fetches: what a remote base or chart adds is not checked, only the unit's local files.",
+         "Vendor the base or chart into the repository, or waive the rule where the remote source is trusted.",
+         bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\n",
+         good_example="resources:\n  - ../../base\n"),
+    Rule("render-outside", "render", _E, "A unit references a path outside the repository.",
+         "Renders see the repository only; a GitOps agent refuses such paths as well.",
+         "Keep every base, patch and chart inside the repository.",
+         bad_example="resources: [../../../../etc/app]\n", good_example="resources: [../../base]\n"),
+    Rule("render-cycle", "render", _E, "Kustomizations include each other in a loop.",
+         "kustomize cannot build a cycle; no overlay on it renders.", "Remove one of the references.",
+         bad_example="# a/kustomization.yaml (and b/kustomization.yaml says resources: [../a])\nresources: [../b]\n",
+         good_example="# a/kustomization.yaml (and b/kustomization.yaml says resources: [cm.yaml])\n"
+                      "resources: [../b]\n"),
+    Rule("render-limit", "render", _E, "A render ran over its time or output-size limit.",
+         "A render that does not finish, or floods its output, is stopped; the unit was not checked as rendered.",
+         "Look for a runaway loop in the templates or a generator that produces far too much.",
+         bad_example="# templates/big.yaml: {{- range until 100000000 }}{{ end }}\napiVersion: v1\nkind: ConfigMap\n"
+                     "metadata: {name: big}\n",
+         good_example="# templates/big.yaml: {{- range .Values.items }}{{ end }}\napiVersion: v1\nkind: ConfigMap\n"
+                      "metadata: {name: big}\n"),
+    Rule("render-disabled", "render", _E, "A kustomization needs a feature the gate never runs (Helm inflation).",
+         "kustomize's helmCharts fetch charts at render time; the unit was not rendered.",
+         "Render the chart as a Helm unit (a chart directory in the repository) instead.",
+         bad_example="helmCharts:\n  - name: redis\n    repo: https://charts.example.com\n",
+         good_example="resources: [../../charts-rendered]\n"),
+)

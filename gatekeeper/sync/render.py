@@ -1,17 +1,16 @@
-"""Render a path of the source commit into the objects the step would publish.
+"""What the sync step publishes for each path: plain files, or a rendered deployment unit.
 
 The source commit is read from git, never from the work tree: it is exported file by file into
 a temporary directory (see ``export_tree``), which is also where configuration and policies are
-read from and where ``kubectl kustomize`` runs. Plain rendering publishes the objects of the
-path's YAML/JSON files, taken from the very parses the checks ran on (:func:`complete`);
-kustomize rendering publishes kustomize's output, and the checks read exactly those bytes.
+read from. A path with a kustomization or a ``Chart.yaml`` is a deployment unit rendered by the
+same renderer ``check`` uses (``gatekeeper.sources.render``), whose objects are checked with
+findings at their source lines and published exactly as checked; a plain path publishes the
+objects of its YAML/JSON files, taken from the very parses the checks ran on (:func:`complete`).
 """
 
 from __future__ import annotations
 
 import posixpath
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +18,18 @@ from typing import Any
 
 from gatekeeper.model import Document
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.kustomize import KUSTOMIZATION_NAMES
+from gatekeeper.sources.render.stage import Outcome
 from gatekeeper.sources.resources import extract
+from gatekeeper.sources.units import CHART_FILE, HELM, KUSTOMIZE, Unit, ValuesSource
 from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.sync.errors import SyncError
 from gatekeeper.sync.gitcmd import Git
-from gatekeeper.sync.manifest import MANIFEST, render_manifest
+from gatekeeper.sync.manifest import render_manifest
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-RENDER_MODES = ("auto", "plain", "kustomize")
+KUSTOMIZATION_FILES = KUSTOMIZATION_NAMES
+RENDER_MODES = ("auto", "plain", "kustomize", "helm")
 UNPUBLISHABLE = frozenset({"parse-error", "encoding-error", "binary-file", "alias-bomb", "file-too-large"})
-KUBECTL_TIMEOUT = 300
 
 
 @dataclass(slots=True)
@@ -43,6 +44,7 @@ class Rendered:
     commands: list[str]
     manifest: bytes = b""
     problems: list[str] = field(default_factory=list)  # files that could not be read completely
+    unit: Unit | None = None  # a rendered path: the deployment unit
 
 
 def clean_path(path: str, what: str) -> str:
@@ -60,13 +62,16 @@ def clean_path(path: str, what: str) -> str:
     return norm
 
 
-def export_tree(git: Git, commit: str, dest: Path) -> None:
-    """Write every file of ``commit`` into ``dest``, exactly as committed.
+def export_tree(git: Git, commit: str, dest: Path) -> list[str]:
+    """Write every file of ``commit`` into ``dest``, exactly as committed; returns the symlinks that
+    point outside the tree, which are left out (refused later only where they matter: under a
+    published path or as a render input).
 
     Not ``git archive``: its ``export-ignore``/``export-subst`` attributes would drop or rewrite
     files. Blobs come from one ``git cat-file --batch``; symlinks are recreated only when they
     stay inside the tree (as Argo CD and Flux require); submodules are not part of the tree.
     """
+    outside: list[str] = []
     entries: list[tuple[str, str, str]] = []
     for record in git.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit).split(b"\0"):
         if not record:
@@ -76,7 +81,7 @@ def export_tree(git: Git, commit: str, dest: Path) -> None:
         if kind == "blob":
             entries.append((mode, oid, raw_name.decode("utf-8", "surrogateescape")))
     if not entries:
-        return
+        return outside
     data = git.run("cat-file", "--batch", data="".join(f"{oid}\n" for _, oid, _ in entries).encode())
     pos = 0
     root = dest.resolve()
@@ -95,34 +100,51 @@ def export_tree(git: Git, commit: str, dest: Path) -> None:
         if mode == "120000":
             link = content.decode("utf-8", "surrogateescape")
             if posixpath.isabs(link) or not (target.parent / link).resolve().is_relative_to(root):
-                raise SyncError(f"cannot export the source commit: symlink {name} points outside the tree")
+                outside.append(name)
+                continue
             target.symlink_to(link)
             continue
         target.write_bytes(content)
         if mode == "100755":
             target.chmod(0o755)
+    return outside
 
 
 def choose_mode(tree: Path, source_path: str, requested: str) -> str:
-    """The render mode of a path: the requested one, or for ``auto`` kustomize when it has a kustomization."""
+    """The render mode of a path: the requested one, or for ``auto`` kustomize when it has a
+    kustomization, helm when it is a chart, plain otherwise."""
     if requested != "auto":
         return requested
     directory = tree / source_path
-    return "kustomize" if any((directory / name).is_file() for name in KUSTOMIZATION_FILES) else "plain"
+    if any((directory / name).is_file() for name in KUSTOMIZATION_FILES):
+        return KUSTOMIZE
+    return HELM if (directory / CHART_FILE).is_file() else "plain"
 
 
 def render_path(tree: Path, source_path: str, target_path: str, mode: str,
                 include: tuple[str, ...] = DEFAULT_INCLUDE, exclude: tuple[str, ...] = ()) -> Rendered:
-    """Render one path of the exported source tree."""
+    """Plan one path of the exported source tree: a unit to render, or plain files."""
     directory = tree / source_path
     if not directory.is_dir():
         raise SyncError(f"path {source_path!r} is not a directory at the source commit")
-    if mode == "kustomize":
-        return _kustomize(directory, source_path, target_path)
+    if mode == KUSTOMIZE:
+        if not any((directory / n).is_file() for n in KUSTOMIZATION_FILES):
+            raise SyncError(f"{source_path} has no kustomization to render")
+        return Rendered(source_path, target_path, KUSTOMIZE, [], [], [f"kubectl kustomize {source_path}"],
+                        unit=Unit(KUSTOMIZE, source_path, found_by=["gatekeeper sync --path"]))
+    if mode == HELM:
+        if not (directory / CHART_FILE).is_file():
+            raise SyncError(f"{source_path} has no Chart.yaml to render")
+        values = [f"{source_path}/values.yaml"] if (directory / "values.yaml").is_file() else []
+        unit = Unit(HELM, source_path, values=[ValuesSource(v) for v in values], found_by=["gatekeeper sync --path"])
+        return Rendered(source_path, target_path, HELM, [], [], [f"helm template {source_path}"], unit=unit)
     has_kustomization = [n for n in KUSTOMIZATION_FILES if (directory / n).is_file()]
     if has_kustomization:
         raise SyncError(f"{source_path}/{has_kustomization[0]} exists: render it with --render kustomize "
                         "(plain rendering would publish the unpatched bases)")
+    if (directory / CHART_FILE).is_file():
+        raise SyncError(f"{source_path}/{CHART_FILE} exists: render it with --render helm "
+                        "(plain rendering would publish the chart's files, not its manifests)")
     return _plain(tree, source_path, target_path, include, exclude)
 
 
@@ -184,32 +206,17 @@ def load_objects(source: SourceFile) -> tuple[list[dict[str, Any]], list[str]]:
     return [res.obj for doc in parsed.documents for res in doc.resources], problems
 
 
-def kubectl() -> str:
-    """The kubectl executable, or a clear error naming the extra that installs it."""
-    found = shutil.which("kubectl")
-    if found is None:
-        raise SyncError("kustomize rendering needs kubectl on PATH: install the kustomize extra "
-                        "(pip install 'gitops-gatekeeper[kustomize]') or a kubectl binary")
-    return found
-
-
-def _kustomize(directory: Path, source_path: str, target_path: str) -> Rendered:
-    exe = kubectl()
-    try:
-        proc = subprocess.run([exe, "kustomize", str(directory)], capture_output=True,
-                              timeout=KUBECTL_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise SyncError(f"kubectl kustomize {source_path} timed out after {KUBECTL_TIMEOUT}s") from None
-    if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        first = message[0][:300] if message else f"exit {proc.returncode}"
-        first = first.replace(str(directory), source_path)
-        raise SyncError(f"kubectl kustomize {source_path} failed: {first}")
-    objects, problems = load_objects(SourceFile(f"{source_path} (kustomize output)", proc.stdout))
-    if problems:
-        raise SyncError(f"kubectl kustomize {source_path} produced unreadable output: {problems[0]}")
-    manifest = render_manifest(objects)
-    # The checks read exactly the bytes that will be published, so findings point at its lines.
-    check_file = SourceFile(f"{target_path}/{MANIFEST}", manifest)
-    return Rendered(source_path, target_path, "kustomize", objects, [check_file],
-                    [f"kubectl kustomize {source_path}"], manifest)
+def fill_units(rendered: list[Rendered], outcome: Outcome | None) -> None:
+    """Take each unit's objects from the render the checks ran on; a unit that did not render
+    cannot be published."""
+    done = {r.unit.path: r for r in (outcome.rendered if outcome is not None else [])}
+    for item in rendered:
+        if item.unit is None:
+            continue
+        result = done.get(item.unit.path)
+        if result is None or not result.rendered:
+            reasons = [f"{f.path}:{f.line}: {f.message}" for f in (result.findings if result else [])]
+            item.problems.append(f"{item.source_path} was not rendered" + (f" ({reasons[0]})" if reasons else ""))
+            continue
+        item.objects = [obj for obj, _ in result.objects]
+        item.manifest = render_manifest(item.objects)

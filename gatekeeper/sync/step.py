@@ -22,6 +22,8 @@ from gatekeeper.pipeline import Run, execute
 from gatekeeper.report.json import summary_dict
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile
 from gatekeeper.sources.gitargs import UnsafeArgument, refuse_option_like
+from gatekeeper.sources.render import stage
+from gatekeeper.sources.tree import DiskTree
 from gatekeeper.sources.yamlload import ParsedFile, parse
 from gatekeeper.sync.errors import SyncError, redact
 from gatekeeper.sync.faults import fault
@@ -45,6 +47,7 @@ from gatekeeper.sync.render import (
     clean_path,
     complete,
     export_tree,
+    fill_units,
     parse_resources,
     render_path,
 )
@@ -281,8 +284,9 @@ def note_json(request: SyncRequest, source: str, report: Report, rendered: list[
     return (json.dumps(note, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def scope_run(run: Run, files: list[Rendered]) -> None:
-    """Point the pipeline run at exactly the rendered state: every file, no PR scoping."""
+def scope_run(run: Run, files: list[Rendered], tree: Path) -> None:
+    """Point the pipeline run at exactly the state to publish: the plain paths' files (always whole
+    objects) and the units to render from the exported tree; no PR scoping."""
     seen: dict[str, SourceFile] = {}
     for item in files:
         for source in item.check_files:
@@ -290,6 +294,18 @@ def scope_run(run: Run, files: list[Rendered]) -> None:
                 raise SyncError(f"two rendered paths both produce {source.path}; choose other --target-path")
     run.files = [seen[k] for k in sorted(seen)]
     run.report_paths = None
+    run.units = [item.unit for item in files if item.unit is not None]
+    run.published = frozenset(seen)
+    run.tree = DiskTree(tree)
+
+
+def refuse_links(outside: list[str], pairs: list[tuple[str, str]]) -> None:
+    """A symlink out of the tree is refused when it lies under a published path (elsewhere in the
+    commit it does not matter; a render input that is one reads as missing)."""
+    for link in outside:
+        for source_path, _ in pairs:
+            if link == source_path or link.startswith(source_path.rstrip("/") + "/"):
+                raise SyncError(f"cannot publish {source_path}: symlink {link} points outside the tree")
 
 
 def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
@@ -301,19 +317,20 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
     with tempfile.TemporaryDirectory(prefix="gatekeeper-sync-") as tmp:
         tree_dir = Path(tmp) / "tree"
         tree_dir.mkdir()
-        export_tree(git, source, tree_dir)
+        refuse_links(export_tree(git, source, tree_dir), pairs)
         origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
         run = make_run(tree_dir)
         rendered = render_all(tree_dir, pairs, request.render, run)
-        empty = next((item for item in rendered if not item.check_files), None)
+        empty = next((item for item in rendered if not item.check_files and item.unit is None), None)
         if empty is not None and not request.allow_empty:
             raise _empty_render(empty)  # said before the gate's "nothing was checked"
-        scope_run(run, rendered)
+        scope_run(run, rendered, tree_dir)
         parses = capture_parses(run)
         report = execute(run)
     result = SyncResult(source, report, rendered)
     if report.exit_code != 0:
         return result
+    fill_units(rendered, run.render_outcome)
     for item in rendered:
         complete(item, lambda file: parses.get(file.path))
     refuse_unpublishable(rendered, request.allow_empty)
@@ -342,8 +359,14 @@ def drift(request: SyncRequest, make_run: MakeRun) -> tuple[str, bool]:
         with tempfile.TemporaryDirectory(prefix="gatekeeper-sync-") as tmp:
             tree_dir = Path(tmp) / "tree"
             tree_dir.mkdir()
-            export_tree(git, source, tree_dir)
-            rendered = render_all(tree_dir, pairs, request.render, make_run(tree_dir))
+            refuse_links(export_tree(git, source, tree_dir), pairs)
+            run = make_run(tree_dir)
+            rendered = render_all(tree_dir, pairs, request.render, run)
+            units = [item.unit for item in rendered if item.unit is not None]
+            outcome = stage.apply([], DiskTree(tree_dir), units=units) if units else None
+            if outcome is not None and outcome.error is not None:
+                raise SyncError(outcome.error)
+        fill_units(rendered, outcome)
         for item in rendered:
             complete(item, parse_resources)
         refuse_unpublishable(rendered, request.allow_empty)

@@ -183,3 +183,15 @@ def test_unevaluated_rule_kinds_are_listed_and_work_is_bounded(tmp_path: Path) -
     assert "kyverno: 1 rule(s) not evaluated offline: pol/add-label (mutate)" in report["notes"]
     errors = [f for f in report["findings"] if f["rule"] == "kyverno-rule-error"]
     assert len(errors) == 1 and "ran past its 0.05s budget" in errors[0]["message"]
+
+
+def test_rule_config_and_waivers_take_kyverno_rule_ids(tmp_path: Path) -> None:
+    (tmp_path / ".gatekeeper.yaml").write_text(
+        "version: 1\nrules:\n  kyverno/pol/no-host-path: {severity: warning}\nwaivers:\n"
+        "  - rule: kyverno/pol/no-host-path\n    match: {name: legacy}\n    reason: migrating off hostPath\n",
+        encoding="utf-8")
+    docs = {"app": POD.format(name="app", ns="shop"), "legacy": POD.format(name="legacy", ns="shop")}
+    code, report = check(tmp_path, rule_policy(RULE), docs)
+    assert code == 0
+    got = sorted((Path(f["path"]).stem, f["severity"], (f["waived"] or {}).get("reason")) for f in report["findings"])
+    assert got == [("app", "warning", None), ("legacy", "warning", "migrating off hostPath")]

@@ -21,5 +21,8 @@ def test_starter_library_on_demo_repo_reports_located_findings() -> None:
         assert f["resource"] is not None
         last = f["field"].rsplit(".", 1)[-1].split("[")[0]
         text = lines[f["line"] - 1]
-        if last:  # the finding's line is where its field is written (or, when missing, its list item)
+        if f["unit"]:  # a rendered object: the line that set the value (a patch, a transformer, values)
+            assert {"path": f["path"], "line": f["line"]} in [{"path": o["path"], "line": o["line"]}
+                                                              for o in f["origin"]]
+        elif last:  # the finding's line is where its field is written (or, when missing, its list item)
             assert last in text or text.lstrip().startswith("- "), (f["path"], f["line"], f["field"])

@@ -50,8 +50,11 @@ def duplicate_object(inv: Inventory, ctx: RuleContext) -> Iterator[Hit]:
         name = res.name
         if not name:
             continue
+        # a rendered object is compared with what its own unit applies (overlays of one base are
+        # separate applies); files checked as they are, by directory or across the whole set
         where = "" if whole_set else res.document.path.rpartition("/")[0]
-        key = (where, res.api_version.rpartition("/")[0], res.kind, res.namespace or "", name)
+        key = (res.unit or "", "" if res.unit else where, res.api_version.rpartition("/")[0], res.kind,
+               res.namespace or "", name)
         seen = first.setdefault(key, res)
         if seen is res:
             continue

@@ -180,7 +180,8 @@ class PolicyCheck(Check):
 
     def _conftest_findings(self, ctx: Context, limit: set[str] | None) -> list[Finding]:
         assert self.conftest is not None
-        docs = [d for d in ctx.documents if d.obj is not None and (limit is None or d.path in limit)
+        docs = [d for d in ctx.documents if d.obj is not None and not d.consumed  # rendered objects instead
+                and (limit is None or d.path in limit or (d.inputs and not d.inputs.isdisjoint(limit)))
                 and not self._is_policy_file(ctx, d.path) and ctx.allows(self.name, d.path)]
         out: list[Finding] = []
         if self.settings.combine:

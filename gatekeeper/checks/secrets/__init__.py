@@ -23,7 +23,7 @@ from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
 from gatekeeper.checks.secrets.tokens import gcp_service_account
-from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Waiver, fingerprint, format_field
+from gatekeeper.model import Document, FieldPath, Finding, Origin, Resource, Rule, Waiver, fingerprint, format_field
 from gatekeeper.sources.classify import FileClass
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -44,6 +44,7 @@ class SecretsCheck(Check):
     """Find plaintext credentials; report where, never what."""
 
     name = "secrets"
+    reads_sources = True
     summary = "Plaintext credentials: Kubernetes-aware structure, provider token families, keyword + entropy."
     config_schema = CONFIG_SCHEMA
 
@@ -72,6 +73,8 @@ class SecretsCheck(Check):
     # -- hooks ----------------------------------------------------------------------------
 
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
+        if resource.document.generated:
+            return ()  # a generator's output: its literals and files are scanned at their own lines
         scanner = self._scanner  # one per run: most objects leave it untouched
         reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
         if not scanner.hits:
@@ -107,17 +110,22 @@ class SecretsCheck(Check):
             where = format_field(hit.path)
             message = f"{hit.what} at {where} {Redactor.describe(hit.value, digest)}"
             rule = RULES[hit.rule]
+            path = doc.path
+            origin: tuple[Origin, ...] = ()
+            units: tuple[str, ...] = ()
             if resource is not None:
-                line, column = resource.locate(hit.path)
+                located = resource.source(hit.path)  # a rendered object: the source line
+                path, line, column, origin = located.path, located.line, located.column, located.origin
+                units = (resource.unit,) if resource.unit else ()
                 ref = resource.ref
-                print_ = fingerprint(rule.id, ref, resource.path, where, digest)
+                print_ = fingerprint(rule.id, ref, path if units else resource.path, where, digest)
             else:
                 line, column = doc.locate(hit.path)
                 ref = None
                 print_ = fingerprint(rule.id, None, f"{doc.path}#{doc.index}", where, digest)
             finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
-                              path=doc.path, line=line, column=column, resource=ref, field=where,
-                              hint=rule.hint, fingerprint=print_)
+                              path=path, line=line, column=column, resource=ref, field=where,
+                              hint=rule.hint, fingerprint=print_, origin=origin, units=units)
             if finding.fingerprint in seen:
                 continue
             seen.add(finding.fingerprint)

@@ -1,0 +1,87 @@
+"""Limits and isolation for renderer processes: time, output size, environment, no network.
+
+A renderer runs in a temporary directory that holds only the unit's inputs, with a scrubbed
+environment (its own HOME, no kubeconfig, proxies pointed at a closed local port, git told to
+allow no transport), a wall-clock limit and a cap on the bytes it may write.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+RENDER_TIMEOUT = 60.0  # seconds per render
+MAX_OUTPUT = 64 * 1024 * 1024  # bytes of rendered YAML per unit
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection fails at once
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a renderer process did: exit status, output, error text, and a limit it hit (or None)."""
+
+    returncode: int
+    stdout: bytes
+    stderr: str
+    limit: str | None = None
+
+
+def sandbox_env(home: Path) -> dict[str, str]:
+    """The environment a renderer sees: nothing of the user's but PATH and the locale."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
+    plugins = home / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    env.update({
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local"), "KUBECONFIG": os.devnull,
+        "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY,
+        "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY, "all_proxy": DEAD_PROXY, "NO_PROXY": "", "no_proxy": "",
+        "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": "none", "KUSTOMIZE_PLUGIN_HOME": str(plugins),
+        "HELM_CACHE_HOME": str(home / "helm-cache"), "HELM_CONFIG_HOME": str(home / "helm-config"),
+        "HELM_DATA_HOME": str(home / "helm-data"), "HELM_PLUGINS": str(plugins),
+    })
+    return env
+
+
+def _limit_output(max_output: int) -> None:  # pragma: no cover - runs in the child
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_output, max_output))
+
+
+def run(argv: Sequence[str], cwd: Path, env: dict[str, str], *, timeout: float = RENDER_TIMEOUT,
+        max_output: int = MAX_OUTPUT, stdin: bytes | None = None) -> Outcome:
+    """Run a renderer with its stdout in a size-capped file and a wall-clock limit (the whole
+    process group is killed on timeout)."""
+    out_path = cwd.parent / f".out-{os.getpid()}-{id(argv)}"
+    with open(out_path, "wb") as out:
+        try:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
+                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                    start_new_session=True, preexec_fn=lambda: _limit_output(max_output))
+        except OSError as exc:
+            return Outcome(127, b"", f"cannot start {argv[0]}: {exc.strerror or exc}")
+        try:
+            _, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            proc.communicate()
+            return Outcome(-1, b"", "", limit=f"took longer than {timeout:g} s")
+    try:
+        size = out_path.stat().st_size
+        data = out_path.read_bytes() if size < max_output else b""
+    finally:
+        out_path.unlink(missing_ok=True)
+    if size >= max_output or proc.returncode == -signal.SIGXFSZ:
+        return Outcome(proc.returncode, b"", "", limit=f"wrote more than {max_output // (1024 * 1024)} MiB")
+    return Outcome(proc.returncode, data, err.decode("utf-8", "replace"))
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()

@@ -1,0 +1,143 @@
+"""The render stage of the loader: units found, rendered, and their objects put in the checked set.
+
+After parsing, :func:`apply` finds the kustomizations (their shape findings join the run's),
+discovers or takes the deployment units, renders each, and rearranges the documents:
+
+- each rendered object becomes a document of its own whose positions answer with source lines
+  (``Document.unit`` names the unit, ``Document.inputs`` its input files, for PR scoping);
+- source objects a rendered unit consumed are held aside (``Document.held``): the checks see
+  them through the rendered objects, checks that read sources (secrets) still see them;
+- files a kustomization reads as patches, replacements or transformer configs are never
+  checked as whole objects;
+- a unit that cannot be rendered leaves its files checked as files, with the reason as a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gatekeeper.model import Document, Finding, Resource
+from gatekeeper.sources import kustomize as kz
+from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer
+from gatekeeper.sources.resources import extract
+from gatekeeper.sources.tree import Tree
+from gatekeeper.sources.units import Unit, discover
+
+MODES = ("auto", "none")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the stage did, for the report and the sync step."""
+
+    units: list[Unit] = field(default_factory=list)
+    rendered: list[Rendered] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None  # a renderer is missing: the run fails closed
+    documents: list[Document] = field(default_factory=list)  # the rendered objects' documents
+    adopted_files: int = 0  # input files read from the tree because the run had not collected them
+
+
+def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
+          configured: Iterable[dict[str, Any]] = (), cache: RenderCache | None = None,
+          published: frozenset[str] = frozenset(), focus: set[str] | None = None) -> Outcome:
+    """Run the stage over parsed documents (changed in place); see the module doc.
+
+    ``units`` replaces discovery (the sync step's paths): then the units' input files the run did
+    not collect are read from the tree and join the checked documents (the secrets check reads
+    them). ``published`` are files published as they are, so they are always whole objects.
+    With ``focus`` (a git mode's changed paths) only units with an input among them are rendered:
+    the others' hooks do not run, and their files serve as context as they are written.
+    """
+    adopt = units is not None
+    out = Outcome()
+    kusts = kz.find(documents, tree.kind)
+    for kust in kusts.values():
+        out.findings.extend(kust.findings)
+    _drop_kustomize_inputs(documents, kusts, published)
+    if units is None:
+        units, found = discover(documents, tree.kind, kusts, configured)
+        out.findings.extend(found)
+    out.units = units
+    if not units:
+        return out
+    if mode == "none":
+        out.notes.append(f"{len(units)} deployment unit(s) not rendered (--render none): their files are "
+                         "checked as files")
+        return out
+    renderer = Renderer(tree, documents, kusts, cache)
+    try:
+        if focus is not None:
+            chosen = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
+            if len(chosen) < len(units):
+                out.notes.append(f"{len(units) - len(chosen)} deployment unit(s) with no changed input were not "
+                                 "rendered (their files are context as written)")
+            units = chosen
+        out.rendered.extend(renderer.render_many(units))
+    except MissingRenderer as exc:
+        out.error = str(exc)
+        return out
+    finally:
+        renderer.close()
+    out.findings.extend(renderer.found)
+    adopted = renderer.adopted if adopt else []
+    _drop_kustomize_inputs(adopted, {k: v for k, v in renderer.kustomizations.items() if v is not None},
+                           published)
+    _place([*documents, *adopted], out, published)
+    out.documents[:0] = adopted
+    out.adopted_files = len({d.path for d in adopted})
+    return out
+
+
+def _drop_kustomize_inputs(documents: list[Document], kusts: dict[str, kz.Kustomization],
+                           published: frozenset[str]) -> None:
+    """Patches, replacements, transformer and generator configs are inputs, not objects."""
+    inputs: set[str] = set()
+    for kust in kusts.values():
+        for ref in kust.refs:
+            if ref.path and ref.role in kz.NOT_OBJECTS:
+                inputs.add(ref.path)
+    for doc in documents:
+        if doc.path in inputs and doc.path not in published:
+            doc.resources = []
+            doc.consumed = True
+
+
+def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -> None:
+    consumed: set[str] = set()
+    seen_findings: set[tuple[str, str, int, str]] = set()
+    for result in out.rendered:
+        for finding in result.findings:
+            key = (finding.rule, finding.path, finding.line, finding.message)
+            if key not in seen_findings:
+                seen_findings.add(key)
+                out.findings.append(finding)
+        if not result.rendered:
+            continue
+        consumed |= result.inputs
+        name = result.unit.display()
+        for i, (obj, positions) in enumerate(result.objects):
+            home = positions.source(())
+            index = getattr(positions, "home_index", None)
+            doc = Document(home[0] or name, i if index is None else index, obj, home[1], positions, unit=name,
+                           inputs=result.inputs, generated=any(o.role == "generator" for o in home[3]))
+            extract(doc)
+            out.documents.append(doc)
+    consumed -= published
+    for doc in documents:
+        if doc.path in consumed and doc.resources:
+            doc.held, doc.resources = doc.resources, []
+            doc.consumed = True
+    rendered = [r for r in out.rendered if r.rendered]
+    if out.rendered:
+        cached = sum(1 for r in rendered if r.cached)
+        seconds = sum(r.seconds for r in out.rendered)
+        out.notes.append(f"rendered {len(rendered)} of {len(out.rendered)} deployment unit(s) into "
+                         f"{len(out.documents)} object(s) in {seconds:.2f}s ({cached} from the render cache)")
+
+
+def resources_of(documents: list[Document]) -> list[Resource]:
+    return [r for doc in documents for r in doc.resources]

@@ -1,0 +1,141 @@
+"""Read access to the repository a run checks, for the files rendering needs beyond the manifests.
+
+The walker and the git modes collect YAML/JSON files; rendering also needs chart templates,
+``_helpers.tpl`` and generator inputs. A :class:`Tree` answers for one state of the repository:
+the directory on disk, a commit, or the index. Paths are root-relative POSIX paths; a path that
+leaves the tree, or a symlink that points outside it, reads as absent, so a render can never see
+a file of the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
+MAX_INPUT = 16 * 1024 * 1024
+
+
+class Tree(Protocol):
+    """One state of the repository, read by root-relative path."""
+
+    def kind(self, path: str) -> str | None:
+        """``"file"``, ``"dir"`` or None (absent, or not inside the tree)."""
+
+    def read(self, path: str) -> bytes | None:
+        """A file's bytes, or None."""
+
+    def files_under(self, directory: str) -> list[str]:
+        """Every file below a directory (recursively), sorted."""
+
+
+def clean(path: str) -> str | None:
+    """A normalised root-relative path, or None when it leaves the tree."""
+    if path.startswith("/"):
+        return None
+    norm = posixpath.normpath(path) if path else "."
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return "" if norm == "." else norm
+
+
+class DiskTree:
+    """A directory on disk (the scanned root, or the sync step's export of a commit)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self._real = self.root.resolve()
+
+    def _inside(self, rel: str) -> Path | None:
+        norm = clean(rel)
+        if norm is None:
+            return None
+        full = self.root / norm if norm else self.root
+        try:
+            real = full.resolve()
+        except (OSError, RuntimeError):
+            return None
+        if real != self._real and self._real not in real.parents:
+            return None
+        return full
+
+    def kind(self, path: str) -> str | None:
+        full = self._inside(path)
+        if full is None:
+            return None
+        if full.is_dir():
+            return "dir"
+        return "file" if full.is_file() else None
+
+    def read(self, path: str) -> bytes | None:
+        full = self._inside(path)
+        if full is None or not full.is_file():
+            return None
+        try:
+            if full.stat().st_size > MAX_INPUT:
+                return None
+            return full.read_bytes()
+        except OSError:
+            return None
+
+    def files_under(self, directory: str) -> list[str]:
+        top = self._inside(directory)
+        if top is None or not top.is_dir():
+            return []
+        out = []
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not os.path.islink(
+                os.path.join(dirpath, d)))
+            for name in filenames:
+                rel = Path(dirpath, name).relative_to(self.root).as_posix()
+                if self._inside(rel) is not None:
+                    out.append(rel)
+        return sorted(out)
+
+
+class GitTree:
+    """A commit's tree or the index: paths from the entries, blobs read on demand in one batch."""
+
+    def __init__(self, repo: Any, entries: Sequence[Any]) -> None:
+        self.repo = repo
+        self._entries = {e.path: e for e in entries if e.mode not in ("120000", "160000")}
+        self._dirs: set[str] = {""}
+        for path in self._entries:
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                self._dirs.add("/".join(parts[:i]))
+        self._blobs: dict[str, bytes] = {}
+
+    def kind(self, path: str) -> str | None:
+        norm = clean(path)
+        if norm is None:
+            return None
+        if norm in self._entries:
+            return "file"
+        return "dir" if norm in self._dirs else None
+
+    def read(self, path: str) -> bytes | None:
+        norm = clean(path)
+        if norm is None or norm not in self._entries:
+            return None
+        if norm not in self._blobs:
+            self.prefetch([norm])
+        return self._blobs.get(norm)
+
+    def prefetch(self, paths: Sequence[str]) -> None:
+        """Read many blobs with one ``git cat-file --batch``."""
+        from gatekeeper.sources.git import read_blobs
+
+        wanted = [self._entries[p] for p in paths if p in self._entries and p not in self._blobs]
+        for source in read_blobs(self.repo, wanted):
+            self._blobs[source.path] = source.data
+
+    def files_under(self, directory: str) -> list[str]:
+        norm = clean(directory)
+        if norm is None:
+            return []
+        prefix = norm + "/" if norm else ""
+        return sorted(p for p in self._entries if p.startswith(prefix))

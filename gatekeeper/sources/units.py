@@ -1,0 +1,313 @@
+"""Deployment units: what is rendered and applied as a whole, discovered from the repository.
+
+A unit is a root kustomization (one that no other kustomization in the tree includes), a Helm
+chart (with its default values, and once per values set an Argo CD ``Application`` or a Flux
+``HelmRelease`` gives it), a path a Flux ``Kustomization`` or an Argo CD ``Application`` names,
+or an explicit ``render:`` entry of ``.gatekeeper.yaml``. Files that belong to no unit are
+checked as files.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
+from gatekeeper.sources import kustomize
+from gatekeeper.sources.render.provenance import as_map
+
+KUSTOMIZE, HELM = "kustomize", "helm"
+CHART_FILE = "Chart.yaml"
+RULE_REMOTE = "render-remote"
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesSource:
+    """One layer of Helm values: a values file, or values written inside a document (an Argo CD
+    ``Application``, a Flux ``HelmRelease``, a ConfigMap ``valuesFrom`` names)."""
+
+    path: str  # the file holding the values
+    field: FieldPath = ()  # where the values sit in that file's document (() for a values file)
+    doc_index: int = 0
+    text: bool = False  # the values are a YAML string at ``field`` (Argo CD ``values``, a ConfigMap key)
+    target: str = ""  # Flux ``targetPath``: the values go under this dotted path
+
+
+@dataclass(slots=True)
+class Unit:
+    """One thing rendered and applied as a whole."""
+
+    kind: str  # kustomize | helm
+    path: str  # root-relative directory ('' for the root)
+    values: list[ValuesSource] = field(default_factory=list)
+    set_values: list[tuple[str, Any]] = field(default_factory=list)  # Argo CD helm.parameters
+    release: str | None = None
+    namespace: str | None = None
+    kube_version: str | None = None
+    found_by: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.kind, self.path, tuple(self.values), tuple((k, repr(v)) for k, v in self.set_values),
+                self.release, self.namespace, self.kube_version)
+
+    def display(self) -> str:
+        return self.name or self.path or "."
+
+
+def _remote_finding(doc: Document, path: FieldPath, message: str) -> Finding:
+    line, column = doc.locate(path)
+    fpath = format_field(path)
+    return Finding(check="render", rule=RULE_REMOTE, severity=Severity.WARNING, message=message, path=doc.path,
+                   line=line, column=column, field=fpath,
+                   hint="vendor the chart or base into the repository to have it checked, or waive the rule",
+                   fingerprint=fingerprint(RULE_REMOTE, None, doc.path, fpath, message))
+
+
+class Discovery:
+    """Collects units from kustomizations, charts, GitOps objects and the config."""
+
+    def __init__(self, documents: list[Document], kind_of: Callable[[str], str | None],
+                 kustomizations: dict[str, kustomize.Kustomization]) -> None:
+        self.documents = documents
+        self.kind_of = kind_of
+        self.kustomizations = kustomizations
+        self.charts = {posixpath.dirname(d.path) for d in documents
+                       if d.index == 0 and d.path.rpartition("/")[2] == CHART_FILE and isinstance(d.obj, dict)}
+        self.units: dict[tuple[Any, ...], Unit] = {}
+        self.findings: list[Finding] = []
+
+    def add(self, unit: Unit, how: str) -> None:
+        found = self.units.setdefault(unit.key(), unit)
+        if how not in found.found_by:
+            found.found_by.append(how)
+
+    # -- kustomize and charts -------------------------------------------------------------------
+
+    def roots(self) -> None:
+        included: set[str] = set()
+        for kust in self.kustomizations.values():
+            for ref in kust.refs:
+                if ref.path and ref.role in (kustomize.BASE_DIR, kustomize.COMPONENT, kustomize.TRANSFORMER,
+                                             kustomize.GENERATOR, kustomize.VALIDATOR):
+                    included.add(ref.path)
+        for directory, kust in sorted(self.kustomizations.items()):
+            if directory not in included and not kust.component:
+                self.add(Unit(KUSTOMIZE, directory), "root kustomization")
+        for chart in sorted(self.charts):
+            if _is_subchart(chart, self.charts):
+                continue
+            self.add(Unit(HELM, chart, values=self._default_values(chart)), "Helm chart (default values)")
+
+    def _default_values(self, chart: str) -> list[ValuesSource]:
+        path = posixpath.join(chart, "values.yaml") if chart else "values.yaml"
+        return [ValuesSource(path)] if self.kind_of(path) == "file" else []
+
+    def at_path(self, path: str, how: str) -> Unit | None:
+        """The unit a GitOps object's path names (kustomize, or a chart with default values)."""
+        if path in self.kustomizations and not self.kustomizations[path].component:
+            unit = Unit(KUSTOMIZE, path)
+            self.add(unit, how)
+            return unit
+        if path in self.charts:
+            unit = Unit(HELM, path, values=self._default_values(path))
+            self.add(unit, how)
+            return unit
+        return None
+
+    # -- GitOps objects -------------------------------------------------------------------------
+
+    def gitops(self) -> None:
+        for doc in self.documents:
+            for res in doc.resources or doc.held:
+                group = res.group
+                if res.kind == "Kustomization" and group == "kustomize.toolkit.fluxcd.io":
+                    self._flux_kustomization(doc, res.obj, res.base)
+                elif res.kind == "HelmRelease" and group == "helm.toolkit.fluxcd.io":
+                    self._helm_release(doc, res.obj, res.base)
+                elif res.kind == "Application" and group == "argoproj.io":
+                    self._argo_sources(doc, res.obj.get("spec"), (*res.base, "spec"), res.obj)
+                elif res.kind == "ApplicationSet" and group == "argoproj.io":
+                    spec = res.obj.get("spec")
+                    template = spec.get("template") if isinstance(spec, dict) else None
+                    inner = template.get("spec") if isinstance(template, dict) else None
+                    self._argo_sources(doc, inner, (*res.base, "spec", "template", "spec"), res.obj)
+
+    def _flux_kustomization(self, doc: Document, obj: dict[str, Any], base: FieldPath) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+            return
+        path = kustomize.resolve("", spec["path"].strip().lstrip("/"))
+        if path[1]:
+            return
+        self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
+
+    def _argo_sources(self, doc: Document, spec: Any, base: FieldPath, obj: dict[str, Any]) -> None:
+        if not isinstance(spec, dict):
+            return
+        dest = spec.get("destination")
+        namespace = dest.get("namespace") if isinstance(dest, dict) else None
+        sources: list[tuple[Any, FieldPath]] = []
+        if isinstance(spec.get("source"), dict):
+            sources.append((spec["source"], (*base, "source")))
+        if isinstance(spec.get("sources"), list):
+            sources.extend((s, (*base, "sources", i)) for i, s in enumerate(spec["sources"]) if isinstance(s, dict))
+        for source, where in sources:
+            self._argo_source(doc, source, where, namespace if isinstance(namespace, str) else None, obj)
+
+    def _argo_source(self, doc: Document, source: dict[str, Any], where: FieldPath, namespace: str | None,
+                     obj: dict[str, Any]) -> None:
+        how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
+        if isinstance(source.get("chart"), str):
+            self.findings.append(_remote_finding(doc, (*where, "chart"), f"chart {source['chart']!r} comes from "
+                                                 f"{source.get('repoURL', 'a chart repository')}; it cannot be "
+                                                 "rendered offline"))
+            return
+        raw = source.get("path")
+        if not isinstance(raw, str) or "{{" in raw:
+            return
+        path, outside = kustomize.resolve("", raw.strip().lstrip("/"))
+        if outside:
+            return
+        helm = source.get("helm")
+        if path not in self.charts or not isinstance(helm, dict):
+            self.at_path(path, how)
+            return
+        unit = Unit(HELM, path, values=self._default_values(path), namespace=namespace)
+        files = helm.get("valueFiles")
+        for i, name in enumerate(files if isinstance(files, list) else []):
+            if not isinstance(name, str) or name.startswith("$"):
+                continue
+            vpath, out = kustomize.resolve(path, name)
+            if not out and self.kind_of(vpath) == "file" and ValuesSource(vpath) not in unit.values:
+                unit.values.append(ValuesSource(vpath))
+            elif not out:
+                self.findings.append(_missing_values(doc, (*where, "helm", "valueFiles", i), name))
+        if isinstance(helm.get("values"), str):
+            unit.values.append(ValuesSource(doc.path, (*where, "helm", "values"), doc.index, text=True))
+        if isinstance(helm.get("valuesObject"), dict):
+            unit.values.append(ValuesSource(doc.path, (*where, "helm", "valuesObject"), doc.index))
+        params = helm.get("parameters")
+        for param in params if isinstance(params, list) else []:
+            if isinstance(param, dict) and isinstance(param.get("name"), str):
+                unit.set_values.append((param["name"], param.get("value")))
+        release = helm.get("releaseName")
+        meta = obj.get("metadata")
+        unit.release = release if isinstance(release, str) else (
+            meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None)
+        unit.name = f"{path or '.'} ({how})"
+        self.add(unit, how)
+
+    def _helm_release(self, doc: Document, obj: dict[str, Any], base: FieldPath) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        chart = spec.get("chart")
+        chart_spec = chart.get("spec") if isinstance(chart, dict) else None
+        how = f"Flux HelmRelease at {doc.path}:{doc.locate(base)[0]}"
+        if not isinstance(chart_spec, dict):
+            if isinstance(spec.get("chartRef"), dict):
+                self.findings.append(_remote_finding(doc, (*base, "spec", "chartRef"), "the chart comes from "
+                                                     "an OCIRepository or HelmChart; it cannot be rendered offline"))
+            return
+        name = chart_spec.get("chart")
+        source_ref = chart_spec.get("sourceRef")
+        source_kind = source_ref.get("kind") if isinstance(source_ref, dict) else None
+        where = (*base, "spec", "chart", "spec", "chart")
+        if not isinstance(name, str):
+            return
+        if source_kind != "GitRepository" and source_kind != "Bucket":
+            self.findings.append(_remote_finding(doc, where, f"chart {name!r} comes from a {source_kind or 'remote'} "
+                                                 "source; it cannot be rendered offline"))
+            return
+        path, outside = kustomize.resolve("", name.strip().lstrip("/"))
+        if outside or path not in self.charts:
+            return
+        meta = as_map(obj.get("metadata"))
+        namespace = spec.get("targetNamespace") or meta.get("namespace")
+        unit = Unit(HELM, path, values=self._default_values(path),
+                    namespace=namespace if isinstance(namespace, str) else None)
+        files = chart_spec.get("valuesFiles")
+        for i, vname in enumerate(files if isinstance(files, list) else []):
+            if isinstance(vname, str):
+                vpath, out = kustomize.resolve("", vname.lstrip("/"))
+                if not out and self.kind_of(vpath) == "file":
+                    unit.values.append(ValuesSource(vpath))
+                elif not out:
+                    self.findings.append(_missing_values(doc, (*base, "spec", "chart", "spec", "valuesFiles", i),
+                                                         vname))
+        values_from = spec.get("valuesFrom")
+        for i, ref in enumerate(values_from if isinstance(values_from, list) else []):
+            self._values_from(doc, ref, (*base, "spec", "valuesFrom", i), unit)
+        if isinstance(spec.get("values"), dict):
+            unit.values.append(ValuesSource(doc.path, (*base, "spec", "values"), doc.index))
+        release = spec.get("releaseName") or meta.get("name")
+        unit.release = release if isinstance(release, str) else None
+        unit.name = f"{path or '.'} ({how})"
+        self.add(unit, how)
+
+    def _values_from(self, doc: Document, ref: Any, where: FieldPath, unit: Unit) -> None:
+        if not isinstance(ref, dict) or ref.get("kind") not in ("ConfigMap", "Secret"):
+            return
+        key = ref["valuesKey"] if isinstance(ref.get("valuesKey"), str) else "values.yaml"
+        target = ref["targetPath"] if isinstance(ref.get("targetPath"), str) else ""
+        for other in self.documents:
+            for res in other.resources or other.held:
+                if res.kind != ref["kind"] or res.name != ref.get("name") or res.api_version != "v1":
+                    continue
+                if unit.namespace and res.namespace and res.namespace != unit.namespace:
+                    continue
+                section = "data" if res.kind == "ConfigMap" else "stringData"
+                data = res.obj.get(section)
+                if isinstance(data, dict) and isinstance(data.get(key), str):
+                    unit.values.append(ValuesSource(other.path, (*res.base, section, key), other.index,
+                                                    text=True, target=target))
+                    return
+        if not ref.get("optional"):
+            self.findings.append(_missing_values(doc, where, f"{ref['kind']} {ref.get('name')}"))
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def configured(self, entries: Iterable[dict[str, Any]]) -> None:
+        for entry in entries:
+            path, outside = kustomize.resolve("", str(entry.get("path", "")).strip().lstrip("/"))
+            if outside:
+                continue
+            kind = entry.get("kind") or (HELM if path in self.charts else KUSTOMIZE)
+            values = [ValuesSource(kustomize.resolve("", v)[0]) for v in entry.get("values", [])
+                      if not kustomize.resolve("", v)[1]]
+            if kind == HELM:
+                values = self._default_values(path) + [v for v in values if v not in self._default_values(path)]
+            unit = Unit(kind, path, values=values if kind == HELM else [], release=entry.get("releaseName"),
+                        namespace=entry.get("namespace"), kube_version=entry.get("kubeVersion"))
+            if kind == HELM and (entry.get("values") or entry.get("releaseName") or entry.get("namespace")):
+                unit.name = f"{path or '.'} (.gatekeeper.yaml render entry)"
+            self.add(unit, ".gatekeeper.yaml render entry")
+
+
+def _missing_values(doc: Document, where: FieldPath, name: str) -> Finding:
+    line, column = doc.locate(where)
+    fpath = format_field(where)
+    message = f"values {name!r} are not in the repository; the chart is rendered without them"
+    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
+                   line=line, column=column, field=fpath, hint="fix the path or add the values file",
+                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
+
+
+def _is_subchart(chart: str, charts: set[str]) -> bool:
+    parts = chart.split("/")
+    return any(parts[i] == "charts" and "/".join(parts[:i]) in charts for i in range(1, len(parts)))
+
+
+def discover(documents: list[Document], kind_of: Callable[[str], str | None],
+             kustomizations: dict[str, kustomize.Kustomization],
+             configured: Iterable[dict[str, Any]] = ()) -> tuple[list[Unit], list[Finding]]:
+    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered."""
+    found = Discovery(documents, kind_of, kustomizations)
+    found.roots()
+    found.gitops()
+    found.configured(configured)
+    units = sorted(found.units.values(), key=lambda u: (u.path, u.kind, u.display()))
+    return units, found.findings

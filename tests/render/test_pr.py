@@ -1,0 +1,102 @@
+"""Pull-request modes and the pre-commit hook: a change to any input re-renders the units it feeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.pr.conftest import GIT_ENV, Repo
+from tests.render.conftest import CLEAN_DEPLOY, needs_kustomize
+
+pytestmark = needs_kustomize
+
+TREE = {
+    "base/deploy.yaml": CLEAN_DEPLOY,
+    "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+    "overlays/dev/kustomization.yaml": "resources: [../../base]\nnamespace: dev\n",
+    "overlays/prod/kustomization.yaml": "resources: [../../base]\nnamespace: prod\npatches: [{path: patch.yaml}]\n",
+    "overlays/prod/patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+                                "  replicas: 3\n",
+    "apps/other.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: x}\n",
+}
+
+
+def _repo(tmp_path: Path) -> Repo:
+    repo = Repo(tmp_path / "repo")
+    for rel, text in TREE.items():
+        repo.write(rel, text)
+    repo.commit("base")
+    return repo
+
+
+def _base(repo: Repo, *extra: str) -> tuple[int, dict]:
+    code, out = run_cli("check", str(repo.path), "--base", "main", "--format", "json", *extra)
+    return code, json.loads(out)
+
+
+def test_a_base_change_reports_for_every_overlay(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    deploy = repo.path / "base/deploy.yaml"
+    deploy.write_text(deploy.read_text().replace("readOnlyRootFilesystem: true", "privileged: true"))
+    repo.commit("privileged base")
+    code, report = _base(repo)
+    assert code == 1
+    found = [f for f in report["findings"] if f["rule"] == "privileged-container"]
+    assert [(f["path"], f["line"]) for f in found] == [("base/deploy.yaml", 25)]
+    assert sorted(found[0]["unit"]) == ["overlays/dev", "overlays/prod"]
+
+    # a warm cache renders nothing again
+    code, report = _base(repo)
+    assert any("(2 from the render cache)" in n for n in report["notes"]), report["notes"]
+
+
+def test_an_overlay_change_reports_only_that_overlay(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("overlays/prod/patch.yaml", TREE["overlays/prod/patch.yaml"] + "  template:\n    spec:\n"
+                                                                              "      hostNetwork: true\n")
+    repo.commit("host network in prod")
+    code, report = _base(repo)
+    assert code == 1
+    assert [(f["rule"], f["path"], f["line"], f["unit"]) for f in report["findings"] if f["severity"] == "error"] \
+        == [("host-network", "overlays/prod/patch.yaml", 8, ["overlays/prod"])]
+
+
+def test_an_unchanged_unit_is_not_reported(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    deploy = repo.path / "base/deploy.yaml"
+    deploy.write_text(deploy.read_text().replace("readOnlyRootFilesystem: true", "privileged: true"))
+    repo.commit("privileged base")
+    repo.git("checkout", "-q", "-b", "later")
+    repo.write("apps/other.yaml", TREE["apps/other.yaml"].replace("other", "other2"))
+    repo.commit("unrelated")
+    code, out = run_cli("check", str(repo.path), "--base", "change", "--format", "json")
+    assert code == 0 and json.loads(out)["findings"] == []
+
+
+@pytest.mark.slow
+def test_the_pre_commit_hook_reports_a_base_change_for_each_overlay(tmp_path: Path) -> None:
+    if shutil.which("pre-commit") is None:
+        pytest.skip("the pre-commit tool is not installed")
+    from tests.pr.test_precommit import _install
+
+    repo = _repo(tmp_path)
+    _install(repo, "gatekeeper")
+    repo.commit("hook")
+    deploy = repo.path / "base/deploy.yaml"
+    deploy.write_text(deploy.read_text().replace("readOnlyRootFilesystem: true", "privileged: true"))
+    repo.git("add", "-A")
+    proc = subprocess.run(["git", "commit", "-m", "privileged"], cwd=repo.path, env={**os.environ, **GIT_ENV},
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert proc.returncode != 0, proc.stdout
+    assert "base/deploy.yaml:25:13 error   privileged-container" in proc.stdout
+    assert re.search(r"rendered by overlays/(dev|prod), overlays/(dev|prod)", proc.stdout)
