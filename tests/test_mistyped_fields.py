@@ -9,15 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.checks import names
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources.files import SourceFile
 from tests.conftest import run_json
+from tests.fuzz.budget import budgets
 from tests.fuzz.seeds import seeds
 
 # The policy check reads manifests through policies; its loader has its own tests.
@@ -43,14 +42,12 @@ def _paths(node: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.data())
-def test_a_field_of_the_wrong_type_is_never_an_internal_error(data: st.DataObject) -> None:
+def _swap_types(data: st.DataObject) -> None:
     docs = [d for d in yaml.safe_load_all(data.draw(st.sampled_from(seeds()), label="seed")) if d is not None]
-    assume_docs = [d for d in docs if isinstance(d, (dict, list)) and _paths(d)]
-    if not assume_docs:
+    candidates = [d for d in docs if isinstance(d, (dict, list)) and _paths(d)]
+    if not candidates:
         return
-    doc = copy.deepcopy(data.draw(st.sampled_from(assume_docs), label="doc"))
+    doc = copy.deepcopy(data.draw(st.sampled_from(candidates), label="doc"))
     for _ in range(data.draw(st.integers(1, 3), label="swaps")):
         path = data.draw(st.sampled_from(_paths(doc)), label="path")
         parent = doc
@@ -63,8 +60,5 @@ def test_a_field_of_the_wrong_type_is_never_an_internal_error(data: st.DataObjec
     assert report.errors == [], [e.message for e in report.errors]
 
 
-@pytest.mark.slow
-@settings(max_examples=3000, deadline=None)
-@given(st.data())
-def test_a_field_of_the_wrong_type_is_never_an_internal_error_deep(data: st.DataObject) -> None:
-    test_a_field_of_the_wrong_type_is_never_an_internal_error.hypothesis.inner_test(data)  # type: ignore[attr-defined]
+test_wrong_field_types_are_never_internal_errors, test_wrong_field_types_are_never_internal_errors_deep = \
+    budgets(_swap_types, default=60, deep=3000)

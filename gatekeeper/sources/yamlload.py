@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
@@ -214,12 +215,7 @@ def _retag(loader: Any, root: Any, findings: list[Finding], path: str) -> None:
     not resolve (``!!null``, ``!Custom``, ``!!python/...``) leaves a scalar's text as text and a
     collection as a plain mapping or list; a type tag its text does not fit (``!!bool S3cr3t``) is a
     finding (the API server refuses the file) and the text is kept as text, so checks still see it."""
-    stack, seen = [root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in _each_node(root):
         if node.id == "scalar":
             tag = node.tag
             if tag in _TEXT_TAGS:
@@ -234,12 +230,19 @@ def _retag(loader: Any, root: Any, findings: list[Finding], path: str) -> None:
                     "refuses the file (the value was checked as text)", line=mark.line + 1,
                     column=mark.column + 1, hint="remove the tag, or quote the value if it is text"))
             node.tag = _STR_TAG
-        elif node.id == "mapping":
-            node.tag = _MAP_TAG
-            stack.extend(n for pair in node.value for n in pair)
         else:
-            node.tag = _SEQ_TAG
-            stack.extend(node.value)
+            node.tag = _MAP_TAG if node.id == "mapping" else _SEQ_TAG
+
+
+def _each_node(root: Any) -> Iterator[Any]:
+    """Every node of a document once (a node an alias repeats is visited once)."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            stack.extend(_children(node))
 
 
 def _parse_json(source: SourceFile, text: str, result: ParsedFile) -> bool:
@@ -275,20 +278,7 @@ def _surrogate_finding(path: str, line: int, column: int) -> Finding:
 
 def _surrogate_at(root: Any) -> Any:
     """The start mark of the first scalar (key or value) holding a lone surrogate, or None."""
-    stack, seen = [root], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.id == "scalar":
-            if _SURROGATE.search(node.value):
-                return node.start_mark
-        elif node.id == "mapping":
-            stack.extend(n for pair in node.value for n in pair)
-        else:
-            stack.extend(node.value)
-    return None
+    return next((n.start_mark for n in _each_node(root) if n.id == "scalar" and _SURROGATE.search(n.value)), None)
 
 
 def _has_surrogate(value: Any) -> bool:

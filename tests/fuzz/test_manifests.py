@@ -15,13 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.report import FORMATS
 from tests.conftest import run_cli
+from tests.fuzz.budget import budgets
 from tests.fuzz.seeds import planted, seeds
 
 CREDENTIAL_KEYS = ("password", "token", "apiKey", "client_secret", "DB_PASSWORD", "aws_secret_access_key")
@@ -151,14 +150,5 @@ def _run(data: st.DataObject) -> None:
                 assert secret.lower() not in low, "a planted credential reached the output"
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.data())
-def test_mutated_manifests_with_planted_credentials(data: st.DataObject) -> None:
-    _run(data)
-
-
-@pytest.mark.slow
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.data())
-def test_mutated_manifests_with_planted_credentials_deep(data: st.DataObject) -> None:
-    _run(data)
+test_mutated_manifests_with_planted_credentials, test_mutated_manifests_with_planted_credentials_deep = \
+    budgets(_run, default=30, deep=1500)

@@ -14,6 +14,8 @@ import hmac
 import subprocess
 from pathlib import Path
 
+from gatekeeper.sources.gitargs import checked
+
 PREFIX_CHARS = 4
 PREFIX_MIN_LENGTH = 16
 
@@ -56,8 +58,8 @@ def repo_salt(root: Path, configured: str | None) -> str:
     top = _git_dir(root)
     if top is not None:
         try:
-            out = subprocess.run(["git", "-C", str(top), "rev-list", "--max-parents=0", "HEAD"],
-                                 capture_output=True, text=True, timeout=10, check=False)
+            out = subprocess.run(["git", *checked(("rev-list", "--max-parents=0", "--end-of-options", "HEAD"))],
+                                 cwd=top, capture_output=True, text=True, timeout=10, check=False)
         except (OSError, subprocess.SubprocessError):
             out = None
         if out is not None and out.returncode == 0 and out.stdout.strip():
