@@ -64,6 +64,8 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
     run.render = render
     selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
+    if selection is None and run.render != "none":
+        run.render_cache = gitmode.render_cache(run.root, git_opts)
     report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
     write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
     gitmode.github_environment(report, specs)

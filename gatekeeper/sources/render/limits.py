@@ -30,6 +30,16 @@ class Outcome:
     limit: str | None = None
 
 
+def scratch_root() -> str | None:
+    """Where renderer work directories go: a memory file system when the machine has one
+    (``/dev/shm``; copying a thousand units' inputs in and out of a disk costs more than
+    rendering them), else the default temporary directory."""
+    shm = "/dev/shm"
+    if "TMPDIR" not in os.environ and os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return None
+
+
 def sandbox_env(home: Path) -> dict[str, str]:
     """The environment a renderer sees: nothing of the user's but PATH and the locale."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
@@ -44,6 +54,7 @@ def sandbox_env(home: Path) -> dict[str, str]:
         "GIT_ALLOW_PROTOCOL": "none", "KUSTOMIZE_PLUGIN_HOME": str(plugins),
         "HELM_CACHE_HOME": str(home / "helm-cache"), "HELM_CONFIG_HOME": str(home / "helm-config"),
         "HELM_DATA_HOME": str(home / "helm-data"), "HELM_PLUGINS": str(plugins),
+        "GOGC": "400",  # the Go renderers collect garbage less often: a fifth less CPU on a batch of overlays
     })
     return env
 
