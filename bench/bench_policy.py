@@ -1,32 +1,45 @@
 #!/usr/bin/env python3
-"""Benchmark: the policy check with the starter library over a synthetic corpus, in one process.
+"""Benchmark: the policy check with the starter library, against the schema check, on a synthetic corpus.
 
-Generates the shared synthetic corpus (default 10,000 resources, seed 1) or reads a
-directory, loads it once, then times the policy check (prepare: compile every policy set
-once; evaluate: every document against the conftest rules and every resource against every
-matching constraint) with only the conftest dialect, only the Gatekeeper dialect, and both.
-Also times one simple deny rule on one document, the per-evaluation floor.
-Figures are best of ``--repeat`` rounds; "evaluations" count (document x policy set) for
-conftest and (resource x matching constraint) for Gatekeeper.
+Default (in one process): generates the shared synthetic corpus (``--count``, seed 1) or reads
+``--dir``, loads it once, then times, best of ``--repeat`` rounds, the schema check alone and the
+policy check with the starter library (conftest only, Gatekeeper only, both) as the pipeline runs
+them (workers included), and prints the ratio policy / schema. ``--by-template`` adds each
+Gatekeeper template's cost per evaluation (in this process, no workers) and the inventory's cost
+(build + load into the engine). ``--curve 2000,10000,50000`` instead runs whole
+``gatekeeper check`` processes (all checks, starter library) on corpora of those sizes and prints
+wall time and the policy check's time per size, to show how it scales.
 
-Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3]
+Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template]
+       bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
-from gatekeeper.checks.policy.match import matches
+from gatekeeper.checks.base import Context
+from gatekeeper.checks.policy import PolicyCheck
+from gatekeeper.checks.policy.gkdialect import subject
+from gatekeeper.checks.policy.inventory import build, cluster_scoped_kinds
+from gatekeeper.checks.policy.redact import redact
 from gatekeeper.model import Report
-from gatekeeper.pipeline import Run, load, run_checks
-from gatekeeper.rego.engine import RegoEngine
+from gatekeeper.pipeline import Loaded, Run, load, run_checks
+from gatekeeper.rego import native
+from gatekeeper.rego.engine import RegorusEngine
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
 
@@ -34,18 +47,16 @@ from gatekeeper.rego.modules import load_module
 def policy_sets() -> dict[str, Path]:
     """The starter library split by dialect (copies in a temp dir) and whole."""
     base = Path(tempfile.mkdtemp(prefix="gk-bench-lib-"))
-    conftest = base / "conftest"
-    shutil.copytree(library_path() / "conftest", conftest)
-    gk = base / "gatekeeper"
-    shutil.copytree(library_path() / "gatekeeper", gk)
-    return {"conftest": conftest, "gatekeeper": gk, "both": library_path()}
+    shutil.copytree(library_path() / "conftest", base / "conftest")
+    shutil.copytree(library_path() / "gatekeeper", base / "gatekeeper")
+    return {"conftest": base / "conftest", "gatekeeper": base / "gatekeeper", "both": library_path()}
 
 
 def simple_rule(repeat: int) -> float:
     """Seconds per evaluation of one simple deny rule on one small document."""
     module = load_module("simple.rego", 'package main\nimport rego.v1\ndeny contains "no" if {\n'
                                         '  input.kind == "Deployment"\n  not input.spec.replicas\n}\n')
-    program = RegoEngine().compile([module], {}, {"deny": ["main", "deny"]})
+    program = RegorusEngine().compile([module], {}, {"deny": ["main", "deny"]})
     doc = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "labels": {"a": "b"}},
            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "c:1"}]}}}}
     n = 5000
@@ -58,87 +69,112 @@ def simple_rule(repeat: int) -> float:
     return best
 
 
+def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int
+          ) -> tuple[float, float, int]:
+    """Best of ``repeat`` runs of the checks over the loaded corpus: (wall seconds in the checks,
+    CPU seconds of this process and of the workers it started, findings)."""
+    best = best_cpu = float("inf")
+    findings = 0
+    for _ in range(repeat):
+        run = Run(root=root, paths=[root], checks=checks, options=dict(options))
+        report = Report()
+        cpu = time.process_time() + _children_cpu()
+        produced = run_checks(run, loaded, report)
+        cpu = time.process_time() + _children_cpu() - cpu
+        assert not report.errors, report.errors
+        findings = len(produced)
+        best = min(best, sum(report.timings.get(c, 0.0) for c in checks))
+        best_cpu = min(best_cpu, cpu)
+    return best, best_cpu, findings
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def by_template(root: Path, loaded: Loaded) -> None:
+    """Per-evaluation cost of each Gatekeeper template (in this process) and the inventory's cost."""
+    objects = [redact(r.obj) for r in loaded.resources]
+    started = time.perf_counter()
+    kinds = cluster_scoped_kinds(objects)
+    inventory = build(objects, kinds)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    RegorusEngine()._base({"inventory": inventory})
+    loaded_s = time.perf_counter() - started
+    print(f"  inventory of {len(objects)} objects: built in {built:.3f} s, loaded into the engine in "
+          f"{loaded_s:.3f} s (whole inventory; templates get only the kinds they name)")
+    check = PolicyCheck()
+    run = Run(root=root, paths=[root], options={"policy": [str(library_path() / "gatekeeper")]})
+    check.prepare(Context(run.root, loaded.documents, loaded.resources, run.config, "1.31", dict(run.options)))
+    gk = check.gatekeeper
+    assert gk is not None
+    subjects = [subject(redact(r.obj), check.cluster_kinds) for r in loaded.resources]
+    for i, constraint in enumerate(gk.constraints):
+        chosen = [(s, gk.chosen(s, check.namespaces, [i])) for s in subjects]
+        chosen = [(s, c) for s, c in chosen if c]
+        started = time.perf_counter()
+        for s, c in chosen:
+            gk.evaluate(s, c)
+        secs = time.perf_counter() - started
+        each = 1e3 * secs / max(len(chosen), 1)
+        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms each ({secs:.2f} s)")
+
+
+def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
+    """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size."""
+    print("| resources | wall (s) | policy check (s) | schema check (s) | wall per 1,000 |")
+    print("|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        given = directory / f"c{size}" if directory is not None else None
+        root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
+        cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--policy", str(library_path()),
+               "--format", "json"] + (["--jobs", str(jobs)] if jobs else [])
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        if proc.returncode not in (0, 1):
+            print(f"| {size} | failed with exit {proc.returncode}: {proc.stderr[-300:]} |")
+            continue
+        timings = json.loads(proc.stdout)["timings"]
+        print(f"| {size:,} | {wall:.1f} | {timings.get('policy', 0):.2f} | {timings.get('schema', 0):.2f} | "
+              f"{1000 * wall / size:.2f} |")
+        if root != given:
+            shutil.rmtree(root.parent, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", type=int)
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
+    ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
+    ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
     args = ap.parse_args()
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
+    if args.curve:
+        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir)
+        return 0
     root = corpus(args.count, args.dir, "bench-policy")
     loaded = load(Run(root=root, paths=[root]))
-    resources, documents = len(loaded.resources), len(loaded.documents)
-    print(f"corpus: {root} ({documents} documents, {resources} resources)")
-    print(f"machine: {platform.machine()} {platform.processor() or ''} Python {platform.python_version()}, "
-          f"regopy {__import__('regopy').build_info().split()[0]}")
+    print(f"corpus: {root} ({len(loaded.documents)} documents, {len(loaded.resources)} resources)")
     per_eval = simple_rule(args.repeat)
     print(f"simple deny rule: {per_eval * 1e3:.3f} ms per evaluation ({1 / per_eval:.0f} evaluations/s)")
+    extra = {"jobs": args.jobs} if args.jobs else {}
+    schema, schema_cpu, _ = timed(root, loaded, ["schema"], {}, args.repeat)
+    print(f"{'schema':>10}: {schema:7.2f} s wall, {schema_cpu:6.2f} s CPU")
     for name, policies in policy_sets().items():
-        best = float("inf")
-        findings = 0
-        check = None
-        for _ in range(args.repeat):
-            run = Run(root=root, paths=[root], checks=["policy"], options={"policy": [str(policies)]})
-            report = Report()
-            from gatekeeper.checks import get_check
-
-            produced = run_checks(run, loaded, report)
-            assert not report.errors, report.errors
-            findings = len(produced)
-            best = min(best, report.timings["policy"])
-            check = get_check("policy")
-            check.prepare(_ctx(run, loaded))
-        evaluations = _evaluations(check, loaded) if check is not None else 0
-        print(f"{name:>10}: {best:7.2f} s  {resources / best:7.0f} resources/s  "
-              f"{evaluations / best:7.0f} evaluations/s  ({evaluations} evaluations, {findings} findings, "
-              f"best of {args.repeat})")
+        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat)
+        print(f"{name:>10}: {secs:7.2f} s wall ({secs / schema:5.2f}x the schema check), {cpu:6.2f} s CPU "
+              f"in all processes ({cpu / schema_cpu:5.2f}x)  {len(loaded.resources) / secs:8.0f} resources/s  "
+              f"({findings} findings, best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")
     if args.by_template:
         by_template(root, loaded)
     return 0
-
-
-def by_template(root: Path, loaded: object) -> None:
-    """Seconds and evaluations per Gatekeeper template over the whole corpus (one round)."""
-    from gatekeeper.checks.policy import PolicyCheck
-    from gatekeeper.checks.policy.gkdialect import subject
-
-    check = PolicyCheck()
-    run = Run(root=root, paths=[root], options={"policy": [str(library_path() / "gatekeeper")]})
-    check.prepare(_ctx(run, loaded))  # type: ignore[arg-type]
-    gk = check.gatekeeper
-    assert gk is not None
-    for kind in gk.programs:
-        count = 0
-        started = time.perf_counter()
-        for r in loaded.resources:  # type: ignore[attr-defined]
-            count += len(gk.evaluate(subject(r.obj, check.cluster_kinds), check.namespaces,
-                                     only=[c for c in gk.constraints if c.kind == kind]))
-        secs = time.perf_counter() - started
-        print(f"  {kind:>26}: {secs:7.2f} s for {count} evaluations ({1e3 * secs / max(count, 1):.2f} ms each)")
-
-
-def _ctx(run: Run, loaded: object) -> object:
-    from gatekeeper.checks.base import Context
-
-    return Context(run.root, loaded.documents, loaded.resources, run.config, "1.31", dict(run.options))  # type: ignore[attr-defined]
-
-
-def _evaluations(check: object, loaded: object) -> int:
-    """Evaluations the check makes: one per document per conftest set, one per matching constraint."""
-    total = 0
-    conftest = getattr(check, "conftest", None)
-    if conftest is not None:
-        total += sum(1 for d in loaded.documents if d.obj is not None)  # type: ignore[attr-defined]
-    gk = getattr(check, "gatekeeper", None)
-    if gk is not None:
-        from gatekeeper.checks.policy.gkdialect import subject
-
-        kinds = check.cluster_kinds  # type: ignore[attr-defined]
-        for r in loaded.resources:  # type: ignore[attr-defined]
-            s = subject(r.obj, kinds)
-            total += sum(1 for c in gk.constraints if c.severity is not None and
-                         matches(c.match, s.obj, s.group, s.kind, s.namespace, s.cluster_scoped, check.namespaces))  # type: ignore[attr-defined]
-    return total
 
 
 if __name__ == "__main__":

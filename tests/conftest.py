@@ -58,8 +58,8 @@ def run_json(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
     return code, json.loads(out)
 
 
-def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-                   ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m gatekeeper ...`` as a real process."""
+def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gatekeeper ...`` as a real process (a guard ``timeout`` fails a hang)."""
     return subprocess.run([sys.executable, "-m", "gatekeeper", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=timeout)

@@ -22,8 +22,7 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
-    # the CEL checks before policy: the CEL runtime's native library must load before regopy runs
-    # (loaded after rego-cpp has evaluated, compiling some expressions corrupts the heap)
+    # the CEL checks run before policy (the order the report lists them in)
     "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
     "admission": "gatekeeper.checks.admission:AdmissionCheck",
     "policy": "gatekeeper.checks.policy:PolicyCheck",

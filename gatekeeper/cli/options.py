@@ -58,10 +58,26 @@ def policy_options() -> list[Callable[[F], F]]:
         click.option("--combine", is_flag=True, default=None,
                      help="conftest --combine: one input, the list of {path, contents} of all documents."),
         click.option("--rego-version", type=click.Choice(["auto", "v0", "v1"]),
-                     help="Rego syntax of the policies [default: auto]; v0 modules are upgraded to v1."),
+                     help="Rego syntax of the policies [default: auto, detected per module]."),
         click.option("--opa-url", help="Evaluate conftest-style rules on this OPA server (needs the opa extra)."),
         click.option("--kyverno-values", "kyverno_values", type=click.Path(exists=True, dir_okay=False),
                      help="Kyverno values file (kyverno test Values format) for context read from the cluster."),
+        *limit_options(),
+    ]
+
+
+def limit_options() -> list[Callable[[F], F]]:
+    """The policy evaluation boundary's limits (``check``, ``sync`` and ``verify``)."""
+    return [
+        click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0),
+                     help="Worker processes that evaluate policies [default: the machine's cores]."),
+        click.option("--policy-timeout", "policy_timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Seconds one policy evaluation may take before the run fails (exit 2) [default: 10]."),
+        click.option("--policy-memory", "policy_memory", type=click.IntRange(min=64),
+                     help="MiB a policy evaluation worker may allocate before the run fails (exit 2) "
+                          "[default: 2048]."),
+        click.option("--policy-max-depth", "policy_max_depth", type=click.IntRange(min=1, max=1000),
+                     help="Deepest nesting of a value given to a policy [default: 100]."),
     ]
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gatekeeper.checks.base import CheckLoadError
-from gatekeeper.checks.policy.settings import DEFAULT_DIRS
+from gatekeeper.checks.policy.settings import DEFAULT_DIRS, limits
+from gatekeeper.cli.options import F, limit_options
+from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.unittest import CaseResult
 
 
@@ -25,27 +28,36 @@ def _default_paths() -> list[Path]:
 
 
 def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | None,
-               data_files: list[Path]) -> list[CaseResult]:
-    """Rego unit tests, then Suite files, then kyverno test files, for the given paths."""
+               data_files: list[Path], limits: Limits | None = None) -> list[CaseResult]:
+    """Rego unit tests, Suite files and kyverno test files for the given paths; Rego tests and
+    Suite cases are evaluated behind the evaluation boundary (a test that hangs, crashes or runs
+    out of memory fails the run)."""
     from gatekeeper.checks.policy import load_data
     from gatekeeper.checks.policy.files import read
     from gatekeeper.checks.policy.suites import run_all
     from gatekeeper.cli.kyverno_tests import run_kyverno_tests
-    from gatekeeper.rego.engine import RegoEngine
+    from gatekeeper.rego import boundary
+    from gatekeeper.rego.engine import RegorusEngine
     from gatekeeper.rego.modules import PolicyLoadError, load_module
-    from gatekeeper.rego.unittest import run_tests
+    from gatekeeper.rego.unittest import plan_tests, run_one
 
-    # kyverno tests first: the CEL runtime's native library must load before regopy has run (the other
-    # order corrupts the heap when CEL later compiles); results are still listed Rego, Suites, Kyverno
-    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern)
+    limits = limits or Limits()
+    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern)  # listed after Rego tests and Suites
     files = read([p.absolute() for p in paths], yaml=False)
     try:
         policies = [load_module(p, t, rego_version) for p, t in files.rego]
         tests = [load_module(p, t, rego_version) for p, t in files.tests]
-        results = run_tests(RegoEngine(), policies, tests, load_data(data_files), pattern) if tests else []
+        plan = plan_tests(RegorusEngine(), policies, tests, load_data(data_files, limits.max_depth), pattern) \
+            if tests else None
     except PolicyLoadError as exc:
         raise CheckLoadError(str(exc)) from None
-    return results + run_all([p.absolute() for p in paths], rego_version, pattern) + kyverno
+    try:
+        results = boundary.run(len(plan.selected), lambda i, _: run_one(plan, i),
+                               lambda i, _: f"{plan.selected[i][0].path}: test {plan.selected[i][1]}",
+                               limits) if plan is not None else []
+        return results + run_all([p.absolute() for p in paths], rego_version, pattern, limits) + kyverno
+    except boundary.BoundaryError as exc:
+        raise CheckLoadError(str(exc)) from None
 
 
 def render_text(results: list[CaseResult]) -> str:
@@ -76,16 +88,23 @@ def _counts(results: list[CaseResult]) -> tuple[int, int, int]:
     return passed, len(results) - passed - skipped, skipped
 
 
+def _limits(func: F) -> F:
+    for deco in reversed(limit_options()):
+        func = deco(func)
+    return func
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--run", "run_filter", metavar="REGEX", help="Only tests/cases whose name matches REGEX.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--rego-version", type=click.Choice(["auto", "v0", "v1"]), default="auto", show_default=True,
-              help="Rego syntax of the policies; v0 modules are upgraded to v1.")
+              help="Rego syntax of the policies (auto: detected per module).")
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML/JSON file merged into data for the Rego unit tests; repeatable.")
+@_limits
 def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_version: str,
-           data_files: tuple[Path, ...]) -> None:
+           data_files: tuple[Path, ...], **limit_values: Any) -> None:
     """Run the policy unit tests under PATHS (default: policy/ or policies/).
 
     Every test_* rule in *_test.rego must be true; every Gatekeeper Suite
@@ -98,7 +117,7 @@ def verify(paths: tuple[Path, ...], run_filter: str | None, fmt: str, rego_versi
         raise click.UsageError(f"--run: bad regular expression: {exc}") from None
     targets = list(paths) or _default_paths()
     try:
-        results = run_verify(targets, rego_version, pattern, list(data_files))
+        results = run_verify(targets, rego_version, pattern, list(data_files), limits(limit_values, {}))
     except CheckLoadError as exc:
         click.echo(f"gatekeeper verify: {exc}", err=True)
         raise SystemExit(2) from None

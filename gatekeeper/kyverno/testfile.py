@@ -69,11 +69,15 @@ def candidates(roots: Sequence[Path]) -> list[Path]:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             for name in sorted(filenames):
                 path = Path(dirpath) / name
+                if not path.is_file():  # never open a link to a device (/dev/zero) or a FIFO
+                    continue
                 if name in TEST_FILE_NAMES:
                     out.append(path)
                 elif name.endswith((".yaml", ".yml")):
                     try:
-                        if b"cli.kyverno.io" in path.read_bytes()[:65536]:
+                        with path.open("rb") as f:
+                            head = f.read(65536)
+                        if b"cli.kyverno.io" in head:
                             out.append(path)
                     except OSError:
                         continue

@@ -19,17 +19,37 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_RETRIES = 2
 
 
+def safe_url(url: str) -> str:
+    """The URL as messages may show it: scheme, host and port only (no user, password, path,
+    query or fragment, any of which can hold a credential)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    if not parts.scheme or not host:
+        return "<invalid URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}"
+
+
 def _client(url: str, timeout: float, retries: int) -> Any:
     try:
         from opa_client.opa import OpaClient
     except ImportError:
         raise PolicyLoadError("--opa-url needs the 'opa' extra: pip install 'gitops-gatekeeper[opa]'") from None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise PolicyLoadError(f"OPA URL {safe_url(url)} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PolicyLoadError(f"OPA URL must be http(s)://host[:port], got {url!r}")
+        raise PolicyLoadError(f"OPA URL must be http(s)://host[:port], got {safe_url(url)}")
     if parts.path not in ("", "/"):
         raise PolicyLoadError("OPA URL must not have a path (the Data API is at /v1/data)")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+
     return OpaClient(host=parts.hostname, port=port, ssl=parts.scheme == "https", timeout=timeout,
                      retries=retries)
 
@@ -70,8 +90,8 @@ class RemoteEngine:
     name = "opa"
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> None:
-        self.url = url.rstrip("/")
-        self._client = _client(self.url, timeout, retries)
+        self.url = safe_url(url)
+        self._client = _client(url, timeout, retries)
 
     def compile(self, modules: Sequence[Module], data: Mapping[str, Any],
                 queries: Mapping[str, Sequence[str]]) -> RemoteProgram:

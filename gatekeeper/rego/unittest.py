@@ -1,8 +1,8 @@
 """Rego unit tests: every ``test_*`` rule of a ``*_test.rego`` module must be true.
 
-The tests are compiled together with the policies they test (as ``opa test`` does) and
-evaluated in one query; if that query fails (one test errors), each test is evaluated on
-its own so the error is pinned on the right test. ``todo_test_*`` rules are skipped.
+The tests are compiled together with the policies they test (as ``opa test`` does), once, and
+each test rule is evaluated on its own so an error is pinned on the right test.
+``todo_test_*`` rules are skipped.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gatekeeper.rego.engine import PolicyEvalError, RegoEngine, native_output_to_stderr
-from gatekeeper.rego.modules import Module, PolicyLoadError
+from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine, RegorusProgram
+from gatekeeper.rego.modules import Module
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,46 +43,40 @@ def collect_tests(tests: Sequence[Module], pattern: re.Pattern[str] | None) -> l
     return out
 
 
-def run_tests(engine: RegoEngine, policies: Sequence[Module], tests: Sequence[Module],
-              data: Mapping[str, Any], pattern: re.Pattern[str] | None = None) -> list[CaseResult]:
-    """Run every selected test rule; PolicyLoadError when the modules do not compile."""
+@dataclass(slots=True)
+class TestPlan:
+    """A compiled test set: the program and the selected test rules (todo ones included)."""
+
+    program: RegorusProgram | None
+    selected: list[tuple[Module, str]]
+
+
+def plan_tests(engine: RegorusEngine, policies: Sequence[Module], tests: Sequence[Module],
+               data: Mapping[str, Any], pattern: re.Pattern[str] | None = None) -> TestPlan:
+    """Compile policies and tests once; PolicyLoadError when they do not compile."""
     selected = collect_tests(tests, pattern)
-    if not selected:
-        return []
-    modules = [*policies, *tests]
     runnable = [(m, n) for m, n in selected if not n.startswith("todo_")]
     queries = {f"t{i}": [*m.package, n] for i, (m, n) in enumerate(runnable)}
-    values: dict[str, Any] | None
-    with native_output_to_stderr():
-        program = engine.compile(modules, data, queries)
-        try:
-            values = program.evaluate(None)
-        except PolicyEvalError:
-            values = None
-        results: list[CaseResult] = []
-        index = 0
-        for module, name in selected:
-            label = f"{module.package_name}.{name}"
-            line = module.lines.get(name, 0)
-            if name.startswith("todo_"):
-                results.append(CaseResult(module.path, label, "", True, "todo", True, line))
-                continue
-            key = f"t{index}"
-            index += 1
-            if values is None:
-                results.append(_single(engine, modules, data, module, name, label, line))
-                continue
-            results.append(_outcome(module.path, label, line, key in values, values.get(key)))
-    return results
+    program = engine.compile([*policies, *tests], data, queries) if queries else None
+    return TestPlan(program, selected)
 
 
-def _single(engine: RegoEngine, modules: Sequence[Module], data: Mapping[str, Any], module: Module,
-            name: str, label: str, line: int) -> CaseResult:
+def run_one(plan: TestPlan, index: int) -> CaseResult:
+    """Run the ``index``-th selected test (in the calling process)."""
+    module, name = plan.selected[index]
+    label = f"{module.package_name}.{name}"
+    line = module.lines.get(name, 0)
+    if name.startswith("todo_"):
+        return CaseResult(module.path, label, "", True, "todo", True, line)
+    assert plan.program is not None
+    key = f"t{sum(1 for m, n in plan.selected[:index] if not n.startswith('todo_'))}"
     try:
-        value = engine.compile(modules, data, {"t": [*module.package, name]}).evaluate(None)
-    except (PolicyEvalError, PolicyLoadError) as exc:
+        values = plan.program.evaluate_json("{}", only=[key])
+    except PolicyEvalError as exc:
         return CaseResult(module.path, label, "", False, f"error: {exc}", False, line)
-    return _outcome(module.path, label, line, "t" in value, value.get("t"))
+    finally:
+        plan.program.take_prints()
+    return _outcome(module.path, label, line, key in values, values.get(key))
 
 
 def _outcome(path: str, label: str, line: int, defined: bool, value: Any) -> CaseResult:

@@ -208,7 +208,7 @@ def test_conflicting_values_fail_closed(write: Write, tmp_path: Path) -> None:
     repo, pol = _setup(write, tmp_path, policy)
     code, report = run_json(repo, "--policy", pol, "--checks", "policy")
     assert code == 2
-    assert "policy evaluation failed" in report["errors"][0]["message"]
+    assert "main.rego:4: rule level: rule conflicts with rule at" in report["errors"][0]["message"]
 
 
 def test_print_in_policy_never_corrupts_json_stdout(write: Write, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.rego.engine import RegoEngine
+from gatekeeper.rego.engine import RegorusEngine
 from gatekeeper.rego.modules import load_module
 from tests.conftest import run_json
 
@@ -40,9 +40,7 @@ REPO = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Lo
 
 class _Server:
     def __init__(self, policy: str, fail: bool = False) -> None:
-        engine = RegoEngine()
         self.module = load_module("server.rego", policy)
-        self.engine = engine
         self.fail = fail
         self.requests: list[tuple[str, Any]] = []
         outer = self
@@ -57,7 +55,7 @@ class _Server:
                     self.end_headers()
                     self.wfile.write(b'{"code": "internal_error"}')
                     return
-                program = outer.engine.compile([outer.module], {}, {"r": path})
+                program = RegorusEngine().compile([outer.module], {}, {"r": path})  # engines stay in one thread
                 values = program.evaluate(body.get("input"))
                 reply = {"result": values["r"]} if "r" in values else {}
                 data = json.dumps(reply).encode()

@@ -68,6 +68,8 @@ def _exception_at(doc: Document, base: tuple[str | int, ...]) -> exc_mod.PolicyE
 def read_documents(path: Path) -> list[Document]:
     """The documents of a YAML file (empty ones left out); CheckLoadError naming the file (and the
     line of a parse error) when it cannot be read."""
+    if not path.is_file():  # a link to a device (/dev/zero) or a FIFO would be read for ever
+        raise CheckLoadError(f"{display(path)} is not a regular file")
     try:
         data = path.read_bytes()
     except OSError as exc:

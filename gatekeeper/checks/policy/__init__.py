@@ -1,20 +1,22 @@
 """The policy check: organisation rules in Rego, in the conftest and Gatekeeper dialects.
 
 Policies are read from policy directories (``--policy``, ``checks.policy.paths``, or a
-``policy/``/``policies/`` directory), compiled once, and evaluated in-process for every
-document (conftest) and every matching resource (Gatekeeper). Without any policy directory
-the check is inactive and says so; a directory that loads no rules is an error.
+``policy/``/``policies/`` directory that holds policies), compiled once, and evaluated for every
+document (conftest) and every matching resource (Gatekeeper) in worker processes behind a hard
+boundary (time, memory and crash limits; ``rego/boundary.py``). Without any policy directory the
+check is inactive and says so; a directory that loads no rules is an error. Every value the
+secrets check detects anywhere in the run is masked in what policies print.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
-
-import yaml
 
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.policy import conftest as conftest_mod
@@ -23,11 +25,18 @@ from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
-from gatekeeper.checks.policy.redact import mask, redact, secret_values
+from gatekeeper.checks.policy.masking import Masker, run_values
+from gatekeeper.checks.policy.redact import redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
-from gatekeeper.model import Document, Finding, Resource, Rule, Severity, Waiver, fingerprint
-from gatekeeper.rego.engine import Engine, PolicyEvalError, RegoEngine, native_output_filtered, native_output_to_stderr
+from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_invalid
+from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
+from gatekeeper.rego import boundary
+from gatekeeper.rego.engine import Engine, PolicyEvalError, RegorusEngine
 from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
+from gatekeeper.rego.remote import safe_url
+from gatekeeper.sources.yamlload import MAX_DEPTH as LOADER_DEPTH
+
+__all__ = ["PolicyCheck", "load_data"]
 
 RULES = [
     Rule("policy/<package>/<rule>", "policy", Severity.ERROR,
@@ -43,7 +52,24 @@ RULES = [
          "A ConstraintTemplate whose only code is CEL (K8sNativeValidation) is not evaluated yet.",
          "Saying so keeps an unevaluated template from looking like a pass.",
          "Add Rego code to the template, or rely on the cluster for it."),
+    Rule("policy-input", "policy", Severity.ERROR,
+         "An object holds a value no policy can be given exactly (an integer beyond 64 bits, or nesting "
+         "deeper than the policy depth limit), so policies were not evaluated on it.",
+         "Rego numbers are 64-bit integers or floats: a larger integer would be compared with lost precision, "
+         "and a policy could pass an object it never really saw.",
+         "Write the value as a string, or within 64 bits.",
+         bad_example="spec:\n  replicas: 123456789012345678901234",
+         good_example="spec:\n  replicas: 3"),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """One unit of evaluation work: a document (conftest), a resource (Gatekeeper) or all (combined)."""
+
+    dialect: str  # "conftest", "gatekeeper" or "combined"
+    item: int  # index into the check's document or resource list
+    only: tuple[int, ...] | None = None  # Gatekeeper: the constraints that may be evaluated
 
 
 class PolicyCheck(Check):
@@ -62,6 +88,10 @@ class PolicyCheck(Check):
         self.cluster_kinds: set[str] = set()
         self.namespaces: dict[str, dict[str, Any]] = {}
         self._digest = ""
+        self._docs: list[Document] = []
+        self._resources: list[Resource] = []
+        self._masker = Masker()
+        self._policy_dirs: dict[str, bool] = {}
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -75,32 +105,61 @@ class PolicyCheck(Check):
     def prepare(self, ctx: Context) -> None:
         self.settings = s = resolve(ctx)
         if not s.dirs and not s.opa_url:
-            self.inactive = "no policy directory: pass --policy DIR or create policy/ or policies/"
+            self.inactive = "; ".join(s.notes) or \
+                "no policy directory: pass --policy DIR or create policy/ or policies/"
             return
         self.files = read(s.dirs)
-        engine = RegoEngine()
+        engine = RegorusEngine()
         self._digest = self._compute_digest()
         modules = [self._load(path, text) for path, text in self.files.rego]
-        data = load_data(s.data_files)
-        with native_output_to_stderr():
-            self._prepare_conftest(modules, data, engine)
-            objects = [redact(r.obj) for r in self._subjects(ctx)]
-            self.cluster_kinds = cluster_scoped_kinds(objects)
-            self.namespaces = {str((o.get("metadata") or {}).get("name")): o for o in objects
-                               if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
-            try:
-                self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
-                                                 build_inventory(objects, self.cluster_kinds))
-            except PolicyLoadError as exc:
-                raise CheckLoadError(str(exc)) from None
+        data = load_data(s.data_files, s.limits.max_depth)
+        self._prepare_conftest(modules, data, engine)
+        subjects = self._subjects(ctx)
+        objects = [redact(r.obj) for r in subjects]
+        self.cluster_kinds = cluster_scoped_kinds(objects)
+        self.namespaces = {str(_meta(o).get("name")): o for o in objects
+                           if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
+        try:
+            self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
+                                             lambda: build_inventory(objects, self.cluster_kinds))
+        except PolicyLoadError as exc:
+            raise CheckLoadError(str(exc)) from None
+        self._check_programs()
         total = (self.conftest.rule_count if self.conftest else 0) + self.gatekeeper.rule_count
         if total == 0 and not s.opa_url and _kyverno_only(self.files):
             self.inactive = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
             return
         if total == 0:
-            where = ", ".join(display(d) for d in s.dirs) or s.opa_url or ""
+            where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
+
+    def _check_programs(self) -> None:
+        """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
+        that no object reaches still fails the load when regorus would refuse it (see
+        ``RegorusProgram.check``)."""
+        programs: list[tuple[str, Any]] = []
+        if self.conftest is not None and not self.conftest.remote:
+            programs.append(("conftest policies", self.conftest.program))
+        if self.gatekeeper is not None:
+            programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
+                            for kind, program in self.gatekeeper.programs.items())
+
+        def work(i: int, mark: boundary.Mark) -> str | None:
+            try:
+                programs[i][1].check()
+            except PolicyLoadError as exc:
+                return f"{programs[i][0]}: {exc}"
+            return None
+
+        try:
+            failures = boundary.run(len(programs), work, lambda i, _: f"{programs[i][0]} (checked on an empty input)",
+                                    replace(self.settings.limits, jobs=1))
+        except boundary.BoundaryError as exc:
+            raise CheckLoadError(str(exc)) from None
+        failure = next((f for f in failures if f), None)
+        if failure:
+            raise CheckLoadError(failure)
 
     def _load(self, path: str, text: str) -> Module:
         try:
@@ -108,7 +167,7 @@ class PolicyCheck(Check):
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
 
-    def _prepare_conftest(self, modules: list[Module], data: dict[str, Any], engine: RegoEngine) -> None:
+    def _prepare_conftest(self, modules: list[Module], data: dict[str, Any], engine: RegorusEngine) -> None:
         s = self.settings
         if s.opa_url:
             from gatekeeper.rego.remote import RemoteEngine
@@ -150,7 +209,14 @@ class PolicyCheck(Check):
         return [r for r in ctx.resources if not self._is_policy_file(ctx, r.path)]
 
     def _is_policy_file(self, ctx: Context, path: str) -> bool:
-        return bool(self.files.roots) and inside(ctx.root / path, self.files.roots)
+        """True for a scanned file inside a policy directory (decided once per directory)."""
+        if not self.files.roots:
+            return False
+        parent = str(PurePosixPath(path).parent)
+        known = self._policy_dirs.get(parent)
+        if known is None:
+            known = self._policy_dirs[parent] = inside(ctx.root / parent, self.files.roots)
+        return known
 
     def _limit(self, ctx: Context) -> set[str] | None:
         """The files whose objects every rule evaluates, or None for all files.
@@ -164,57 +230,172 @@ class PolicyCheck(Check):
             return None
         return ctx.hook_paths
 
+    # --- evaluation ------------------------------------------------------------------------------
+
     def check_all(self, ctx: Context) -> Iterable[Finding]:
-        findings: list[Finding] = []
         limit = self._limit(ctx)
-        with native_output_filtered() as native:
-            if self.conftest is not None:
-                findings.extend(self._conftest_findings(ctx, limit))
-            if self.gatekeeper is not None:
-                findings.extend(self._gatekeeper_findings(ctx, limit))
-        if native.failed:
-            raise CheckLoadError("a Rego builtin failed inside rego-cpp during evaluation (its rule came back "
-                                 "undefined), so the policy results are incomplete; evaluate these policies "
-                                 "on an OPA server (--opa-url) or avoid the builtin")
+        tasks = self._plan(ctx, limit)
+        values: list[str] = []
+
+        def background() -> None:
+            values.extend(run_values(ctx.documents))
+
+        remote = self.conftest is not None and self.conftest.remote
+        local = [t for t in tasks if not (remote and t.dialect != "gatekeeper")]
+        try:
+            outcomes = boundary.run(len(local), lambda i, mark: self._work(local[i], mark),
+                                    lambda i, step: self._describe(local[i], step), self.settings.limits,
+                                    background)
+        except boundary.BoundaryError as exc:
+            self._masker = Masker(values or run_values(ctx.documents))
+            raise CheckLoadError(self._masker.mask(str(exc))) from None
+        self._masker = Masker(values)
+        done = dict(zip(local, outcomes, strict=True))
+        for task in tasks:
+            if task not in done:  # conftest rules on an OPA server: no local code runs
+                done[task] = self._work(task, None)
+        findings: list[Finding] = self.unsupported_findings()
+        seen: set[str] = set()
+        for task in tasks:
+            for finding in self._findings(task, done[task]):
+                if finding.fingerprint not in seen:
+                    seen.add(finding.fingerprint)
+                    findings.append(finding)
         return findings
 
-    def _conftest_findings(self, ctx: Context, limit: set[str] | None) -> list[Finding]:
-        assert self.conftest is not None
-        docs = [d for d in ctx.documents if d.obj is not None and not d.consumed  # rendered objects instead
-                and (limit is None or d.path in limit or (d.inputs and not d.inputs.isdisjoint(limit)))
-                and not self._is_policy_file(ctx, d.path) and ctx.allows(self.name, d.path)]
-        out: list[Finding] = []
-        if self.settings.combine:
-            if not docs:
-                return out
-            combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in docs]
-            results = self._evaluate(combined, None, "combined input")
-            values = sorted({v for d in docs for v in secret_values(d.obj)}, key=len, reverse=True) if results else []
-            for result in results:
-                target = _combined_target(result, docs)
-                out.append(self._conftest_finding(result, target, values))
-            return out
-        for doc in docs:
-            pure = PurePosixPath(doc.path)
-            info = {"name": doc.path, "dir": str(pure.parent)}
-            results = self._evaluate(redact(doc.obj), info, doc.path)
-            values = secret_values(doc.obj) if results else []
-            for result in results:
-                out.append(self._conftest_finding(result, doc, values))
+    def _plan(self, ctx: Context, limit: set[str] | None) -> list[_Task]:
+        tasks: list[_Task] = []
+        if self.conftest is not None:
+            self._docs = [d for d in ctx.documents if d.obj is not None and not d.consumed  # rendered instead
+                          and (limit is None or d.path in limit or (d.inputs and not d.inputs.isdisjoint(limit)))
+                          and not self._is_policy_file(ctx, d.path) and ctx.allows(self.name, d.path)]
+            if self.settings.combine:
+                tasks.extend([_Task("combined", 0)] if self._docs else [])
+            else:
+                tasks.extend(_Task("conftest", i) for i in range(len(self._docs)))
+        gk = self.gatekeeper
+        if gk is not None and any(c.severity is not None for c in gk.constraints):
+            self._resources = self._subjects(ctx)
+            # outside ``limit`` only constraints whose template reads the inventory can change
+            referential = tuple(i for i, c in enumerate(gk.constraints) if c.template.uses_inventory)
+            for i, resource in enumerate(self._resources):
+                if limit is None or resource.path in limit:
+                    tasks.append(_Task("gatekeeper", i))
+                elif referential:
+                    tasks.append(_Task("gatekeeper", i, referential))
+        return tasks
+
+    def _describe(self, task: _Task, step: int) -> str:
+        if task.dialect == "combined":
+            return "conftest policies on the combined input"
+        if task.dialect == "conftest":
+            doc = self._docs[task.item]
+            packages = ", ".join(sorted(self.conftest.packages)) if self.conftest else ""
+            return f"{doc.path}: conftest policies (package {packages}) on document {doc.index + 1}"
+        resource = self._resources[task.item]
+        assert self.gatekeeper is not None
+        constraint = self.gatekeeper.constraints[step] if step < len(self.gatekeeper.constraints) else None
+        what = (f"template {constraint.template.name} (constraint {constraint.kind}/{constraint.name})"
+                if constraint is not None else "Gatekeeper templates")
+        return f"{resource.path}: {what} on {resource.ref.key}"
+
+    def _work(self, task: _Task, mark: boundary.Mark | None) -> tuple[str, Any, list[str]]:
+        """Evaluate one task (in a worker): ("ok", results, prints), ("error", message, prints) or
+        ("input", (field path, reason), [])."""
+        try:
+            if task.dialect == "gatekeeper":
+                return self._work_gatekeeper(task, mark)
+            return self._work_conftest(task)
+        except PolicyEvalError as exc:
+            return "error", str(exc), self._prints()
+        except CheckLoadError as exc:
+            return "error", str(exc), self._prints()
+
+    def _prints(self) -> list[str]:
+        out: list[str] = []
+        if self.conftest is not None:
+            take = getattr(self.conftest.program, "take_prints", None)
+            out.extend(take() if take is not None else [])
+        if self.gatekeeper is not None:
+            out.extend(self.gatekeeper.take_prints())
         return out
 
-    def _evaluate(self, input_value: Any, info: dict[str, str] | None, where: str
-                  ) -> list[conftest_mod.Result]:
-        assert self.conftest is not None
-        try:
-            return self.conftest.evaluate(input_value, info)
-        except PolicyEvalError as exc:
-            raise CheckLoadError(f"{where}: {exc}") from None
+    def _invalid(self, value: Any) -> tuple[FieldPath, str] | None:
+        """Where ``value`` holds something no policy can be given exactly, or None."""
+        depth = self.settings.limits.max_depth
+        return invalid_value(value, depth) if may_hold_invalid(value, depth, LOADER_DEPTH) else None
 
-    def _conftest_finding(self, result: conftest_mod.Result, doc: Document, values: list[str]) -> Finding:
+    def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
+        assert self.conftest is not None
+        if task.dialect == "combined":
+            combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in self._docs]
+            bad = self._invalid(combined)
+            if bad is not None:
+                return "input", bad, []
+            return "ok", self.conftest.evaluate(combined, None), self._prints()
+        doc = self._docs[task.item]
+        obj = redact(doc.obj)
+        bad = self._invalid(obj)
+        if bad is not None:
+            return "input", bad, []
+        info = {"name": doc.path, "dir": str(PurePosixPath(doc.path).parent)}
+        return "ok", self.conftest.evaluate(obj, info), self._prints()
+
+    def _work_gatekeeper(self, task: _Task, mark: boundary.Mark | None) -> tuple[str, Any, list[str]]:
+        gk = self.gatekeeper
+        assert gk is not None
+        resource = self._resources[task.item]
+        s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
+        chosen = gk.chosen(s, self.namespaces, task.only)
+        if not chosen:
+            return "ok", [], []
+        bad = self._invalid(s.obj)
+        if bad is not None:
+            return "input", bad, []
+        return "ok", gk.evaluate(s, chosen, mark), self._prints()
+
+    # --- findings -------------------------------------------------------------------------------
+
+    def _findings(self, task: _Task, outcome: tuple[str, Any, list[str]]) -> list[Finding]:
+        status, value, prints = outcome
+        mask = self._masker.mask
+        for line in prints:
+            sys.stderr.write(mask(line) + "\n")
+        if prints:
+            sys.stderr.flush()
+        if status == "error":
+            raise CheckLoadError(mask(f"{self._where(task)}: {value}"))
+        if status == "input":
+            return [self._input_finding(task, value[0], value[1])]
+        if task.dialect == "gatekeeper":
+            return self._gatekeeper_findings(self._resources[task.item], value)
+        if task.dialect == "combined":
+            return [self._conftest_finding(r, _combined_target(r, self._docs)) for r in value]
+        return [self._conftest_finding(r, self._docs[task.item]) for r in value]
+
+    def _where(self, task: _Task) -> str:
+        if task.dialect == "gatekeeper":
+            resource = self._resources[task.item]
+            return f"{resource.path}: {resource.ref.key}"
+        if task.dialect == "combined":
+            return "combined input"
+        return self._docs[task.item].path
+
+    def _input_finding(self, task: _Task, path: FieldPath, reason: str) -> Finding:
+        where = ".".join(str(p) for p in path[:12]) or "the document"
+        message = f"{where} {reason}; policies were not evaluated on this object"
+        if task.dialect == "gatekeeper":
+            return self.finding("policy-input", self._resources[task.item], message, path)
+        doc = self._docs[task.item] if task.dialect == "conftest" else self._docs[0]
+        if len(doc.resources) == 1 and not doc.resources[0].base:
+            return self.finding("policy-input", doc.resources[0], message, path)
+        return self.document_finding("policy-input", doc, message, path)
+
+    def _conftest_finding(self, result: conftest_mod.Result, doc: Document) -> Finding:
+        mask = self._masker.mask
         path = field_of(result.metadata)
-        message = mask(result.message, values)  # a message echoing its input must not print a secret
-        hint = mask(_extra("metadata", result.metadata).lstrip("; "), values)
+        message = mask(result.message)
+        hint = mask(_extra("metadata", result.metadata).lstrip("; "))
         resource = doc.resources[0] if len(doc.resources) == 1 and not doc.resources[0].base else None
         if resource is not None:
             finding = self.finding(result.rule_id, resource, message, path, severity=result.severity,
@@ -223,42 +404,32 @@ class PolicyCheck(Check):
             finding = self.document_finding(result.rule_id, doc, message, path, severity=result.severity,
                                             hint=hint, evidence=message)
         if result.excepted:
-            from dataclasses import replace
-
             finding = replace(finding, waived=Waiver(f"exception rule in package {result.package}",
                                                      f"data.{result.package}.exception"))
         return finding
 
-    def _gatekeeper_findings(self, ctx: Context, limit: set[str] | None) -> list[Finding]:
+    def _gatekeeper_findings(self, resource: Resource, results: gkdialect.Violations) -> list[Finding]:
         gk = self.gatekeeper
         assert gk is not None
-        out: list[Finding] = [self._unsupported(t) for t in gk.unsupported()]
-        if not any(c.severity is not None for c in gk.constraints):
-            return out
-        # outside ``limit`` only constraints whose template reads the inventory can change
-        referential = [c for c in gk.constraints if c.template.uses_inventory]
-        for resource in self._subjects(ctx):
-            only = None if limit is None or resource.path in limit else referential
-            if only is not None and not only:
-                continue
-            subj = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
-            try:
-                results = gk.evaluate(subj, self.namespaces, only)
-            except PolicyEvalError as exc:
-                raise CheckLoadError(f"{resource.path}: {resource.ref.key}: {exc}") from None
-            values = secret_values(resource.obj) if any(v for _, v in results) else []
-            for constraint, violations in results:
-                assert constraint.severity is not None
-                for v in violations:
-                    details: dict[str, Any] = v["details"] if isinstance(v.get("details"), dict) else {}
-                    msg = mask(v["msg"], values)  # a message echoing the object must not print a secret
-                    out.append(self.finding(
-                        constraint.rule_id, resource, f"{msg} [{constraint.kind}/{constraint.name}]",
-                        field_of(v, details), severity=constraint.severity,
-                        hint=mask(f"constraint {constraint.kind}/{constraint.name} ({constraint.doc.path}), "
-                                  f"template {constraint.template.name}{_extra('details', details)}", values),
-                        evidence=msg))
+        mask = self._masker.mask
+        out: list[Finding] = []
+        for index, violations in results:
+            constraint = gk.constraints[index]
+            assert constraint.severity is not None
+            for v in violations:
+                details: dict[str, Any] = v["details"] if isinstance(v.get("details"), dict) else {}
+                msg = mask(v["msg"])
+                out.append(self.finding(
+                    constraint.rule_id, resource, f"{msg} [{constraint.kind}/{constraint.name}]",
+                    field_of(v, details), severity=constraint.severity,
+                    hint=mask(f"constraint {constraint.kind}/{constraint.name} ({constraint.doc.path}), "
+                              f"template {constraint.template.name}{_extra('details', details)}"),
+                    evidence=msg))
         return out
+
+    def unsupported_findings(self) -> list[Finding]:
+        gk = self.gatekeeper
+        return [self._unsupported(t) for t in gk.unsupported()] if gk is not None else []
 
     def _unsupported(self, template: Any) -> Finding:
         doc: Document = template.doc
@@ -267,6 +438,11 @@ class PolicyCheck(Check):
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
 
 
 def _kyverno_only(files: PolicyFiles) -> bool:
@@ -304,27 +480,3 @@ def _combined_target(result: conftest_mod.Result, docs: list[Document]) -> Docum
             if in_file:
                 return in_file[0]
     return docs[0]
-
-
-def load_data(paths: list[Path]) -> dict[str, Any]:
-    """Merge ``--data`` YAML/JSON files into one document (later files win on conflicts)."""
-    merged: dict[str, Any] = {}
-    for path in paths:
-        try:
-            value = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise CheckLoadError(f"cannot read policy data file {display(path)}: {exc.__class__.__name__}") from None
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            raise CheckLoadError(f"policy data file {display(path)} must hold a mapping")
-        _merge(merged, value)
-    return merged
-
-
-def _merge(into: dict[str, Any], value: dict[str, Any]) -> None:
-    for key, item in value.items():
-        if isinstance(item, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], item)
-        else:
-            into[key] = item

@@ -72,7 +72,7 @@ class ConftestPolicies:
     def __init__(self, engine: Engine, modules: Sequence[Module], packages: Mapping[str, set[str]],
                  data: Mapping[str, Any], remote: bool) -> None:
         self.packages = dict(packages)
-        self._remote = remote
+        self.remote = remote
         self._keys: dict[str, tuple[str, str | None]] = {}
         queries: dict[str, list[str]] = {}
         for i, (package, names) in enumerate(sorted(self.packages.items())):
@@ -90,10 +90,16 @@ class ConftestPolicies:
     def rule_count(self) -> int:
         return sum(1 for names in self.packages.values() for n in names if RULE_NAME.match(n))
 
-    def evaluate(self, input_value: Any, file_info: Mapping[str, str] | None) -> list[Result]:
-        """Every message for one input (excepted ones flagged)."""
+    def evaluate(self, input_value: Any, file_info: Mapping[str, str] | None,
+                 input_json: str | None = None) -> list[Result]:
+        """Every message for one input (excepted ones flagged); ``input_json`` is the input
+        already serialised, when the caller has it."""
         conftest = {"file": dict(file_info)} if file_info is not None else None
-        values = self.program.evaluate(input_value, conftest)
+        evaluate_json = getattr(self.program, "evaluate_json", None)
+        if input_json is not None and evaluate_json is not None:
+            values = evaluate_json(input_json, conftest)
+        else:
+            values = self.program.evaluate(input_value, conftest)
         per_package: dict[str, dict[str, Any]] = {}
         for key, value in values.items():
             package, rule = self._keys[key]
@@ -126,13 +132,14 @@ def _messages(package: str, rule: str, value: Any) -> list[tuple[str, dict[str, 
             out.append((item, {}))
         elif isinstance(item, dict) and isinstance(item.get("msg"), str):
             out.append((item["msg"], {k: v for k, v in item.items() if k != "msg"}))
-        elif item is False or item is None or item == []:
-            continue
-        elif item is True:
+        elif item is True and not isinstance(value, list):
             out.append((f"{rule} is true", {}))
+        elif (item is False or item == []) and not isinstance(value, list):
+            continue  # a complete rule that is false (``default deny := false``) reports nothing
         else:
+            got = "null" if item is None else type(item).__name__
             raise PolicyEvalError(f"data.{package}.{rule}: a result must be a string or an object with a "
-                                  f"string 'msg', got {type(item).__name__}")
+                                  f"string 'msg', got {got}")
     return out
 
 

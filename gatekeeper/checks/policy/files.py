@@ -14,6 +14,7 @@ from gatekeeper.sources.yamlload import parse
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 # test fixtures of Suite files live here; the check never loads them as policy
 FIXTURE_DIRS = frozenset({"samples", "testdata", "tests"})
+MAX_POLICY_FILE = 16 * 2**20
 
 
 @dataclass(slots=True)
@@ -35,7 +36,8 @@ def display(path: Path) -> str:
 
 
 def walk(root: Path) -> list[Path]:
-    """Every file under ``root`` (or ``root`` itself), sorted; symlinked dirs are followed once."""
+    """Every regular file under ``root`` (or ``root`` itself), sorted; symlinked dirs are followed
+    once. Anything else (a link to a device such as /dev/zero, a FIFO) is never opened."""
     if root.is_file():
         return [root]
     out: list[Path] = []
@@ -47,7 +49,7 @@ def walk(root: Path) -> list[Path]:
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        out.extend(Path(dirpath) / name for name in sorted(filenames))
+        out.extend(Path(dirpath) / name for name in sorted(filenames) if (Path(dirpath) / name).is_file())
     return out
 
 
@@ -58,6 +60,9 @@ def read(roots: list[Path], *, yaml: bool = True) -> PolicyFiles:
         for path in walk(root):
             name = path.name
             try:
+                if name.endswith((".rego", *YAML_SUFFIXES)) and path.stat().st_size > MAX_POLICY_FILE:
+                    raise CheckLoadError(f"policy file {display(path)} is larger than "
+                                         f"{MAX_POLICY_FILE // 2**20} MiB")
                 if name.endswith("_test.rego"):
                     files.tests.append((display(path), path.read_text(encoding="utf-8")))
                 elif name.endswith(".rego"):

@@ -18,9 +18,9 @@ def cluster_scoped_kinds(objects: Iterable[dict[str, Any]]) -> set[str]:
     kinds = set(CLUSTER_SCOPED)
     for obj in objects:
         if obj.get("kind") == "CustomResourceDefinition":
-            spec = obj.get("spec") or {}
-            if spec.get("scope") == "Cluster":
-                kind = (spec.get("names") or {}).get("kind")
+            spec = obj.get("spec")
+            if isinstance(spec, dict) and spec.get("scope") == "Cluster" and isinstance(spec.get("names"), dict):
+                kind = spec["names"].get("kind")
                 if isinstance(kind, str):
                     kinds.add(kind)
     return kinds
@@ -49,7 +49,7 @@ def referenced_kinds(sources: Iterable[str]) -> set[str] | None:
     kind with a string literal (``data.inventory.namespace[ns][gv]["Ingress"]``); None when any
     reference leaves the kind open, so the whole inventory is needed.
 
-    rego-cpp iterates large ``data`` slowly, so a template gets only the kinds it names.
+    A template gets only the kinds it names, so loading its data costs what it reads.
     """
     from gatekeeper.rego.tokens import tokenize
 

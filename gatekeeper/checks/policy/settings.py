@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gatekeeper.checks.base import CheckLoadError, Context
+from gatekeeper.rego.boundary import DEFAULT_MAX_DEPTH, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Limits
 
 DEFAULT_DIRS = ("policy", "policies")
 DEFAULT_NAMESPACES = ("main",)
@@ -33,6 +36,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
                         "description": "Seconds per OPA request (default 5)."},
         "opa_retries": {"type": "integer", "minimum": 0, "maximum": 10,
                         "description": "Retries per OPA request (default 2)."},
+        "jobs": {"type": "integer", "minimum": 0,
+                 "description": "Worker processes that evaluate policies (default 0: the machine's cores)."},
+        "timeout": {"type": "number", "exclusiveMinimum": 0,
+                    "description": "Seconds one evaluation may take before the run fails "
+                                   f"(default {DEFAULT_TIMEOUT:g})."},
+        "memory_mb": {"type": "integer", "minimum": 64,
+                      "description": "Memory (MiB) an evaluation worker may allocate before the run fails "
+                                     f"(default {DEFAULT_MEMORY_MB})."},
+        "max_depth": {"type": "integer", "minimum": 1, "maximum": 1000,
+                      "description": "Deepest nesting of a value given to a policy (documents, data files, "
+                                     f"parameters); deeper is refused (default {DEFAULT_MAX_DEPTH})."},
     },
 }
 
@@ -51,6 +65,8 @@ class Settings:
     opa_url: str | None = None
     opa_timeout: float = 5.0
     opa_retries: int = 2
+    limits: Limits = field(default_factory=Limits)
+    notes: list[str] = field(default_factory=list)  # why discovered directories were not used
 
 
 def resolve(ctx: Context) -> Settings:
@@ -68,11 +84,7 @@ def resolve(ctx: Context) -> Settings:
             if not d.is_dir():
                 raise CheckLoadError(f"policy directory {d} does not exist")
     else:
-        for start in dict.fromkeys((base, ctx.root)):
-            found = [start / name for name in DEFAULT_DIRS if (start / name).is_dir()]
-            if found:
-                s.dirs = [found[0].absolute()]
-                break
+        s.dirs, s.notes = discover([base, ctx.root])
     namespaces = list(opts.get("namespace", [])) or list(section.get("namespaces", []))
     if namespaces:
         s.namespaces = namespaces
@@ -87,7 +99,71 @@ def resolve(ctx: Context) -> Settings:
     s.opa_url = opts.get("opa_url") or section.get("opa_url")
     s.opa_timeout = float(section.get("opa_timeout", 5.0))
     s.opa_retries = int(section.get("opa_retries", 2))
+    s.limits = limits(opts, section)
     return s
+
+
+def limits(opts: dict[str, Any], section: dict[str, Any]) -> Limits:
+    """Evaluation limits: command-line options over ``checks.policy`` over defaults."""
+    def pick(option: str, key: str, default: Any) -> Any:
+        value = opts.get(option)
+        return value if value is not None else section.get(key, default)
+
+    return Limits(timeout=float(pick("policy_timeout", "timeout", DEFAULT_TIMEOUT)),
+                  memory_mb=int(pick("policy_memory", "memory_mb", DEFAULT_MEMORY_MB)),
+                  max_depth=int(pick("policy_max_depth", "max_depth", DEFAULT_MAX_DEPTH)),
+                  jobs=int(pick("jobs", "jobs", 0)))
+
+
+KYVERNO_ONLY = "the policy directory holds Kyverno policies only (the kyverno check evaluates them)"
+
+
+def discover(starts: list[Path]) -> tuple[list[Path], list[str]]:
+    """The policy directory found by convention (``policy/`` or ``policies/`` in the first start
+    that has one), and notes on conventional directories that were passed over because they hold
+    no policy this check evaluates: Kyverno policies only (the kyverno check reads them), or
+    nothing the gate evaluates at all (no ``*.rego``, no ConstraintTemplate). Such a folder is
+    common, and a convention must not fail a run that named no policy directory. A directory
+    named with ``--policy`` or in the config is never passed over (it fails closed)."""
+    notes: list[str] = []
+    for start in dict.fromkeys(starts):
+        for name in DEFAULT_DIRS:
+            candidate = start / name
+            if not candidate.is_dir():
+                continue
+            kind = policy_kind(candidate)
+            if kind == "rego":
+                return [candidate.absolute()], notes
+            notes.append(KYVERNO_ONLY if kind == "kyverno" else
+                         f"{name}/ holds no Rego module and no ConstraintTemplate, so it is not used as a policy "
+                         "directory")
+    return [], notes
+
+
+def policy_kind(directory: Path) -> str | None:
+    """``rego`` when the directory (recursively) holds a ``*.rego`` file or a YAML/JSON file that
+    declares a ConstraintTemplate, ``kyverno`` when it holds Kyverno policies only, else None."""
+    from gatekeeper.checks.kyverno.load import is_kyverno_document
+    from gatekeeper.checks.policy.files import walk
+
+    kyverno = False
+    for path in walk(directory):
+        if path.name.endswith(".rego"):
+            return "rego"
+        if path.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        try:
+            data = path.read_bytes()[:1_000_000]
+        except OSError:
+            continue
+        if b"ConstraintTemplate" in data:
+            return "rego"
+        if not kyverno and b"kyverno.io" in data:
+            try:
+                kyverno = any(is_kyverno_document(d) for d in yaml.safe_load_all(data))
+            except (yaml.YAMLError, RecursionError):
+                continue
+    return "kyverno" if kyverno else None
 
 
 def _under(base: Path, value: str) -> Path:

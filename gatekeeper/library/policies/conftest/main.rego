@@ -25,15 +25,16 @@ deny_ssh_port contains {"msg": msg, "field": array.concat(path, ["ports", j, "co
 	some [path, c] in containers
 	some j, port in c.ports
 	port.containerPort == 22
-	msg := sprintf("container %q exposes port 22 (SSH); use kubectl debug instead", [c.name])
+	msg := sprintf("container \"%v\" exposes port 22 (SSH); use kubectl debug instead", [c.name])
 }
 
 # Wildcard Ingress hosts route every subdomain to one backend.
 warn_wildcard_host contains {"msg": msg, "field": ["spec", "rules", i, "host"]} if {
 	input.kind == "Ingress"
 	some i, rule in input.spec.rules
+	is_string(rule.host)
 	startswith(rule.host, "*")
-	msg := sprintf("Ingress host %q is a wildcard; list the hosts it serves", [rule.host])
+	msg := sprintf("Ingress host \"%v\" is a wildcard; list the hosts it serves", [rule.host])
 }
 
 exception contains rules if {

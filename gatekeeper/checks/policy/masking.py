@@ -1,0 +1,88 @@
+"""Masking: no value the secrets check detects anywhere in the run reaches policy output.
+
+A policy message, its details and ``print()`` output can echo any value a policy can read: its
+input, other objects through ``data.inventory``, data files. Every value detected in the run
+(not only in the finding's object) is masked wherever it appears, in the forms a policy can
+print it: as written, JSON-escaped (``sprintf``/``json.marshal``), base64 and base64url (with
+or without padding), and any run of 8 or more of its characters (a ``substring`` of it, or a
+prefix of its base64 form).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+
+from gatekeeper.model import Document
+
+MASK = "<redacted>"
+WINDOW = 8
+
+
+class Masker:
+    """Masks a fixed set of secret values in any text."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        forms: set[str] = set()
+        for value in values:
+            value = value.strip()
+            if len(value) < 4:
+                continue
+            raw = value.encode("utf-8", "surrogatepass")
+            b64 = base64.b64encode(raw).decode("ascii")
+            url = base64.urlsafe_b64encode(raw).decode("ascii")
+            forms.update({value, json.dumps(value)[1:-1], b64, b64.rstrip("="), url, url.rstrip("=")})
+        self._whole = sorted(forms, key=len, reverse=True)
+        self._windows = {f[i:i + WINDOW] for f in forms if len(f) >= WINDOW for i in range(len(f) - WINDOW + 1)}
+
+    def __bool__(self) -> bool:
+        return bool(self._whole)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every occurrence of a secret value's forms and 8-character runs masked."""
+        if not self._whole or not text:
+            return text
+        for form in self._whole:
+            if form in text:
+                text = text.replace(form, MASK)
+        if len(text) < WINDOW or not self._windows:
+            return text
+        covered = [False] * len(text)
+        hit = False
+        for i in range(len(text) - WINDOW + 1):
+            if text[i:i + WINDOW] in self._windows:
+                hit = True
+                for j in range(i, i + WINDOW):
+                    covered[j] = True
+        if not hit:
+            return text
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            if covered[i]:
+                while i < len(text) and covered[i]:
+                    i += 1
+                out.append(MASK)
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+
+def run_values(documents: Iterable[Document]) -> list[str]:
+    """Every value the secrets check detects in the run's documents (read the way that check reads
+    them: resources by kind, kubeconfigs, any other mapping as configuration)."""
+    from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
+    from gatekeeper.checks.secrets.scan import Scanner
+
+    scanner = Scanner(high_entropy=True)
+    for doc in documents:
+        if doc.resources:
+            for resource in doc.resources:
+                reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
+        elif is_kubeconfig(doc.obj):
+            scan_kubeconfig(scanner, doc.obj)
+        elif isinstance(doc.obj, dict | list):
+            scanner.walk(doc.obj)
+    return sorted({h.value.strip() for h in scanner.hits if len(h.value.strip()) >= 4}, key=len, reverse=True)
