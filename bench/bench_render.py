@@ -133,7 +133,10 @@ def check(repo: Path, *args: str) -> tuple[float, dict]:
 
 
 def best(repeat: int, repo: Path, *args: str) -> tuple[float, dict]:
+    """The fastest of ``repeat`` runs (every run's time is printed: the first of a rendered run is
+    the one with a cold render cache)."""
     runs = [check(repo, *args) for _ in range(repeat)]
+    print(f"  runs of check {' '.join(args)}: {', '.join(f'{r[0]:.2f} s' for r in runs)}", flush=True)
     return min(runs, key=lambda r: r[0])
 
 
@@ -184,7 +187,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     args = parser.parse_args()
     repo = build(args.count, args.dir)
-    print(f"repository: {repo} (load average {os.getloadavg()[0]:.1f})")
+    print(f"repository: {repo} (load average {os.getloadavg()[0]:.1f})", flush=True)
 
     none_s, none_r = best(args.repeat, repo, ".", "--render", "none")
     full_s, full_r = best(args.repeat, repo, ".")

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
 FORMAT = 1
 UNSTORABLE = "-"  # the record of a file that must be parsed every time
+RenderInput = tuple[str, Sequence[Document], bytes | None]  # an input file: path, documents, bytes
 MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are names, numbers)
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
 _SECRET_FIELDS = ("data", "stringData")
@@ -173,14 +174,16 @@ class ContextCache:
         self.render_hits += 1
         return bytes(row[0])
 
-    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None) -> None:
-        """Store a unit's rendered output when the secrets check finds nothing in it at all (a Secret's
-        values included); otherwise store the mark that says to render it every time. ``values`` are
-        the output's documents when the caller has loaded them already (else the text is parsed)."""
+    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
+                   inputs: Iterable[RenderInput] = ()) -> None:
+        """Store a unit's rendered output when the secrets check finds nothing in its inputs (see
+        ``inputs_hold_secrets``) nor in the output (a Secret's values included); otherwise store
+        the mark that says to render it every time. ``values`` are the output's documents when the
+        caller has loaded them already (else the text is parsed)."""
         db = self._connect()
         if db is None:
             return
-        keep: bytes | None = text if _render_storable(text, values) else None
+        keep: bytes | None = text if not inputs_hold_secrets(inputs) and _render_storable(text, values) else None
         try:
             with db:
                 db.execute("INSERT OR REPLACE INTO rendered (key, output) VALUES (?, ?)", (_render_key(key), keep))
@@ -223,6 +226,31 @@ class ContextCache:
 
 def _render_key(key: str) -> str:
     return f"{FORMAT}:{_detectors()}:{key}"
+
+
+def inputs_hold_secrets(inputs: Iterable[RenderInput]) -> bool:
+    """Whether the secrets check finds anything in a unit's inputs, or cannot tell. Output made
+    from such inputs is never stored, whatever form a value takes on the way (a template may
+    write a password under a neutral key, upper-cased or encoded twice). Each input is judged
+    by its documents (as the check reads them; a kustomization with a secretGenerator always
+    holds secrets) and by its text as a whole (a generator's file, a template, a helper)."""
+    from gatekeeper.checks.secrets.embedded import env_pairs
+    from gatekeeper.checks.secrets.kustomize import secret_sources
+    from gatekeeper.checks.secrets.scan import Scanner
+
+    try:
+        for _path, documents, data in inputs:
+            for doc in documents:
+                if secret_sources(doc.path, doc.obj) or _detected(doc):
+                    return True
+            text = data.decode("utf-8", "replace") if data is not None else ""
+            scanner = Scanner(True)
+            scanner.walk({"input": text, **{pair.key: pair.value for pair in env_pairs(text)}})
+            if scanner.hits:
+                return True
+    except Exception:  # a scan that fails is a reason not to store, never an error
+        return True
+    return False
 
 
 def _render_storable(text: bytes, values: Sequence[Any] | None = None) -> bool:

@@ -28,6 +28,17 @@ def test_a_kustomize_error_is_a_finding_at_the_kustomization(tmp_path: Path) -> 
     assert "kustomize cannot build app" in found[0]["message"] and "gatekeeper-render" not in found[0]["message"]
 
 
+def test_renderer_messages_never_name_the_work_directory(tmp_path: Path) -> None:
+    from gatekeeper.sources.render import kustomize as kz_render
+
+    repo = tmp_path / "gatekeeper-render-x1y2" / "u7" / "repo"
+    message = (f"Error: evalsymlink failure on '{repo.parent}/outside/cm.yaml' : lstat {repo}/app/cm.yaml: "
+               "no such file or directory; also /dev/shm/gatekeeper-render-abc/u3/repo/base/x.yaml")
+    cleaned = kz_render.clean_message(message, repo)
+    assert cleaned == ("evalsymlink failure on '../outside/cm.yaml' : lstat app/cm.yaml: no such file or directory; "
+                       "also base/x.yaml")
+
+
 @needs_kustomize
 def test_a_remote_base_is_a_warning_and_the_local_files_are_still_checked(tmp_path: Path) -> None:
     put(tmp_path, {"app/kustomization.yaml": "resources:\n  - deploy.yaml\n"
@@ -121,6 +132,38 @@ def test_each_render_has_a_time_and_size_limit(tmp_path: Path, template: str, ti
     assert not result.rendered
     assert [(f.rule, f.path) for f in result.findings] == [("render-limit", "web/Chart.yaml")]
     assert words in result.findings[0].message
+
+
+@needs_helm
+def test_a_helm_render_has_a_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_fixture("chart", tmp_path)
+    (tmp_path / "web/templates/big.yaml").write_text(
+        '{{- $x := repeat 1000000000 "x" }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n'
+        'data:\n  len: "{{ len $x }}"\n')
+    monkeypatch.setenv("GATEKEEPER_RENDER_MEMORY", "300")
+    code, report = run_json(str(tmp_path))
+    assert code == 1 and report["errors"] == []
+    found = [f for f in report["findings"] if f["rule"] == "render-limit"]
+    assert [(f["path"], f["line"]) for f in found] == [("web/Chart.yaml", 1)]
+    assert "300 MiB" in found[0]["message"]  # an allocation refused, or the runtime faulting under the limit
+
+
+@needs_kustomize
+def test_kubectl_runs_under_the_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(tmp_path, {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": CM})
+    monkeypatch.setenv("GATEKEEPER_RENDER_MEMORY", "64")  # less than kubectl needs to start
+    code, report = run_json(str(tmp_path))
+    assert code == 1
+    assert at(report, "render-limit") == [("app/kustomization.yaml", 1)]
+    monkeypatch.setenv("GATEKEEPER_RENDER_MEMORY", "1536")
+    assert run_json(str(tmp_path))[0] == 0
+
+
+def test_a_memory_limit_that_is_not_a_number_is_exit_2(tmp_path: Path) -> None:
+    put(tmp_path, {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": CM})
+    proc = run_subprocess("check", str(tmp_path), env={**os.environ, "GATEKEEPER_RENDER_MEMORY": "lots"})
+    assert proc.returncode == 2
+    assert "GATEKEEPER_RENDER_MEMORY must be a whole number of MiB" in proc.stdout + proc.stderr
 
 
 def test_a_missing_renderer_is_exit_2_with_the_install_command(tmp_path: Path) -> None:

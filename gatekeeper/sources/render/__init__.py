@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +51,8 @@ class RenderCache(Protocol):
 
     def get_render(self, key: str) -> bytes | None: ...
 
-    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None) -> None: ...
+    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
+                   inputs: Iterable[tuple[str, Sequence[Document], bytes | None]] = ()) -> None: ...
 
 
 @dataclass(slots=True)
@@ -98,7 +99,12 @@ class Renderer:
             self._docs.setdefault(doc.path, []).append(doc)
         self._kustomize: str | None = None
         self._helm: helm_render.Backend | None = None
-        self._work = tempfile.TemporaryDirectory(prefix="gatekeeper-render-", dir=limits.scratch_root())
+        try:
+            limits.max_memory()
+            self._bad_limit: str | None = None
+        except ValueError as exc:
+            self._bad_limit = str(exc)
+        self._work = tempfile.TemporaryDirectory(prefix=limits.WORK_PREFIX, dir=limits.scratch_root())
         self._count = itertools.count()
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gatekeeper-render")
         self._jobs: dict[str, tuple[Future[dict[str, Any]], str]] = {}  # input digest -> (job, unit in it)
@@ -154,7 +160,10 @@ class Renderer:
         return found
 
     def require(self, kind: str) -> None:
-        """Raise MissingRenderer when the renderer a unit kind needs is not installed."""
+        """Raise MissingRenderer when the renderer a unit kind needs is not installed (or its
+        limits are set to a value that is not one)."""
+        if self._bad_limit is not None:
+            raise MissingRenderer(self._bad_limit)
         if kind == KUSTOMIZE:
             if self._kustomize is None:
                 self._kustomize = kustomize_executable()
@@ -187,6 +196,18 @@ class Renderer:
                 h.update(data)
             found = self._digests[memo] = h.hexdigest()
         return found
+
+    def _input_files(self, paths: Iterable[str]) -> Iterator[tuple[str, Sequence[Document], bytes | None]]:
+        """A unit's input files as the render cache judges them: path, parsed documents, bytes
+        (a file the run has not parsed is parsed here, and not adopted into the run)."""
+        for path in sorted(paths):
+            data = self.tree.read(path)
+            docs = self._docs.get(path)
+            if docs is None:
+                docs = parse(SourceFile(path, data)).documents if data is not None else []
+                for doc in docs:
+                    extract(doc)
+            yield path, docs, data
 
     def _plan(self, unit: Unit) -> kz_render.Plan:
         """A kustomize unit's plan (memoised until ``attach`` brings the run's documents)."""
@@ -279,7 +300,7 @@ class Renderer:
                     self._hits[key] = produced
                     loaded = self._fill(result, unit_plan, produced, cached=False)
                     if self.cache is not None and loaded is not None:
-                        self.cache.put_render(key, produced, loaded)
+                        self.cache.put_render(key, produced, loaded, self._input_files(unit_plan.files))
         result.seconds += time.perf_counter() - started
         return result
 
@@ -307,7 +328,11 @@ class Renderer:
                                                   lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
             share = (time.perf_counter() - started) / len(plans)
             if outputs is not None:
-                out.update((p.root, (kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share)) for p in plans)
+                out.update((p.root, (kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share))
+                           for p in plans if p.root in outputs)
+                for unit_plan in (p for p in plans if p.root not in outputs):
+                    produced, seconds = self._run_solo(unit_plan, exe)[unit_plan.root]
+                    out[unit_plan.root] = (produced, share + seconds)
                 continue
             at = next((i for i, p in enumerate(plans) if p.root == failed), None) if failed else None
             for unit_plan in [plans[at]] if at is not None else plans:
@@ -393,7 +418,7 @@ class Renderer:
             result.seconds += seconds
             if isinstance(produced, bytes):
                 if self.cache is not None:
-                    self.cache.put_render(key, produced)
+                    self.cache.put_render(key, produced, inputs=self._input_files(self._helm_inputs(unit)))
                 self._hits[key] = produced
         if isinstance(produced, helm_render.Failure):
             result.findings.append(produced.finding)

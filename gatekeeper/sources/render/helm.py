@@ -133,6 +133,7 @@ def _outcome(unit: Unit, outcome: limits.Outcome, chart: Path) -> bytes | Failur
                                       f"helm {outcome.limit} rendering {unit.display()}; the chart was not rendered"))
     if outcome.returncode != 0:
         text = " ".join(outcome.stderr.replace(str(chart) + "/", "").replace(str(chart), unit.path or ".").split())
+        text = limits.strip_workdir(text, chart)
         return _failure(unit, text.removeprefix("Error: ")[:400] or f"exit {outcome.returncode}")
     return outcome.stdout
 

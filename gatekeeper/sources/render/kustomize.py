@@ -210,7 +210,7 @@ _TMP_PATH = re.compile(r"(/[^\s'\"]*?)/repo/")
 
 def clean_message(text: str, workdir: Path) -> str:
     """A renderer's error with the temporary directory taken out (paths become repository paths)."""
-    out = text.replace(str(workdir) + "/", "").replace(str(workdir), ".")
+    out = limits.strip_workdir(text, workdir)
     out = _TMP_PATH.sub("", out)
     lines = [ln.strip() for ln in out.strip().splitlines() if ln.strip() and not ln.startswith("# Warning")]
     first = lines[0] if lines else "the renderer failed"
