@@ -25,6 +25,7 @@ from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
 from gatekeeper.sources import classify
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.render import partial as partial_patches
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import DiskTree, Tree
@@ -423,6 +424,8 @@ def _execute(run: Run) -> Report:
     detected: set[str] = set()
     try:
         findings = loaded.findings + run_checks(run, loaded, report, detected)
+        if loaded.render is not None:  # patches of units not rendered: only what they set counts
+            findings = partial_patches.keep(findings, loaded.render.partial)
     except CheckLoadError as exc:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings

@@ -209,6 +209,10 @@ class Renderer:
                     extract(doc)
             yield path, docs, data
 
+    def plan_of(self, unit: Unit) -> kz_render.Plan:
+        """A kustomize unit's plan: its kustomizations, input files and the findings of the walk."""
+        return self._plan(unit)
+
     def _plan(self, unit: Unit) -> kz_render.Plan:
         """A kustomize unit's plan (memoised until ``attach`` brings the run's documents)."""
         found = self._plans.get(unit.path)

@@ -9,7 +9,9 @@ discovers or takes the deployment units, renders each, and rearranges the docume
   them through the rendered objects, checks that read sources (secrets) still see them;
 - files a kustomization reads as patches, replacements or transformer configs are never
   checked as whole objects;
-- a unit that cannot be rendered leaves its files checked as files, with the reason as a finding.
+- a unit that cannot be rendered leaves its files checked as files, with the reason as a finding;
+  when that reason is no error (a remote base), its patches are checked as partial objects
+  (:mod:`partial`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any
 from gatekeeper.model import Document, Finding, Resource
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer
+from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer, partial
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
-from gatekeeper.sources.units import CHART_FILE, Unit, discover
+from gatekeeper.sources.units import CHART_FILE, KUSTOMIZE, Unit, discover
 from gatekeeper.sources.yamlload import parse
 
 MODES = ("auto", "none")
@@ -41,6 +43,7 @@ class Outcome:
     error: str | None = None  # a renderer is missing: the run fails closed
     documents: list[Document] = field(default_factory=list)  # the rendered objects' documents
     adopted_files: int = 0  # input files read from the tree because the run had not collected them
+    partial: list[Document] = field(default_factory=list)  # patches of units not rendered, as objects
 
 
 def start(files: Iterable[SourceFile], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
@@ -122,6 +125,13 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
                                  "rendered (their files are context as written)")
             units = chosen
         out.rendered.extend(renderer.render_many(units))
+        for result in out.rendered:
+            if result.unit.kind == KUSTOMIZE and not result.rendered:
+                unit_plan = renderer.plan_of(result.unit)
+                if partial.unrenderable(unit_plan):
+                    patches = partial.collect(unit_plan, result.unit.display(), result.inputs, renderer.docs_of)
+                    out.partial.extend(patches.documents)
+                    out.findings.extend(patches.findings)
     except MissingRenderer as exc:
         out.error = str(exc)
         return out
@@ -133,6 +143,7 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
                            published)
     _place([*documents, *adopted], out, published)
     out.documents[:0] = adopted
+    out.documents.extend(out.partial)
     out.adopted_files = len({d.path for d in adopted})
     return out
 
