@@ -164,7 +164,7 @@ class Renderer:
         """The files a unit is rendered from (without rendering it)."""
         if unit.kind == KUSTOMIZE:
             return sorted(kz_render.plan(unit.path, self.kustomization, self.tree).files)
-        return sorted(set(self.tree.files_under(unit.path)) | {v.path for v in unit.values})
+        return sorted(set(self.tree.files_under(unit.path)) | unit.value_files())
 
     def render(self, unit: Unit) -> Rendered:
         return self.render_many([unit])[0]
@@ -285,7 +285,7 @@ class Renderer:
         return produced, False
 
     def _render_helm(self, unit: Unit) -> Rendered:
-        inputs = set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}
+        inputs = set(self.tree.files_under(unit.path)) | unit.value_files()
         result = Rendered(unit, frozenset(inputs))
         problems = helm_render.check_chart(unit, self.tree, self.docs_of)
         result.findings.extend(problems)
@@ -294,7 +294,8 @@ class Renderer:
         self.require(HELM)
         assert self._helm is not None
         backend = self._helm
-        values = helm_render.values_of(unit, self.docs_of)
+        values = helm_render.values_of(unit, self.docs_of, self.tree.read)
+        result.findings.extend(values.findings)
         key = self._digest(f"helm:{backend.name}", unit, inputs)
         produced, result.cached = self._cached(key, lambda: backend.render(
             unit, values, self.tree, self._workdir(), self.timeout, self.max_output))
