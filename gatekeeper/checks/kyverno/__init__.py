@@ -24,7 +24,7 @@ from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.kyverno import celeval
-from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, UNAVAILABLE, Environment, Evaluator, Result
+from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
 from gatekeeper.kyverno.values import Values
@@ -193,8 +193,7 @@ class KyvernoCheck(Check):
         for resource in self._subjects(ctx):
             if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
                 continue
-            results = [r for r in self.evaluator.evaluate(redact(resource.obj), matching=True)
-                       if r.status in (FAIL, ERROR, UNAVAILABLE)]
+            results = self.evaluator.failures(redact(resource.obj))
             if not results:
                 continue
             values = secret_values(resource.obj)
