@@ -226,7 +226,8 @@ class Evaluator:
 
     # -- data -----------------------------------------------------------------------------------------
 
-    def _base_data(self, obj: Mapping[str, Any], target: Target, images: bool = True) -> dict[str, Any]:
+    def _base_data(self, obj: Mapping[str, Any], target: Target) -> dict[str, Any]:
+        """The data every rule reads: the request and, when some rule may read it, ``images``."""
         spec = mapping(obj.get("spec"))
         pod_spec: Any = spec
         if target.kind in TEMPLATE_CONTROLLERS or target.kind == "CronJob":
@@ -247,7 +248,7 @@ class Evaluator:
                 "roles": list(user.roles), "clusterRoles": list(user.cluster_roles), "dryRun": False,
             },
             "serviceAccountName": sa_name, "serviceAccountNamespace": sa_ns,
-            **({"images": images_variable(pod_spec)} if images else {}),
+            **({"images": images_variable(pod_spec)} if self._fast.images else {}),
         }
 
     def _data(self, base: dict[str, Any], request: Request, values: dict[str, Any]) -> dict[str, Any]:

@@ -36,16 +36,14 @@ class _Defer(Exception):
 class Resource:
     """One resource under evaluation: its target, JMESPath data and deadline, each made once."""
 
-    __slots__ = ("_base", "_data", "_target", "deadline", "evaluator", "obj")
+    __slots__ = ("_base", "_data", "_deadline", "_target", "evaluator", "obj")
 
     def __init__(self, evaluator: Evaluator, obj: Mapping[str, Any]) -> None:
         self.evaluator, self.obj = evaluator, obj
         self._target: Target | None = None
         self._data: dict[str, Any] | None = None
-        self._base: Any = None
-        # shared by the resource's compiled steps: running past it only hands a rule to the
-        # interpreter, which evaluates it under its own budget
-        self.deadline = Deadline(evaluator.env.budget)
+        self._base: dict[str, Any] | None = None
+        self._deadline: Deadline | None = None
 
     def target(self) -> Target:
         if self._target is None:
@@ -53,22 +51,30 @@ class Resource:
             self._target = target_of(self.obj, self.evaluator.env.cluster_scoped)
         return self._target
 
+    def deadline(self) -> Deadline:
+        """Shared by the resource's compiled steps: running past it only hands a rule to the
+        interpreter, which evaluates it under its own budget."""
+        if self._deadline is None:
+            self._deadline = Deadline(self.evaluator.env.budget)
+        return self._deadline
+
+    def base(self) -> dict[str, Any]:
+        if self._base is None:
+            self._base = self.evaluator._base_data(self.obj, self.target())
+        return self._base
+
     def data(self) -> dict[str, Any]:
-        """The request data rules read (``images`` only when some rule reads it)."""
+        """The request data rules read, as ``Evaluator._rule`` makes it (no values file)."""
         if self._data is None:
             ev = self.evaluator
-            base = ev._base_data(self.obj, self.target(), images=ev._fast.images)
-            self._data = ev._data(base, ev._plain, {})
+            self._data = ev._data(self.base(), ev._plain, {})
         return self._data
 
     def interpret(self, policy: Policy, rule: Rule) -> Result | None:
         """The interpreter's result for a rule, when it becomes a finding."""
         from gatekeeper.kyverno.engine import _Once
         ev = self.evaluator
-        if self._base is None:
-            obj, target = self.obj, self.target()
-            self._base = _Once(lambda: ev._base_data(obj, target))
-        result = ev._rule(policy, rule, self.obj, self.target(), ev._plain, self._base, {})
+        result = ev._rule(policy, rule, self.obj, self.target(), ev._plain, _Once(self.base), {})
         return result if result.status in REPORTED else None
 
 
@@ -78,8 +84,9 @@ class FastPath:
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
         self.plans: dict[tuple[str, str], list[Step]] = {}
-        rules = [r for p in evaluator.policies for r in p.rules]
-        self.images = any(_reads_images(r) for r in rules)
+        # the ``images`` variable is made only when a rule or exception may read it
+        self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
+            _reads_images(e.conditions) for e in evaluator.env.exceptions)
 
     def failures(self, obj: Mapping[str, Any]) -> list[Result]:
         api, kind = obj.get("apiVersion"), obj.get("kind")
@@ -126,13 +133,16 @@ def _step(policy: Policy, rule: Rule, body: Body | None, static: bool) -> Step:
     match, exclude = rule.raw.get("match"), rule.raw.get("exclude")
     pre = rule.raw.get("preconditions")
     evaluated = rule.evaluated
+    if static and pre is None and isinstance(body, _Plain):
+        check = body.check  # a pattern: nothing to evaluate before it, nothing it can raise
+        return lambda res: None if check(res.obj) != 2 else res.interpret(policy, rule)
 
     def step(res: Resource) -> Result | None:
         if not static and (not evaluated or not rule_applies(match, exclude, res.target(), res.evaluator._plain)):
             return None
         try:
             if pre is not None:
-                held, _ = conditions.evaluate(pre, res.data(), res.deadline, lenient=True)
+                held, _ = conditions.evaluate(pre, res.data(), res.deadline(), lenient=True)
                 if not held:
                     return None
             if body(res):
@@ -141,6 +151,18 @@ def _step(policy: Policy, rule: Rule, body: Body | None, static: bool) -> Step:
             pass
         return res.interpret(policy, rule)
     return step
+
+
+class _Plain:
+    """The body of a plain pattern or anyPattern rule: ``check(obj)`` 2 when it fails."""
+
+    __slots__ = ("check",)
+
+    def __init__(self, check: Callable[[Any], int]) -> None:
+        self.check = check
+
+    def __call__(self, res: Resource) -> bool:
+        return self.check(res.obj) != 2
 
 
 # -- validate bodies ----------------------------------------------------------------------------
@@ -158,7 +180,7 @@ def _body(rule: Rule) -> Body | None:
             return _pod_security_body(rule)
         if kind == "foreach":
             entries = validate["foreach"]
-            return lambda res: _foreach(entries, res.obj, res.data(), res.deadline, 0)
+            return lambda res: _foreach(entries, res.obj, res.data(), res.deadline(), 0)
     except Exception:  # a pattern the generator cannot take: the interpreter decides (and reports)
         return None
     return None
@@ -195,9 +217,8 @@ def _patterns_body(validate: Mapping[str, Any]) -> Body | None:
     if checkers is None or not checkers:
         return None
     if len(checkers) == 1:
-        only = checkers[0]
-        return lambda res: only(res.obj) != patterngen.FAIL
-    return lambda res: _outcome(checkers, res.obj) != 2
+        return _Plain(checkers[0])
+    return _Plain(lambda obj: _outcome(checkers, obj))
 
 
 def _deny_body(deny: Any) -> Body | None:
@@ -206,7 +227,7 @@ def _deny_body(deny: Any) -> Body | None:
         return None  # denies every request it matches
 
     def body(res: Resource) -> bool:
-        held, _ = conditions.evaluate(block, res.data(), res.deadline, lenient=False)
+        held, _ = conditions.evaluate(block, res.data(), res.deadline(), lenient=False)
         return not held
     return body
 
@@ -282,17 +303,26 @@ def _entry_checkers(entry: Mapping[str, Any]) -> list[patterngen.Checker]:
 
 # -- what the data must hold --------------------------------------------------------------------
 
-def _reads_images(rule: Rule) -> bool:
-    """True when a rule may read the ``images`` variable (or the data as a whole)."""
+def _reads_images(raw: Any) -> bool:
+    """True when a rule (or an exception's conditions) may read the ``images`` variable: it names
+    it anywhere, or one of its expressions may read the data as a whole."""
     texts: list[str] = []
-    _strings(rule.raw, texts)
+    _strings(raw, texts)
     for text in texts:
-        for expr in expressions(text):
-            if not _root_safe(expr):
-                return True
-    for entry in _foreach_entries(rule.validate.get("foreach")):
+        if "images" in text:
+            return True
+        if "{{" in text and not all(_root_safe(expr) for expr in expressions(text)):
+            return True
+    validate = raw.get("validate") if isinstance(raw, dict) else None
+    for entry in _foreach_entries(validate.get("foreach") if isinstance(validate, dict) else None):
         if isinstance(entry.get("list"), str) and not _root_safe(VARIABLE.sub("x", entry["list"].strip())):
             return True
+    for entry in _context_entries(raw):
+        for kind in ("variable", "configMap", "apiCall", "imageRegistry", "globalReference"):
+            spec = entry.get(kind)
+            path = spec.get("jmesPath") if isinstance(spec, dict) else None
+            if isinstance(path, str) and not _root_safe(VARIABLE.sub("x", path.strip())):
+                return True
     return False
 
 
@@ -306,8 +336,7 @@ def _root_safe(expr: str) -> bool:
 
 def _strings(value: Any, out: list[str]) -> None:
     if isinstance(value, str):
-        if "{{" in value:
-            out.append(value)
+        out.append(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             if key != "cel":
@@ -324,4 +353,19 @@ def _foreach_entries(entries: Any) -> list[dict[str, Any]]:
         if isinstance(entry, dict):
             out.append(entry)
             out.extend(_foreach_entries(entry.get("foreach")))
+    return out
+
+
+def _context_entries(value: Any) -> list[dict[str, Any]]:
+    """Every context entry of a rule, its foreach entries' included."""
+    out: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "context" and isinstance(item, list):
+                out.extend(e for e in item if isinstance(e, dict))
+            elif key != "cel":
+                out.extend(_context_entries(item))
+    elif isinstance(value, list):
+        for item in value:
+            out.extend(_context_entries(item))
     return out
