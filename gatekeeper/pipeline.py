@@ -255,7 +255,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | No
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
-                  classes=loaded.classes, detected=detected if detected is not None else set())
+                  report_paths=run.report_paths, classes=loaded.classes,
+                  detected=detected if detected is not None else set())
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)
