@@ -52,14 +52,22 @@ RENDER_RULES: tuple[Rule, ...] = (
          "Vendor the base or chart into the repository, or waive the rule where the remote source is trusted.",
          bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\n",
          good_example="resources:\n  - ../../base\n"),
-    Rule("render-patch-unchecked", "render", _E, "A patch applies to a unit that cannot be rendered offline.",
+    Rule("render-patch-unchecked", "render", _E,
+         "A patch that is no object (JSON 6902, inline) applies to a unit that cannot be rendered offline.",
          "A GitOps agent renders the remote base with the patch, so what the patch sets (a privileged container, "
-         "a host network) reaches the cluster; the gate cannot render the unit, and a patch alone is no object "
-         "it can check.",
-         "Vendor the base into the repository so the unit renders and is checked, or waive the finding for the "
-         "patch after reviewing it.",
-         bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\npatches:\n  - path: patch.yaml\n",
-         good_example="resources:\n  - ../../base\npatches:\n  - path: patch.yaml\n"),
+         "a host network) reaches the cluster; the gate cannot render the unit, and only a strategic-merge patch "
+         "can be checked alone (as a partial object).",
+         "Vendor the base into the repository so the unit renders and is checked, or write the change as a "
+         "strategic-merge patch file.",
+         bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\npatches:\n  - path: ops.yaml\n"
+                     "    target: {kind: Deployment}\n",
+         good_example="resources:\n  - ../../base\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment}\n"),
+    Rule("render-unapplied", "render", _W, "A unit input the GitOps agent applies is not applied by the gate.",
+         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer, Argo CD "
+         "values from another source of a multi-source Application, Argo CD helm.values beside valuesObject).",
+         "Check that part by other means (render it into the repository), or waive the rule.",
+         bad_example="spec:\n  postRenderers:\n    - kustomize:\n        patches: [...]\n",
+         good_example="spec:\n  values:\n    replicaCount: 2\n"),
     Rule("render-outside", "render", _E, "A unit references a path outside the repository.",
          "Renders see the repository only; a GitOps agent refuses such paths as well.",
          "Keep every base, patch and chart inside the repository.",
