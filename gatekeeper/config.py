@@ -9,12 +9,14 @@ names the key and its line, never a silent default.
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.catalogue import Catalogue
+from gatekeeper.catalogue import REPOSITORY_PATH, Catalogue
 from gatekeeper.model import Severity
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.yamlload import parse
@@ -60,10 +62,10 @@ def _render_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "required": ["path"],
         "properties": {
-            "path": {"type": "string", "minLength": 1,
+            "path": {"type": "string", "minLength": 1, REPOSITORY_PATH: True,
                      "description": "Directory of the kustomization or chart, relative to the repository root."},
             "kind": {"enum": ["kustomize", "helm"], "description": "Renderer (default: from the directory)."},
-            "values": {"type": "array", "items": {"type": "string"},
+            "values": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                        "description": "Helm values files, relative to the repository root, in order."},
             "releaseName": {"type": "string", "description": "Helm release name (default: release)."},
             "namespace": {"type": "string", "description": "Helm release namespace (default: default)."},
@@ -184,7 +186,9 @@ def load(path: Path | None, catalogue: Catalogue) -> Config:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    return load_bytes(data, path, catalogue)
+    cfg = load_bytes(data, path, catalogue)
+    _confine_on_disk(cfg, path, catalogue)
+    return cfg
 
 
 def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
@@ -200,6 +204,7 @@ def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
     doc = parsed.documents[0]
     raw = doc.obj if doc.obj is not None else {}
     _validate(raw, path, doc, catalogue)
+    _confine(raw, path, doc, catalogue)
     try:
         max_file_size = parse_size(raw.get("max_file_size", 5 * 1024 * 1024))
     except ConfigError as exc:
@@ -244,6 +249,57 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
             and loc == ["version"] else f"{_dotted(loc) or '(top level)'}: {_message(err)}"
         lines.append(f"{path}:{line}: {what}")
     raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def path_values(raw: Any, catalogue: Catalogue) -> Iterator[tuple[list[Any], str]]:
+    """(key path, value) of every path a configuration names: the values of each key the schema
+    marks as a repository path (``REPOSITORY_PATH``), wherever it sits."""
+    yield from _marked(config_schema(catalogue), raw, [])
+
+
+def _marked(schema: Any, value: Any, loc: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    if not isinstance(schema, dict):
+        return
+    if schema.get(REPOSITORY_PATH):
+        if isinstance(value, str):
+            yield loc, value
+        elif isinstance(value, list):
+            yield from (([*loc, i], v) for i, v in enumerate(value) if isinstance(v, str))
+        return
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            yield from _marked(properties.get(key, extra), item, [*loc, key])
+    elif isinstance(value, list):
+        yield from (item for i, v in enumerate(value) for item in _marked(schema.get("items"), v, [*loc, i]))
+
+
+def _confine(raw: dict[str, Any], path: Path, doc: Any, catalogue: Catalogue) -> None:
+    """Every configured path is relative and stays inside the configuration's directory (the
+    repository): a configuration is part of the change under review, and a path to anywhere would
+    let it feed any file of the machine to a policy that prints it."""
+    for loc, value in path_values(raw, catalogue):
+        text = value.replace("\\", "/")
+        if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or text.startswith("~"):
+            why = "is an absolute path"
+        elif posixpath.normpath(text) == ".." or posixpath.normpath(text).startswith("../"):
+            why = "leaves the repository ('..')"
+        else:
+            continue
+        raise ConfigError(f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: {why}; paths in the configuration "
+                          "stay inside the repository (a command-line option can name a path elsewhere)")
+
+
+def _confine_on_disk(cfg: Config, path: Path, catalogue: Catalogue) -> None:
+    """No configured path reaches outside the configuration's directory through a symlink."""
+    base = path.parent.resolve()
+    for loc, value in path_values(cfg.raw, catalogue):
+        real = (base / value).resolve()
+        if real != base and base not in real.parents:
+            doc = parse(SourceFile(path.name, path.read_bytes())).documents[0]
+            raise ConfigError(f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: leaves the repository through a "
+                              "symlink; paths in the configuration stay inside the repository (a command-line "
+                              "option can name a path elsewhere)")
 
 
 def _message(err: Any) -> str:

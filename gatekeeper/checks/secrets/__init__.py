@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, Context
 from gatekeeper.checks.secrets.inline import find_allow, may_allow
 from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
@@ -33,7 +34,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "enabled": {"type": "boolean", "description": "Run this check (default true)."},
         "salt": {"type": "string", "minLength": 8,
                  "description": "Key for secret fingerprints (default: the repository's root commit id)."},
-        "baseline": {"type": "string",
+        "baseline": {"type": "string", REPOSITORY_PATH: True,
                      "description": "Baseline file of accepted findings (default .gatekeeper-baseline.json "
                                     "in the root, when present)."},
     },

@@ -21,6 +21,7 @@ from gatekeeper.model import Finding, Report
 MASK = "<redacted>"
 MIN_MASKED = 6  # shorter detected values are not masked in free text (they would match words)
 _KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
+_PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
 _T = TypeVar("_T")
 
 
@@ -46,13 +47,18 @@ class Masker:
         done = self._done.get(text)
         if done is not None:
             return done
-        masked = self._mask(text)
+        masked = self._tokens(self._pattern.sub(MASK, text) if self._pattern is not None else text)
         self._done[text] = masked
         return masked
 
-    def _mask(self, text: str) -> str:
-        if self._pattern is not None and self._pattern.search(text) is not None:
-            text = self._pattern.sub(MASK, text)
+    def path(self, path: str) -> str:
+        """A repository path with every token masked. Detected values are left: a file's name is
+        in the change for everyone to see, and a weak password that equals a directory name
+        (``quobyte/quobyte-secret.yaml``) would leave findings pointing nowhere."""
+        return self._tokens(path) if path else path
+
+    @staticmethod
+    def _tokens(text: str) -> str:
         if len(text) >= 16 and may_hold_token(text):
             for token in sorted(find_tokens(text), key=lambda t: len(t.value), reverse=True):
                 text = text.replace(token.value, MASK)
@@ -71,7 +77,7 @@ class Masker:
             if item.name in _KEPT:
                 continue
             old = getattr(obj, item.name)
-            new = self._value(old)
+            new = self.path(old) if item.name in _PATHS and isinstance(old, str) else self._value(old)
             if new is not old and new != old:
                 changes[item.name] = new
         return replace(obj, **changes) if changes else obj  # type: ignore[type-var]
@@ -91,5 +97,7 @@ class Masker:
         catalogue is the build's own documentation and the timings are keyed by check names."""
         for item in fields(report):
             value = getattr(report, item.name)
-            if isinstance(value, list):
+            if item.name in _PATHS:  # (path, text...) records
+                setattr(report, item.name, [(self.path(v[0]), *self._value(v[1:])) for v in value])
+            elif isinstance(value, list):
                 setattr(report, item.name, [self._value(v) for v in value])
