@@ -9,6 +9,7 @@ names the key and its line, never a silent default.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ CONFIG_VERSION = 1
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 
 SEVERITY_ENUM = ["error", "warning", "info"]
+NOT_BLANK = r"\S"  # a text that says something (not empty, not only spaces)
 
 
 class ConfigError(Exception):
@@ -48,8 +50,8 @@ def _waiver_schema() -> dict[str, Any]:
                     "name": {"type": "string", "description": "Object name (glob)."},
                 },
             },
-            "reason": {"type": "string", "minLength": 1, "description": "Why the finding is acceptable."},
-            "owner": {"type": "string", "description": "Who answers for the waiver."},
+            "reason": {"type": "string", "pattern": NOT_BLANK, "description": "Why the finding is acceptable."},
+            "owner": {"type": "string", "pattern": NOT_BLANK, "description": "Who answers for the waiver."},
             "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$",
                         "description": "Last day (YYYY-MM-DD) the waiver applies."},
         },
@@ -233,9 +235,9 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
         raise ConfigError(f"{path}: the configuration must be a mapping of keys")
     validator = jsonschema.Draft202012Validator(config_schema(catalogue))
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
-    if not errors:
+    lines = [f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: must be a finite number" for loc in _non_finite(raw, [])]
+    if not errors and not lines:
         return
-    lines = []
     for err in errors[:10]:
         loc = list(err.absolute_path)
         if err.validator == "additionalProperties":
@@ -249,6 +251,19 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
             and loc == ["version"] else f"{_dotted(loc) or '(top level)'}: {_message(err)}"
         lines.append(f"{path}:{line}: {what}")
     raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def _non_finite(value: Any, loc: list[Any]) -> Iterator[list[Any]]:
+    """Key paths of every infinite or NaN number (YAML ``.inf``, ``.nan``), wherever it sits: a limit
+    of ``.inf`` is no limit and ``.nan`` compares false with everything, both passing any range check."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, [*loc, key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, [*loc, i])
 
 
 def path_values(raw: Any, catalogue: Catalogue) -> Iterator[tuple[list[Any], str]]:
@@ -314,7 +329,7 @@ def _message(err: Any) -> str:
     said = {
         "minLength": f"must be at least {want} characters long",
         "maxLength": f"must be at most {want} characters long",
-        "pattern": f"must match {want}",
+        "pattern": "must not be blank" if want == NOT_BLANK else f"must match {want}",
         "minimum": f"must be at least {want}", "maximum": f"must be at most {want}",
         "minItems": f"needs at least {want} item(s)", "maxItems": f"takes at most {want} item(s)",
         "const": f"must be {want!r}",
