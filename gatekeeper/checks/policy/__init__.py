@@ -32,7 +32,7 @@ from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_i
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego import boundary
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegorusEngine
-from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
+from gatekeeper.rego.modules import Module, PolicyLoadError, load_modules
 from gatekeeper.rego.remote import safe_url
 from gatekeeper.sources.yamlload import MAX_DEPTH as LOADER_DEPTH
 
@@ -112,7 +112,7 @@ class PolicyCheck(Check):
         self.files = read(s.dirs)
         engine = RegorusEngine()
         self._digest = self._compute_digest()
-        modules = [self._load(path, text) for path, text in self.files.rego]
+        modules = self._load(self.files.rego)
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)
         subjects = self._subjects(ctx)
@@ -122,7 +122,7 @@ class PolicyCheck(Check):
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
             self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
-                                             lambda: build_inventory(objects, self.cluster_kinds))
+                                             lambda: build_inventory(objects, self.cluster_kinds), s.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -162,9 +162,11 @@ class PolicyCheck(Check):
         if failure:
             raise CheckLoadError(failure)
 
-    def _load(self, path: str, text: str) -> Module:
+    def _load(self, files: Sequence[tuple[str, str]]) -> list[Module]:
+        """The conftest modules, read behind the evaluation boundary (policy text is untrusted)."""
+        version = self.settings.rego_version
         try:
-            return load_module(path, text, self.settings.rego_version)
+            return load_modules([(path, text, version) for path, text in files], self.settings.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
 
