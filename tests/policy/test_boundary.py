@@ -3,6 +3,7 @@ engine ends the run with exit 2 and a message naming the policy and the object, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -215,3 +216,20 @@ def test_template_rego_and_verify_tests_are_read_behind_the_boundary(tmp_path: P
     proc = run_subprocess("verify", "tests", "--policy-timeout", "1", cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "tests/p_test.rego: reading the Rego module: evaluation used more than 1 s" in proc.stdout + proc.stderr
+
+
+def test_starter_container_limits_bounds_quantity_exponents(tmp_path: Path, write: Write) -> None:
+    """``1e999999999`` is a valid quantity whose value takes unbounded time to compute: the starter
+    template reports it as beyond its range instead of spending its whole CPU limit on it."""
+    from gatekeeper.rego.library import library_path
+
+    write("repo/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n"
+          "  containers:\n    - name: c\n      image: nginx:1.2.3\n      resources:\n        limits:\n"
+          "          cpu: 500m\n          memory: 1e999999999\n")
+    policy = library_path() / "gatekeeper" / "container-limits"
+    proc = run_subprocess("check", "repo", "--policy", str(policy), "--checks", "policy", "--format", "json",
+                          "--policy-timeout", "30", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [finding] = [f for f in json.loads(proc.stdout)["findings"] if "beyond the range" in f["message"]]
+    assert finding["line"] == 11 and finding["path"] == "pod.yaml"
+    assert "memory limit <1e999999999>" in finding["message"]
