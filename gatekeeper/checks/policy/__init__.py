@@ -5,7 +5,8 @@ Policies are read from policy directories (``--policy``, ``checks.policy.paths``
 document (conftest) and every matching resource (Gatekeeper) in worker processes behind a hard
 boundary (time, memory and crash limits; ``rego/boundary.py``). Without any policy directory the
 check is inactive and says so; a directory that loads no rules is an error. Every value the
-secrets check detects anywhere in the run is masked in what policies print.
+secrets check detects anywhere in the run is replaced before a policy sees it (``redact``), and
+masked again in whatever policies print (``masking``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
-from gatekeeper.checks.policy.masking import Masker, run_values
-from gatekeeper.checks.policy.redact import redact
+from gatekeeper.checks.policy.masking import Masker
+from gatekeeper.checks.policy.redact import Redactor, redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_invalid
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
@@ -91,6 +92,7 @@ class PolicyCheck(Check):
         self._docs: list[Document] = []
         self._resources: list[Resource] = []
         self._masker = Masker()
+        self._redactor = Redactor()
         self._policy_dirs: dict[str, bool] = {}
         self._real_dirs: dict[str, Path] = {}
 
@@ -116,13 +118,15 @@ class PolicyCheck(Check):
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)
         subjects = self._subjects(ctx)
+        self._redactor = redactor = Redactor(ctx.documents, ctx.detected)
         objects = [redact(r.obj) for r in subjects]
         self.cluster_kinds = cluster_scoped_kinds(objects)
         self.namespaces = {str(_meta(o).get("name")): o for o in objects
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
-            self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
-                                             lambda: build_inventory(objects, self.cluster_kinds), s.limits)
+            self.gatekeeper = gkdialect.load(
+                self.files.documents, s.rego_version, engine,
+                lambda: build_inventory([redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -259,14 +263,14 @@ class PolicyCheck(Check):
             outcomes = boundary.run(len(local), lambda i, mark: self._work(local[i], mark),
                                     lambda i, step: self._describe(local[i], step), self.settings.limits)
         except boundary.BoundaryError as exc:
-            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
+            raise CheckLoadError(Masker(self._redactor.values).mask(str(exc))) from None
         done = dict(zip(local, outcomes, strict=True))
         for task in tasks:
             if task not in done:  # conftest rules on an OPA server: no local code runs
                 done[task] = self._work(task, None)
-        # the run's secret values (a scan of every document) are gathered only when there is policy text to show
+        # masking (a second layer: policies never saw the values) is prepared only when there is text to show
         shown = any(_shows_text(task, done[task]) for task in tasks)
-        self._masker = Masker(run_values(ctx.documents) if shown else ())
+        self._masker = Masker(self._redactor.values if shown else ())
         findings: list[Finding] = self.unsupported_findings()
         seen: set[str] = set()
         for task in tasks:
@@ -348,13 +352,13 @@ class PolicyCheck(Check):
     def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
         assert self.conftest is not None
         if task.dialect == "combined":
-            combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in self._docs]
+            combined = [{"path": d.path, "document": d.index, "contents": self._redactor(d.obj)} for d in self._docs]
             bad = self._invalid(combined)
             if bad is not None:
                 return "input", bad, []
             return "ok", self.conftest.evaluate(combined, None), self._prints()
         doc = self._docs[task.item]
-        obj = redact(doc.obj)
+        obj = self._redactor(doc.obj)
         bad = self._invalid(obj)
         if bad is not None:
             return "input", bad, []
@@ -365,7 +369,7 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         resource = self._resources[task.item]
-        s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
+        s = gkdialect.subject(self._redactor(resource.obj), self.cluster_kinds)
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []
