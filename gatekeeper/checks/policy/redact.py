@@ -120,34 +120,54 @@ def _note(local: dict[int, set[str]], obj: Any, hits: Iterable[Any]) -> None:
 
 
 def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str]) -> Any:
-    """``value`` with detected values replaced (the same object where nothing changes)."""
-    if isinstance(value, str):
-        if value in exact:
-            return marker(value)
-        if value[:1].isspace() or value[-1:].isspace():
-            stripped = value.strip()
-            if stripped in exact:
-                return value.replace(stripped, marker(stripped))
-        for secret in local:
-            if secret in value:
-                value = value.replace(secret, marker(secret))
-        return value
-    if isinstance(value, dict):
+    """``value`` with detected values replaced (the same object where nothing changes). Leaves are
+    tested inline: this runs for every object a policy reads."""
+    kind = type(value)
+    if kind is str:
+        return _scrub_text(value, local, exact)
+    if kind is dict:
         out: dict[Any, Any] | None = None
         for key, item in value.items():
-            new = _scrub(item, local, exact)
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
+            sub = type(item)
+            if sub is str:
+                if item not in exact and not (local and any(secret in item for secret in local)):
+                    continue
+                new = _scrub_text(item, local, exact)
+            elif sub is dict or sub is list:
+                new = _scrub(item, local, exact)
+                if new is item:
+                    continue
+            else:
+                continue
+            if out is None:
+                out = dict(value)
+            out[key] = new
         return value if out is None else out
-    if isinstance(value, list):
+    if kind is list:
         changed: list[Any] | None = None
         for i, item in enumerate(value):
-            new = _scrub(item, local, exact)
-            if new is not item:
-                if changed is None:
-                    changed = list(value)
-                changed[i] = new
+            sub = type(item)
+            if sub is str:
+                if item not in exact and not (local and any(secret in item for secret in local)):
+                    continue
+                new = _scrub_text(item, local, exact)
+            elif sub is dict or sub is list:
+                new = _scrub(item, local, exact)
+                if new is item:
+                    continue
+            else:
+                continue
+            if changed is None:
+                changed = list(value)
+            changed[i] = new
         return value if changed is None else changed
     return value
+
+
+def _scrub_text(text: str, local: tuple[str, ...], exact: frozenset[str]) -> str:
+    if text in exact:
+        return marker(text)
+    for secret in local:
+        if secret in text:
+            text = text.replace(secret, marker(secret))
+    return text
