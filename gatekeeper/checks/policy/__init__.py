@@ -92,7 +92,8 @@ class PolicyCheck(Check):
         self._docs: list[Document] = []
         self._resources: list[Resource] = []
         self._masker = Masker()
-        self._redactor = Redactor()
+        self._redactor: Redactor | None = None
+        self._ctx: Context | None = None
         self._policy_dirs: dict[str, bool] = {}
         self._real_dirs: dict[str, Path] = {}
 
@@ -118,7 +119,7 @@ class PolicyCheck(Check):
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)
         subjects = self._subjects(ctx)
-        self._redactor = redactor = Redactor(ctx.documents, ctx.detected)
+        self._redactor, self._ctx = None, ctx
         objects = [redact(r.obj) for r in subjects]
         self.cluster_kinds = cluster_scoped_kinds(objects)
         self.namespaces = {str(_meta(o).get("name")): o for o in objects
@@ -126,7 +127,7 @@ class PolicyCheck(Check):
         try:
             self.gatekeeper = gkdialect.load(
                 self.files.documents, s.rego_version, engine,
-                lambda: build_inventory([redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
+                lambda: build_inventory([self.redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -138,6 +139,15 @@ class PolicyCheck(Check):
             where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
+
+    @property
+    def redactor(self) -> Redactor:
+        """What policies see of an object (``redact.Redactor``): the run's documents are scanned for
+        secret values once, when first needed (before any worker starts, so workers inherit it)."""
+        if self._redactor is None:
+            ctx = self._ctx
+            self._redactor = Redactor(ctx.documents, ctx.detected) if ctx is not None else Redactor()
+        return self._redactor
 
     def _check_programs(self) -> None:
         """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
@@ -259,18 +269,20 @@ class PolicyCheck(Check):
         tasks = self._plan(ctx, limit)
         remote = self.conftest is not None and self.conftest.remote
         local = [t for t in tasks if not (remote and t.dialect != "gatekeeper")]
+        if local:
+            self.redactor  # noqa: B018 (scanned here, in this process, so every worker inherits it)
         try:
             outcomes = boundary.run(len(local), lambda i, mark: self._work(local[i], mark),
                                     lambda i, step: self._describe(local[i], step), self.settings.limits)
         except boundary.BoundaryError as exc:
-            raise CheckLoadError(Masker(self._redactor.values).mask(str(exc))) from None
+            raise CheckLoadError(Masker(self.redactor.values).mask(str(exc))) from None
         done = dict(zip(local, outcomes, strict=True))
         for task in tasks:
             if task not in done:  # conftest rules on an OPA server: no local code runs
                 done[task] = self._work(task, None)
         # masking (a second layer: policies never saw the values) is prepared only when there is text to show
         shown = any(_shows_text(task, done[task]) for task in tasks)
-        self._masker = Masker(self._redactor.values if shown else ())
+        self._masker = Masker(self.redactor.values if shown else ())
         findings: list[Finding] = self.unsupported_findings()
         seen: set[str] = set()
         for task in tasks:
@@ -352,13 +364,13 @@ class PolicyCheck(Check):
     def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
         assert self.conftest is not None
         if task.dialect == "combined":
-            combined = [{"path": d.path, "document": d.index, "contents": self._redactor(d.obj)} for d in self._docs]
+            combined = [{"path": d.path, "document": d.index, "contents": self.redactor(d.obj)} for d in self._docs]
             bad = self._invalid(combined)
             if bad is not None:
                 return "input", bad, []
             return "ok", self.conftest.evaluate(combined, None), self._prints()
         doc = self._docs[task.item]
-        obj = self._redactor(doc.obj)
+        obj = self.redactor(doc.obj)
         bad = self._invalid(obj)
         if bad is not None:
             return "input", bad, []
@@ -369,7 +381,7 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         resource = self._resources[task.item]
-        s = gkdialect.subject(self._redactor(resource.obj), self.cluster_kinds)
+        s = gkdialect.subject(self.redactor(resource.obj), self.cluster_kinds)
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []
