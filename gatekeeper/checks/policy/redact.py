@@ -125,43 +125,25 @@ def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str]) -> Any:
     kind = type(value)
     if kind is str:
         return _scrub_text(value, local, exact)
-    if kind is dict:
-        out: dict[Any, Any] | None = None
-        for key, item in value.items():
-            sub = type(item)
-            if sub is str:
-                if item not in exact and not (local and any(secret in item for secret in local)):
-                    continue
-                new = _scrub_text(item, local, exact)
-            elif sub is dict or sub is list:
-                new = _scrub(item, local, exact)
-                if new is item:
-                    continue
-            else:
+    if kind is not dict and kind is not list:
+        return value
+    out: Any = None
+    for key, item in (value.items() if kind is dict else enumerate(value)):
+        sub = type(item)
+        if sub is str:
+            if item not in exact and not (local and any(secret in item for secret in local)):
                 continue
-            if out is None:
-                out = dict(value)
-            out[key] = new
-        return value if out is None else out
-    if kind is list:
-        changed: list[Any] | None = None
-        for i, item in enumerate(value):
-            sub = type(item)
-            if sub is str:
-                if item not in exact and not (local and any(secret in item for secret in local)):
-                    continue
-                new = _scrub_text(item, local, exact)
-            elif sub is dict or sub is list:
-                new = _scrub(item, local, exact)
-                if new is item:
-                    continue
-            else:
+            new = _scrub_text(item, local, exact)
+        elif sub is dict or sub is list:
+            new = _scrub(item, local, exact)
+            if new is item:
                 continue
-            if changed is None:
-                changed = list(value)
-            changed[i] = new
-        return value if changed is None else changed
-    return value
+        else:
+            continue
+        if out is None:
+            out = dict(value) if kind is dict else list(value)
+        out[key] = new
+    return value if out is None else out
 
 
 def _scrub_text(text: str, local: tuple[str, ...], exact: frozenset[str]) -> str:
