@@ -180,3 +180,36 @@ def test_parse_yaml_has_the_loaders_alias_and_depth_bounds(tmp_path: Path) -> No
     by_file = {Path(f["path"]).stem: f["message"] for f in report["findings"]}
     assert "more than 100000 nodes through aliases" in by_file["bomb"]
     assert "more than 100 levels deep" in by_file["deep"]
+
+
+BURN = """
+- name: nested
+  match: {any: [{resources: {kinds: [Widget]}}]}
+  validate:
+    message: no
+    foreach:
+      - list: request.object.spec.items
+        foreach:
+          - list: request.object.spec.items
+            deny: {conditions: {any: [{key: "{{ element }}", operator: Equals, value: -1}]}}
+"""
+WIDGET = ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec:\n"
+          f"  items: {json.dumps(list(range(500)))}\n")
+BLOWN = ("kyverno/burn/nested on Widget/shop/w: evaluation used more than 0.3 s of CPU time (the policy loops or "
+         "does unbounded work); raise the limit with --policy-timeout or checks.policy.timeout if it is only slow")
+
+
+def test_evaluation_runs_behind_the_cpu_time_limit(tmp_path: Path) -> None:
+    """Kyverno evaluation runs in workers with the policy check's limits: work the rule budget
+    allows (raised here) but the CPU-time limit does not ends the run with exit 2 naming the
+    policy, rule and resource."""
+    (tmp_path / ".gatekeeper.yaml").write_text("checks:\n  kyverno:\n    budget: 600\n", encoding="utf-8")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "policies" / "pol.yaml").write_text(rule_policy(BURN, name="burn"), encoding="utf-8")
+    (tmp_path / "apps" / "w.yaml").write_text(WIDGET, encoding="utf-8")
+    proc = run_subprocess("check", "apps", "--policy", "policies", "--checks", "kyverno", "--policy-timeout", "0.3",
+                          cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 2
+    assert f"error: kyverno: w.yaml: {BLOWN}" in proc.stdout + proc.stderr
+

@@ -17,11 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.checks.base import Check, Context
+from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.kyverno import load as load_mod
 from gatekeeper.checks.policy.files import inside, read
+from gatekeeper.checks.policy.masking import Masker, run_values
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
+from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
@@ -29,8 +31,12 @@ from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
+from gatekeeper.rego import boundary
 
 RULE_ERROR = "kyverno-rule-error"
+# one result as it crosses the boundary: policy and rule numbers, status, message, field path, action,
+# exception number (-1: none)
+_Compact = tuple[int, int, str, str, tuple[Any, ...], str, int]
 CONTEXT_UNAVAILABLE = "kyverno-context-unavailable"
 
 _POD_GOOD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n"
@@ -193,16 +199,41 @@ class KyvernoCheck(Check):
         return h.hexdigest()[:16]
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
-        assert self.evaluator is not None
+        """Evaluate behind the evaluation boundary: policies and resources come from the repository,
+        and one Python operation (a bignum, a regular expression, a serialisation) cannot be
+        interrupted in-process, so worker processes with the policy check's CPU-time and memory
+        limits evaluate, and a blown limit ends the run (exit 2) naming the policy, rule and resource."""
+        evaluator = self.evaluator
+        assert evaluator is not None
+        subjects = [r for r in self._subjects(ctx) if ctx.hook_paths is None or r.path in ctx.hook_paths]
+        policies = {id(p): n for n, p in enumerate(evaluator.policies)}
+        exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
+
+        def work(i: int, mark: boundary.Mark) -> list[_Compact]:
+            return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
+                     -1 if r.exception is None else exceptions[id(r.exception)])
+                    for r in evaluator.failures(redact(subjects[i].obj), lambda n: mark.step(n + 1))]
+
+        def describe(i: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
+            what = "Kyverno policies"
+            if 0 < step <= len(evaluator.rules):
+                policy, rule = evaluator.rules[step - 1]
+                what = f"kyverno/{policy.name}/{rule.name}"
+            return f"{subjects[i].path}: {what} on {subjects[i].ref.key}"
+
+        try:
+            outcomes = boundary.run(len(subjects), work, describe, limits(ctx.options, ctx.check_config("policy")))
+        except boundary.BoundaryError as exc:
+            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
         findings: list[Finding] = []
-        for resource in self._subjects(ctx):
-            if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
-                continue
-            results = self.evaluator.failures(redact(resource.obj))
-            if not results:
+        for resource, compact in zip(subjects, outcomes, strict=True):
+            if not compact:
                 continue
             values = secret_values(resource.obj)
-            findings.extend(self._finding(resource, r, values) for r in results)
+            for p, n, status, message, path, action, e in compact:
+                result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
+                                exception=None if e < 0 else evaluator.env.exceptions[e])
+                findings.append(self._finding(resource, result, values))
         return findings
 
     def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
