@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.checks.kyverno import exceptions as exc_mod
 from gatekeeper.checks.kyverno import load as load_mod
 from gatekeeper.checks.policy.files import inside, read
 from gatekeeper.checks.policy.masking import Masker, run_values
@@ -27,6 +28,7 @@ from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
+from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
 from gatekeeper.kyverno.values import Values
@@ -34,6 +36,7 @@ from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
 from gatekeeper.rego import boundary
 
 RULE_ERROR = "kyverno-rule-error"
+EXCEPTION_CHANGED = "kyverno-exception-changed"
 # one result as it crosses the boundary: policy and rule numbers, status, message, field path, action,
 # exception number (-1: none)
 _Compact = tuple[int, int, str, str, tuple[Any, ...], str, int]
@@ -66,6 +69,23 @@ RULES = [
          good_example="# values.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n"
                       "  - name: my-policy\n    rules:\n      - name: my-rule\n        values:\n"
                       "          allowed: [\"a\", \"b\"]\n"),
+    Rule(EXCEPTION_CHANGED, "kyverno", Severity.WARNING,
+         "A PolicyException the change adds or edits waives Kyverno rules (an error when it names every policy "
+         "or every rule with wildcards).",
+         "A pull request can add the exception that waives its own violation: the run passes with the finding "
+         "waived. Reported in the git modes against the base, as config-weakened is for the gate's own waivers; "
+         "only exceptions from the namespaces in checks.kyverno.exception_namespaces are honoured at all.",
+         "If the exception is intended, say why in the review and keep it narrow: one policy, its rules, the "
+         "resources by kind, namespace and name.",
+         bad_example="apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: all\n"
+                     "  namespace: kyverno\nspec:\n  exceptions:\n    - policyName: \"*\"\n"
+                     "      ruleNames: [\"*\"]\n  match:\n    any:\n      - resources:\n"
+                     "          kinds: [\"*\"]\n",
+         good_example="apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: log-shipper\n"
+                      "  namespace: kyverno\nspec:\n  exceptions:\n    - policyName: disallow-host-path\n"
+                      "      ruleNames: [host-path]\n  match:\n    any:\n      - resources:\n"
+                      "          kinds: [DaemonSet]\n          namespaces: [monitoring]\n"
+                      "          names: [log-shipper]\n"),
 ]
 _BY_ID = {r.id: r for r in RULES}
 
@@ -78,6 +98,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                    "description": "Kyverno values file (kyverno test Values format) for context the gate cannot read."},
         "budget": {"type": "number", "exclusiveMinimum": 0,
                    "description": "Seconds one rule may spend on one resource (foreach, JMESPath); default 2."},
+        "exception_namespaces": {
+            "type": "array", "items": {"type": "string", "minLength": 1},
+            "description": "Namespaces whose PolicyExceptions are honoured (Kyverno's --enablePolicyException with "
+                           "--exceptionNamespace; wildcards allowed, \"*\" for any). Default none: as in Kyverno "
+                           "1.13 and later, PolicyExceptions are off until enabled."},
     },
 }
 
@@ -97,6 +122,8 @@ class KyvernoCheck(Check):
         self._digest = ""
         self._subject_list: list[Resource] | None = None
         self._names: dict[int, tuple[str, str]] = {}  # rule -> (rule id, where it is written)
+        self._ignored: list[PolicyException] = []  # exceptions outside the exception namespaces
+        self._changed: list[tuple[PolicyException, str]] = []  # honoured exceptions new or changed since the base
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -125,6 +152,9 @@ class KyvernoCheck(Check):
                              "scanned tree")
             return
         section = ctx.check_config("kyverno")
+        exceptions, self._ignored = exc_mod.honoured(loaded.exceptions, list(section.get("exception_namespaces", [])))
+        if ctx.base_file is not None:
+            self._changed = exc_mod.changed(exceptions, ctx.base_file)
         values = Values()
         values_path = ctx.options.get("kyverno_values") or section.get("values")
         if values_path:
@@ -135,7 +165,7 @@ class KyvernoCheck(Check):
         subjects = self._subjects(ctx)
         objects = celeval.Objects(lambda: [redact(r.obj) for r in subjects])
         env = Environment(values=values, configmaps=load_mod.configmaps(subjects), objects=objects,
-                          namespace_labels=load_mod.namespace_labels(subjects), exceptions=loaded.exceptions,
+                          namespace_labels=load_mod.namespace_labels(subjects), exceptions=exceptions,
                           cluster_scoped=frozenset(CLUSTER_SCOPED), budget=float(section.get("budget", DEFAULT_BUDGET)))
         self.evaluator = Evaluator(loaded.policies, env)
         self._digest = self._compute_digest()
@@ -152,6 +182,11 @@ class KyvernoCheck(Check):
         if users:
             out.append("kyverno: subjects/roles/clusterRoles cannot be known offline; evaluated as a CREATE by an "
                        f"unknown user: {', '.join(users)}")
+        if self._ignored:
+            out.append(f"kyverno: {len(self._ignored)} PolicyException(s) not honoured "
+                       f"({', '.join(sorted(e.label for e in self._ignored))}): Kyverno reads exceptions only when "
+                       "enabled and only from its exception namespaces; name them in "
+                       "checks.kyverno.exception_namespaces")
         return out
 
     def _in_roots(self, ctx: Context, path: str) -> bool:
@@ -225,7 +260,7 @@ class KyvernoCheck(Check):
             outcomes = boundary.run(len(subjects), work, describe, limits(ctx.options, ctx.check_config("policy")))
         except boundary.BoundaryError as exc:
             raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
-        findings: list[Finding] = []
+        findings = [self._exception_finding(e, how) for e, how in self._changed]
         for resource, compact in zip(subjects, outcomes, strict=True):
             if not compact:
                 continue
@@ -235,6 +270,15 @@ class KyvernoCheck(Check):
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
                 findings.append(self._finding(resource, result, values))
         return findings
+
+    def _exception_finding(self, exception: PolicyException, how: str) -> Finding:
+        rule = _BY_ID[EXCEPTION_CHANGED]
+        waives = "; ".join(f"{policy}: {', '.join(rules)}" for policy, rules in exception.entries)
+        sweeping = exc_mod.sweeping(exception)
+        return self.document_finding(
+            rule, exception.doc, f"PolicyException {exception.label} is {how} since the base and waives {waives}"
+            + (" (every policy or rule, by wildcard)" if sweeping else ""), ("spec", "exceptions"),
+            severity=Severity.ERROR if sweeping else None, evidence=exception.label)
 
     def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
         policy, rule = result.policy, result.rule
