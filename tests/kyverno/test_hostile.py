@@ -5,22 +5,17 @@ guard timeout, so a regression fails instead of hanging the suite."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import PROJECT, run_subprocess
-from tests.kyverno.helpers import rule_policy
+from tests.kyverno.helpers import rule_policy, write_tree
 
 GUARD = 60.0  # far above what any of these runs needs once bounded (each takes a second or two)
 
 
 def run(tmp_path: Path, policy: str, resources: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
-    (tmp_path / "policies").mkdir(exist_ok=True)
-    (tmp_path / "apps").mkdir(exist_ok=True)
-    (tmp_path / "policies" / "pol.yaml").write_text(policy, encoding="utf-8")
-    for name, text in resources.items():
-        (tmp_path / "apps" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    write_tree(tmp_path, policy, resources)
     proc = run_subprocess("check", "apps", "--policy", "policies", "--checks", "kyverno", "--format", "json",
                           *args, cwd=tmp_path, timeout=GUARD)
     return proc.returncode, json.loads(proc.stdout)
