@@ -208,3 +208,35 @@ def test_evaluation_runs_behind_the_cpu_time_limit(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"error: kyverno: w.yaml: {BLOWN}" in proc.stdout + proc.stderr
 
+
+
+GROW = """
+- name: big
+  match: {any: [{resources: {kinds: [ConfigMap]}}]}
+  validate:
+    message: no
+    deny: {conditions: {any: [{key: "{{ length(replace_all(request.object.data.v, 'x', request.object.data.v)) }}",
+                               operator: Equals, value: 0}]}}
+"""
+LONG_CM = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: shop}}\ndata:\n  v: {'x' * 20000}\n"
+
+
+def test_evaluation_runs_behind_the_memory_limit_in_check_and_verify(tmp_path: Path) -> None:
+    """One allocation of 400 MB (a single operation no budget interrupts) passes under the default
+    limit and ends the run with exit 2 under a lower one, in the check and in kyverno test files."""
+    write_tree(tmp_path, rule_policy(GROW, name="grow"), {"cm": LONG_CM})
+    proc = run_subprocess("check", "apps", "--policy", "policies", "--checks", "kyverno", "--policy-memory", "256",
+                          cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 2
+    assert ("error: kyverno: cm.yaml: kyverno/grow/big on ConfigMap/shop/c: ran out of memory (the policy memory "
+            "limit was reached)") in proc.stdout + proc.stderr
+    (tmp_path / "policies" / "kyverno-test.yaml").write_text(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: grow}\npolicies: [pol.yaml]\n"
+        "resources: [../apps/cm.yaml]\nresults:\n  - {policy: grow, rule: big, resources: [c], kind: ConfigMap, "
+        "result: pass}\n", encoding="utf-8")
+    proc = run_subprocess("verify", "policies", cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_subprocess("verify", "policies", "--policy-memory", "256", cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 2
+    assert "kyverno-test.yaml: kyverno test: ran out of memory (the policy memory limit was reached)" in \
+        proc.stdout + proc.stderr
