@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, fingerprint, format_field
 from gatekeeper.sources.classify import Classification, FileClass
+from gatekeeper.sources.files import SourceFile
 
 
 @dataclass(slots=True)
@@ -40,6 +41,9 @@ class Context:
     # Git modes with a base: a file's content at the base (path as findings give it), None when the
     # base has no such file; None outside them. What a change adds can be judged against it.
     base_file: Callable[[str], bytes | None] | None = None
+    # Committed files no parser reads (Helm chart templates, helpers and files/, upper-case YAML
+    # extensions): checks that read text (secrets) scan them at their own lines.
+    texts: list[SourceFile] = field(default_factory=list)
 
     def allows(self, check: str, path: str) -> bool:
         """Whether ``check`` reads the file at ``path`` (lock files and tool configs get only some checks)."""
