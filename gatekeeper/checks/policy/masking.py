@@ -14,6 +14,8 @@ import base64
 import json
 from collections.abc import Iterable
 
+from gatekeeper.model import Document
+
 MASK = "<redacted>"
 WINDOW = 8
 
@@ -72,3 +74,11 @@ class Masker:
                 out.append(text[i])
                 i += 1
         return "".join(out)
+
+
+def run_values(documents: Iterable[Document]) -> list[str]:
+    """Every value the secrets check detects in the run's documents, longest first (the one scan
+    ``redact.Redactor`` makes, for callers that only mask output)."""
+    from gatekeeper.checks.policy.redact import Redactor
+
+    return Redactor(documents).values
