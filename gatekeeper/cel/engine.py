@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from gatekeeper.cel import fast
+from gatekeeper.cel import cost, fast
 from gatekeeper.cel.ast import Expression, decode
 from gatekeeper.cel.errors import CompileError, CostLimitExceeded, EngineUnavailable, EvaluationError, Unsupported
 from gatekeeper.cel.lib import Library, Overload, kubernetes_libraries
@@ -156,7 +156,7 @@ def compile_error(message: str, source: str) -> CompileError:
 class Program:
     """A compiled expression: evaluate it against bindings as often as needed."""
 
-    __slots__ = ("_ast", "_compiled", "_env", "_fast", "source", "unsupported", "variables")
+    __slots__ = ("_ast", "_bound", "_compiled", "_env", "_fast", "source", "unsupported", "variables")
 
     def __init__(self, env: Environment, source: str, compiled: Any) -> None:
         self._env = env
@@ -169,6 +169,7 @@ class Program:
         calls = {n.name for n in self.ast.walk() if n.kind == "call"}
         self.unsupported = next((UNSUPPORTED[c] for c in sorted(calls) if c in UNSUPPORTED), None)
         self._fast = fast.compile_fast(self.ast, env.variables)
+        self._bound = cost.Bound(self.ast)
 
     @property
     def has_fast_path(self) -> bool:
@@ -185,7 +186,8 @@ class Program:
     def evaluate(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> Any:
         """The expression's value for ``bindings`` (a mapping or ``Bindings``). Plain bindings of a
         simple expression are evaluated in Python (``gatekeeper.cel.fast``) unless ``runtime_only``;
-        the result is the runtime's either way."""
+        the result is the runtime's either way. ``CostLimitExceeded`` when its cost bound
+        (``gatekeeper.cel.cost``) passes the budget: then it does not run at all."""
         return self.result(bindings, runtime_only=runtime_only)[0]
 
     def result(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> tuple[Any, bool]:
@@ -195,6 +197,12 @@ class Program:
             raise Unsupported(f"uses {self.unsupported}")
         if not isinstance(bindings, Bindings):
             bindings = Bindings(self._env, dict(bindings))
+        try:
+            bindings.within(self._bound)
+        except cost.TooCostly as exc:
+            raise CostLimitExceeded(f"the expression's cost could reach {exc} for these values, over the cost "
+                                    f"budget of {exc.limit:,} per evaluation (charged as the API server charges "
+                                    "it: string and list sizes, comprehension steps); not evaluated") from None
         if self._fast is not None and not runtime_only and bindings.plain(self.variables):
             try:
                 return self._fast(bindings.values), True
@@ -281,7 +289,7 @@ class Bindings:
     runtime; the fast path reads the value as it is (it reads only the view's paths, where the two
     agree), so the view is what must be plain."""
 
-    __slots__ = ("_activation", "_changed", "_env", "_parent", "_plain", "_views", "values")
+    __slots__ = ("_activation", "_changed", "_env", "_memo", "_parent", "_plain", "_views", "values")
 
     def __init__(self, env: Environment, values: dict[str, Any], *, views: dict[str, Trie | None] | None = None,
                  parent: Bindings | None = None, changed: frozenset[str] = frozenset(),
@@ -293,6 +301,12 @@ class Bindings:
         self._parent = parent
         self._changed = changed
         self._views = views
+        self._memo: dict[int, int] = parent._memo if parent is not None else {}  # weights by id (cost)
+
+    def within(self, bound: cost.Bound) -> None:
+        """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its budget
+        with these values (weights are measured once per value and kept with the bindings)."""
+        bound.check(self.values, memo=self._memo)
 
     def plain(self, names: frozenset[str]) -> bool:
         """True when the values of ``names`` are plain (unbound ones count as plain: the fast path

@@ -47,6 +47,10 @@ class _Failed(Exception):
         self.message = message
 
 
+class _Limit(_Failed):
+    """An expression over the cost budget: a finding whatever the failure policy (it can never pass)."""
+
+
 class _Unsupported(_Failed):
     """An expression needs what does not exist offline."""
 
@@ -80,6 +84,8 @@ def _run(expr: Expression, bound: Any) -> Any:
         return program.evaluate(bound)
     except cel.Unsupported as exc:
         raise _Unsupported(expr, exc.message) from None
+    except cel.CostLimitExceeded as exc:
+        raise _Limit(expr, exc.message) from None
     except cel.EvaluationError as exc:
         raise _Failed(expr, exc.message) from None
 
@@ -163,6 +169,8 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
+        except _Limit as exc:
+            out.append(_limit(exc, severity, suffix))
         except _Failed as exc:
             level = severity if policy.failure_policy == "Fail" else Severity.INFO
             text = (f"expression could not be evaluated (failurePolicy {policy.failure_policy}): {exc.message} "
@@ -181,10 +189,18 @@ def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERRO
     except _Unsupported as exc:
         return [Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                         f"{exc.message}", (), Severity.INFO, "unsupported")]
+    except _Limit as exc:
+        return [_limit(exc, severity, "")]
     except _Failed as exc:
         return [Outcome("admission-error", f"expression could not be evaluated: {exc.message} "
                         f"[expression: {_short(exc.expression.source)}]", exc.expression.where, severity,
                         exc.expression.source)]
+
+
+def _limit(exc: _Limit, severity: Severity, suffix: str) -> Outcome:
+    return Outcome("admission-limit", f"expression over the evaluation limits: {exc.message} "
+                   f"[expression: {_short(exc.expression.source)}]" + suffix, exc.expression.where, severity,
+                   exc.expression.source)
 
 
 def _short(text: str) -> str:
