@@ -95,15 +95,23 @@ def load(run: Run) -> Loaded:
     refused = len(findings)
     documents: list[Document] = []
     resources: list[Resource] = []
-    with gc_paused():
-        _parse_all(run, files, findings, documents, resources)
-        if walker is not None and skipped:
-            files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
-    classes = classify.classify(documents, (f.path for f in files))
-    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
+    # renderer processes start on the kustomization files and charts, and work while the rest parses
+    early = stage.start(files, tree, mode=run.render, units=run.units, configured=run.config.render,
+                        cache=run.render_cache, focus=run.render_focus)
+    try:
+        with gc_paused():
+            _parse_all(run, files, findings, documents, resources)
+            if walker is not None and skipped:
+                files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
+        classes = classify.classify(documents, (f.path for f in files))
+        resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
-                          cache=run.render_cache, published=run.published, focus=run.render_focus)
+                          cache=run.render_cache, published=run.published, focus=run.render_focus, early=early)
     run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)
@@ -255,7 +263,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | No
     ctx = Context(run.root, loaded.documents, loaded.resources, run.config,
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
-                  classes=loaded.classes, detected=detected if detected is not None else set())
+                  report_paths=run.report_paths, classes=loaded.classes,
+                  detected=detected if detected is not None else set())
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)

@@ -142,3 +142,24 @@ def test_the_checker_sees_every_kind_of_import() -> None:
     upward, missing = violations({**layers, "checks": -1})
     assert any("gatekeeper.checks" in u for u in upward)
     assert "config" in missing
+
+
+def test_no_module_reaches_into_another_packages_private_names() -> None:
+    """A name with a leading underscore is private to its top-level package: another package uses a
+    public entry point (``cli/verify`` read the policy check's ``_load_data``)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            source = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            if not source.startswith("gatekeeper.") or top_level(source) == top_level(module):
+                continue
+            found += [f"{path.relative_to(PROJECT)}:{node.lineno}: {source}.{a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, "private names used across packages (give them a public entry point):\n" + "\n".join(found)

@@ -30,6 +30,9 @@ class Context:
     # findings in other files that the change caused, are kept: ``check_all`` may limit work whose
     # result for an unchanged object cannot change to these files.
     hook_paths: set[str] | None = None
+    # The files whose findings the report keeps (None: findings anywhere are kept, including those
+    # in unchanged files that a change caused): work whose findings would all be dropped is skipped.
+    report_paths: set[str] | None = None
     classes: dict[str, Classification] = field(default_factory=dict)  # what each file is (sources/classify)
     # Secret values checks detected: the pipeline masks them wherever a report would show them
     # (a name, a field path, another check's message). Only ever added to, never rendered.

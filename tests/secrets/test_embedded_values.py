@@ -48,16 +48,10 @@ def test_a_placeholder_line_does_not_hide_literal_credentials_on_other_lines(
 
 def test_a_binary_secret_value_whose_base64_contains_ref_plus_is_judged_like_any_other(
         tmp_path: Path, write: Callable[[str, str], Path]) -> None:
-    pick = random.Random(7)
-    blobs: dict[str, str] = {}
-    while len(blobs) < 2:
-        raw = bytes(pick.randrange(256) for _ in range(60))
-        encoded = base64.b64encode(raw).decode()
-        try:
-            raw.decode()
-            continue
-        except UnicodeDecodeError:
-            blobs.setdefault("with" if "ref+" in encoded else "without", encoded)
+    tail = bytes(random.Random(7).randrange(256) for _ in range(54))
+    blobs = {name: base64.b64encode(b"\xff\xfe\x00" + group + tail).decode()  # not UTF-8: binary data
+             for name, group in (("with", base64.b64decode("ref+")), ("without", base64.b64decode("abc+")))}
+    assert "ref+" in blobs["with"] and "ref+" not in blobs["without"]
     for name, blob in blobs.items():
         write(f"{name}.yaml", f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\ndata:\n  keystore: {blob}\n")
     code, report = run_json(str(tmp_path), "--checks", "secrets")

@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from gatekeeper.checks.base import Check, CheckLoadError, Context
@@ -69,7 +69,7 @@ class _Task:
 
     dialect: str  # "conftest", "gatekeeper" or "combined"
     item: int  # index into the check's document or resource list
-    only: tuple[int, ...] | None = None  # Gatekeeper: the constraints that may be evaluated
+    only: tuple[int, ...] = ()  # Gatekeeper: the constraints that select the resource
 
 
 class PolicyCheck(Check):
@@ -92,6 +92,7 @@ class PolicyCheck(Check):
         self._resources: list[Resource] = []
         self._masker = Masker()
         self._policy_dirs: dict[str, bool] = {}
+        self._real_dirs: dict[str, Path] = {}
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -212,11 +213,26 @@ class PolicyCheck(Check):
         """True for a scanned file inside a policy directory (decided once per directory)."""
         if not self.files.roots:
             return False
-        parent = str(PurePosixPath(path).parent)
+        parent = _parent(path)
         known = self._policy_dirs.get(parent)
         if known is None:
-            known = self._policy_dirs[parent] = inside(ctx.root / parent, self.files.roots)
+            known = self._policy_dirs[parent] = inside(self._real(ctx.root, parent), self.files.roots, resolved=True)
         return known
+
+    def _real(self, root: Path, parent: str) -> Path:
+        """The resolved directory ``root/parent``, resolving each directory once (a path's parents
+        are resolved for its siblings too): one ``lstat`` per new directory."""
+        real = self._real_dirs.get(parent)
+        if real is None:
+            if parent in (".", "", "/"):
+                real = root.resolve()
+            else:
+                base = self._real(root, _parent(parent))
+                real = base / parent.rpartition("/")[2]
+                if real.is_symlink() or parent.rpartition("/")[2] in ("..", "."):
+                    real = real.resolve()
+            self._real_dirs[parent] = real
+        return real
 
     def _limit(self, ctx: Context) -> set[str] | None:
         """The files whose objects every rule evaluates, or None for all files.
@@ -235,25 +251,20 @@ class PolicyCheck(Check):
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         limit = self._limit(ctx)
         tasks = self._plan(ctx, limit)
-        values: list[str] = []
-
-        def background() -> None:
-            values.extend(run_values(ctx.documents))
-
         remote = self.conftest is not None and self.conftest.remote
         local = [t for t in tasks if not (remote and t.dialect != "gatekeeper")]
         try:
             outcomes = boundary.run(len(local), lambda i, mark: self._work(local[i], mark),
-                                    lambda i, step: self._describe(local[i], step), self.settings.limits,
-                                    background)
+                                    lambda i, step: self._describe(local[i], step), self.settings.limits)
         except boundary.BoundaryError as exc:
-            self._masker = Masker(values or run_values(ctx.documents))
-            raise CheckLoadError(self._masker.mask(str(exc))) from None
-        self._masker = Masker(values)
+            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
         done = dict(zip(local, outcomes, strict=True))
         for task in tasks:
             if task not in done:  # conftest rules on an OPA server: no local code runs
                 done[task] = self._work(task, None)
+        # the run's secret values (a scan of every document) are gathered only when there is policy text to show
+        shown = any(_shows_text(task, done[task]) for task in tasks)
+        self._masker = Masker(run_values(ctx.documents) if shown else ())
         findings: list[Finding] = self.unsupported_findings()
         seen: set[str] = set()
         for task in tasks:
@@ -272,17 +283,24 @@ class PolicyCheck(Check):
             if self.settings.combine:
                 tasks.extend([_Task("combined", 0)] if self._docs else [])
             else:
-                tasks.extend(_Task("conftest", i) for i in range(len(self._docs)))
+                needs = self.conftest.needs
+                tasks.extend(_Task("conftest", i) for i, d in enumerate(self._docs) if needs(d.obj))
         gk = self.gatekeeper
         if gk is not None and any(c.severity is not None for c in gk.constraints):
             self._resources = self._subjects(ctx)
             # outside ``limit`` only constraints whose template reads the inventory can change
             referential = tuple(i for i, c in enumerate(gk.constraints) if c.template.uses_inventory)
+            # ... unless only the limited files' findings are reported at all
+            if ctx.report_paths is not None:
+                referential = ()
             for i, resource in enumerate(self._resources):
-                if limit is None or resource.path in limit:
-                    tasks.append(_Task("gatekeeper", i))
-                elif referential:
-                    tasks.append(_Task("gatekeeper", i, referential))
+                inside_limit = limit is None or resource.path in limit
+                if not inside_limit and not referential:
+                    continue
+                s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
+                chosen = gk.chosen(s, self.namespaces, None if inside_limit else referential)
+                if chosen:  # a resource no constraint selects costs no evaluation
+                    tasks.append(_Task("gatekeeper", i, tuple(chosen)))
         return tasks
 
     def _describe(self, task: _Task, step: int) -> str:
@@ -338,7 +356,7 @@ class PolicyCheck(Check):
         bad = self._invalid(obj)
         if bad is not None:
             return "input", bad, []
-        info = {"name": doc.path, "dir": str(PurePosixPath(doc.path).parent)}
+        info = {"name": doc.path, "dir": _parent(doc.path)}
         return "ok", self.conftest.evaluate(obj, info), self._prints()
 
     def _work_gatekeeper(self, task: _Task, mark: boundary.Mark | None) -> tuple[str, Any, list[str]]:
@@ -346,13 +364,10 @@ class PolicyCheck(Check):
         assert gk is not None
         resource = self._resources[task.item]
         s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
-        chosen = gk.chosen(s, self.namespaces, task.only)
-        if not chosen:
-            return "ok", [], []
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []
-        return "ok", gk.evaluate(s, chosen, mark), self._prints()
+        return "ok", gk.evaluate(s, task.only, mark), self._prints()
 
     # --- findings -------------------------------------------------------------------------------
 
@@ -438,6 +453,24 @@ class PolicyCheck(Check):
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))
+
+
+def _shows_text(task: _Task, outcome: tuple[str, Any, list[str]]) -> bool:
+    """True when an outcome has policy text to show (messages, print output, an error)."""
+    status, value, prints = outcome
+    if prints or status == "error":
+        return True
+    if status != "ok":
+        return False
+    if task.dialect == "gatekeeper":
+        return any(violations for _, violations in value)
+    return bool(value)
+
+
+def _parent(path: str) -> str:
+    """``str(PurePosixPath(path).parent)`` for a scanned file's relative path, without the cost."""
+    head, sep, _ = path.rpartition("/")
+    return (head.rstrip("/") or "/") if sep else "."
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.model import Severity
 from gatekeeper.rego.engine import Engine, PolicyEvalError, Program
+from gatekeeper.rego.guards import kind_guard
 from gatekeeper.rego.modules import Module
 
 RULE_NAME = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
@@ -85,6 +86,18 @@ class ConftestPolicies:
                 self._keys[f"p{i}_{j}"] = (package, name)
                 queries[f"p{i}_{j}"] = [*path, name]
         self.program: Program = engine.compile(modules, data, queries)
+        # the kinds a document needs for any rule to report (None: every document is evaluated)
+        self.kinds = None if remote else kind_guard(
+            modules, {tuple(p.split(".")) for p in self.packages},
+            {p: {n for n in names if RULE_NAME.match(n)} for p, names in self.packages.items()})
+
+    def needs(self, document: Any) -> bool:
+        """False for a document no selected rule can report on (its kind is outside every rule's
+        kind guard, see ``rego/guards.py``): it is not evaluated."""
+        if self.kinds is None:
+            return True
+        kind = document.get("kind") if isinstance(document, dict) else None
+        return isinstance(kind, str) and kind in self.kinds
 
     @property
     def rule_count(self) -> int:

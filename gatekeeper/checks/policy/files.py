@@ -78,10 +78,10 @@ def read(roots: list[Path], *, yaml: bool = True) -> PolicyFiles:
     return files
 
 
-def inside(path: Path, roots: list[Path]) -> bool:
-    """True when ``path`` lies in one of the (resolved) policy roots."""
-    real = path.resolve()
-    return any(real == r or r in real.parents for r in roots)
+def inside(path: Path, roots: list[Path], resolved: bool = False) -> bool:
+    """True when ``path`` (already resolved when ``resolved``) lies in one of the (resolved) policy roots."""
+    real = str(path if resolved else path.resolve())
+    return any(real == str(r) or real.startswith(str(r).rstrip("/") + "/") for r in roots)
 
 
 def _fixture(path: Path, root: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy.inventory import prune, referenced_kinds
-from gatekeeper.checks.policy.match import MatchError, matches
+from gatekeeper.checks.policy.match import MatchError, kinds_match, matches
 from gatekeeper.checks.policy.templates import (
     Constraint,
     Template,
@@ -80,6 +80,8 @@ class GatekeeperPolicies:
     templates: dict[str, Template] = field(default_factory=dict)  # by constraint kind
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
+    # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
+    _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def rule_count(self) -> int:
@@ -90,13 +92,18 @@ class GatekeeperPolicies:
 
     def chosen(self, s: Subject, namespaces: Mapping[str, Mapping[str, Any]],
                only: Sequence[int] | None = None) -> list[int]:
-        """Indexes of the enforced constraints whose match selects the subject."""
-        out = []
-        for i in (only if only is not None else range(len(self.constraints))):
-            c = self.constraints[i]
-            if c.severity is not None and c.kind in self.programs and self._matches(c, s, namespaces):
-                out.append(i)
-        return out
+        """Indexes of the enforced constraints whose match selects the subject (those whose kinds
+        cannot select it are skipped through an index by group and kind)."""
+        key = (s.group, s.kind)
+        candidates = self._by_kind.get(key)
+        if candidates is None:
+            candidates = self._by_kind[key] = tuple(
+                i for i, c in enumerate(self.constraints)
+                if c.severity is not None and c.kind in self.programs and kinds_match(c.match.get("kinds"), *key))
+        if only is not None:
+            wanted = set(only)
+            candidates = tuple(i for i in candidates if i in wanted)
+        return [i for i in candidates if self._matches(self.constraints[i], s, namespaces)]
 
     def evaluate(self, s: Subject, chosen: Sequence[int], mark: Callable[[int], None] | None = None) -> Violations:
         """(constraint index, violations) for each chosen constraint; ``mark(i)`` before each."""

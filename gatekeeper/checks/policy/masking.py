@@ -35,6 +35,7 @@ class Masker:
             forms.update({value, json.dumps(value)[1:-1], b64, b64.rstrip("="), url, url.rstrip("=")})
         self._whole = sorted(forms, key=len, reverse=True)
         self._windows = {f[i:i + WINDOW] for f in forms if len(f) >= WINDOW for i in range(len(f) - WINDOW + 1)}
+        self._short = [f for f in self._whole if len(f) < WINDOW]
 
     def __bool__(self) -> bool:
         return bool(self._whole)
@@ -43,10 +44,15 @@ class Masker:
         """``text`` with every occurrence of a secret value's forms and 8-character runs masked."""
         if not self._whole or not text:
             return text
-        for form in self._whole:
+        # a form of 8+ characters holds a window: a text without any window can only hold short forms
+        hit = len(text) >= WINDOW and bool(self._windows) and \
+            not self._windows.isdisjoint({text[i:i + WINDOW] for i in range(len(text) - WINDOW + 1)})
+        replaced = False
+        for form in self._whole if hit else self._short:
             if form in text:
                 text = text.replace(form, MASK)
-        if len(text) < WINDOW or not self._windows:
+                replaced = True
+        if not (hit or replaced) or len(text) < WINDOW:
             return text
         covered = [False] * len(text)
         hit = False

@@ -166,9 +166,13 @@ def is_trivial(value: str) -> bool:
 
 
 def is_path(value: str) -> bool:
-    """A file path (``/run/secrets/db``, ``./creds``, ``~/.aws``): a reference, not the value."""
+    """A file path (``/run/secrets/db``, ``./creds``, ``~/.aws``): a reference, not the value. Base64
+    that happens to begin with ``/`` (one binary value in 64) is not a path."""
     v = value.strip()
-    return v.startswith(("/", "./", "../", "~/")) and " " not in v and "\n" not in v
+    if not v.startswith(("/", "./", "../", "~/")) or " " in v or "\n" in v:
+        return False
+    return not (len(v) >= 24 and len(v) % 4 == 0 and _BASE64.fullmatch(v) is not None
+                and max(len(part) for part in v.split("/")) >= 16)  # a path's names are short
 
 
 _FLAGS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "undefined"})
