@@ -17,12 +17,19 @@ strings, lists and time can never exceed the budget's worth (about 10 M characte
 Most evaluations need no abstract evaluation: ``Bound.check`` first bounds the cost with every
 bound value as large as all of them together (``weight``), and remembers per program the
 largest total weight known to fit.
+
+Functions implemented in Python (the Kubernetes and Kyverno libraries) are also metered while
+the runtime runs (``metered``/``Meter``): what each call returns is charged by its weight, so a
+function whose result the bound cannot know (``resource.List`` returns objects of the tree)
+still cannot build past the budget.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from gatekeeper.cel.ast import Expression, Node
@@ -44,21 +51,26 @@ class TooCostly(Exception):
         self.limit = limit
 
 
-def weight(value: Any, memo: dict[int, int] | None = None) -> int:
+Memo = dict[int, tuple[Any, int]]  # id -> (the value, kept alive so that its id is not reused; its weight)
+
+
+def weight(value: Any, memo: Memo | None = None) -> int:
     """What ``value`` weighs: characters of its strings and bytes plus one per value, recursively."""
     kind = type(value)
     if kind is str or kind is bytes:
         return len(value) + 1
     if kind is dict or kind is list:
         key = id(value)
-        if memo is not None and key in memo:
-            return memo[key]
+        if memo is not None:
+            known = memo.get(key)
+            if known is not None:
+                return known[1]
         if kind is dict:
             total = 1 + sum(weight(k, memo) + weight(v, memo) for k, v in value.items())
         else:
             total = 1 + sum(weight(v, memo) for v in value)
         if memo is not None:
-            memo[key] = total
+            memo[key] = (value, total)
         return total
     return 1
 
@@ -79,8 +91,8 @@ class Est:
         self.samples = samples
 
     @classmethod
-    def of(cls, values: tuple[Any, ...], memo: dict[int, int] | None) -> Est:
-        """The abstract value of ``values`` (``memo``: weights by id, only for values that outlive it)."""
+    def of(cls, values: tuple[Any, ...], memo: Memo | None) -> Est:
+        """The abstract value of ``values`` (``memo``: weights by id)."""
         if len(values) > _SAMPLES:
             return cls(max(map(_size, values)), max(weight(v, memo) for v in values))
         if not values:
@@ -105,7 +117,7 @@ def _traverse(size: float) -> float:
 class Estimator:
     """The cost bound of one expression for given bound values."""
 
-    def __init__(self, expression: Expression, memo: dict[int, int]) -> None:
+    def __init__(self, expression: Expression, memo: Memo) -> None:
         self.expression = expression
         self.memo = memo
 
@@ -339,7 +351,7 @@ class Bound:
         self._fits = -1  # the largest total weight of the bound values known to fit the budget
         self._needed = sorted(expression.free_variables())
 
-    def check(self, values: Mapping[str, Any], total: int | None = None, memo: dict[int, int] | None = None) -> None:
+    def check(self, values: Mapping[str, Any], total: int | None = None, memo: Memo | None = None) -> None:
         """Raise ``TooCostly`` when evaluating with ``values`` could cost more than ``LIMIT``.
         ``total``: the bound values' weight, when the caller knows it."""
         memo = {} if memo is None else memo
@@ -356,3 +368,46 @@ class Bound:
         found = Estimator(self._expression, memo).bound(env)
         if found > LIMIT:
             raise TooCostly(found, LIMIT)
+
+
+class Meter:
+    """What the Python library functions built during one evaluation (``metered``)."""
+
+    __slots__ = ("over", "spent")
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.over = False
+
+
+_current = threading.local()
+
+
+@contextmanager
+def metering() -> Iterator[Meter]:
+    """Meter the library calls of one evaluation on this thread (``Meter.over``: past the budget)."""
+    meter, outer = Meter(), getattr(_current, "meter", None)
+    _current.meter = meter
+    try:
+        yield meter
+    finally:
+        _current.meter = outer
+
+
+def metered(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """``impl`` charging what it returns to the current evaluation's ``Meter``; past the budget it
+    refuses (an error value, and the evaluation is reported over budget whatever it returns)."""
+
+    def call(*args: Any) -> Any:
+        meter = getattr(_current, "meter", None)
+        if meter is not None and meter.over:
+            raise ValueError("cost budget exceeded")
+        result = impl(*args)
+        if meter is not None:
+            meter.spent += 1 + _traverse(weight(result))
+            if meter.spent > LIMIT:
+                meter.over = True
+                raise ValueError("cost budget exceeded")
+        return result
+
+    return call

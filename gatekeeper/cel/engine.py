@@ -125,7 +125,7 @@ def _declarations(cel: Any, libraries: Iterable[Library]) -> tuple[list[Any], di
     for name, groups in grouped.items():
         overloads: list[Any] = []
         for group in groups.values():
-            impls[group[0].id] = group[0].impl if len(group) == 1 else _dispatch(group)
+            impls[group[0].id] = cost.metered(group[0].impl if len(group) == 1 else _dispatch(group))
             overloads.extend(cel.Overload(o.id, _type(cel, o.result), [_type(cel, p) for p in o.params],
                                           is_member=o.member) for o in group)
         decls.append(cel.FunctionDecl(name, overloads))
@@ -209,13 +209,18 @@ class Program:
             except fast.Fallback:
                 pass
         try:
-            result = self._compiled.eval(bindings.activation())
-            value = result.plain_value()
+            with cost.metering() as meter:
+                result = self._compiled.eval(bindings.activation())
+                value = result.plain_value()
         except RuntimeError as exc:
+            if meter.over:
+                raise _over_budget(meter) from None
             raise self._error(str(exc)) from None
         except (TypeError, ValueError, SystemError) as exc:  # an optional (also in a list) or other
             # unconvertible result
             raise EvaluationError("the expression's result cannot be used here") from exc
+        if meter.over:
+            raise _over_budget(meter)
         if isinstance(value, str) or value is None:  # errors come back as their message: ask the type
             kind = result.type().name()
             if kind in ("ERROR", "*error*"):
@@ -232,6 +237,11 @@ class Program:
             name = re.search(r'No value with name "([^"]*)"', message)
             return EvaluationError(f"no value bound for {name.group(1) if name else 'a variable'}")
         return EvaluationError(_clean(message, self.source))
+
+
+def _over_budget(meter: cost.Meter) -> CostLimitExceeded:
+    return CostLimitExceeded(f"the values the expression's library functions built cost more than the cost budget "
+                             f"of {cost.LIMIT:,} per evaluation (charged by size, as the API server charges it)")
 
 
 class Environment:
@@ -301,7 +311,7 @@ class Bindings:
         self._parent = parent
         self._changed = changed
         self._views = views
-        self._memo: dict[int, int] = parent._memo if parent is not None else {}  # weights by id (cost)
+        self._memo: cost.Memo = parent._memo if parent is not None else {}  # weights by id (cost)
 
     def within(self, bound: cost.Bound) -> None:
         """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its budget

@@ -54,6 +54,24 @@ def test_ordinary_expressions_on_large_objects_run() -> None:
     assert run("self.map(s, s.replace('a', 'b')).size() == 2", self=["a" * 1000, "abc"]) is True
 
 
+def test_library_results_the_bound_cannot_know_are_metered_as_they_are_built() -> None:
+    from gatekeeper.cel.lib import Library, glob
+
+    calls: list[int] = []
+
+    def everything() -> str:  # like resource.List: a result no argument tells the size of
+        calls.append(1)
+        return "x" * 1_000_000
+
+    env = cel.environment(("n",), (*cel.kubernetes_libraries(),
+                                   Library("test", (glob("everything", ("everything", (), "string", everything)),))))
+    program = env.compile("n.all(i, everything().size() > 0)")
+    with pytest.raises(cel.CostLimitExceeded, match="library functions built"):
+        program.evaluate({"n": list(range(5000))})
+    assert len(calls) == 10  # each result costs 100,001: the eleventh call is refused before it runs
+    assert program.evaluate({"n": [1, 2]}) is True
+
+
 def test_bound_is_exact_where_the_values_are_known() -> None:
     env = cel.environment(("self",))
     program = env.compile("self.replace('a', 'aa').size() > 0")
