@@ -4,9 +4,11 @@ An ``Environment`` declares the variables an expression may read (all dynamicall
 Kubernetes types a ValidatingAdmissionPolicy's ``object``) and the function libraries; it
 compiles each distinct expression once and caches the ``Program``. ``Program.evaluate`` takes
 plain Python bindings (what the YAML loader builds) and returns a plain Python value, or raises
-a typed error (``gatekeeper.cel.errors``). Bounds: the runtime stops an evaluation after 10,000
-comprehension iterations (``CostLimitExceeded``, never a hang) and refuses expressions nested
-more than 32 levels deep at compile time (``CompileError`` with ``limit`` set). Bound values must
+a typed error (``gatekeeper.cel.errors``). Bounds: an evaluation whose cost, as the API server
+charges it, could pass its budget does not run (``gatekeeper.cel.cost``: ``CostLimitExceeded``),
+the runtime stops an evaluation after 10,000 comprehension iterations (``CostLimitExceeded``,
+never a hang) and refuses expressions nested more than 32 levels deep at compile time
+(``CompileError`` with ``limit`` set). Bound values must
 nest no deeper than the loader allows (100 levels; the runtime recurses through them).
 """
 
