@@ -344,11 +344,12 @@ _CALLS: dict[str, Callable[[list[Est]], tuple[Est, float]]] = {
 class Bound:
     """An expression's cost bound, checked before each evaluation (``check``)."""
 
-    __slots__ = ("_expression", "_fits", "_needed")
+    __slots__ = ("_expression", "_fits", "_needed", "_overruns")
 
     def __init__(self, expression: Expression) -> None:
         self._expression = expression
         self._fits = -1  # the largest total weight of the bound values known to fit the budget
+        self._overruns = math.inf  # the smallest total weight whose coarse bound passes the budget
         self._needed = sorted(expression.free_variables())
 
     def check(self, values: Mapping[str, Any], total: int | None = None, memo: Memo | None = None) -> None:
@@ -360,10 +361,12 @@ class Bound:
         if total <= self._fits:
             return
         ceiling = 1 << max(total - 1, 1).bit_length()  # remember powers of two: few coarse passes
-        whole = Est(ceiling, ceiling)
-        if Estimator(self._expression, memo).bound(dict.fromkeys(self._needed, whole)) <= LIMIT:
-            self._fits = ceiling
-            return
+        if ceiling < self._overruns:
+            whole = Est(ceiling, ceiling)
+            if Estimator(self._expression, memo).bound(dict.fromkeys(self._needed, whole)) <= LIMIT:
+                self._fits = ceiling
+                return
+            self._overruns = ceiling
         env = {name: Est.of((values[name],), memo) for name in self._needed if name in values}
         found = Estimator(self._expression, memo).bound(env)
         if found > LIMIT:
