@@ -448,8 +448,13 @@ class PolicyCheck(Check):
 
     def _unsupported(self, template: Any) -> Finding:
         doc: Document = template.doc
+        from gatekeeper.checks.policy.celcode import cel_source
+
         message = (f"ConstraintTemplate {template.name} has no Rego or K8sNativeValidation (CEL) code, the "
                    "engines this gate evaluates; its constraints were not checked")
+        if cel_source(doc.obj) is not None:  # only when the CEL engine is not installed
+            message = (f"ConstraintTemplate {template.name} has only CEL code (K8sNativeValidation), which needs "
+                       "the cel-expr-python package (Python 3.11 or later); its constraints were not checked")
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))

@@ -212,9 +212,12 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
     reference names its kind); the inventory is built only when a template reads it (``inventory``
     may be a function that builds it), and the same value is loaded into the engine once and
     shared. CEL code that does not compile is a ``CheckLoadError`` naming file and line."""
+    from gatekeeper import cel
     from gatekeeper.checks.policy.celcode import CelTemplate, cel_source, runs_cel
 
     for kind, template in policies.templates.items():
+        if not cel.available():  # no CEL engine (Python 3.10): CEL-only templates are reported unsupported
+            break
         if cel_source(template.doc.obj) is not None and (template.cel_only or any(
                 c.kind == kind and runs_cel(template.doc.obj, c.doc.obj) for c in policies.constraints)):
             policies.cel[kind] = CelTemplate(_resource(template.doc))

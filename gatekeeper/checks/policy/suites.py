@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper import cel
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy import gkdialect
 from gatekeeper.checks.policy.celcode import cel_source
@@ -153,6 +154,9 @@ def _plan_case(doc: Document, tname: str, case: dict[str, Any], suite_dir: Path,
     planned.assertions = _assertions(doc, tname, cname, case.get("assertions"))
     if template.cel_only and cel_source(template.doc.obj) is None:
         planned.failure = "template has no Rego or K8sNativeValidation (CEL) code"
+        return planned
+    if template.cel_only and not cel.available():
+        planned.failure = "template has only CEL code, which needs the cel-expr-python package (Python 3.11+)"
         return planned
     kinds = cluster_scoped_kinds([*inventory_objs, objects[0]])
     if constraint.severity is None:
