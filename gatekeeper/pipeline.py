@@ -23,7 +23,7 @@ from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_che
 from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import classify
+from gatekeeper.sources import classify, routes
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
@@ -99,11 +99,14 @@ def load(run: Run) -> Loaded:
         _parse_all(run, files, findings, documents, resources)
         if walker is not None and skipped:
             files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
-    classes = classify.classify(documents, (f.path for f in files))
-    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
+    # patch files that something applies as plain manifests keep their objects, like published files
+    applied = routes.applied_patches(documents, tree.kind)
+    classes = classify.classify(documents, (f.path for f in files), applied)
+    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
-                          cache=run.render_cache, published=run.published, focus=run.render_focus)
+                          cache=run.render_cache, published=run.published | frozenset(applied),
+                          focus=run.render_focus)
     run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)
