@@ -173,13 +173,14 @@ class ContextCache:
         self.render_hits += 1
         return bytes(row[0])
 
-    def put_render(self, key: str, text: bytes) -> None:
+    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None) -> None:
         """Store a unit's rendered output when the secrets check finds nothing in it at all (a Secret's
-        values included); otherwise store the mark that says to render it every time."""
+        values included); otherwise store the mark that says to render it every time. ``values`` are
+        the output's documents when the caller has loaded them already (else the text is parsed)."""
         db = self._connect()
         if db is None:
             return
-        keep: bytes | None = text if _render_storable(text) else None
+        keep: bytes | None = text if _render_storable(text, values) else None
         try:
             with db:
                 db.execute("INSERT OR REPLACE INTO rendered (key, output) VALUES (?, ?)", (_render_key(key), keep))
@@ -224,9 +225,12 @@ def _render_key(key: str) -> str:
     return f"{FORMAT}:{_detectors()}:{key}"
 
 
-def _render_storable(text: bytes) -> bool:
+def _render_storable(text: bytes, values: Sequence[Any] | None = None) -> bool:
     """Rendered output may be stored only when the secrets check finds nothing in any of it."""
     try:
+        if values is not None:
+            return all(not _detected(Document("rendered.yaml", i, value, 1, PositionIndex(None, (1, 1))))
+                       for i, value in enumerate(values))
         parsed = parse(SourceFile("rendered.yaml", text))
         return not parsed.findings and all(not _detected(doc) for doc in parsed.documents)
     except Exception:  # a scan that fails is a reason not to store, never an error

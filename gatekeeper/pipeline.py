@@ -95,18 +95,26 @@ def load(run: Run) -> Loaded:
     refused = len(findings)
     documents: list[Document] = []
     resources: list[Resource] = []
-    with gc_paused():
-        _parse_all(run, files, findings, documents, resources)
-        if walker is not None and skipped:
-            files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
     tree = run.tree if run.tree is not None else DiskTree(run.root)
-    # patch files that something applies as plain manifests keep their objects, like published files
-    applied = routes.applied_patches(documents, tree.kind)
-    classes = classify.classify(documents, (f.path for f in files), applied)
-    resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
+    # renderer processes start on the kustomization files and charts, and work while the rest parses
+    early = stage.start(files, tree, mode=run.render, units=run.units, configured=run.config.render,
+                        cache=run.render_cache, focus=run.render_focus)
+    try:
+        with gc_paused():
+            _parse_all(run, files, findings, documents, resources)
+            if walker is not None and skipped:
+                files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
+        # patch files that something applies as plain manifests keep their objects, like published files
+        applied = routes.applied_patches(documents, tree.kind)
+        classes = classify.classify(documents, (f.path for f in files), applied)
+        resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
                           cache=run.render_cache, published=run.published | frozenset(applied),
-                          focus=run.render_focus)
+                          focus=run.render_focus, early=early)
     run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)

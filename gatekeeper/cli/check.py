@@ -12,7 +12,7 @@ from gatekeeper.cli import gitmode
 from gatekeeper.cli.options import build_run, run_options, use_color
 from gatekeeper.cli.output import OutputSpec, parse_formats, people, people_options, write_outputs
 from gatekeeper.model import Report
-from gatekeeper.pipeline import execute
+from gatekeeper.pipeline import execute, gc_paused
 from gatekeeper.sources.files import SourceFile
 
 
@@ -64,8 +64,11 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     run = build_run(root.absolute(), [p.absolute() for p in path_list], **opts)  # type: ignore[arg-type]
     run.render = render
     selection = gitmode.prepare(run, git_opts, repo, list(paths)) if repo is not None else None
-    report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
-    write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
+    if selection is None and run.render != "none":
+        run.render_cache = gitmode.render_cache(run.root, git_opts)
+    with gc_paused():  # writing the report allocates; a collection then would walk the whole run's objects
+        report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
+        write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
     gitmode.github_environment(report, specs)
     raise SystemExit(report.exit_code)
 

@@ -54,8 +54,8 @@ def git_options(func: F) -> F:
         click.option("--new-only", is_flag=True,
                      help="In a git mode, drop findings that already existed at the base."),
         click.option("--no-cache", is_flag=True,
-                     help="In a git mode, parse every context file instead of reading unchanged ones from "
-                          "the parse cache in the git directory (which holds no detected secret)."),
+                     help="Use no cache in the git directory: render every deployment unit again, and in a git "
+                          "mode parse every context file (the caches hold no detected secret)."),
         click.option("--sarif", type=file_type, metavar="FILE", help="Also write a SARIF 2.1.0 report."),
         click.option("--junit", type=file_type, metavar="FILE", help="Also write a JUnit XML report."),
         click.option("--markdown", type=file_type, metavar="FILE", help="Also write a Markdown summary."),
@@ -107,8 +107,8 @@ def pop_options(opts: dict[str, Any]) -> GitOptions:
         raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; choose one git mode")
     if parsed.head is not None and parsed.base is None:
         raise click.UsageError("--head needs --base")
-    if parsed.mode is None and (parsed.scope_name or parsed.new_only or parsed.no_cache):
-        raise click.UsageError("--scope, --new-only and --no-cache need a git mode (--base, --staged or --changed)")
+    if parsed.mode is None and (parsed.scope_name or parsed.new_only):
+        raise click.UsageError("--scope and --new-only need a git mode (--base, --staged or --changed)")
     return parsed
 
 
@@ -162,6 +162,18 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
     cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, run.root)
     scope.configure(run, selection, cache)
     return selection
+
+
+def render_cache(root: Path, parsed: GitOptions) -> ContextCache | None:
+    """A run outside the git modes still keeps rendered output by input digest in the store of the
+    git repository around its root (when there is one), so an unchanged unit is not rendered twice."""
+    if parsed.no_cache:
+        return None
+    try:
+        repo = git.open_repo(root)
+    except git.GitSourceError:
+        return None
+    return ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, root)
 
 
 def execute_git(run: Run, parsed: GitOptions, repo: Any, selection: scope.Selection) -> Report:

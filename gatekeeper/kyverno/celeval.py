@@ -9,7 +9,7 @@ ClusterPolicies and the ValidatingPolicy kind, with Kyverno's CEL libraries wher
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,18 +38,22 @@ def plural(kind: str) -> str:
 
 @dataclass(slots=True)
 class Objects:
-    """The objects CEL may read: the scanned tree (or a test's resources)."""
+    """The objects CEL may read: the scanned tree (or a test's resources), given as a list or as a
+    function that makes it (indexed on first use: most runs have no CEL rule that reads them)."""
 
-    items: Sequence[Mapping[str, Any]] = ()
-    _index: dict[tuple[str, str], list[Mapping[str, Any]]] = field(default_factory=dict)
+    items: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]] = ()
+    _index: dict[tuple[str, str], list[Mapping[str, Any]]] | None = None
 
-    def __post_init__(self) -> None:
-        for obj in self.items:
-            key = (str(obj.get("apiVersion") or ""), plural(str(obj.get("kind") or "")))
-            self._index.setdefault(key, []).append(obj)
+    def _indexed(self) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+        if self._index is None:
+            self._index = {}
+            for obj in self.items() if callable(self.items) else self.items:
+                key = (str(obj.get("apiVersion") or ""), plural(str(obj.get("kind") or "")))
+                self._index.setdefault(key, []).append(obj)
+        return self._index
 
     def find(self, api_version: str, resource: str, namespace: str | None = None) -> list[Mapping[str, Any]]:
-        found = self._index.get((api_version, resource), [])
+        found = self._indexed().get((api_version, resource), [])
         if namespace:
             found = [o for o in found if _meta(o).get("namespace", "default") == namespace]
         return found

@@ -11,7 +11,7 @@ from typing import Any
 from gatekeeper.kyverno import quantities as q
 from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.errors import Deadline
-from gatekeeper.kyverno.variables import substitute
+from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
 
 OPERATORS = frozenset({
     "Equals", "NotEquals", "Equal", "NotEqual", "In", "NotIn", "AnyIn", "AllIn", "AnyNotIn", "AllNotIn",
@@ -211,11 +211,94 @@ _HANDLERS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+_SET_OPERATORS = {"In": all, "AllIn": all, "AnyIn": any, "NotIn": any, "AnyNotIn": any, "AllNotIn": all}
+_NEGATED = frozenset({"NotIn", "AnyNotIn", "AllNotIn"})
+Operand = Callable[[Any, Deadline, bool], Any]
+Condition = Callable[[Any, Deadline, bool], bool]
+_CONDITIONS: dict[int, tuple[Any, Condition]] = {}
+
+
+def _constant(raw: Any) -> bool:
+    """True when a key or value holds no variable: operators never change their operands, so the
+    policy's own value stands for the copy substitution would make."""
+    if isinstance(raw, str):
+        return "{{" not in raw
+    return not (isinstance(raw, (dict, list)) and has_variables(raw))
+
+
+def _operand(raw: Any) -> Operand:
+    """A key or value as evaluation reads it: constant, or substituted per evaluation."""
+    if _constant(raw):
+        return lambda data, deadline, lenient: raw
+    if isinstance(raw, str):
+        return lambda data, deadline, lenient: substitute_string(raw, data, deadline, lenient=lenient)
+    return lambda data, deadline, lenient: substitute(raw, data, deadline, lenient=lenient)
+
+
+def _members(value: Any) -> Callable[[str], bool] | None:
+    """``_member(k, texts)`` for a set operator's constant value, with the literal members in a set;
+    None when the value is not a set."""
+    values = _as_list(value)
+    if values is None:
+        values = [value] if isinstance(value, (str, int, float, bool)) else None
+    if values is None:
+        return None
+    texts = [_scalar_text(v) for v in values]
+    plain = frozenset(t for t in texts if not wildcard.has_wildcard(t))
+    wild = [t for t in texts if wildcard.has_wildcard(t)]
+    ranges = [t for t in texts if "-" in t and not wildcard.has_wildcard(t)]
+
+    def member(key: str) -> bool:
+        if wildcard.has_wildcard(key):
+            return _member(key, texts)
+        return (key in plain or any(wildcard.match(t, key) for t in wild)
+                or any(_in_range(key, t) for t in ranges))
+    return member
+
+
+def _set_condition(op: str, key_of: Operand, value: Any) -> Condition:
+    """A set operator (In, AnyNotIn...) over a constant value, its members prepared once."""
+    member = _members(value)
+    quantifier = _SET_OPERATORS[op]
+    negated = op in _NEGATED
+
+    def run(data: Any, deadline: Deadline, lenient: bool) -> bool:
+        key = key_of(data, deadline, lenient)
+        keys = [_scalar_text(k) for k in key] if isinstance(key, list) else (
+            None if isinstance(key, dict) else [_scalar_text(key)])
+        if keys is None:
+            return False
+        if isinstance(value, str) and len(keys) == 1 and keys[0] == value:
+            texts = [value]
+            return quantifier((not _member(k, texts)) if negated else _member(k, texts) for k in keys)
+        if member is None:
+            return False
+        return quantifier((not member(k)) if negated else member(k) for k in keys)
+    return run
+
+
+def _compile(cond: dict[str, Any]) -> Condition:
+    key_of, raw_value = _operand(cond.get("key")), cond.get("value")
+    value_of = _operand(raw_value)
+    op = str(cond.get("operator"))
+    if op in _SET_OPERATORS and _constant(raw_value):
+        return _set_condition(op, key_of, raw_value)
+
+    def run(data: Any, deadline: Deadline, lenient: bool) -> bool:
+        key = key_of(data, deadline, lenient)
+        value = value_of(data, deadline, lenient)
+        return _HANDLERS[op](key, value)
+    return run
+
+
 def evaluate_condition(cond: dict[str, Any], data: Any, deadline: Deadline, *, lenient: bool) -> bool:
-    """One key/operator/value condition after variable substitution."""
-    key = substitute(cond.get("key"), data, deadline, lenient=lenient)
-    value = substitute(cond.get("value"), data, deadline, lenient=lenient)
-    return _HANDLERS[str(cond.get("operator"))](key, value)
+    """One key/operator/value condition after variable substitution (compiled once per condition)."""
+    hit = _CONDITIONS.get(id(cond))
+    if hit is None or hit[0] is not cond:
+        hit = (cond, _compile(cond))
+        if len(_CONDITIONS) < 50_000:
+            _CONDITIONS[id(cond)] = hit
+    return hit[1](data, deadline, lenient)
 
 
 def evaluate(block: Any, data: Any, deadline: Deadline, *, lenient: bool) -> tuple[bool, str]:

@@ -13,12 +13,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.kyverno import celeval, conditions, jmes, pss, vpol
+from gatekeeper.kyverno import celeval, conditions, fastpath, jmes, pss, vpol
 from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.images import images_variable
-from gatekeeper.kyverno.match import Request, Target, block_matches, parse_kind, rule_applies, selector_matches
+from gatekeeper.kyverno.match import (
+    Request,
+    Target,
+    block_matches,
+    parse_kind,
+    rule_applies,
+    selector_matches,
+    static_block,
+)
 from gatekeeper.kyverno.pattern import Matcher, Mismatch, slash_path
 from gatekeeper.kyverno.policy import Policy, Rule
 from gatekeeper.kyverno.shape import mapping
@@ -99,6 +107,23 @@ class Evaluator:
         self._reads_data = {id(r) for p in self.policies for r in p.rules if _reads_data(r)}
         self._lazy: _Once | None = None
         self._has_values = bool(env.values.global_values or env.values.rules or env.values.resources)
+        user = env.user
+        self._plain = Request("CREATE", user.username, user.groups, user.roles, user.cluster_roles, self._labels)
+        self._static = {id(r): static_block(r.raw.get("match")) and static_block(r.raw.get("exclude"))
+                        for p in self.policies for r in p.rules}
+        self._applies: dict[tuple[int, str, str, str, str], bool] = {}
+        self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
+        self._fast = fastpath.FastPath(self)
+
+    def failures(self, obj: Mapping[str, Any]) -> list[Result]:
+        """The results of ``evaluate(obj, matching=True)`` that become findings (fail, error,
+        unavailable), in the same order; compiled checks prove the rest without making results."""
+        if self._has_values:
+            return self._reported(obj)
+        return self._fast.failures(obj)
+
+    def _reported(self, obj: Mapping[str, Any]) -> list[Result]:
+        return [r for r in self.evaluate(obj, matching=True) if r.status in fastpath.REPORTED]
 
     def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None,
                  *, matching: bool = False) -> list[Result]:
@@ -112,7 +137,7 @@ class Evaluator:
             pairs = [*self._by_kind.get(target.kind, ()), *self._any_kind]
         else:
             pairs = [(p, r) for p in self.policies for r in p.rules]
-        plain = Request("CREATE", user.username, user.groups, user.roles, user.cluster_roles, self._labels)
+        plain = self._plain
         for policy, rule in pairs:
             if only is not None and not only(policy, rule):
                 continue
@@ -134,9 +159,9 @@ class Evaluator:
             return Result(policy, rule, SKIP, "resource is outside the Policy's namespace", matched=False)
         if rule.validate_type == "vpol":
             return self._vpol(policy, rule, obj, target, request)
-        if not rule_applies(rule.raw.get("match"), rule.raw.get("exclude"), target, request):
+        if not self._rule_applies(rule, target, request):
             return Result(policy, rule, SKIP, "resource does not match the rule", matched=False)
-        action = self._action(policy, rule, target, request)
+        action = self._actions.get(id(rule)) or self._action(policy, rule, target, request)
         if not rule.evaluated:
             return Result(policy, rule, NOT_EVALUATED, f"{rule.kind} rules are not evaluated offline", action=action)
         lazy = _Once(lambda: self._data(base.get(), request, values))
@@ -158,6 +183,16 @@ class Evaluator:
         except RuleError as exc:
             return Result(policy, rule, ERROR, str(exc), action=action, exception=exception)
         return Result(policy, rule, status, message, path, action=action, exception=exception)
+
+    def _rule_applies(self, rule: Rule, target: Target, request: Request) -> bool:
+        """match and exclude; decided once per kind (and operation) when they read nothing else."""
+        if not self._static.get(id(rule)):
+            return rule_applies(rule.raw.get("match"), rule.raw.get("exclude"), target, request)
+        key = (id(rule), target.group, target.version, target.kind, request.operation)
+        found = self._applies.get(key)
+        if found is None:
+            found = self._applies[key] = rule_applies(rule.raw.get("match"), rule.raw.get("exclude"), target, request)
+        return found
 
     def _action(self, policy: Policy, rule: Rule, target: Target, request: Request) -> str:
         for override in policy.overrides(rule):
@@ -192,6 +227,7 @@ class Evaluator:
     # -- data -----------------------------------------------------------------------------------------
 
     def _base_data(self, obj: Mapping[str, Any], target: Target) -> dict[str, Any]:
+        """The data every rule reads: the request and, when some rule may read it, ``images``."""
         spec = mapping(obj.get("spec"))
         pod_spec: Any = spec
         if target.kind in TEMPLATE_CONTROLLERS or target.kind == "CronJob":
@@ -212,7 +248,7 @@ class Evaluator:
                 "roles": list(user.roles), "clusterRoles": list(user.cluster_roles), "dryRun": False,
             },
             "serviceAccountName": sa_name, "serviceAccountNamespace": sa_ns,
-            "images": images_variable(pod_spec),
+            **({"images": images_variable(pod_spec)} if self._fast.images else {}),
         }
 
     def _data(self, base: dict[str, Any], request: Request, values: dict[str, Any]) -> dict[str, Any]:
@@ -413,6 +449,20 @@ class Evaluator:
 
     def _pod_security(self, rule: Rule, obj: Mapping[str, Any],
                       exception: PolicyException | None) -> tuple[str, str, FieldPath]:
+        prefix, violations = self._pss_violations(rule, obj, exception)
+        if violations is None:
+            return SKIP, f"{obj.get('kind') or ''} has no pod template", ()
+        if not violations:
+            return PASS, "", ()
+        spec = rule.validate["podSecurity"]
+        level = str(spec.get("level"))
+        version = str(spec.get("version") or "latest")
+        text = f"Validation rule '{rule.name}' failed. {pss.message(level, version, violations)}"
+        return FAIL, text, (*prefix, *violations[0].path)
+
+    def _pss_violations(self, rule: Rule, obj: Mapping[str, Any], exception: PolicyException | None
+                        ) -> tuple[FieldPath, list[pss.Violation] | None]:
+        """(where the pod template is, the violations left after excludes); None: no pod template."""
         spec = rule.validate["podSecurity"]
         level = str(spec.get("level"))
         version = str(spec.get("version") or "latest")
@@ -425,17 +475,13 @@ class Evaluator:
             for part in prefix:
                 pod = pod.get(part) if isinstance(pod, dict) else None
         if not isinstance(pod, dict):
-            return SKIP, f"{kind} has no pod template", ()
+            return prefix, None
         meta = mapping(pod.get("metadata"))
         pod_spec = mapping(pod.get("spec"))
         excludes = [e for e in spec.get("exclude") or [] if isinstance(e, dict)]
         if exception is not None and exception.pod_security:
             excludes = [*excludes, *exception.pod_security]
-        violations = [v for v in pss.check(meta, pod_spec, level, minor) if not pss.excluded(v, excludes)]
-        if not violations:
-            return PASS, "", ()
-        text = f"Validation rule '{rule.name}' failed. {pss.message(level, version, violations)}"
-        return FAIL, text, (*prefix, *violations[0].path)
+        return prefix, [v for v in pss.check(meta, pod_spec, level, minor) if not pss.excluded(v, excludes)]
 
     def _foreach(self, rule: Rule, entries: list[dict[str, Any]], scope: Any, data: dict[str, Any],
                  deadline: Deadline, depth: int, paths: dict[str, FieldPath]

@@ -12,7 +12,7 @@ _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9
 def parse(image: str) -> dict[str, Any]:
     """``registry``, ``name``, ``path``, ``tag`` and ``digest`` of an image reference; ValueError when
     it cannot be one."""
-    if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image):
+    if not isinstance(image, str) or image.split() != [image]:  # empty, or holding whitespace
         raise ValueError(f"invalid image reference {image!r}")
     rest, digest = image, ""
     if "@" in rest:

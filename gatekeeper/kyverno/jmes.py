@@ -1,5 +1,6 @@
-"""JMESPath as Kyverno runs it: the maintained ``jmespath`` library with Kyverno's functions
-registered, expressions compiled once, and evaluation bounded by the rule's time budget."""
+"""JMESPath as Kyverno runs it: the maintained ``jmespath`` library's parser and semantics with
+Kyverno's functions registered, each expression parsed and compiled into closures once
+(``jmesc``), and evaluation bounded by the rule's time budget."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Any
 import jmespath
 from jmespath import exceptions, visitor
 
+from gatekeeper.kyverno import jmesc
 from gatekeeper.kyverno.errors import UNLIMITED, Deadline, RuleError
-from gatekeeper.kyverno.functions import KyvernoFunctions
 
-_OPTIONS = jmespath.Options(custom_functions=KyvernoFunctions())
+_OPTIONS = jmespath.Options(custom_functions=jmesc.FUNCTIONS)
 _CHECK_EVERY = 256
 
 
@@ -62,18 +63,38 @@ def check_syntax(expression: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def compiled(expression: str) -> jmesc.Fn:
+    """The closure of an expression; JMESPathSyntaxError when it is not valid JMESPath."""
+    return jmesc.compile_ast(compile_expression(expression))
+
+
 def search(expression: str, data: Any, deadline: Deadline = UNLIMITED) -> Any:
     """Evaluate; RuleError for a syntax or function error, BudgetExceeded past the deadline."""
     try:
-        parsed = compile_expression(expression)
+        run = compiled(expression)
     except JMESPathSyntaxError as exc:
         raise RuleError(f"invalid JMESPath {expression!r}: {exc}") from None
+    return evaluate(run, expression, data, deadline)
+
+
+def evaluate(run: jmesc.Fn, expression: str, data: Any, deadline: Deadline = UNLIMITED) -> Any:
+    """Run a compiled expression (``compiled(expression)``) under the deadline; RuleError naming the
+    expression for a function error, BudgetExceeded past the deadline."""
+    state = jmesc.STATE
+    saved = state.deadline
+    state.deadline = deadline
     try:
-        return _Bounded(deadline).visit(parsed.parsed, data)
+        return run(data)
     except exceptions.JMESPathError as exc:
         raise RuleError(f"JMESPath query {expression!r} failed: {_first_line(exc)}") from None
     except RecursionError:
         raise RuleError(f"JMESPath query {expression!r} nests too deeply") from None
+    finally:
+        state.deadline = saved
+
+
+jmesc.STATE.interpreter = lambda: _Bounded(jmesc.STATE.deadline)  # what &expr references run on
 
 
 def _first_line(exc: Exception) -> str:

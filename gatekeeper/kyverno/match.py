@@ -191,3 +191,27 @@ def uses_user_filters(block: Any) -> bool:
         return False
     filters = [*(block.get("any") or []), *(block.get("all") or []), block]
     return any(isinstance(f, dict) and any(f.get(k) for k in USER_KEYS) for f in filters)
+
+
+def static_block(block: Any) -> bool:
+    """True when ``block_matches(block, target, request)`` reads nothing of the target but its
+    group, version, kind and subresource (kinds and operations only, user filters read the
+    request): its outcome can then be decided once per kind."""
+    if not isinstance(block, dict) or not block:
+        return True
+    if block.get("any"):
+        filters = block["any"]
+    elif block.get("all"):
+        filters = block["all"]
+    else:
+        filters = [{k: block[k] for k in ("resources", *USER_KEYS) if block.get(k)}]
+    return all(isinstance(f, dict) and _static_filter(f) for f in filters)
+
+
+def _static_filter(flt: dict[str, Any]) -> bool:
+    resources = flt.get("resources")
+    if not isinstance(resources, dict) or not resources:
+        return True
+    if any(resources.get(key) for key in ("names", "name", "namespaces", "annotations")):
+        return False
+    return resources.get("selector") is None and resources.get("namespaceSelector") is None

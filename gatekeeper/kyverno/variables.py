@@ -61,7 +61,18 @@ def text_of(value: Any) -> str:
 def _resolve(expression: str, data: Any, deadline: Deadline, lenient: bool) -> Any:
     expr = expression.strip()
     try:
-        value = jmes.search(expr, data, deadline)
+        run = jmes.compiled(expr)
+    except jmes.JMESPathSyntaxError as exc:
+        if lenient:
+            return ""
+        raise RuleError(f"invalid JMESPath {expr!r}: {exc}") from None
+    return _value(run, expr, data, deadline, lenient)
+
+
+def _value(run: Any, expr: str, data: Any, deadline: Deadline, lenient: bool) -> Any:
+    """One compiled variable's value: "" for nothing when lenient, else Unresolved."""
+    try:
+        value = jmes.evaluate(run, expr, data, deadline)
     except BudgetExceeded:
         raise
     except RuleError:
@@ -76,10 +87,62 @@ def _resolve(expression: str, data: Any, deadline: Deadline, lenient: bool) -> A
     return value
 
 
+_PLANS: dict[str, tuple[tuple[str | tuple[Any, str], ...], bool] | None] = {}
+
+
+def _plan(text: str) -> tuple[tuple[str | tuple[Any, str], ...], bool] | None:
+    """A string's variables found once: (literal pieces and (compiled, expression) pairs, whole);
+    None when the first round may not be the last one (nested or escaped braces, a bad expression),
+    which the general loop handles."""
+    if text in _PLANS:
+        return _PLANS[text]
+    plan: tuple[tuple[str | tuple[Any, str], ...], bool] | None = None
+    matches = list(VARIABLE.finditer(text))
+    if matches and "\\{{" not in text:
+        pieces: list[str | tuple[Any, str]] = []
+        last = 0
+        try:
+            for m in matches:
+                pieces.append(text[last:m.start()])
+                expr = m.group(1).strip()
+                pieces.append((jmes.compiled(expr), expr))
+                last = m.end()
+        except jmes.JMESPathSyntaxError:
+            pieces = []
+        pieces.append(text[last:])
+        rest = "".join(p for p in pieces if isinstance(p, str))
+        if len(pieces) > 1 and "{{" not in rest and "}}" not in rest:
+            whole = len(matches) == 1 and matches[0].span() == (0, len(text))
+            plan = (tuple(pieces), whole)
+    if len(_PLANS) < 50_000:
+        _PLANS[text] = plan
+    return plan
+
+
 def substitute_string(text: str, data: Any, deadline: Deadline = UNLIMITED, *, lenient: bool = False) -> Any:
     """Substitute the variables of one string (the value keeps its type when it is the whole string)."""
     if "{{" not in text:
         return text
+    plan = _plan(text)
+    if plan is not None:
+        # one round decides unless a value brings braces of its own (then the general loop runs)
+        pieces, whole = plan
+        if whole:
+            compiled = pieces[1]
+            assert not isinstance(compiled, str)
+            value = _value(compiled[0], compiled[1], data, deadline, lenient)
+            if not isinstance(value, str) or "{{" not in value:
+                return value
+        else:
+            out = "".join(p if isinstance(p, str) else text_of(_value(p[0], p[1], data, deadline, lenient))
+                          for p in pieces)
+            if "{{" not in out:
+                return out
+    return _substitute_rounds(text, data, deadline, lenient)
+
+
+def _substitute_rounds(text: str, data: Any, deadline: Deadline, lenient: bool) -> Any:
+    """Substitute round after round, innermost variables first, until no variable is left."""
     current: Any = text
     for _ in range(_MAX_ROUNDS):
         if not isinstance(current, str):

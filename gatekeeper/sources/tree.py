@@ -48,27 +48,55 @@ class DiskTree:
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self._real = self.root.resolve()
+        self._real_str = str(self._real)
+        self._dirs: dict[str, str | None] = {"": self._real_str}  # directory -> its real path (None: outside)
+        self._kinds: dict[str, str | None] = {}  # answers of ``kind`` (a run asks for the same paths often)
+
+    def _within(self, real: str) -> bool:
+        return real == self._real_str or real.startswith(self._real_str.rstrip("/") + "/")
+
+    def _real_dir(self, norm: str) -> str | None:
+        """The real path of a directory inside the tree (memoised), or None when it resolves outside."""
+        if norm in self._dirs:
+            return self._dirs[norm]
+        parent, _, name = norm.rpartition("/")
+        base = self._real_dir(parent)
+        real = self._resolve_leaf(base, name) if base is not None else None
+        self._dirs[norm] = real
+        return real
+
+    def _resolve_leaf(self, base: str, name: str) -> str | None:
+        """``base/name`` with a symlink at ``name`` followed (``base`` is real and inside)."""
+        full = os.path.join(base, name)
+        if not os.path.islink(full):
+            return full
+        try:
+            real = os.path.realpath(full, strict=False)
+        except (OSError, ValueError):
+            return None
+        return real if self._within(real) else None
 
     def _inside(self, rel: str) -> Path | None:
         norm = clean(rel)
         if norm is None:
             return None
-        full = self.root / norm if norm else self.root
-        try:
-            real = full.resolve()
-        except (OSError, RuntimeError):
+        if not norm:
+            return self.root
+        parent, _, name = norm.rpartition("/")
+        base = self._real_dir(parent)
+        if base is None or self._resolve_leaf(base, name) is None:
             return None
-        if real != self._real and self._real not in real.parents:
-            return None
-        return full
+        return self.root / norm
 
     def kind(self, path: str) -> str | None:
+        if path in self._kinds:
+            return self._kinds[path]
         full = self._inside(path)
-        if full is None:
-            return None
-        if full.is_dir():
-            return "dir"
-        return "file" if full.is_file() else None
+        found = None
+        if full is not None:
+            found = "dir" if full.is_dir() else "file" if full.is_file() else None
+        self._kinds[path] = found
+        return found
 
     def read(self, path: str) -> bytes | None:
         full = self._inside(path)

@@ -122,7 +122,8 @@ def test_a_batch_renders_what_each_unit_renders_alone(tmp_path: Path) -> None:
         alone = []
         for unit in units:
             unit_plan = kz_render.plan(unit.path, renderer.kustomization, tree)
-            text = kz_render.run(unit_plan, tree, renderer._exe(), renderer._workdir(), 30, 1 << 20)
+            with renderer._workdir() as workdir:
+                text = kz_render.run(unit_plan, tree, renderer._exe(), workdir, 30, 1 << 20)
             assert isinstance(text, bytes)
             alone.append([obj for obj, _ in kz_render.objects(text, unit_plan, renderer.docs_of).objects])
     finally:

@@ -24,7 +24,7 @@ from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.kyverno import celeval
-from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, UNAVAILABLE, Environment, Evaluator, Result
+from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
 from gatekeeper.kyverno.values import Values
@@ -90,6 +90,7 @@ class KyvernoCheck(Check):
         self.evaluator: Evaluator | None = None
         self._digest = ""
         self._subject_list: list[Resource] | None = None
+        self._names: dict[int, tuple[str, str]] = {}  # rule -> (rule id, where it is written)
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -126,7 +127,7 @@ class KyvernoCheck(Check):
             values = load_mod.read_values(path if path.is_absolute() or ctx.options.get("kyverno_values")
                                           else base / path)
         subjects = self._subjects(ctx)
-        objects = celeval.Objects([redact(r.obj) for r in subjects])
+        objects = celeval.Objects(lambda: [redact(r.obj) for r in subjects])
         env = Environment(values=values, configmaps=load_mod.configmaps(subjects), objects=objects,
                           namespace_labels=load_mod.namespace_labels(subjects), exceptions=loaded.exceptions,
                           cluster_scoped=frozenset(CLUSTER_SCOPED), budget=float(section.get("budget", DEFAULT_BUDGET)))
@@ -165,6 +166,10 @@ class KyvernoCheck(Check):
             except ValueError:
                 continue  # a policy directory outside the scanned root holds none of its files
             prefixes.append("" if rel == "." else rel + "/")
+        # a file symlinked into a policy directory is one of its files; the loader keeps only links
+        # that resolve inside the scanned root, so with every policy directory apart from the root
+        # (neither holding the other) no link can lead into one and no file needs a look
+        links = any(r == root or r in root.parents or root in r.parents for r in self.roots)
         outside: dict[str, bool] = {}
         out = []
         for r in ctx.resources:
@@ -172,7 +177,7 @@ class KyvernoCheck(Check):
             if keep is None:
                 under = any(r.path.startswith(p) for p in prefixes)
                 keep = outside[r.path] = (not self._in_roots(ctx, r.path)
-                                          if under or (ctx.root / r.path).is_symlink() else True)
+                                          if under or (links and (ctx.root / r.path).is_symlink()) else True)
             if keep:
                 out.append(r)
         self._subject_list = out
@@ -193,8 +198,7 @@ class KyvernoCheck(Check):
         for resource in self._subjects(ctx):
             if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
                 continue
-            results = [r for r in self.evaluator.evaluate(redact(resource.obj), matching=True)
-                       if r.status in (FAIL, ERROR, UNAVAILABLE)]
+            results = self.evaluator.failures(redact(resource.obj))
             if not results:
                 continue
             values = secret_values(resource.obj)
@@ -203,8 +207,11 @@ class KyvernoCheck(Check):
 
     def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
         policy, rule = result.policy, result.rule
-        rule_id = f"kyverno/{policy.name}/{rule.name}"
-        where = f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})"
+        named = self._names.get(id(rule))
+        if named is None:
+            named = self._names[id(rule)] = (f"kyverno/{policy.name}/{rule.name}",
+                                             f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})")
+        rule_id, where = named
         message = mask(result.message, values)
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING

@@ -16,8 +16,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import batch, limits
 from gatekeeper.sources.render import helm as helm_render
 from gatekeeper.sources.render import kustomize as kz_render
+from gatekeeper.sources.render.helmmap import Values
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.units import HELM, KUSTOMIZE, Unit
@@ -49,7 +51,7 @@ class RenderCache(Protocol):
 
     def get_render(self, key: str) -> bytes | None: ...
 
-    def put_render(self, key: str, text: bytes) -> None: ...
+    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -96,10 +98,26 @@ class Renderer:
             self._docs.setdefault(doc.path, []).append(doc)
         self._kustomize: str | None = None
         self._helm: helm_render.Backend | None = None
-        self._work = tempfile.TemporaryDirectory(prefix="gatekeeper-render-")
+        self._work = tempfile.TemporaryDirectory(prefix="gatekeeper-render-", dir=limits.scratch_root())
         self._count = itertools.count()
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gatekeeper-render")
+        self._jobs: dict[str, tuple[Future[dict[str, Any]], str]] = {}  # input digest -> (job, unit in it)
+        self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
+        self._plans: dict[str, kz_render.Plan] = {}
+        self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
+
+    def attach(self, documents: list[Document], kustomizations: dict[str, kz.Kustomization]) -> None:
+        """Hand a renderer started early (on kustomization files alone) the run's parsed documents:
+        lookups start over from them, running and finished jobs are kept."""
+        self.kustomizations = dict(kustomizations)
+        self.found, self.adopted = [], []
+        self._plans = {}
+        self._docs = {}
+        for doc in documents:
+            self._docs.setdefault(doc.path, []).append(doc)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         if self._helm is not None:
             self._helm.close()
         self._work.cleanup()
@@ -147,77 +165,136 @@ class Renderer:
             if self._helm is None:
                 raise MissingRenderer(f"rendering Helm charts needs the Helm SDK or helm: {INSTALL[HELM]}")
 
-    def _workdir(self) -> Path:
+    @contextmanager
+    def _workdir(self) -> Iterator[Path]:
+        """A fresh directory for one renderer run, removed as soon as the run is done (by the
+        thread that ran it, so a thousand units' copies never pile up for one slow cleanup)."""
         path = Path(self._work.name) / f"u{next(self._count)}"  # itertools.count: safe across threads
         path.mkdir()
-        return path
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
-        h = hashlib.sha256(f"render/2\n{renderer}\n{unit.key()!r}\n".encode())
-        for path in sorted(inputs):
-            data = self.tree.read(path) or b""
-            h.update(f"{path}\0{len(data)}\0".encode())
-            h.update(data)
-        return h.hexdigest()
+        memo = (renderer, repr(unit.key()), frozenset(inputs))
+        found = self._digests.get(memo)
+        if found is None:
+            h = hashlib.sha256(f"render/2\n{renderer}\n{unit.key()!r}\n".encode())
+            for path in sorted(inputs):
+                data = self.tree.read(path) or b""
+                h.update(f"{path}\0{len(data)}\0".encode())
+                h.update(data)
+            found = self._digests[memo] = h.hexdigest()
+        return found
+
+    def _plan(self, unit: Unit) -> kz_render.Plan:
+        """A kustomize unit's plan (memoised until ``attach`` brings the run's documents)."""
+        found = self._plans.get(unit.path)
+        if found is None:
+            found = self._plans[unit.path] = kz_render.plan(unit.path, self.kustomization, self.tree)
+        return found
 
     def inputs(self, unit: Unit) -> list[str]:
         """The files a unit is rendered from (without rendering it)."""
         if unit.kind == KUSTOMIZE:
-            return sorted(kz_render.plan(unit.path, self.kustomization, self.tree).files)
+            return sorted(self._plan(unit).files)
         return sorted(set(self.tree.files_under(unit.path)) | {v.path for v in unit.values})
 
     def render(self, unit: Unit) -> Rendered:
         return self.render_many([unit])[0]
 
-    def render_many(self, units: list[Unit]) -> list[Rendered]:
-        """Render units (kustomize units with disjoint inputs share one renderer process)."""
-        results: list[Rendered] = []
-        pending: list[tuple[Rendered, kz_render.Plan, str]] = []
-        for unit in units:
-            started = time.perf_counter()
-            if unit.kind != KUSTOMIZE:
-                result = self._render_helm(unit)
-            else:
-                prepared = self._prepare_kustomize(unit)
-                result = prepared[0]
-                if prepared[1] is not None:
-                    unit_plan, key = prepared[1]
-                    cached = self.cache.get_render(key) if self.cache is not None else None
-                    if cached is not None:
-                        self._fill(result, unit_plan, cached, cached=True)
-                    elif batch.can_batch(unit_plan):
-                        pending.append((result, unit_plan, key))
-                    else:
-                        self._solo(result, unit_plan, key)
-            result.seconds += time.perf_counter() - started
-            results.append(result)
-        self._batches(pending)
-        return results
+    # -- background jobs ----------------------------------------------------------------------
+    #
+    # Renderer processes run in worker threads while the gate goes on in the main thread: the
+    # loader starts the units it can find from kustomization files and charts alone (``begin``)
+    # before it parses the other files, and ``render_many`` collects the results. A job is keyed
+    # by the digest of the unit's inputs, so a result is only ever used for exactly those inputs.
 
-    def _batches(self, pending: list[tuple[Rendered, kz_render.Plan, str]]) -> None:
-        """Render the batchable units, two renderer processes at a time (the gate waits on them)."""
-        by_root = {unit_plan.root: (result, key) for result, unit_plan, key in pending}
-        groups = batch.group([unit_plan for _, unit_plan, _ in pending])
-        exe = self._exe() if groups else ""
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            done = list(pool.map(lambda g: self._run_group(g, exe), groups))
-        for outputs in done:
-            for unit_plan, produced, seconds in outputs:
-                result, key = by_root[unit_plan.root]
+    def begin(self, units: list[Unit]) -> None:
+        """Start rendering units in the background (nothing is reported until ``render_many``).
+        A unit that cannot start here (no renderer installed, a plan with findings) is left to
+        ``render_many``, which reports it."""
+        batchable: list[tuple[kz_render.Plan, str]] = []
+        for unit in units:
+            try:
+                if unit.kind == KUSTOMIZE:
+                    prepared = self._prepare_kustomize(unit)[1]
+                    if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None:
+                        continue
+                    if batch.can_batch(prepared[0]):
+                        batchable.append(prepared)
+                    else:
+                        self._submit([prepared])
+                else:
+                    self._begin_helm(unit)
+            except MissingRenderer:
+                continue
+        for group in batch.group([p for p, _ in batchable]):
+            keys = {p.root: k for p, k in batchable}
+            self._submit([(p, keys[p.root]) for p in group.plans])
+
+    def _submit(self, prepared: list[tuple[kz_render.Plan, str]]) -> None:
+        exe = self._exe()
+        if len(prepared) == 1 and not batch.can_batch(prepared[0][0]):
+            job = self._pool.submit(self._run_solo, prepared[0][0], exe)
+        else:
+            job = self._pool.submit(self._run_group, batch.Batch([p for p, _ in prepared]), exe)
+        for unit_plan, key in prepared:
+            self._jobs[key] = (job, unit_plan.root)
+
+    def _cached_text(self, key: str) -> bytes | None:
+        if key not in self._hits and self.cache is not None:
+            text = self.cache.get_render(key)
+            if text is not None:
+                self._hits[key] = text
+        return self._hits.get(key)
+
+    def render_many(self, units: list[Unit]) -> list[Rendered]:
+        """Render units (kustomize units with disjoint inputs share one renderer process; renderer
+        processes run two at a time) and give each object its provenance."""
+        self.begin(units)
+        return [self._collect_helm(unit) if unit.kind != KUSTOMIZE else self._collect_kustomize(unit)
+                for unit in units]
+
+    def _collect_kustomize(self, unit: Unit) -> Rendered:
+        started = time.perf_counter()
+        result, prepared = self._prepare_kustomize(unit)
+        if prepared is not None:
+            unit_plan, key = prepared
+            cached = self._cached_text(key)
+            if cached is not None:
+                self._fill(result, unit_plan, cached, cached=True)
+            else:
+                if key not in self._jobs:
+                    self._submit([prepared])
+                job, root = self._jobs[key]
+                waited = time.perf_counter()
+                produced, seconds = job.result()[root]
+                started += time.perf_counter() - waited  # the wait is counted as the job's own time
                 result.seconds += seconds
                 if isinstance(produced, kz_render.Output):
                     result.findings.extend(produced.findings)
-                    continue
-                if self.cache is not None:
-                    self.cache.put_render(key, produced)
-                self._fill(result, unit_plan, produced, cached=False)
+                else:
+                    self._hits[key] = produced
+                    loaded = self._fill(result, unit_plan, produced, cached=False)
+                    if self.cache is not None and loaded is not None:
+                        self.cache.put_render(key, produced, loaded)
+        result.seconds += time.perf_counter() - started
+        return result
 
-    def _run_group(self, group: batch.Batch, exe: str
-                   ) -> list[tuple[kz_render.Plan, bytes | kz_render.Output, float]]:
+    def _run_solo(self, unit_plan: kz_render.Plan, exe: str
+                  ) -> dict[str, tuple[bytes | kz_render.Output, float]]:
+        started = time.perf_counter()
+        with self._workdir() as workdir:
+            produced = kz_render.run(unit_plan, self.tree, exe, workdir, self.timeout, self.max_output)
+        return {unit_plan.root: (produced, time.perf_counter() - started)}
+
+    def _run_group(self, group: batch.Batch, exe: str) -> dict[str, tuple[bytes | kz_render.Output, float]]:
         """One group. kustomize stops at the first unit that fails and names it: that unit is rendered
         alone (for its own error finding), the units before it (which built) run again as one batch
         and those after it as another, so a failure costs one more pass, not one per unit."""
-        out: list[tuple[kz_render.Plan, bytes | kz_render.Output, float]] = []
+        out: dict[str, tuple[bytes | kz_render.Output, float]] = {}
         queue = [list(group.plans)]
         while queue:
             plans = queue.pop(0)
@@ -225,18 +302,17 @@ class Renderer:
                 continue
             started = time.perf_counter()
             todo = batch.Batch(plans, set().union(*(p.files for p in plans)))
-            outputs, failed = batch.run_batch(todo, self.tree, exe, self._workdir(), self.timeout, self.max_output,
-                                              lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
+            with self._workdir() as workdir:
+                outputs, failed = batch.run_batch(todo, self.tree, exe, workdir, self.timeout, self.max_output,
+                                                  lambda p, t, d: kz_render.materialize(p, t, d, origins=False))
             share = (time.perf_counter() - started) / len(plans)
             if outputs is not None:
-                out.extend((p, kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share) for p in plans)
+                out.update((p.root, (kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share)) for p in plans)
                 continue
             at = next((i for i, p in enumerate(plans) if p.root == failed), None) if failed else None
-            alone = [plans[at]] if at is not None else plans
-            for unit_plan in alone:
-                started = time.perf_counter()
-                produced = kz_render.run(unit_plan, self.tree, exe, self._workdir(), self.timeout, self.max_output)
-                out.append((unit_plan, produced, share + time.perf_counter() - started))
+            for unit_plan in [plans[at]] if at is not None else plans:
+                produced, seconds = self._run_solo(unit_plan, exe)[unit_plan.root]
+                out[unit_plan.root] = (produced, share + seconds)
             if at is not None:
                 queue[:0] = [plans[:at], plans[at + 1:]]
         return out
@@ -247,63 +323,85 @@ class Renderer:
         return self._kustomize
 
     def _prepare_kustomize(self, unit: Unit) -> tuple[Rendered, tuple[kz_render.Plan, str] | None]:
-        unit_plan = kz_render.plan(unit.path, self.kustomization, self.tree)
+        unit_plan = self._plan(unit)
         result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
         if not unit_plan.renderable or not unit_plan.kustomizations:
             return result, None
         exe = self._exe()
         return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files))
 
-    def _solo(self, result: Rendered, unit_plan: kz_render.Plan, key: str) -> None:
-        started = time.perf_counter()
-        produced = kz_render.run(unit_plan, self.tree, self._exe(), self._workdir(), self.timeout,
-                                 self.max_output)
-        if isinstance(produced, kz_render.Output):
-            result.findings.extend(produced.findings)
-        else:
-            if self.cache is not None:
-                self.cache.put_render(key, produced)
-            self._fill(result, unit_plan, produced, cached=False)
-        result.seconds += time.perf_counter() - started
-
-    def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, *, cached: bool) -> None:
+    def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, *, cached: bool) -> list[Any] | None:
+        """Objects and provenance from a unit's output; returns every document loaded (None: the
+        output could not be read, and is not stored)."""
         output = kz_render.objects(text, unit_plan, self.docs_of)
         result.findings.extend(output.findings)
         result.objects = list(output.objects)
         result.rendered = output.rendered
         result.cached = cached
         result.text = text
+        return output.loaded if output.rendered else None
 
-    def _cached(self, key: str, produce: Callable[[], Any]) -> tuple[Any, bool]:  # Helm units
-        if self.cache is not None:
-            text = self.cache.get_render(key)
-            if text is not None:
-                return text, True
-        produced = produce()
-        if self.cache is not None and isinstance(produced, bytes):
-            self.cache.put_render(key, produced)
-        return produced, False
+    # -- Helm ---------------------------------------------------------------------------------
 
-    def _render_helm(self, unit: Unit) -> Rendered:
-        inputs = set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}
-        result = Rendered(unit, frozenset(inputs))
+    def _helm_inputs(self, unit: Unit) -> set[str]:
+        return set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}
+
+    def _prepare_helm(self, unit: Unit, result: Rendered | None = None
+                      ) -> tuple[helm_render.Backend, Values, str] | None:
+        """The backend, values and input digest of a Helm unit; None when it cannot be rendered
+        (its findings go to ``result``)."""
         problems = helm_render.check_chart(unit, self.tree, self.docs_of)
-        result.findings.extend(problems)
+        if result is not None:
+            result.findings.extend(problems)
         if any(f.rule in ("render-remote", "render-outside") for f in problems):
-            return result
+            return None
         self.require(HELM)
         assert self._helm is not None
-        backend = self._helm
         values = helm_render.values_of(unit, self.docs_of)
-        key = self._digest(f"helm:{backend.name}", unit, inputs)
-        produced, result.cached = self._cached(key, lambda: backend.render(
-            unit, values, self.tree, self._workdir(), self.timeout, self.max_output))
+        return self._helm, values, self._digest(f"helm:{self._helm.name}", unit, self._helm_inputs(unit))
+
+    def _begin_helm(self, unit: Unit) -> None:
+        prepared = self._prepare_helm(unit)
+        if prepared is None or prepared[2] in self._jobs or self._cached_text(prepared[2]) is not None:
+            return
+        backend, values, key = prepared
+
+        def produce() -> dict[str, tuple[bytes | helm_render.Failure, float]]:
+            started = time.perf_counter()
+            with self._workdir() as workdir:
+                produced = backend.render(unit, values, self.tree, workdir, self.timeout, self.max_output)
+            return {unit.path: (produced, time.perf_counter() - started)}
+
+        self._jobs[key] = (self._pool.submit(produce), unit.path)
+
+    def _collect_helm(self, unit: Unit) -> Rendered:
+        started = time.perf_counter()
+        result = Rendered(unit, frozenset(self._helm_inputs(unit)))
+        prepared = self._prepare_helm(unit, result)
+        if prepared is None:
+            return result
+        _, values, key = prepared
+        produced: Any = self._cached_text(key)
+        result.cached = produced is not None
+        if produced is None:
+            if key not in self._jobs:
+                self._begin_helm(unit)
+            job, name = self._jobs[key]
+            waited = time.perf_counter()
+            produced, seconds = job.result()[name]
+            started += time.perf_counter() - waited
+            result.seconds += seconds
+            if isinstance(produced, bytes):
+                if self.cache is not None:
+                    self.cache.put_render(key, produced)
+                self._hits[key] = produced
         if isinstance(produced, helm_render.Failure):
             result.findings.append(produced.finding)
-            return result
-        output = helm_render.objects(produced, unit, values, self.tree, self.docs_of)
-        result.findings.extend(output.findings)
-        result.objects = output.objects
-        result.rendered = output.rendered
-        result.text = produced
+        else:
+            output = helm_render.objects(produced, unit, values, self.tree, self.docs_of)
+            result.findings.extend(output.findings)
+            result.objects = output.objects
+            result.rendered = output.rendered
+            result.text = produced
+        result.seconds += time.perf_counter() - started
         return result

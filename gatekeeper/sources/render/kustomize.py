@@ -23,7 +23,7 @@ import yaml
 from gatekeeper.model import Document, Finding, Origin, Severity, fingerprint
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import limits
+from gatekeeper.sources.render import fastload, limits
 from gatekeeper.sources.render.provenance import (
     Contributor,
     Op,
@@ -487,6 +487,7 @@ class Output:
     findings: list[Finding] = field(default_factory=list)
     text: bytes = b""
     rendered: bool = False
+    loaded: list[Any] = field(default_factory=list)  # every document of the output, as loaded
 
 
 def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, max_output: int) -> Output | bytes:
@@ -527,21 +528,31 @@ def _origin_base(text: bytes, default: str) -> str:
     return default
 
 
+def _load_output(text: bytes) -> list[Any] | Finding:
+    """The output's objects (the fast loader, else the full parse), or the parse's first finding."""
+    try:
+        fast = fastload.load(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        fast = None
+    if fast is not None:
+        return fast
+    parsed = parse(SourceFile("(kustomize output)", text))
+    return parsed.findings[0] if parsed.findings else [doc.obj for doc in parsed.documents]
+
+
 def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
     """Parse kustomize's output and give each object its provenance."""
     root = unit_plan.kustomizations[-1]
-    parsed = parse(SourceFile(f"{unit_plan.root or '.'} (kustomize output)", text))
-    out = Output(text=text, rendered=True)
-    if parsed.findings:
-        first = parsed.findings[0]
+    loaded = _load_output(text)
+    if isinstance(loaded, Finding):
         return Output(findings=[render_finding(root.path, 1, "render-error", f"kustomize output of "
-                                               f"{unit_plan.root or '.'} cannot be read: {first.message}")])
+                                               f"{unit_plan.root or '.'} cannot be read: {loaded.message}")])
+    out = Output(text=text, rendered=True, loaded=loaded)
     keep = keeps_origins(root)
     origin_base = _origin_base(text, unit_plan.root)
     patches = patches_of(unit_plan, docs_of)
     transforms = transforms_of(unit_plan)
-    for doc in parsed.documents:
-        obj = doc.obj
+    for obj in loaded:
         if not isinstance(obj, dict):
             continue
         origin = take_origin(obj, keep)

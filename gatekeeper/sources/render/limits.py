@@ -30,6 +30,16 @@ class Outcome:
     limit: str | None = None
 
 
+def scratch_root() -> str | None:
+    """Where renderer work directories go: a memory file system when the machine has one
+    (``/dev/shm``; copying a thousand units' inputs in and out of a disk costs more than
+    rendering them), else the default temporary directory."""
+    shm = "/dev/shm"
+    if "TMPDIR" not in os.environ and os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return None
+
+
 def sandbox_env(home: Path) -> dict[str, str]:
     """The environment a renderer sees: nothing of the user's but PATH and the locale."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
@@ -44,8 +54,20 @@ def sandbox_env(home: Path) -> dict[str, str]:
         "GIT_ALLOW_PROTOCOL": "none", "KUSTOMIZE_PLUGIN_HOME": str(plugins),
         "HELM_CACHE_HOME": str(home / "helm-cache"), "HELM_CONFIG_HOME": str(home / "helm-config"),
         "HELM_DATA_HOME": str(home / "helm-data"), "HELM_PLUGINS": str(plugins),
+        "GOGC": "400",  # the Go renderers collect garbage less often: a fifth less CPU on a batch of overlays
     })
     return env
+
+
+def _shell() -> str | None:
+    """``/bin/sh``, which sets the output cap (``ulimit -f``) before it execs the renderer.
+
+    Setting the cap in the child through ``preexec_fn`` makes Python fork the whole gate, page
+    tables and all, instead of spawning: with the parsed tree of a large repository in memory that
+    is over 0.1 s per renderer process, during which the interpreter stops. The shell counts in
+    512- or 1024-byte blocks depending on the shell, so the cap is between one and two times the
+    limit; the size check after the run holds the limit exactly."""
+    return "/bin/sh" if os.access("/bin/sh", os.X_OK) else None
 
 
 def _limit_output(max_output: int) -> None:  # pragma: no cover - runs in the child
@@ -57,11 +79,19 @@ def run(argv: Sequence[str], cwd: Path, env: dict[str, str], *, timeout: float =
     """Run a renderer with its stdout in a size-capped file and a wall-clock limit (the whole
     process group is killed on timeout)."""
     out_path = cwd.parent / f".out-{os.getpid()}-{id(argv)}"
+    shell = _shell()
     with open(out_path, "wb") as out:
         try:
-            proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
-                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                    start_new_session=True, preexec_fn=lambda: _limit_output(max_output))
+            if shell is not None:  # the cap set by the shell: the gate's process is not forked (see _shell)
+                blocks = str(max_output // 512 + 1)
+                proc = subprocess.Popen([shell, "-c", 'ulimit -f "$0" && exec "$@"', blocks, *argv], cwd=cwd,
+                                        env=env, stdout=out, stderr=subprocess.PIPE,
+                                        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                        start_new_session=True)
+            else:
+                proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE,
+                                        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                        start_new_session=True, preexec_fn=lambda: _limit_output(max_output))
         except OSError as exc:
             return Outcome(127, b"", f"cannot start {argv[0]}: {exc.strerror or exc}")
         try:

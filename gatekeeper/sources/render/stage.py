@@ -20,10 +20,12 @@ from typing import Any
 
 from gatekeeper.model import Document, Finding, Resource
 from gatekeeper.sources import kustomize as kz
+from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
-from gatekeeper.sources.units import Unit, discover
+from gatekeeper.sources.units import CHART_FILE, Unit, discover
+from gatekeeper.sources.yamlload import parse
 
 MODES = ("auto", "none")
 
@@ -41,9 +43,37 @@ class Outcome:
     adopted_files: int = 0  # input files read from the tree because the run had not collected them
 
 
+def start(files: Iterable[SourceFile], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
+          configured: Iterable[dict[str, Any]] = (), cache: RenderCache | None = None,
+          focus: set[str] | None = None) -> Renderer | None:
+    """Start rendering before the run's files are parsed, so renderer processes work while the gate
+    parses: the units found from kustomization files and chart directories alone (or the given
+    ``units``) begin in the background. :func:`apply` takes the renderer over and uses a result
+    only for exactly the inputs it was rendered from; anything it finds later renders then."""
+    if mode == "none":
+        return None
+    docs: list[Document] = []
+    for source in files:
+        if kz.is_kustomization_file(source.path) or source.path.rpartition("/")[2] == CHART_FILE:
+            docs.extend(parse(source).documents)
+    kusts = kz.find(docs, tree.kind)
+    if units is None:
+        units = discover(docs, tree.kind, kusts, configured)[0]
+    renderer = Renderer(tree, docs, kusts, cache)
+    try:
+        if focus is not None:
+            units = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
+        renderer.begin(units)
+    except Exception:
+        renderer.close()
+        raise
+    return renderer
+
+
 def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
           configured: Iterable[dict[str, Any]] = (), cache: RenderCache | None = None,
-          published: frozenset[str] = frozenset(), focus: set[str] | None = None) -> Outcome:
+          published: frozenset[str] = frozenset(), focus: set[str] | None = None,
+          early: Renderer | None = None) -> Outcome:
     """Run the stage over parsed documents (changed in place); see the module doc.
 
     ``units`` replaces discovery (the sync step's paths): then the units' input files the run did
@@ -51,7 +81,18 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
     them). ``published`` are files published as they are, so they are always whole objects.
     With ``focus`` (a git mode's changed paths) only units with an input among them are rendered:
     the others' hooks do not run, and their files serve as context as they are written.
+    ``early`` is the renderer :func:`start` returned (closed here in every case).
     """
+    try:
+        return _apply(documents, tree, mode, units, configured, cache, published, focus, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] | None,
+           configured: Iterable[dict[str, Any]], cache: RenderCache | None, published: frozenset[str],
+           focus: set[str] | None, early: Renderer | None) -> Outcome:
     adopt = units is not None
     out = Outcome()
     kusts = kz.find(documents, tree.kind)
@@ -68,7 +109,11 @@ def apply(documents: list[Document], tree: Tree, *, mode: str = "auto", units: l
         out.notes.append(f"{len(units)} deployment unit(s) not rendered (--render none): their files are "
                          "checked as files")
         return out
-    renderer = Renderer(tree, documents, kusts, cache)
+    if early is not None:
+        renderer = early
+        renderer.attach(documents, kusts)
+    else:
+        renderer = Renderer(tree, documents, kusts, cache)
     try:
         if focus is not None:
             chosen = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
