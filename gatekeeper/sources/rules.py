@@ -52,6 +52,12 @@ RENDER_RULES: tuple[Rule, ...] = (
          "Vendor the base or chart into the repository, or waive the rule where the remote source is trusted.",
          bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\n",
          good_example="resources:\n  - ../../base\n"),
+    Rule("render-unapplied", "render", _W, "A unit input the GitOps agent applies is not applied by the gate.",
+         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer, Argo CD "
+         "values from another source of a multi-source Application, Argo CD helm.values beside valuesObject).",
+         "Check that part by other means (render it into the repository), or waive the rule.",
+         bad_example="spec:\n  postRenderers:\n    - kustomize:\n        patches: [...]\n",
+         good_example="spec:\n  values:\n    replicaCount: 2\n"),
     Rule("render-outside", "render", _E, "A unit references a path outside the repository.",
          "Renders see the repository only; a GitOps agent refuses such paths as well.",
          "Keep every base, patch and chart inside the repository.",

@@ -19,8 +19,10 @@ from gatekeeper.sources import kustomize
 from gatekeeper.sources.render.provenance import as_map
 
 KUSTOMIZE, HELM = "kustomize", "helm"
+MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
 CHART_FILE = "Chart.yaml"
 RULE_REMOTE = "render-remote"
+RULE_UNAPPLIED = "render-unapplied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,16 @@ class ValuesSource:
     field: FieldPath = ()  # where the values sit in that file's document (() for a values file)
     doc_index: int = 0
     text: bool = False  # the values are a YAML string at ``field`` (Argo CD ``values``, a ConfigMap key)
-    target: str = ""  # Flux ``targetPath``: the values go under this dotted path
+    target: str = ""  # Flux ``targetPath``: the string at ``field`` is set there with Helm's ``--set`` rules
+    how: str = MERGE  # merge (a values map) | set | set-string | set-file (Argo CD parameters, --set rules)
+    release: bool = False  # Flux: composed over the release's own values, then over the chart's values files
+    file: str = ""  # set-file: the repository file whose content is the value
+    encoded: bool = False  # the string at ``field`` is base64 (a Secret's ``data``)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The repository files this layer reads."""
+        return (self.path, self.file) if self.file else (self.path,)
 
 
 @dataclass(slots=True)
@@ -41,8 +52,7 @@ class Unit:
 
     kind: str  # kustomize | helm
     path: str  # root-relative directory ('' for the root)
-    values: list[ValuesSource] = field(default_factory=list)
-    set_values: list[tuple[str, Any]] = field(default_factory=list)  # Argo CD helm.parameters
+    values: list[ValuesSource] = field(default_factory=list)  # in the order the agent applies them
     release: str | None = None
     namespace: str | None = None
     kube_version: str | None = None
@@ -50,11 +60,15 @@ class Unit:
     name: str = ""
 
     def key(self) -> tuple[Any, ...]:
-        return (self.kind, self.path, tuple(self.values), tuple((k, repr(v)) for k, v in self.set_values),
-                self.release, self.namespace, self.kube_version)
+        return (self.kind, self.path, tuple(self.values), self.release, self.namespace, self.kube_version)
 
     def display(self) -> str:
         return self.name or self.path or "."
+
+    def value_files(self) -> set[str]:
+        """Every repository file the unit's values read (values files, the documents holding inline
+        values or parameters, ``--set-file`` files)."""
+        return {path for source in self.values for path in source.files}
 
 
 def _remote_finding(doc: Document, path: FieldPath, message: str) -> Finding:
@@ -176,29 +190,76 @@ class Discovery:
             self.at_path(path, how)
             return
         unit = Unit(HELM, path, values=self._default_values(path), namespace=namespace)
-        files = helm.get("valueFiles")
-        for i, name in enumerate(files if isinstance(files, list) else []):
-            if not isinstance(name, str) or name.startswith("$"):
-                continue
-            vpath, out = kustomize.resolve(path, name)
-            if not out and self.kind_of(vpath) == "file" and ValuesSource(vpath) not in unit.values:
-                unit.values.append(ValuesSource(vpath))
-            elif not out:
-                self.findings.append(_missing_values(doc, (*where, "helm", "valueFiles", i), name))
-        if isinstance(helm.get("values"), str):
-            unit.values.append(ValuesSource(doc.path, (*where, "helm", "values"), doc.index, text=True))
-        if isinstance(helm.get("valuesObject"), dict):
-            unit.values.append(ValuesSource(doc.path, (*where, "helm", "valuesObject"), doc.index))
-        params = helm.get("parameters")
-        for param in params if isinstance(params, list) else []:
-            if isinstance(param, dict) and isinstance(param.get("name"), str):
-                unit.set_values.append((param["name"], param.get("value")))
+        self._argo_values(doc, helm, (*where, "helm"), unit)
         release = helm.get("releaseName")
         meta = obj.get("metadata")
         unit.release = release if isinstance(release, str) else (
             meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None)
         unit.name = f"{path or '.'} ({how})"
         self.add(unit, how)
+
+    def _argo_values(self, doc: Document, helm: dict[str, Any], where: FieldPath, unit: Unit) -> None:
+        """Argo CD's values in the order ``helm template`` applies them: ``valueFiles``, then
+        ``valuesObject`` (or, without it, ``values``), then ``parameters`` as ``--set`` (``--set-string``
+        with ``forceString``) and ``fileParameters`` as ``--set-file``. What cannot be applied is a finding."""
+        files = helm.get("valueFiles")
+        ignore_missing = helm.get("ignoreMissingValueFiles") is True
+        for i, name in enumerate(files if isinstance(files, list) else []):
+            if not isinstance(name, str):
+                continue
+            at = (*where, "valueFiles", i)
+            if name.startswith("$"):
+                self.findings.append(_unapplied(doc, at, f"values {name!r} come from another source of the "
+                                                "Application; the chart is rendered without them"))
+                continue
+            if "://" in name:
+                self.findings.append(_remote_finding(doc, at, f"values {name!r} are fetched from a URL; the chart "
+                                                     "is rendered without them"))
+                continue
+            vpath, out = _resolve_argo(unit.path, name)
+            if out:
+                self.findings.append(_outside(doc, at, name))
+            elif self.kind_of(vpath) == "file":
+                if ValuesSource(vpath) not in unit.values:
+                    unit.values.append(ValuesSource(vpath))
+            elif not ignore_missing:
+                self.findings.append(_missing_values(doc, at, name))
+        if isinstance(helm.get("valuesObject"), dict):
+            unit.values.append(ValuesSource(doc.path, (*where, "valuesObject"), doc.index))
+            if isinstance(helm.get("values"), str) and helm["values"].strip():
+                self.findings.append(_unapplied(doc, (*where, "values"), "Argo CD ignores helm.values when "
+                                                "helm.valuesObject is set; so does the gate"))
+        elif isinstance(helm.get("values"), str):
+            unit.values.append(ValuesSource(doc.path, (*where, "values"), doc.index, text=True))
+        params: dict[str, ValuesSource] = {}  # Argo CD keys them by name: the last one wins
+        listed = helm.get("parameters")
+        for i, param in enumerate(listed if isinstance(listed, list) else []):
+            if not isinstance(param, dict) or not isinstance(param.get("name"), str):
+                continue
+            value = param.get("value", "")
+            if value is not None and not isinstance(value, str):
+                self.findings.append(_bad_parameter(doc, (*where, "parameters", i, "value"),
+                                                    f"parameter {param['name']!r} has a {type(value).__name__} "
+                                                    "value; Argo CD takes strings only (quote it)"))
+                continue
+            how = SET_STRING if param.get("forceString") is True else SET
+            params[param["name"]] = ValuesSource(doc.path, (*where, "parameters", i), doc.index, how=how)
+        unit.values.extend(params.values())
+        listed = helm.get("fileParameters")
+        for i, param in enumerate(listed if isinstance(listed, list) else []):
+            if not isinstance(param, dict) or not isinstance(param.get("name"), str) \
+                    or not isinstance(param.get("path"), str):
+                continue
+            at = (*where, "fileParameters", i, "path")
+            raw = param["path"]
+            fpath, out = _resolve_argo(unit.path, raw)
+            if out:
+                self.findings.append(_outside(doc, at, raw))
+            elif self.kind_of(fpath) != "file":
+                self.findings.append(_missing_values(doc, at, raw))
+            else:
+                unit.values.append(ValuesSource(doc.path, (*where, "fileParameters", i), doc.index, how=SET_FILE,
+                                                file=fpath))
 
     def _helm_release(self, doc: Document, obj: dict[str, Any], base: FieldPath) -> None:
         spec = obj.get("spec")
@@ -232,24 +293,35 @@ class Discovery:
         files = chart_spec.get("valuesFiles")
         for i, vname in enumerate(files if isinstance(files, list) else []):
             if isinstance(vname, str):
+                at = (*base, "spec", "chart", "spec", "valuesFiles", i)
                 vpath, out = kustomize.resolve("", vname.lstrip("/"))
-                if not out and self.kind_of(vpath) == "file":
+                if out:
+                    self.findings.append(_outside(doc, at, vname))
+                elif self.kind_of(vpath) == "file":
                     unit.values.append(ValuesSource(vpath))
-                elif not out:
-                    self.findings.append(_missing_values(doc, (*base, "spec", "chart", "spec", "valuesFiles", i),
-                                                         vname))
+                else:
+                    self.findings.append(_missing_values(doc, at, vname))
+        own = meta.get("namespace")  # valuesFrom objects live beside the HelmRelease, not in targetNamespace
         values_from = spec.get("valuesFrom")
         for i, ref in enumerate(values_from if isinstance(values_from, list) else []):
-            self._values_from(doc, ref, (*base, "spec", "valuesFrom", i), unit)
+            self._values_from(doc, ref, (*base, "spec", "valuesFrom", i), unit, own if isinstance(own, str) else None)
         if isinstance(spec.get("values"), dict):
-            unit.values.append(ValuesSource(doc.path, (*base, "spec", "values"), doc.index))
+            unit.values.append(ValuesSource(doc.path, (*base, "spec", "values"), doc.index, release=True))
+        if spec.get("postRenderers"):
+            self.findings.append(_unapplied(doc, (*base, "spec", "postRenderers"), "post-renderers change the "
+                                            "chart's output after rendering; the gate checks the output without "
+                                            "them"))
         release = spec.get("releaseName") or meta.get("name")
         unit.release = release if isinstance(release, str) else None
         unit.name = f"{path or '.'} ({how})"
         self.add(unit, how)
 
-    def _values_from(self, doc: Document, ref: Any, where: FieldPath, unit: Unit) -> None:
-        if not isinstance(ref, dict) or ref.get("kind") not in ("ConfigMap", "Secret"):
+    def _values_from(self, doc: Document, ref: Any, where: FieldPath, unit: Unit, namespace: str | None) -> None:
+        if not isinstance(ref, dict):
+            return
+        if ref.get("kind") not in ("ConfigMap", "Secret"):
+            self.findings.append(_bad_parameter(doc, (*where, "kind"), f"valuesFrom kind {ref.get('kind')!r} is "
+                                                "not ConfigMap or Secret; Flux cannot read it"))
             return
         key = ref["valuesKey"] if isinstance(ref.get("valuesKey"), str) else "values.yaml"
         target = ref["targetPath"] if isinstance(ref.get("targetPath"), str) else ""
@@ -257,14 +329,16 @@ class Discovery:
             for res in other.resources or other.held:
                 if res.kind != ref["kind"] or res.name != ref.get("name") or res.api_version != "v1":
                     continue
-                if unit.namespace and res.namespace and res.namespace != unit.namespace:
+                if namespace and res.namespace and res.namespace != namespace:
                     continue
-                section = "data" if res.kind == "ConfigMap" else "stringData"
-                data = res.obj.get(section)
-                if isinstance(data, dict) and isinstance(data.get(key), str):
-                    unit.values.append(ValuesSource(other.path, (*res.base, section, key), other.index,
-                                                    text=True, target=target))
-                    return
+                sections = ("data",) if res.kind == "ConfigMap" else ("stringData", "data")
+                for section in sections:
+                    data = res.obj.get(section)
+                    if isinstance(data, dict) and isinstance(data.get(key), str):
+                        unit.values.append(ValuesSource(other.path, (*res.base, section, key), other.index,
+                                                        text=True, target=target, release=True,
+                                                        encoded=section == "data" and res.kind == "Secret"))
+                        return
         if not ref.get("optional"):
             self.findings.append(_missing_values(doc, where, f"{ref['kind']} {ref.get('name')}"))
 
@@ -285,6 +359,37 @@ class Discovery:
             if kind == HELM and (entry.get("values") or entry.get("releaseName") or entry.get("namespace")):
                 unit.name = f"{path or '.'} (.gatekeeper.yaml render entry)"
             self.add(unit, ".gatekeeper.yaml render entry")
+
+
+def _resolve_argo(app_path: str, name: str) -> tuple[str, bool]:
+    """An Argo CD values or file parameter path: relative to the source path, absolute from the repository root."""
+    return kustomize.resolve("", name.lstrip("/")) if name.startswith("/") else kustomize.resolve(app_path, name)
+
+
+def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
+    line, column = doc.locate(where)
+    fpath = format_field(where)
+    return Finding(check="render", rule=RULE_UNAPPLIED, severity=Severity.WARNING, message=message, path=doc.path,
+                   line=line, column=column, field=fpath,
+                   hint="check that part of the rendered state by other means, or waive the rule",
+                   fingerprint=fingerprint(RULE_UNAPPLIED, None, doc.path, fpath, message))
+
+
+def _outside(doc: Document, where: FieldPath, name: str) -> Finding:
+    line, column = doc.locate(where)
+    fpath = format_field(where)
+    message = f"{name!r} resolves outside the repository; the chart is rendered without it"
+    return Finding(check="render", rule="render-outside", severity=Severity.ERROR, message=message, path=doc.path,
+                   line=line, column=column, field=fpath, hint="keep values files inside the repository",
+                   fingerprint=fingerprint("render-outside", None, doc.path, fpath, message))
+
+
+def _bad_parameter(doc: Document, where: FieldPath, message: str) -> Finding:
+    line, column = doc.locate(where)
+    fpath = format_field(where)
+    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
+                   line=line, column=column, field=fpath, hint="fix the value at this line",
+                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
 
 
 def _missing_values(doc: Document, where: FieldPath, name: str) -> Finding:

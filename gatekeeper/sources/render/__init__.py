@@ -199,7 +199,7 @@ class Renderer:
         """The files a unit is rendered from (without rendering it)."""
         if unit.kind == KUSTOMIZE:
             return sorted(self._plan(unit).files)
-        return sorted(set(self.tree.files_under(unit.path)) | {v.path for v in unit.values})
+        return sorted(self._helm_inputs(unit))
 
     def render(self, unit: Unit) -> Rendered:
         return self.render_many([unit])[0]
@@ -344,7 +344,7 @@ class Renderer:
     # -- Helm ---------------------------------------------------------------------------------
 
     def _helm_inputs(self, unit: Unit) -> set[str]:
-        return set(self.tree.files_under(unit.path)) | {v.path for v in unit.values}
+        return set(self.tree.files_under(unit.path)) | unit.value_files()
 
     def _prepare_helm(self, unit: Unit, result: Rendered | None = None
                       ) -> tuple[helm_render.Backend, Values, str] | None:
@@ -357,7 +357,9 @@ class Renderer:
             return None
         self.require(HELM)
         assert self._helm is not None
-        values = helm_render.values_of(unit, self.docs_of)
+        values = helm_render.values_of(unit, self.docs_of, self.tree.read)
+        if result is not None:
+            result.findings.extend(values.findings)
         return self._helm, values, self._digest(f"helm:{self._helm.name}", unit, self._helm_inputs(unit))
 
     def _begin_helm(self, unit: Unit) -> None:

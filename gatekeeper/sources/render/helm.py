@@ -8,25 +8,28 @@ dependencies are not vendored under ``charts/`` cannot be rendered offline (``re
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import json
 import os
 import re
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from gatekeeper.model import Document, Finding, Severity
+from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import limits
+from gatekeeper.sources.render import limits, strvals
 from gatekeeper.sources.render.helmmap import TemplateIndex, Values, ValuesLayer
 from gatekeeper.sources.render.kustomize import render_finding
-from gatekeeper.sources.render.provenance import ShiftedPositions
+from gatekeeper.sources.render.provenance import HOLE, ShiftedPositions
 from gatekeeper.sources.tree import Tree
-from gatekeeper.sources.units import Unit
+from gatekeeper.sources.units import MERGE, SET, SET_FILE, SET_STRING, Unit, ValuesSource
 from gatekeeper.sources.yamlload import parse
 
 DocsOf = Callable[[str], list[Document]]
@@ -185,57 +188,230 @@ def check_chart(unit: Unit, tree: Tree, docs_of: DocsOf) -> list[Finding]:
     return out
 
 
-def _layer(unit: Unit, source: Any, docs_of: DocsOf) -> ValuesLayer | None:
-    docs = docs_of(source.path)
-    if source.field == () and not source.text:
-        if not docs or not isinstance(docs[0].obj, dict):
+_PHASE = {MERGE: 0, SET: 1, SET_STRING: 2, SET_FILE: 3}  # helm: values files, --set, --set-string, --set-file
+
+
+class _Leaf:
+    """A value a ``--set`` layer sets (so the list items it leaves alone can be told apart)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _unwrap(node: Any) -> Any:
+    if isinstance(node, _Leaf):
+        return node.value
+    if isinstance(node, dict):
+        return {k: _unwrap(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [HOLE if v is None else _unwrap(v) for v in node]
+    return node
+
+
+class _Composer:
+    """Applies a unit's values layers in order, as the agent has Helm do, recording each layer for
+    provenance and a finding for each layer that cannot be applied."""
+
+    def __init__(self, unit: Unit, docs_of: DocsOf, read: Callable[[str], bytes | None]) -> None:
+        self.unit = unit
+        self.docs_of = docs_of
+        self.read = read
+        self.user: dict[str, Any] = {}  # Helm's user values (Argo CD: all; Flux: the chart's values files)
+        self.release: dict[str, Any] | None = None  # Flux: valuesFrom and spec.values, composed from {}
+        self.layers: list[ValuesLayer] = []
+        self.findings: list[Finding] = []
+        self.default = f"{unit.path}/values.yaml" if unit.path else "values.yaml"
+
+    def apply(self, source: ValuesSource) -> None:
+        if source.how != MERGE or source.target:
+            self._strvals(source)
+        elif source.field == ():
+            self._file(source)
+        else:
+            self._inline(source)
+
+    def result(self) -> dict[str, Any]:
+        return _merge(self.user, self.release) if self.release is not None else self.user
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _doc(self, source: ValuesSource) -> tuple[Document, Any] | None:
+        doc = next((d for d in self.docs_of(source.path) if d.index == source.doc_index), None)
+        if doc is None:
             return None
-        return ValuesLayer(source.path, docs[0], (), docs[0].obj, "values")
-    doc = next((d for d in docs if d.index == source.doc_index), None)
-    if doc is None:
-        return None
-    value: Any = doc.obj
-    for part in source.field:
-        value = value.get(part) if isinstance(value, dict) else (
-            value[part] if isinstance(value, list) and isinstance(part, int) and part < len(value) else None)
-    if source.text:
+        value: Any = doc.obj
+        for part in source.field:
+            value = value.get(part) if isinstance(value, dict) else (
+                value[part] if isinstance(value, list) and isinstance(part, int) and part < len(value) else None)
+        return doc, value
+
+    def _fail(self, path: str, line: int, column: int, message: str) -> None:
+        self.findings.append(render_finding(path, line, "render-error", f"{message}; Helm refuses it, so the agent "
+                                            f"cannot render {self.unit.display()} (checked without it)",
+                                            hint="fix the values at this line", column=column))
+
+    def _merge_layer(self, source: ValuesSource, layer: ValuesLayer) -> None:
+        self.layers.append(layer)
+        if source.path == self.default and not source.field:
+            return  # the chart's own values.yaml: Helm reads it itself
+        if source.release:
+            self.release = _merge(self.release or {}, layer.obj)
+        else:
+            self.user = _merge(self.user, layer.obj)
+
+    # -- values maps ------------------------------------------------------------------------------
+
+    def _file(self, source: ValuesSource) -> None:
+        docs = self.docs_of(source.path)
+        if docs and isinstance(docs[0].obj, dict):
+            self._merge_layer(source, ValuesLayer(source.path, docs[0], (), docs[0].obj))
+            return
+        if docs and docs[0].obj is not None:
+            line, column = docs[0].line, 1
+            self._fail(source.path, line, column, f"values file {source.path} is a {type(docs[0].obj).__name__}, "
+                       "not a map")
+            return
+        raw = self.read(source.path)
+        if raw is None:
+            self._fail(_chart_file(self.unit), 1, 1, f"values file {source.path} cannot be read")
+            return
+        parsed = parse(SourceFile(source.path, raw))
+        problem = next((f for f in parsed.findings if f.rule != "duplicate-key"), None)
+        if problem is not None:  # an empty or comment-only file is no values, as for Helm
+            self._fail(source.path, problem.line, problem.column,
+                       f"values file {source.path} cannot be parsed ({problem.message})")
+
+    def _inline(self, source: ValuesSource) -> None:
+        found = self._doc(source)
+        if found is None:
+            return
+        doc, value = found
+        if not source.text:
+            if isinstance(value, dict):
+                self._merge_layer(source, ValuesLayer(source.path, doc, source.field, value))
+            return
+        line, column = doc.locate(source.field)
         if not isinstance(value, str):
+            return
+        text = self._decoded(source, value, line, column)
+        if text is None:
+            return
+        if source.encoded:  # base64 text: its lines are not the file's; everything locates at the key
+            parsed = parse(SourceFile(source.path, text.encode("utf-8")))
+            shift = None
+        else:
+            lines = doc.text.splitlines()
+            first = lines[line] if line < len(lines) else ""
+            indent = len(first) - len(first.lstrip(" "))
+            parsed = parse(SourceFile(source.path, text.encode("utf-8")))
+            shift = (line, indent)
+        last = max(1, len(text.splitlines()))  # an error at the end of the text is on its last line
+        for finding in parsed.findings:
+            at = (min(finding.line, last) + shift[0], finding.column + shift[1]) if shift else (line, column)
+            if finding.rule == "duplicate-key":
+                self.findings.append(replace(finding, line=at[0], column=at[1], fingerprint=fingerprint(
+                    "duplicate-key", None, source.path, f"{at[0]}:{at[1]}", finding.message)))
+            else:
+                self._fail(source.path, at[0], at[1], f"inline values cannot be parsed ({finding.message})")
+                return
+        inner = parsed.documents[0] if parsed.documents else None
+        if inner is None or inner.obj is None:
+            return  # empty values
+        if not isinstance(inner.obj, dict):
+            self._fail(source.path, line, column, f"inline values are a {type(inner.obj).__name__}, not a map")
+            return
+        if shift is None:
+            layer = ValuesLayer(source.path, doc, source.field, inner.obj, at=source.field)
+        else:
+            shifted = Document(source.path, doc.index, inner.obj, inner.line + line,
+                               ShiftedPositions(inner.positions, line, shift[1]), text=doc.text)
+            layer = ValuesLayer(source.path, shifted, (), inner.obj)
+        self._merge_layer(source, layer)
+
+    def _decoded(self, source: ValuesSource, value: str, line: int, column: int) -> str | None:
+        if not source.encoded:
+            return value
+        try:
+            return base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            self._fail(source.path, line, column, "the Secret value is not base64 of UTF-8 text")
             return None
-        offset = doc.locate(source.field)[0]
-        lines = doc.text.splitlines()
-        first = lines[offset] if offset < len(lines) else ""
-        indent = len(first) - len(first.lstrip(" "))
-        parsed = parse(SourceFile(source.path, value.encode("utf-8")))
-        if parsed.findings or not parsed.documents or not isinstance(parsed.documents[0].obj, dict):
-            return None
-        inner = parsed.documents[0]
-        shifted = Document(source.path, doc.index, inner.obj, inner.line + offset,
-                           ShiftedPositions(inner.positions, offset, indent), text=doc.text)
-        obj: Any = inner.obj
-        layer = ValuesLayer(source.path, shifted, (), obj, "values")
-    elif isinstance(value, dict):
-        layer = ValuesLayer(source.path, doc, source.field, value, "values")
-    else:
-        return None
-    if source.target:
-        for part in reversed(source.target.split(".")):
-            layer.obj = {part: layer.obj}
-            layer.nested = (part, *layer.nested)
-    return layer
+
+    # -- --set layers -----------------------------------------------------------------------------
+
+    def _strvals(self, source: ValuesSource) -> None:
+        found = self._doc(source)
+        if found is None:
+            return
+        doc, value = found
+        line, column = doc.locate(source.field)
+        reader: strvals.Reader | None = None
+        if source.target:  # Flux valuesFrom targetPath: the key's text, set with --set rules
+            if not isinstance(value, str):
+                return
+            text = self._decoded(source, value, line, column)
+            if text is None:
+                return
+            at: FieldPath = source.field
+
+            def run(dest: dict[str, Any], wrap: bool) -> None:
+                strvals.flux_target(source.target, text, dest, wrap=_Leaf if wrap else None)
+            what = f"targetPath {source.target}"
+        else:
+            param = value if isinstance(value, dict) else {}
+            name = str(param.get("name", ""))
+            if source.how == SET_FILE:
+                data = self.read(source.file)
+                try:
+                    content = data.decode("utf-8") if data is not None else None
+                except UnicodeDecodeError:
+                    content = None
+                if content is None:
+                    self._fail(source.path, line, column, f"file parameter {name}: {source.file} is not UTF-8 text")
+                    return
+                at = (*source.field, "path")
+                set_line = strvals.argocd_line(name, source.file)
+
+                def reader(_text: str, text: str = content) -> Any:
+                    return text  # --set-file: the file's content, whatever the path's text
+            else:
+                raw = param.get("value")
+                at = (*source.field, "value") if "value" in param else source.field
+                set_line = strvals.argocd_line(name, raw if isinstance(raw, str) else "")
+
+            def run(dest: dict[str, Any], wrap: bool) -> None:
+                base = reader or (lambda t: strvals.typed(t, source.how == SET_STRING))
+                strvals.parse_into(set_line, dest, reader=(lambda t: _Leaf(base(t))) if wrap else base)
+            what = f"parameter {name}"
+        target = self.release if source.release else self.user
+        trial = copy.deepcopy(target if target is not None else {})
+        try:
+            run(trial, False)
+            shown: dict[str, Any] = {}
+            run(shown, True)
+        except strvals.StrvalsError as exc:
+            at_line, at_column = doc.locate(at)
+            self._fail(source.path, at_line, at_column, f"{what}: {exc}")
+            return
+        if source.release:
+            self.release = trial
+        else:
+            self.user = trial
+        role = "parameter" if not source.target else "values"
+        self.layers.append(ValuesLayer(source.path, doc, source.field, _unwrap(shown), role, at=at))
 
 
-def values_of(unit: Unit, docs_of: DocsOf) -> Values:
-    """The values a unit renders with: layers in order (chart defaults first), merged as Helm does."""
-    layers = [layer for layer in (_layer(unit, s, docs_of) for s in unit.values) if layer is not None]
-    merged: dict[str, Any] = {}
-    default = f"{unit.path}/values.yaml" if unit.path else "values.yaml"
-    for layer in layers:
-        if layer.path == default and not layer.field:
-            continue  # the chart's own values.yaml: Helm reads it itself
-        merged = _merge(merged, layer.obj)
-    for name, value in unit.set_values:
-        _set_path(merged, name, value)
-    return Values(layers, merged, unit.release or "release", unit.namespace or "default")
+def values_of(unit: Unit, docs_of: DocsOf, read: Callable[[str], bytes | None] = lambda _p: None) -> Values:
+    """The values a unit renders with: layers in the order Helm applies them (chart defaults first,
+    values files and inline values merged, then ``--set`` layers), and a finding for each layer that
+    cannot be applied (never dropped silently)."""
+    composer = _Composer(unit, docs_of, read)
+    for source in sorted(unit.values, key=lambda s: _PHASE.get(s.how, 0)):
+        composer.apply(source)
+    return Values(composer.layers, composer.result(), unit.release or "release", unit.namespace or "default",
+                  composer.findings)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -246,18 +422,6 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = [p for p in re.split(r"(?<!\\)\.", dotted) if p]
-    node = values
-    for part in parts[:-1]:
-        nxt = node.get(part)
-        if not isinstance(nxt, dict):
-            nxt = node[part] = {}
-        node = nxt
-    if parts:
-        node[parts[-1]] = value
 
 
 # -- output ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.model import Document, FieldPath, Origin, PositionIndex
+from gatekeeper.model import Document, FieldPath, Finding, Origin, PositionIndex
 from gatekeeper.sources.render.provenance import existing_prefix
 
 _VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][\w-]*)+)")
@@ -33,7 +33,7 @@ class ValuesLayer:
     field: FieldPath
     obj: Any
     role: str = "values"
-    nested: tuple[str, ...] = ()  # a Flux targetPath: the layer's values sit under this path
+    at: FieldPath | None = None  # every value of the layer is written at this field (a --set parameter)
 
 
 @dataclass(slots=True)
@@ -44,6 +44,7 @@ class Values:
     merged: dict[str, Any] = field(default_factory=dict)
     release: str = "release"
     namespace: str = "default"
+    findings: list[Finding] = field(default_factory=list)  # layers that could not be applied, duplicate keys
 
     def locate(self, path: Sequence[str | int]) -> tuple[Origin, Any, bool, int] | None:
         """The last layer that sets ``path`` (origin, its value, complete, column); else the deepest
@@ -51,12 +52,10 @@ class Values:
         best: tuple[int, Origin, Any, int] | None = None
         for layer in reversed(self.layers):
             rel = list(path)
-            if layer.nested:
-                if tuple(rel[:len(layer.nested)]) != layer.nested:
-                    continue
-                rel = rel[len(layer.nested):]
             written, value = existing_prefix(rel, layer.obj)
-            line, column = layer.doc.locate((*layer.field, *written))
+            if not written:
+                continue
+            line, column = layer.doc.locate(layer.at if layer.at is not None else (*layer.field, *written))
             origin = Origin(layer.path, line, layer.role)
             if len(written) == len(rel):
                 return origin, value, True, column

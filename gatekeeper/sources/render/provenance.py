@@ -150,11 +150,13 @@ def existing_prefix(path: Sequence[str | int], obj: Any) -> tuple[list[str | int
 
 
 _MISSING = object()
+HOLE = object()  # a list item a layer does not set (``--set a[2]=x`` leaves items 0 and 1 as they were)
 
 
 def _child(node: Any, part: str | int) -> Any:
     if isinstance(part, int):
-        return node[part] if isinstance(node, list) and 0 <= part < len(node) else _MISSING
+        found = node[part] if isinstance(node, list) and 0 <= part < len(node) else _MISSING
+        return _MISSING if found is HOLE else found
     return node[part] if isinstance(node, dict) and part in node else _MISSING
 
 
