@@ -1,5 +1,6 @@
 """Waivers a change writes into objects: every ``gatekeeper.io/ignore`` annotation that is new or
-wider than at the base is reported (``config-weakened``), as waivers added to the configuration are.
+wider than at the base is reported (``config-weakened``), as waivers added to the configuration are;
+so are entries a change adds to the secrets baseline, which accepts findings the same way.
 
 An annotation waiver is written next to the object it waives, so a change can add a privileged
 Pod together with the annotation that waives it. The comparison is on the text of the changed
@@ -11,6 +12,7 @@ waiver), that waives the same rules or more. The rest are new or widened.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -113,3 +115,31 @@ def describe(annotation: Annotation) -> str:
     wild = " (every rule)" if annotation.rules & ALL_RULES else ""
     lacks = f" with {annotation.lifetime}" if annotation.lifetime else ""
     return f"adds the waiver annotation {IGNORE}: {rules}{wild}{lacks}"
+
+
+def baseline_added(changed: Iterable[Change], base_tree: Tree, head_tree: Tree, names: set[str]
+                   ) -> list[tuple[str, int, str]]:
+    """(path, line, what) for each secrets baseline file among ``changed`` that accepts findings the
+    base's version did not: a baseline is a list of waivers, so new entries are waivers too."""
+    out = []
+    for change in changed:
+        if change.deleted or change.path not in names:
+            continue
+        head = head_tree.read(change.path) or b""
+        added = sorted(_fingerprints(head) - _fingerprints(base_tree.read(change.old_path or change.path) or b""))
+        if not added:
+            continue
+        text = head.decode("utf-8", "replace")
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if any(fp in row for fp in added)), 1)
+        out.append((change.path, line, f"adds {len(added)} accepted finding(s) to the baseline {change.path}"))
+    return out
+
+
+def _fingerprints(data: bytes) -> set[str]:
+    try:
+        value = json.loads(data) if data.strip() else {}
+    except ValueError:
+        return set()  # an unreadable baseline fails the run on its own
+    items = value.get("findings") if isinstance(value, dict) else None
+    return {i["fingerprint"] for i in items if isinstance(i, dict) and isinstance(i.get("fingerprint"), str)} \
+        if isinstance(items, list) else set()

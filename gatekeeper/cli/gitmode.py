@@ -18,6 +18,7 @@ import click
 
 from gatekeeper import config as config_mod
 from gatekeeper import config_change, policy_change, scope, waiver_change
+from gatekeeper.baseline import BASELINE_NAME
 from gatekeeper.checks import catalogue
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.context_cache import ContextCache
@@ -250,12 +251,25 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
         found.append(config_change.finding(severity, change.path, change.line, 1, "", change.what,
                                            f"this change {change.what}: it is judged by the policies it "
                                            "edits, not by the base's"))
+    baselines = {BASELINE_NAME, *(p for p in (_baseline_path(c) for c in (base, run.config)) if p)}
+    for path, line, what in waiver_change.baseline_added(selection.changes, base_tree, head_tree, baselines):
+        found.append(config_change.finding(severity, path, line, 1, "", what,
+                                           f"this change {what}: findings accepted by the same change"))
     for added in waiver_change.added(selection.changes, base_tree, head_tree):
         what = waiver_change.describe(added)
         found.append(config_change.finding(severity, added.path, added.line, added.column, added.field, what,
                                            f"this change {what}: a waiver new since the base waives the "
                                            "findings of the same change"))
     return found
+
+
+def _baseline_path(config: config_mod.Config) -> str | None:
+    """The root-relative secrets baseline a configuration names (None: the default)."""
+    raw = config.checks.get("secrets", {}).get("baseline")
+    if not isinstance(raw, str) or raw.startswith("/"):
+        return None
+    norm = os.path.normpath(raw).replace(os.sep, "/")
+    return None if norm.startswith("..") else norm
 
 
 def github_environment(report: Report, specs: list[OutputSpec]) -> None:

@@ -229,3 +229,28 @@ def test_a_moved_waiver_is_not_new_but_a_widened_one_is(repo: Repo) -> None:
     code, report = _check(repo)
     assert _weakened(report) == [("apps/moved.yaml", 7, "metadata.annotations['gatekeeper.io/ignore']", "error")]
     assert code == 1
+
+
+SECRET = """
+apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: shop}
+stringData:
+  password: "Zq8#vL2!pW9@xR4$tK7&"
+"""
+
+
+def test_entries_the_change_adds_to_the_secrets_baseline_are_an_error(repo: Repo) -> None:
+    repo.write("apps/a.yaml", GOOD_CM.format(name="a"))
+    repo.commit("base")
+    repo.write("apps/secret.yaml", SECRET)
+    code, _ = run_cli("secrets", "baseline", "-o", str(repo.path / ".gatekeeper-baseline.json"), str(repo.path))
+    assert code == 0
+    repo.commit("head accepts its own credential")
+    code, report = _check(repo)
+    baselined = [f for f in report["findings"] if f["rule"].startswith("secret-")]
+    assert baselined and all(f["baseline"] for f in baselined)
+    assert _weakened(report) == [(".gatekeeper-baseline.json", 6, "", "error")]
+    message = next(f["message"] for f in report["findings"] if f["rule"] == "config-weakened")
+    assert "adds 1 accepted finding(s) to the baseline .gatekeeper-baseline.json" in message
+    assert code == 1
