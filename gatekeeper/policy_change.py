@@ -31,6 +31,7 @@ from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.yamlload import parse
 
 DEFAULT_DIRS = ("policy", "policies")
+POLICY_SUFFIXES = (".rego", ".yaml", ".yml", ".json")  # what the policy loaders read from a policy directory
 _PACKAGE = re.compile(rb"^\s*package\s+([\w.]+)", re.MULTILINE)
 _EXCEPTION = re.compile(r"^\s*exception\b")
 # apiVersion groups and kinds of policy objects the gate evaluates
@@ -84,7 +85,8 @@ def changes(changed: Iterable[Change], base: Config, head: Config, base_tree: Tr
         old_path = change.old_path or change.path
         before = None if change.status in ("A", "C") else base_tree.read(old_path)
         after = None if change.deleted else head_tree.read(change.path)
-        in_place = any(_inside(p, dirs) or p in files for p in {old_path, change.path})
+        in_place = any((_inside(p, dirs) and p.endswith(POLICY_SUFFIXES)) or p in files
+                       for p in {old_path, change.path})
         if before is None:
             if after is None or not change.path.endswith(".rego") or not in_place:
                 continue
@@ -98,7 +100,8 @@ def changes(changed: Iterable[Change], base: Config, head: Config, base_tree: Tr
             continue
         # a policy object found by its content is read wherever it lies; a file of a policy directory
         # is read only there
-        still = not in_place or _inside(change.path, dirs) or change.path in files
+        still = not in_place or (_inside(change.path, dirs) and change.path.endswith(POLICY_SUFFIXES)) \
+            or change.path in files
         found = _modified(change, before, after, still)
         if found is not None:
             out.append(found)

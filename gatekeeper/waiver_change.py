@@ -47,7 +47,7 @@ class Annotation:
 
 def written(path: str, data: bytes) -> list[Annotation]:
     """Every ignore annotation written in a file's text (an unreadable value waives every rule)."""
-    if len(data) > MAX_BYTES or b"gatekeeper.io/ignore" not in data:
+    if len(data) > MAX_BYTES or b"gatekeeper.io/ignore" not in data or not _deployable(path):
         return []
     text = data.decode("utf-8", "replace")
     fields = _fields(path, data)
@@ -60,6 +60,13 @@ def written(path: str, data: bytes) -> list[Annotation]:
             field, lifetime = fields.get(number, ("", ""))
             out.append(Annotation(path, number, match.start() + 1, rules, field, lifetime))
     return out
+
+
+def _deployable(path: str) -> bool:
+    """Files whose text can reach an object: manifests, kustomize inputs, Helm values and templates
+    (not documentation that shows an annotation)."""
+    low = path.lower()
+    return low.endswith((".yaml", ".yml", ".json", ".tpl")) or "/templates/" in f"/{low}"
 
 
 def _fields(path: str, data: bytes) -> dict[int, tuple[str, str]]:

@@ -101,6 +101,9 @@ def test_stricter_configuration_and_new_policies_say_nothing(repo: Repo) -> None
     repo.write(".gatekeeper.yaml", "version: 1\nkubernetes_version: '1.30'\n"
                                    "checks: {policy: {namespaces: [main, extra]}}\n")
     repo.write("policies/extra.rego", 'package extra\nimport rego.v1\ndeny contains msg if { false; msg := "x" }\n')
+    # documentation is neither a policy nor a waiver, whatever it shows
+    repo.write("policies/README.md", "How to add a policy\n")
+    repo.write("docs/waivers.md", 'metadata:\n  annotations:\n    gatekeeper.io/ignore: "*"\n')
     repo.commit("head")
     code, report = _check(repo)
     assert _weakened(report) == [] and code == 0
