@@ -156,7 +156,9 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     """
     run.files = selection.files
     run.tree = selection.tree
-    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes if c.deleted} | {
+    # every changed path, not only the manifests the include globs match: a changed chart template or
+    # _helpers.tpl changes what its unit renders (and is searched for credentials as text)
+    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes} | {
         c.old_path for c in selection.changes if c.old_path}
     run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
     run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
@@ -177,10 +179,12 @@ def needs_base(report: Report, selection: Selection, new_only: bool) -> bool:
 def settle(report: Report, selection: Selection, existing: set[str], new_only: bool) -> list[str]:
     """Apply the scope and --new-only to a head report, given the base's fingerprints; returns notes."""
     notes = []
-    inside = [f for f in report.findings if f.path in selection.report_paths]
+    # changed files: the manifests in scope, and any other changed file a check read (chart templates)
+    touched = selection.report_paths | {c.path for c in selection.changes if not c.deleted}
+    inside = [f for f in report.findings if f.path in touched]
     caused: list[Finding] = []
     if selection.scope == "changed":
-        caused = [f for f in report.findings if f.path not in selection.report_paths
+        caused = [f for f in report.findings if f.path not in touched
                   and f.fingerprint and f.fingerprint not in existing]
         if caused:
             notes.append(f"{len(caused)} finding(s) in unchanged files are caused by this change "
@@ -195,6 +199,6 @@ def settle(report: Report, selection: Selection, existing: set[str], new_only: b
         inside = kept
     report.findings = sorted(inside + caused, key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     if selection.scope == "changed":
-        shown = selection.report_paths | {f.path for f in caused}
+        shown = touched | {f.path for f in caused}
         report.subjects = [s for s in report.subjects if s[0] in shown]
     return notes
