@@ -79,6 +79,7 @@ KEYS: dict[str, tuple[How, Any, str]] = {
     "checks.secrets.baseline": (How.CHANGED, None, "the secrets baseline file"),
     "checks.kyverno.values": (How.CHANGED, None, "the Kyverno values file"),
     "checks.kyverno.budget": (How.CHANGED, None, "the Kyverno evaluation budget"),
+    "checks.kyverno.exception_namespaces": (How.ADDED, None, "honours Kyverno PolicyExceptions in {value!r}"),
     "checks.admission.paths": (How.CHANGED, None, "the admission policy directories"),
     "checks.policy.paths": (How.CHANGED, None, "the policy directories"),
     "checks.policy.namespaces": (How.REMOVED, ["main"], "stops evaluating policy packages {value!r}"),
