@@ -126,7 +126,7 @@ def test_deletions_locate_at_the_patch_line(tmp_path: Path) -> None:
               securityContext:
                 $patch: delete
         """})
-    code, report = run_json(str(tmp_path))
+    _, report = run_json(str(tmp_path))
     found = [f for f in report["findings"] if f["rule"] == "run-as-non-root"]
     assert found and {(f["path"], f["line"]) for f in found} == {("overlay/p.yaml", 8)}
 
