@@ -15,6 +15,12 @@ from typing import Any, Protocol
 
 from gatekeeper.model import Rule
 
+# Marks a settings key whose value (a string or a list of strings) names files or directories: the
+# configuration loader keeps every such path inside the configuration file's directory (no absolute
+# path, no '..' out of it, no symlink out of it), so a change to .gatekeeper.yaml cannot make a check
+# read a file elsewhere on the machine (a registry credential, a kubeconfig) into a report.
+REPOSITORY_PATH = "x-gatekeeper-path"
+
 # The settings section a check gets when it declares none: it can only be switched off.
 DEFAULT_SECTION: Mapping[str, Any] = MappingProxyType({
     "type": "object", "additionalProperties": False, "properties": {"enabled": {"type": "boolean"}}})

@@ -9,12 +9,15 @@ names the key and its line, never a silent default.
 
 from __future__ import annotations
 
+import math
+import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.catalogue import Catalogue
+from gatekeeper.catalogue import REPOSITORY_PATH, Catalogue
 from gatekeeper.model import Severity
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.yamlload import parse
@@ -24,6 +27,7 @@ CONFIG_VERSION = 1
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
 
 SEVERITY_ENUM = ["error", "warning", "info"]
+NOT_BLANK = r"\S"  # a text that says something (not empty, not only spaces)
 
 
 class ConfigError(Exception):
@@ -46,8 +50,8 @@ def _waiver_schema() -> dict[str, Any]:
                     "name": {"type": "string", "description": "Object name (glob)."},
                 },
             },
-            "reason": {"type": "string", "minLength": 1, "description": "Why the finding is acceptable."},
-            "owner": {"type": "string", "description": "Who answers for the waiver."},
+            "reason": {"type": "string", "pattern": NOT_BLANK, "description": "Why the finding is acceptable."},
+            "owner": {"type": "string", "pattern": NOT_BLANK, "description": "Who answers for the waiver."},
             "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$",
                         "description": "Last day (YYYY-MM-DD) the waiver applies."},
         },
@@ -60,10 +64,10 @@ def _render_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "required": ["path"],
         "properties": {
-            "path": {"type": "string", "minLength": 1,
+            "path": {"type": "string", "minLength": 1, REPOSITORY_PATH: True,
                      "description": "Directory of the kustomization or chart, relative to the repository root."},
             "kind": {"enum": ["kustomize", "helm"], "description": "Renderer (default: from the directory)."},
-            "values": {"type": "array", "items": {"type": "string"},
+            "values": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                        "description": "Helm values files, relative to the repository root, in order."},
             "releaseName": {"type": "string", "description": "Helm release name (default: release)."},
             "namespace": {"type": "string", "description": "Helm release namespace (default: default)."},
@@ -184,7 +188,9 @@ def load(path: Path | None, catalogue: Catalogue) -> Config:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    return load_bytes(data, path, catalogue)
+    cfg = load_bytes(data, path, catalogue)
+    _confine_on_disk(cfg, path, catalogue)
+    return cfg
 
 
 def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
@@ -200,6 +206,7 @@ def load_bytes(data: bytes, path: Path, catalogue: Catalogue) -> Config:
     doc = parsed.documents[0]
     raw = doc.obj if doc.obj is not None else {}
     _validate(raw, path, doc, catalogue)
+    _confine(raw, path, doc, catalogue)
     try:
         max_file_size = parse_size(raw.get("max_file_size", 5 * 1024 * 1024))
     except ConfigError as exc:
@@ -228,9 +235,9 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
         raise ConfigError(f"{path}: the configuration must be a mapping of keys")
     validator = jsonschema.Draft202012Validator(config_schema(catalogue))
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
-    if not errors:
+    lines = [f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: must be a finite number" for loc in _non_finite(raw, [])]
+    if not errors and not lines:
         return
-    lines = []
     for err in errors[:10]:
         loc = list(err.absolute_path)
         if err.validator == "additionalProperties":
@@ -246,6 +253,70 @@ def _validate(raw: Any, path: Path, doc: Any, catalogue: Catalogue) -> None:
     raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
+def _non_finite(value: Any, loc: list[Any]) -> Iterator[list[Any]]:
+    """Key paths of every infinite or NaN number (YAML ``.inf``, ``.nan``), wherever it sits: a limit
+    of ``.inf`` is no limit and ``.nan`` compares false with everything, both passing any range check."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, [*loc, key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, [*loc, i])
+
+
+def path_values(raw: Any, catalogue: Catalogue) -> Iterator[tuple[list[Any], str]]:
+    """(key path, value) of every path a configuration names: the values of each key the schema
+    marks as a repository path (``REPOSITORY_PATH``), wherever it sits."""
+    yield from _marked(config_schema(catalogue), raw, [])
+
+
+def _marked(schema: Any, value: Any, loc: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    if not isinstance(schema, dict):
+        return
+    if schema.get(REPOSITORY_PATH):
+        if isinstance(value, str):
+            yield loc, value
+        elif isinstance(value, list):
+            yield from (([*loc, i], v) for i, v in enumerate(value) if isinstance(v, str))
+        return
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            yield from _marked(properties.get(key, extra), item, [*loc, key])
+    elif isinstance(value, list):
+        yield from (item for i, v in enumerate(value) for item in _marked(schema.get("items"), v, [*loc, i]))
+
+
+def _confine(raw: dict[str, Any], path: Path, doc: Any, catalogue: Catalogue) -> None:
+    """Every configured path is relative and stays inside the configuration's directory (the
+    repository): a configuration is part of the change under review, and a path to anywhere would
+    let it feed any file of the machine to a policy that prints it."""
+    for loc, value in path_values(raw, catalogue):
+        text = value.replace("\\", "/")
+        if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or text.startswith("~"):
+            why = "is an absolute path"
+        elif posixpath.normpath(text) == ".." or posixpath.normpath(text).startswith("../"):
+            why = "leaves the repository ('..')"
+        else:
+            continue
+        raise ConfigError(f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: {why}; paths in the configuration "
+                          "stay inside the repository (a command-line option can name a path elsewhere)")
+
+
+def _confine_on_disk(cfg: Config, path: Path, catalogue: Catalogue) -> None:
+    """No configured path reaches outside the configuration's directory through a symlink."""
+    base = path.parent.resolve()
+    for loc, value in path_values(cfg.raw, catalogue):
+        real = (base / value).resolve()
+        if real != base and base not in real.parents:
+            doc = parse(SourceFile(path.name, path.read_bytes())).documents[0]
+            raise ConfigError(f"{path}:{doc.locate(loc)[0]}: {_dotted(loc)}: leaves the repository through a "
+                              "symlink; paths in the configuration stay inside the repository (a command-line "
+                              "option can name a path elsewhere)")
+
+
 def _message(err: Any) -> str:
     """What is wrong with a value, from the schema alone: never the value (a salt, a token)."""
     kind, want = err.validator, err.validator_value
@@ -258,7 +329,7 @@ def _message(err: Any) -> str:
     said = {
         "minLength": f"must be at least {want} characters long",
         "maxLength": f"must be at most {want} characters long",
-        "pattern": f"must match {want}",
+        "pattern": "must not be blank" if want == NOT_BLANK else f"must match {want}",
         "minimum": f"must be at least {want}", "maximum": f"must be at most {want}",
         "minItems": f"needs at least {want} item(s)", "maxItems": f"takes at most {want} item(s)",
         "const": f"must be {want!r}",

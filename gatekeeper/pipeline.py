@@ -23,7 +23,7 @@ from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_che
 from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import classify
+from gatekeeper.sources import classify, texts
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
@@ -76,6 +76,7 @@ class Loaded:
     notes: list[str]
     render: stage.Outcome | None = None
     classes: dict[str, classify.Classification] = field(default_factory=dict)
+    texts: list[SourceFile] = field(default_factory=list)  # committed files no parser reads (sources/texts)
 
 
 def load(run: Run) -> Loaded:
@@ -104,6 +105,9 @@ def load(run: Run) -> Loaded:
             _parse_all(run, files, findings, documents, resources)
             if walker is not None and skipped:
                 files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
+            unread = texts.unparsed(tree, documents, (d.path for d in documents), skipped, run.config.exclude,
+                                    run.config.max_file_size)
+            _report_changed_texts(run, unread)
         classes = classify.classify(documents, (f.path for f in files))
         resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     except BaseException:
@@ -118,7 +122,7 @@ def load(run: Run) -> Loaded:
     documents.extend(outcome.documents)
     resources = [r for doc in documents for r in doc.resources]
     return Loaded(len(files) + refused + outcome.adopted_files, documents, resources, findings, notes, outcome,
-                  classes)
+                  classes, unread)
 
 
 @contextmanager
@@ -160,6 +164,18 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             run.progress(i + 1, total)
 
 
+def _report_changed_texts(run: Run, unread: list[SourceFile]) -> None:
+    """Git modes: a changed file read as text (a chart's ``_helpers.tpl``) is reported like a changed
+    manifest, although the include globs that choose the changed manifests do not match it."""
+    changed = {t.path for t in unread if run.render_focus is not None and t.path in run.render_focus}
+    if not changed:
+        return
+    if run.report_paths is not None:
+        run.report_paths = run.report_paths | changed
+    if run.hook_paths is not None:
+        run.hook_paths = run.hook_paths | changed
+
+
 def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[Finding],
                    documents: list[Document], resources: list[Resource], notes: list[str]) -> list[SourceFile]:
     """Files with an upper-case extension (``x.YAML``): Argo CD (``^.*\\.(yaml|yml|json)$``) and Flux
@@ -171,7 +187,8 @@ def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[
     rest = [rel for rel in skipped if rel not in named]
     if rest:
         shown = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
-        notes.append(f"{len(rest)} file(s) with an upper-case extension were not checked ({shown}): Argo CD "
+        notes.append(f"{len(rest)} file(s) with an upper-case extension were not checked as manifests, only "
+                     f"searched for credentials as text ({shown}): Argo CD "
                      "reads .yaml/.yml/.json and Flux .yaml/.yml, both case-sensitively, so neither deploys them "
                      "(files a kustomization names are read by kustomize and were checked); rename them, or add "
                      "them to include")
@@ -264,7 +281,7 @@ def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | No
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
                   report_paths=run.report_paths, classes=loaded.classes,
-                  detected=detected if detected is not None else set())
+                  detected=detected if detected is not None else set(), texts=loaded.texts)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)

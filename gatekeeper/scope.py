@@ -156,7 +156,9 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     """
     run.files = selection.files
     run.tree = selection.tree
-    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes if c.deleted} | {
+    # every changed path, not only the manifests the include globs match: a changed chart template or
+    # _helpers.tpl changes what its unit renders (and is searched for credentials as text)
+    run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes} | {
         c.old_path for c in selection.changes if c.old_path}
     run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
     run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
@@ -174,19 +176,24 @@ def affected_units(run: Run, selection: Selection) -> set[str]:
     return {r.unit.display() for r in outcome.rendered if r.inputs & touched}
 
 
-def _in_scope(finding: Finding, selection: Selection, units: set[str]) -> bool:
-    """A finding reported whatever the base had: in a reported file, or (``--scope all``) rendered
-    by a unit with an input among them (the pre-commit hook's files: a staged values file makes the
-    template line's finding; a staged base, the overlay patch's)."""
-    return finding.path in selection.report_paths or (selection.scope == "all" and bool(units.intersection(
-        finding.units)))
+def _touched(selection: Selection) -> set[str]:
+    """Changed files: the manifests in scope, and any other changed file a check read (chart templates)."""
+    return selection.report_paths | {c.path for c in selection.changes if not c.deleted}
+
+
+def _in_scope(finding: Finding, selection: Selection, units: set[str], touched: set[str]) -> bool:
+    """A finding reported whatever the base had: in a reported or changed file, or (``--scope all``)
+    rendered by a unit with an input among the reported files (the pre-commit hook's files: a staged
+    values file makes the template line's finding; a staged base, the overlay patch's)."""
+    return finding.path in touched or (selection.scope == "all" and bool(units.intersection(finding.units)))
 
 
 def needs_base(report: Report, selection: Selection, new_only: bool, units: set[str] | None = None) -> bool:
     """True when settling the report needs the findings at the base."""
     if selection.base_rev is None:
         return False
-    return new_only or any(not _in_scope(f, selection, units or set()) for f in report.findings)
+    touched = _touched(selection)
+    return new_only or any(not _in_scope(f, selection, units or set(), touched) for f in report.findings)
 
 
 def settle(report: Report, selection: Selection, existing: set[str], new_only: bool,
@@ -194,12 +201,12 @@ def settle(report: Report, selection: Selection, existing: set[str], new_only: b
     """Apply the scope and --new-only to a head report, given the base's fingerprints and the units
     the reported files feed; returns notes."""
     notes = []
-    units = units or set()
-    inside = [f for f in report.findings if _in_scope(f, selection, units)]
-    caused = [f for f in report.findings if not _in_scope(f, selection, units)
+    units, touched = units or set(), _touched(selection)
+    inside = [f for f in report.findings if _in_scope(f, selection, units, touched)]
+    caused = [f for f in report.findings if not _in_scope(f, selection, units, touched)
               and f.fingerprint and f.fingerprint not in existing]  # no base: everything is new
     if caused:
-        notes.append(f"{len(caused)} finding(s) in other files are caused by this change "
+        notes.append(f"{len(caused)} finding(s) in unchanged files are caused by this change "
                      "(cross-object rules, rendered units) and are reported too")
     if new_only:
         kept = [f for f in inside if not f.fingerprint or f.fingerprint not in existing]
@@ -208,6 +215,6 @@ def settle(report: Report, selection: Selection, existing: set[str], new_only: b
                          "are hidden")
         inside = kept
     report.findings = sorted(inside + caused, key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
-    shown = selection.report_paths | {f.path for f in report.findings}
+    shown = touched | {f.path for f in report.findings}
     report.subjects = [s for s in report.subjects if s[0] in shown]
     return notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,8 +13,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from gatekeeper.cli import cli
+
+# Every hypothesis test draws the same examples on every run (CI and locally): a failure is reproducible
+# and never intermittent. ``HYPOTHESIS_PROFILE=explore`` draws fresh examples (a deep run before a release).
+settings.register_profile("fixed", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"
@@ -41,7 +49,6 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
 def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str]:
     """Run the CLI in-process (CliRunner); returns (exit code, stdout)."""
     runner = CliRunner()
-    import os
     old = os.getcwd()
     try:
         if cwd is not None:

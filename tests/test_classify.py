@@ -293,9 +293,9 @@ def test_upper_case_extensions_are_noted_unless_a_kustomization_names_them(write
     assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [("app/deploy.YAML", 4, "schema-type")]
     assert report["summary"]["files"] == 2 and code == 1
     [note] = [n for n in report["notes"] if "upper-case extension" in n]
-    assert note.startswith("2 file(s) with an upper-case extension were not checked (app/stray.YML, "
-                           "other/Legacy.Yaml): Argo CD reads .yaml/.yml/.json and Flux .yaml/.yml, both "
-                           "case-sensitively")
+    assert note.startswith("2 file(s) with an upper-case extension were not checked as manifests, only searched "
+                           "for credentials as text (app/stray.YML, other/Legacy.Yaml): Argo CD reads "
+                           ".yaml/.yml/.json and Flux .yaml/.yml, both case-sensitively")
 
 
 def test_a_conventional_tool_name_holding_kubernetes_objects_is_a_manifest(write: Write, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, fingerprint, format_field
 from gatekeeper.sources.classify import Classification, FileClass
+from gatekeeper.sources.files import SourceFile
 
 
 @dataclass(slots=True)
@@ -37,6 +38,9 @@ class Context:
     # Secret values checks detected: the pipeline masks them wherever a report would show them
     # (a name, a field path, another check's message). Only ever added to, never rendered.
     detected: set[str] = field(default_factory=set)
+    # Committed files no parser reads (Helm chart templates, helpers and files/, upper-case YAML
+    # extensions): checks that read text (secrets) scan them at their own lines.
+    texts: list[SourceFile] = field(default_factory=list)
 
     def allows(self, check: str, path: str) -> bool:
         """Whether ``check`` reads the file at ``path`` (lock files and tool configs get only some checks)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -23,6 +24,21 @@ class GateError(click.ClickException):
 
     exit_code = 2
 SEVERITIES = click.Choice(["error", "warning", "info"], case_sensitive=False)
+
+
+class PositiveSeconds(click.FloatRange):
+    """A finite number of seconds above 0 (``inf`` is no limit, ``nan`` fails every comparison)."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail("must be a finite number of seconds", param, ctx)
+        return seconds
 
 
 def run_options(func: F) -> F:
@@ -71,7 +87,7 @@ def limit_options() -> list[Callable[[F], F]]:
     return [
         click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0),
                      help="Worker processes that evaluate policies [default: the machine's cores]."),
-        click.option("--policy-timeout", "policy_timeout", type=click.FloatRange(min=0, min_open=True),
+        click.option("--policy-timeout", "policy_timeout", type=PositiveSeconds(),
                      help="Seconds one policy evaluation may take before the run fails (exit 2) [default: 10]."),
         click.option("--policy-memory", "policy_memory", type=click.IntRange(min=64),
                      help="MiB a policy evaluation worker may allocate before the run fails (exit 2) "

@@ -8,6 +8,8 @@ the closing line points at the full report.
 
 from __future__ import annotations
 
+import re
+
 from gatekeeper.model import Finding, Report, Severity
 from gatekeeper.report import RenderOptions
 from gatekeeper.report.sanitize import clean, show_path
@@ -16,15 +18,31 @@ MAX_CHARS = 60_000  # under GitHub's 65,536-character limit for comments (and 1 
 MAX_SUMMARY_ROWS = 25
 MAX_CELL = 300
 MAX_NOTES = 20
+# What GitHub turns into a notification or a cross-reference in a comment: an @user/@org/team mention
+# (an @ not preceded by a word character) and an issue reference (#123, owner/repo#123, GH-123). A word
+# joiner after the @ or # (invisible) keeps the text readable and inert.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+_ISSUE = re.compile(r"#(?=[0-9])|(?<![A-Za-z0-9_])(GH-)(?=[0-9])", re.IGNORECASE)
+INERT = "\u2060"
 _ICONS = {Severity.ERROR: "🔴 error", Severity.WARNING: "🟡 warning", Severity.INFO: "🔵 info"}
 
 
 def cell(text: str) -> str:
-    """Escape text for one Markdown table cell (pipes, HTML, newlines, backticks)."""
+    """Escape text for one Markdown table cell (pipes, HTML, newlines, backticks; mentions and issue
+    references made inert)."""
     out = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
            .replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
            .replace("[", "\\[").replace("]", "\\]"))
-    return " ".join(clean(out).split())
+    return " ".join(inert(clean(out)).split())
+
+
+def inert(text: str) -> str:
+    """``text`` with every @mention and issue reference broken by an invisible word joiner."""
+    if "@" in text:
+        text = _MENTION.sub("@" + INERT, text)
+    if "#" in text or "-" in text:
+        text = _ISSUE.sub(lambda m: m.group() + INERT, text)
+    return text
 
 
 def code_cell(text: str) -> str:

@@ -182,7 +182,14 @@ def repo_url(git: Git, request: SyncRequest) -> str:
 
 
 def _strip_userinfo(url: str) -> str:
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", url)
+    """``url`` without credentials: everything between ``scheme://`` and the last ``@`` (a password
+    may hold an unescaped ``/`` or ``@``; an ``@`` in a remote's path is rare, and dropping a piece of
+    the path leaks nothing), and without a query or fragment (``?token=...``)."""
+    scheme = re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", url)
+    if scheme is None:
+        return url  # scp-like ``user@host:path`` carries no password
+    rest = re.split(r"[?#]", url[scheme.end():], maxsplit=1)[0]
+    return scheme.group() + rest.rpartition("@")[2]
 
 
 def dry_commit(git: Git, sha: str) -> DryCommit:

@@ -34,7 +34,7 @@ def test_added_capabilities_beyond_the_allow_list(tmp_path: Path) -> None:
     report = run(tmp_path / "a", {"w.yaml": text})
     added = sorted((f.field, f.message) for f in of_rule(report, "added-capabilities"))
     base = "spec.template.spec.containers[0].securityContext.capabilities.add"
-    assert added == [(f"{base}[1]", "container 'web' adds capability CHOWN, which is not in the allowed set"),
+    assert added == [(f"{base}[1]", "container 'web' adds capability CAP_CHOWN, which is not in the allowed set"),
                      (f"{base}[3]", "container 'web' adds capability SETUID, which is not in the allowed set")]
     assert [f.field for f in of_rule(report, "dangerous-capabilities")] == [f"{base}[2]"]  # not both rules
     allowed = {"added-capabilities": {"options": {"allowed": ["NET_BIND_SERVICE", "CHOWN", "SETUID"]}}}

@@ -105,8 +105,8 @@ def test_ephemeral_containers_are_checked(tmp_path: Path) -> None:
     [latest] = of_rule(report, "image-latest")
     assert latest.line == line_of(text, "image: busybox:latest") and "ephemeral container" in latest.message
     caps = of_rule(report, "dangerous-capabilities")
-    assert sorted(f.message for f in caps) == ["ephemeral container 'shell' adds capability NET_ADMIN",
-                                              "ephemeral container 'shell' adds capability SYS_PTRACE"]
+    assert sorted(f.message for f in caps) == ["ephemeral container 'shell' adds capability CAP_SYS_PTRACE",
+                                              "ephemeral container 'shell' adds capability NET_ADMIN"]
     assert {f.line for f in caps} == {line_of(text, "add: [")}
     assert len({f.fingerprint for f in caps}) == 2
     # ephemeral containers take no resources and no probes

@@ -136,6 +136,24 @@ def test_markdown_escapes_cells_and_stays_under_the_cap() -> None:
     assert "not listed here to keep the summary under GitHub's size limit" in capped
 
 
+def test_markdown_makes_mentions_and_issue_references_from_manifests_inert(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '@github/security-team', namespace: shop}\ndata: {a: b}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: '@github/security-team', namespace: shop}\n"
+        "data: {a: b}\n")
+    code, out = run_cli("check", str(tmp_path), "--format", "markdown")
+    assert code == 1, out
+    row = next(line for line in out.splitlines() if "`cm.yaml:8`" in line)
+    assert f"ConfigMap/shop/@{md.INERT}github/security-team" in row, row
+    assert "/@github" not in out
+    text = md.render_text(Report(findings=[finding(
+        3, message="ping @octocat, @org/team, see #12, org/repo#34 and gh-56; mail a@b.io; img@sha256 x#y")]))
+    row = next(line for line in text.splitlines() if line.startswith("| 🔴"))
+    j = md.INERT
+    assert (f"ping @{j}octocat, @{j}org/team, see #{j}12, org/repo#{j}34 and gh-{j}56; mail a@b.io; img@sha256 x#y"
+            in row), row
+
+
 def test_junit_a_suite_per_check_a_case_per_resource(repo: Repo) -> None:
     repo.write("good.yaml", BAD_CM.format(name="legacy").replace("  labelz: {}\n", ""))
     repo.write("bad.yaml", BAD_CM.format(name='"bad<&>\\x07"'))

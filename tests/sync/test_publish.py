@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from gatekeeper import __version__
+from tests.conftest import run_cli
 from tests.sync.gitrepo import BRANCH, commit, configmap, git, init, note, rev, show, sync, trailers, tree
 
 DEPLOY = """
@@ -82,6 +83,21 @@ def test_pass_creates_branch_with_tree_files_trailers_and_note(tmp_path: Path) -
     assert git(repo, "ls-files", "--stage") == index_before
     assert git(repo, "symbolic-ref", "HEAD") == "refs/heads/main"
     assert git(repo, "rev-list", "--count", BRANCH) == "1"
+
+
+def test_credentials_with_slashes_and_ats_never_reach_the_metadata(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path)
+    git(repo, "remote", "add", "origin", "https://deploy-bot:pa/ss@w0rd@git.example.com:8443/org/dry.git?tok=q1")
+    code, out = sync(repo, "--path", "clusters/prod")
+    assert code == 0, out
+    meta = json.loads(show(repo, BRANCH, "hydrator.metadata"))
+    assert meta["repoURL"] == "https://git.example.com:8443/org/dry.git"
+    code, out = run_cli("sync", "--repo", str(repo), "--target-branch", "env/other", "--path", "clusters/prod",
+                        "--repo-url", "ssh://u:x/y@z@git.example.com/org/dry.git#frag")
+    assert code == 0, out
+    assert json.loads(show(repo, "env/other", "hydrator.metadata"))["repoURL"] == "ssh://git.example.com/org/dry.git"
+    published = git(repo, "log", "-p", BRANCH) + git(repo, "log", "-p", "env/other") + out
+    assert "pa/ss" not in published and "w0rd" not in published and "x/y" not in published and "q1" not in published
 
 
 def test_failing_state_leaves_branch_untouched_and_prints_report(tmp_path: Path) -> None:

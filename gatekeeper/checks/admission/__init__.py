@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import cel
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.cel.views import Trie, merge_paths, trie
 from gatekeeper.checks.admission import policies
 from gatekeeper.checks.admission.evaluate import Shared, evaluate
@@ -97,7 +98,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "enabled": {"type": "boolean", "description": "Run this check (default true)."},
-        "paths": {"type": "array", "items": {"type": "string"},
+        "paths": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                   "description": "Directories with ValidatingAdmissionPolicies, bindings and param objects "
                                  "outside the scanned tree (default: --policy, or policy/ or policies/)."},
     },

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, Context
 from gatekeeper.checks.kyverno import load as load_mod
 from gatekeeper.checks.policy.files import inside, read
@@ -68,7 +69,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "enabled": {"type": "boolean", "description": "Run this check (default true when Kyverno policies exist)."},
-        "values": {"type": "string",
+        "values": {"type": "string", REPOSITORY_PATH: True,
                    "description": "Kyverno values file (kyverno test Values format) for context the gate cannot read."},
         "budget": {"type": "number", "exclusiveMinimum": 0,
                    "description": "Seconds one rule may spend on one resource (foreach, JMESPath); default 2."},

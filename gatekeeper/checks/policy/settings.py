@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import CheckLoadError, Context
 from gatekeeper.rego.boundary import DEFAULT_MAX_DEPTH, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Limits
 
@@ -20,12 +21,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "enabled": {"type": "boolean", "description": "Run this check (default true when a policy dir exists)."},
-        "paths": {"type": "array", "items": {"type": "string"},
+        "paths": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                   "description": "Policy directories (default: policy/ or policies/ when present)."},
         "namespaces": {"type": "array", "items": {"type": "string"},
                        "description": "conftest-style packages to evaluate, globs allowed (default main)."},
         "all_namespaces": {"type": "boolean", "description": "Evaluate every package's deny/violation/warn rules."},
-        "data": {"type": "array", "items": {"type": "string"},
+        "data": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                  "description": "YAML/JSON files merged into `data` for conftest-style policies."},
         "combine": {"type": "boolean",
                     "description": "conftest --combine: input is the list of {path, contents} of all documents."},

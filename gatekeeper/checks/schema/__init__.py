@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.schema import crd, deprecations, validations
 from gatekeeper.checks.schema.bundled import (
@@ -100,7 +101,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "strict": {"type": "boolean", "description": "Report fields the schema does not define (default true)."},
         "missing_schema": {"enum": ["error", "warning", "info", "ignore"],
                            "description": "Severity for resources with no known schema (default warning)."},
-        "schema_dirs": {"type": "array", "items": {"type": "string"},
+        "schema_dirs": {"type": "array", "items": {"type": "string"}, REPOSITORY_PATH: True,
                         "description": "Directories of JSON schemas in {group}/{kind}_{version}.json layout."},
         "skip_kinds": {"type": "array", "items": {"type": "string"},
                        "description": "Kinds (or apiVersion/kind) never schema-checked."},

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, Context
 from gatekeeper.checks.secrets.inline import find_allow, may_allow
 from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
@@ -22,6 +23,7 @@ from gatekeeper.checks.secrets.lockfiles import scan_lock_file
 from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
+from gatekeeper.checks.secrets.text import scan_text
 from gatekeeper.checks.secrets.tokens import gcp_service_account
 from gatekeeper.model import Document, FieldPath, Finding, Origin, Resource, Rule, Waiver, fingerprint, format_field
 from gatekeeper.sources.classify import FileClass
@@ -33,7 +35,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "enabled": {"type": "boolean", "description": "Run this check (default true)."},
         "salt": {"type": "string", "minLength": 8,
                  "description": "Key for secret fingerprints (default: the repository's root commit id)."},
-        "baseline": {"type": "string",
+        "baseline": {"type": "string", REPOSITORY_PATH: True,
                      "description": "Baseline file of accepted findings (default .gatekeeper-baseline.json "
                                     "in the root, when present)."},
     },
@@ -97,6 +99,34 @@ class SecretsCheck(Check):
         findings = self._findings(scanner.hits, doc, None)
         findings.extend(self._file_findings(file_hits, doc, ctx))
         return findings
+
+    def check_all(self, ctx: Context) -> Iterable[Finding]:
+        """Committed files no parser reads (chart templates, helpers, files/, upper-case YAML
+        extensions), scanned as text: a credential there leaks whether or not a render shows it."""
+        out: list[Finding] = []
+        scanner = Scanner(self.high_entropy)
+        for source in ctx.texts:
+            if ctx.hook_paths is not None and source.path not in ctx.hook_paths:
+                continue
+            text = source.data.decode("utf-8", "replace")
+            lines = text.splitlines()
+            seen: set[str] = set()
+            for line, column, hit in scan_text(scanner, text):
+                ctx.detected.add(hit.value)
+                digest = self.redactor.digest(hit.rule, hit.value)
+                rule = RULES[hit.rule]
+                where = format_field(hit.path)
+                print_ = fingerprint(rule.id, None, source.path, where or f"line {line}", digest)
+                if print_ in seen:
+                    continue
+                seen.add(print_)
+                message = (f"{hit.what} {Redactor.describe(hit.value, digest)}, in a file read as text "
+                           f"({_read_as_text(source.path)})")
+                finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
+                                  path=source.path, line=line, column=column, field=where, hint=rule.hint,
+                                  fingerprint=print_)
+                out.extend(self._suppress(finding, lines))
+        return out
 
     # -- hits to findings -------------------------------------------------------------------------
 
@@ -213,6 +243,13 @@ class SecretsCheck(Check):
                 lines = []
             self._lines[rel] = lines
         return lines
+
+
+def _read_as_text(path: str) -> str:
+    _, dot, ext = path.rpartition(".")
+    if dot and ext != ext.lower() and ext.lower() in ("yaml", "yml", "json"):
+        return "an upper-case extension no GitOps agent deploys; committed all the same"
+    return "a Helm chart file, scanned whether or not a render uses it"
 
 
 def scan_document(scanner: Scanner, path: str, obj: Any, root: Path | None) -> list[FileHit]:

@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
+from typing import Any, TypeVar
 
 from gatekeeper.checks.secrets.tokens import find_tokens, may_hold_token
-from gatekeeper.model import CheckError, Finding, Report
+from gatekeeper.model import Finding, Report
 
 MASK = "<redacted>"
 MIN_MASKED = 6  # shorter detected values are not masked in free text (they would match words)
+_KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
+_PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
+_T = TypeVar("_T")
 
 
 class Masker:
@@ -31,37 +35,69 @@ class Masker:
             if len(value) >= MIN_MASKED:
                 forms.update({value, json.dumps(value)[1:-1]})
         ordered = sorted(forms, key=len, reverse=True)  # the longest form first: no partial masks
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        # Case-insensitive: a check that case-folds what it quotes (a capability name upper-cased)
+        # must not turn a detected value into one the mask no longer recognises.
+        self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+        self._done: dict[str, str] = {}  # paths, kinds and rule ids repeat across findings
 
     def text(self, text: str) -> str:
         """``text`` with every detected value and token masked."""
         if not text:
             return text
-        if self._pattern is not None and self._pattern.search(text) is not None:
-            text = self._pattern.sub(MASK, text)
+        done = self._done.get(text)
+        if done is not None:
+            return done
+        masked = self._tokens(self._pattern.sub(MASK, text) if self._pattern is not None else text)
+        self._done[text] = masked
+        return masked
+
+    def path(self, path: str) -> str:
+        """A repository path with every token masked. Detected values are left: a file's name is
+        in the change for everyone to see, and a weak password that equals a directory name
+        (``quobyte/quobyte-secret.yaml``) would leave findings pointing nowhere."""
+        return self._tokens(path) if path else path
+
+    @staticmethod
+    def _tokens(text: str) -> str:
         if len(text) >= 16 and may_hold_token(text):
             for token in sorted(find_tokens(text), key=lambda t: len(t.value), reverse=True):
                 text = text.replace(token.value, MASK)
         return text
 
     def finding(self, f: Finding) -> Finding:
-        masked = replace(f, message=self.text(f.message), hint=self.text(f.hint), field=self.text(f.field))
-        ref = f.resource
-        if ref is not None:
-            name = self.text(ref.name) if ref.name else ref.name
-            namespace = self.text(ref.namespace) if ref.namespace else ref.namespace
-            if name != ref.name or namespace != ref.namespace:
-                masked = replace(masked, resource=replace(ref, name=name, namespace=namespace))
-        waiver = f.waived
-        if waiver is not None:
-            reason, owner = self.text(waiver.reason), self.text(waiver.owner) if waiver.owner else waiver.owner
-            if reason != waiver.reason or owner != waiver.owner:
-                masked = replace(masked, waived=replace(waiver, reason=reason, owner=owner))
-        return masked if masked != f else f
+        """``f`` with every text a reporter can show masked: the walk covers every string field of
+        the finding and of what it holds (resource identity, rule id, origin, units, waiver), so a
+        field added later is masked without anyone remembering to. Only the fingerprint, a hash
+        reporters pass on for tracking, is kept."""
+        return self._masked(f)
+
+    def _masked(self, obj: _T) -> _T:
+        changes: dict[str, Any] = {}
+        for item in fields(obj):  # type: ignore[arg-type]  # every caller passes a dataclass
+            if item.name in _KEPT:
+                continue
+            old = getattr(obj, item.name)
+            new = self.path(old) if item.name in _PATHS and isinstance(old, str) else self._value(old)
+            if new is not old and new != old:
+                changes[item.name] = new
+        return replace(obj, **changes) if changes else obj  # type: ignore[type-var]
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, tuple):
+            return tuple(self._value(v) for v in value)
+        if is_dataclass(value) and not isinstance(value, type):
+            return self._masked(value)
+        return value
 
     def report(self, report: Report) -> None:
-        """Mask every text the report's formats render, in place."""
-        report.findings = [self.finding(f) for f in report.findings]
-        report.notes = [self.text(n) for n in report.notes]
-        report.errors = [CheckError(e.check, self.text(e.message), e.path) for e in report.errors]
-        report.subjects = [(path, self.text(key)) for path, key in report.subjects]
+        """Mask every text the report's formats render, in place: the findings and every list of
+        texts or records the report carries (notes, errors, subjects, file classes). The rule
+        catalogue is the build's own documentation and the timings are keyed by check names."""
+        for item in fields(report):
+            value = getattr(report, item.name)
+            if item.name in _PATHS:  # (path, text...) records
+                setattr(report, item.name, [(self.path(v[0]), *self._value(v[1:])) for v in value])
+            elif isinstance(value, list):
+                setattr(report, item.name, [self._value(v) for v in value])
