@@ -72,12 +72,8 @@ class Unit:
 
 
 def _remote_finding(doc: Document, path: FieldPath, message: str) -> Finding:
-    line, column = doc.locate(path)
-    fpath = format_field(path)
-    return Finding(check="render", rule=RULE_REMOTE, severity=Severity.WARNING, message=message, path=doc.path,
-                   line=line, column=column, field=fpath,
-                   hint="vendor the chart or base into the repository to have it checked, or waive the rule",
-                   fingerprint=fingerprint(RULE_REMOTE, None, doc.path, fpath, message))
+    return _at(doc, path, RULE_REMOTE, message, "vendor the chart or base into the repository to have it checked, "
+               "or waive the rule", Severity.WARNING)
 
 
 class Discovery:
@@ -366,39 +362,32 @@ def _resolve_argo(app_path: str, name: str) -> tuple[str, bool]:
     return kustomize.resolve("", name.lstrip("/")) if name.startswith("/") else kustomize.resolve(app_path, name)
 
 
-def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
+def _at(doc: Document, where: FieldPath, rule: str, message: str, hint: str,
+        severity: Severity = Severity.ERROR) -> Finding:
+    """A render finding at a field of a GitOps object."""
     line, column = doc.locate(where)
     fpath = format_field(where)
-    return Finding(check="render", rule=RULE_UNAPPLIED, severity=Severity.WARNING, message=message, path=doc.path,
-                   line=line, column=column, field=fpath,
-                   hint="check that part of the rendered state by other means, or waive the rule",
-                   fingerprint=fingerprint(RULE_UNAPPLIED, None, doc.path, fpath, message))
+    return Finding(check="render", rule=rule, severity=severity, message=message, path=doc.path, line=line,
+                   column=column, field=fpath, hint=hint, fingerprint=fingerprint(rule, None, doc.path, fpath, message))
+
+
+def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
+    return _at(doc, where, RULE_UNAPPLIED, message, "check that part of the rendered state by other means, or waive "
+               "the rule", Severity.WARNING)
 
 
 def _outside(doc: Document, where: FieldPath, name: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    message = f"{name!r} resolves outside the repository; the chart is rendered without it"
-    return Finding(check="render", rule="render-outside", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="keep values files inside the repository",
-                   fingerprint=fingerprint("render-outside", None, doc.path, fpath, message))
+    return _at(doc, where, "render-outside", f"{name!r} resolves outside the repository; the chart is rendered "
+               "without it", "keep values files inside the repository")
 
 
 def _bad_parameter(doc: Document, where: FieldPath, message: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="fix the value at this line",
-                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
+    return _at(doc, where, "render-error", message, "fix the value at this line")
 
 
 def _missing_values(doc: Document, where: FieldPath, name: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    message = f"values {name!r} are not in the repository; the chart is rendered without them"
-    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="fix the path or add the values file",
-                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
+    return _at(doc, where, "render-error", f"values {name!r} are not in the repository; the chart is rendered "
+               "without them", "fix the path or add the values file")
 
 
 def _is_subchart(chart: str, charts: set[str]) -> bool:
