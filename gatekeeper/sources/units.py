@@ -23,6 +23,9 @@ MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
 CHART_FILE = "Chart.yaml"
 RULE_REMOTE = "render-remote"
 RULE_UNAPPLIED = "render-unapplied"
+# Flux Kustomization fields that change what kustomize-controller applies; the gate builds the path alone
+_FLUX_KUSTOMIZE_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
+                             "commonMetadata", "components")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +154,13 @@ class Discovery:
             return
         path = kustomize.resolve("", spec["path"].strip().lstrip("/"))
         if path[1]:
+            self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
-        self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
+        unit = self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
+        applied = [key for key in _FLUX_KUSTOMIZE_OVERRIDES if spec.get(key)]
+        if unit is not None and applied:
+            self.findings.append(_unapplied(doc, (*base, "spec", applied[0]), "Flux applies " + ", ".join(
+                f"spec.{key}" for key in applied) + " to what it builds; the gate checks the path without them"))
 
     def _argo_sources(self, doc: Document, spec: Any, base: FieldPath, obj: dict[str, Any]) -> None:
         if not isinstance(spec, dict):
@@ -180,7 +188,12 @@ class Discovery:
             return
         path, outside = kustomize.resolve("", raw.strip().lstrip("/"))
         if outside:
+            self.findings.append(_outside(doc, (*where, "path"), raw))
             return
+        for key in ("kustomize", "plugin"):
+            if source.get(key) and (path in self.kustomizations or path in self.charts):
+                self.findings.append(_unapplied(doc, (*where, key), f"Argo CD applies source.{key} when it "
+                                                "renders; the gate renders the path without it"))
         helm = source.get("helm")
         if path not in self.charts or not isinstance(helm, dict):
             self.at_path(path, how)
@@ -377,8 +390,8 @@ def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
 
 
 def _outside(doc: Document, where: FieldPath, name: str) -> Finding:
-    return _at(doc, where, "render-outside", f"{name!r} resolves outside the repository; the chart is rendered "
-               "without it", "keep values files inside the repository")
+    return _at(doc, where, "render-outside", f"{name!r} resolves outside the repository; the gate renders "
+               "without it", "keep every path a GitOps object names inside the repository")
 
 
 def _bad_parameter(doc: Document, where: FieldPath, message: str) -> Finding:
