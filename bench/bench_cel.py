@@ -13,12 +13,16 @@ One process; the corpus is loaded once per round; best of ``--repeat``. Timed: t
 CRD rules alone (every Certificate through its rule tree, as the schema check does it). The bar:
 admission + CRD rules within 1x the schema check's time without the CRD rules.
 
-Usage: bench_cel.py [--count 10000] [--dir DIR] [--repeat 5]
+``--findings FILE`` writes every finding of the last round (schema and admission checks, sorted
+JSON) so that an optimisation can be shown to change no outcome: diff the files of two runs.
+
+Usage: bench_cel.py [--count 10000] [--dir DIR] [--repeat 5] [--findings FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -30,8 +34,9 @@ from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 from gatekeeper.checks.schema import validations
 from gatekeeper.checks.schema.celrules import RuleTree
 from gatekeeper.checks.schema.crd import raw_schemas
-from gatekeeper.model import Report
+from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, gc_paused, load, run_checks
+from gatekeeper.report.json import finding_dict
 
 WORKLOADS = '["deployments", "statefulsets", "daemonsets"]'
 
@@ -164,6 +169,7 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--findings", type=Path, help="write the last round's findings here (sorted JSON)")
     args = ap.parse_args()
     root = corpus(args.count, args.dir, "cel")
     if args.dir is not None:  # never write into a given directory: work on a copy
@@ -175,6 +181,7 @@ def main() -> int:
     best = {"schema": float("inf"), "admission": float("inf"), "crd-rules": float("inf")}
     cpu = dict(best)
     counts: dict[str, int] = {}
+    findings: dict[str, list[Finding]] = {}
     for _ in range(args.repeat):
         loaded = load(Run(root=root, paths=[root]))
         for name in ("schema", "admission"):
@@ -186,6 +193,7 @@ def main() -> int:
             assert not report.errors, report.errors
             best[name] = min(best[name], report.timings[name])
             counts[name] = len(found)
+            findings[name] = list(found)
         crd = next(r for r in loaded.resources if r.kind == "CustomResourceDefinition"
                    and r.name == "certificates.cert-manager.io")
         _av, _kind, raw, path = next(iter(raw_schemas(crd.obj)))
@@ -200,6 +208,10 @@ def main() -> int:
         counts["crd-rules"] = failures
         counts["resources"] = len(loaded.resources)
         counts["certificates"] = len(certificates)
+    if args.findings is not None:
+        rows = {name: sorted((finding_dict(f) for f in found), key=lambda d: json.dumps(d, sort_keys=True))
+                for name, found in findings.items()}
+        args.findings.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"corpus: {counts['resources']} resources ({counts['certificates']} Certificates), best of {args.repeat}")

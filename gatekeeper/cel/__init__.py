@@ -8,11 +8,14 @@ Usage::
     program = env.compile("object.spec.replicas <= params.max")   # cached; CompileError
     program.evaluate({"object": obj, "params": p})    # plain value; EvaluationError,
                                                       # CostLimitExceeded, Unsupported
+    bound = env.bindings({"object": obj})             # shared by several programs
     program.variables                                 # the declared variables it reads
     program.ast.select_paths("object")                # [("spec", "replicas")]
 
 Everything is dynamically typed; the Kubernetes libraries (strings v2, lists, regex, URLs,
 quantity, IP/CIDR, semver), optional types, sets and two-variable comprehensions are available.
+Simple expressions over plain values are evaluated in Python (``gatekeeper.cel.fast``), with the
+runtime's results.
 The CRD schema check, the ``admission`` check and CEL Gatekeeper templates share it; other
 checks add libraries with ``environment(variables, libraries)``.
 """
@@ -20,6 +23,7 @@ checks add libraries with ``environment(variables, libraries)``.
 from gatekeeper.cel.engine import (
     ITERATION_BUDGET,
     NESTING_LIMIT,
+    Bindings,
     Environment,
     Program,
     available,
@@ -38,6 +42,7 @@ from gatekeeper.cel.lib import Function, Library, Overload, kubernetes_libraries
 __all__ = [
     "ITERATION_BUDGET",
     "NESTING_LIMIT",
+    "Bindings",
     "CelError",
     "CompileError",
     "CostLimitExceeded",

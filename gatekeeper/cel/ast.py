@@ -82,21 +82,25 @@ class Node:
     member: bool = False  # call written as target.f(args)
     bound: tuple[str, ...] = ()  # comprehension: the variables its loop binds
     value: object = None  # const: the literal (str, int, float, bool, bytes or None)
+    literal: str = ""  # const: its CEL type (null, bool, int, uint, double, string, bytes)
 
 
-def _const(data: bytes) -> object:
+def _const(data: bytes) -> tuple[str, object]:
+    """(CEL type, value) of a Constant."""
     for number, _wire, value in fields(data):
         if number in (3, 4):
-            return _signed(int(value)) if number == 3 else int(value)
+            return ("int", _signed(int(value))) if number == 3 else ("uint", int(value))
         if number == 2:
-            return bool(value)
+            return "bool", bool(value)
         if number == 5:
-            return struct.unpack("<d", struct.pack("<q", int(value)))[0]
+            return "double", struct.unpack("<d", struct.pack("<q", int(value)))[0]
         if number == 6 and isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
+            return "string", value.decode("utf-8", "replace")
         if number == 7:
-            return value
-    return None
+            return "bytes", value
+        if number == 1:
+            return "null", None
+    return "", None  # a deprecated duration/timestamp literal, or an unknown field
 
 
 def _expr(data: bytes, depth: int = 0) -> Node:
@@ -109,7 +113,8 @@ def _expr(data: bytes, depth: int = 0) -> Node:
         elif not isinstance(value, bytes):
             continue
         elif number == _EXPR_CONST:
-            node.kind, node.value = "const", _const(value)
+            node.kind = "const"
+            node.literal, node.value = _const(value)
         elif number == _EXPR_IDENT:
             node.kind = "ident"
             node.name = next((v.decode() for n, _w, v in fields(value) if n == 1 and isinstance(v, bytes)), "")

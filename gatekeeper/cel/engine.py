@@ -4,9 +4,11 @@ An ``Environment`` declares the variables an expression may read (all dynamicall
 Kubernetes types a ValidatingAdmissionPolicy's ``object``) and the function libraries; it
 compiles each distinct expression once and caches the ``Program``. ``Program.evaluate`` takes
 plain Python bindings (what the YAML loader builds) and returns a plain Python value, or raises
-a typed error (``gatekeeper.cel.errors``). Bounds: the runtime stops an evaluation after 10,000
-comprehension iterations (``CostLimitExceeded``, never a hang) and refuses expressions nested
-more than 32 levels deep at compile time (``CompileError`` with ``limit`` set). Bound values must
+a typed error (``gatekeeper.cel.errors``). Bounds: an evaluation whose cost, as the API server
+charges it, could pass its budget does not run (``gatekeeper.cel.cost``: ``CostLimitExceeded``),
+the runtime stops an evaluation after 10,000 comprehension iterations (``CostLimitExceeded``,
+never a hang) and refuses expressions nested more than 32 levels deep at compile time
+(``CompileError`` with ``limit`` set). Bound values must
 nest no deeper than the loader allows (100 levels; the runtime recurses through them).
 """
 
@@ -18,9 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from gatekeeper.cel import cost, fast
 from gatekeeper.cel.ast import Expression, decode
 from gatekeeper.cel.errors import CompileError, CostLimitExceeded, EngineUnavailable, EvaluationError, Unsupported
 from gatekeeper.cel.lib import Library, Overload, kubernetes_libraries
+from gatekeeper.cel.views import Trie, plain_within, prune
 
 ITERATION_BUDGET = 10_000  # the runtime's fixed comprehension budget per evaluation
 NESTING_LIMIT = 32  # the parser's and planner's fixed recursion limit
@@ -123,7 +127,7 @@ def _declarations(cel: Any, libraries: Iterable[Library]) -> tuple[list[Any], di
     for name, groups in grouped.items():
         overloads: list[Any] = []
         for group in groups.values():
-            impls[group[0].id] = group[0].impl if len(group) == 1 else _dispatch(group)
+            impls[group[0].id] = cost.metered(group[0].impl if len(group) == 1 else _dispatch(group))
             overloads.extend(cel.Overload(o.id, _type(cel, o.result), [_type(cel, p) for p in o.params],
                                           is_member=o.member) for o in group)
         decls.append(cel.FunctionDecl(name, overloads))
@@ -154,7 +158,7 @@ def compile_error(message: str, source: str) -> CompileError:
 class Program:
     """A compiled expression: evaluate it against bindings as often as needed."""
 
-    __slots__ = ("_ast", "_compiled", "_env", "source", "unsupported", "variables")
+    __slots__ = ("_ast", "_bound", "_compiled", "_env", "_fast", "source", "unsupported", "variables")
 
     def __init__(self, env: Environment, source: str, compiled: Any) -> None:
         self._env = env
@@ -166,6 +170,13 @@ class Program:
 
         calls = {n.name for n in self.ast.walk() if n.kind == "call"}
         self.unsupported = next((UNSUPPORTED[c] for c in sorted(calls) if c in UNSUPPORTED), None)
+        self._fast = fast.compile_fast(self.ast, env.variables)
+        self._bound = cost.Bound(self.ast)
+
+    @property
+    def has_fast_path(self) -> bool:
+        """True when plain bindings are evaluated without the runtime (``gatekeeper.cel.fast``)."""
+        return self._fast is not None
 
     @property
     def ast(self) -> Expression:
@@ -174,24 +185,49 @@ class Program:
             self._ast = decode(self._compiled.serialize())
         return self._ast
 
-    def evaluate(self, bindings: Mapping[str, Any] | Any) -> Any:
-        """The expression's value for ``bindings`` (a mapping, or an ``Environment.activation``)."""
+    def evaluate(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> Any:
+        """The expression's value for ``bindings`` (a mapping or ``Bindings``). Plain bindings of a
+        simple expression are evaluated in Python (``gatekeeper.cel.fast``) unless ``runtime_only``;
+        the result is the runtime's either way. ``CostLimitExceeded`` when its cost bound
+        (``gatekeeper.cel.cost``) passes the budget: then it does not run at all."""
+        return self.result(bindings, runtime_only=runtime_only)[0]
+
+    def result(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> tuple[Any, bool]:
+        """``evaluate``'s value, and True when it is known to be plain (``fast.plain``) without looking:
+        the fast path's values are, when it was given plain ones."""
         if self.unsupported is not None:
             raise Unsupported(f"uses {self.unsupported}")
+        if not isinstance(bindings, Bindings):
+            bindings = Bindings(self._env, dict(bindings))
         try:
-            if type(bindings) is dict or isinstance(bindings, Mapping):
-                bindings = self._env.activation(bindings)
-            result = self._compiled.eval(bindings)
-            value = result.plain_value()
+            bindings.within(self._bound)
+        except cost.TooCostly as exc:
+            raise CostLimitExceeded(f"the expression's cost could reach {exc} for these values, over the cost "
+                                    f"budget of {exc.limit:,} per evaluation (charged as the API server charges "
+                                    "it: string and list sizes, comprehension steps); not evaluated") from None
+        if self._fast is not None and not runtime_only and bindings.plain(self.variables):
+            try:
+                return self._fast(bindings.values), True
+            except fast.Fallback:
+                pass
+        try:
+            with cost.metering() as meter:
+                result = self._compiled.eval(bindings.activation())
+                value = result.plain_value()
         except RuntimeError as exc:
+            if meter.over:
+                raise _over_budget(meter) from None
             raise self._error(str(exc)) from None
-        except (TypeError, ValueError) as exc:  # an optional or other unconvertible result
+        except (TypeError, ValueError, SystemError) as exc:  # an optional (also in a list) or other
+            # unconvertible result
             raise EvaluationError("the expression's result cannot be used here") from exc
+        if meter.over:
+            raise _over_budget(meter)
         if isinstance(value, str) or value is None:  # errors come back as their message: ask the type
             kind = result.type().name()
             if kind in ("ERROR", "*error*"):
                 raise self._error(str(value))
-        return value
+        return value, False
 
     def _error(self, message: str) -> EvaluationError:
         if "Iteration budget exceeded" in message:
@@ -203,6 +239,11 @@ class Program:
             name = re.search(r'No value with name "([^"]*)"', message)
             return EvaluationError(f"no value bound for {name.group(1) if name else 'a variable'}")
         return EvaluationError(_clean(message, self.source))
+
+
+def _over_budget(meter: cost.Meter) -> CostLimitExceeded:
+    return CostLimitExceeded(f"the values the expression's library functions built cost more than the cost budget "
+                             f"of {cost.LIMIT:,} per evaluation (charged by size, as the API server charges it)")
 
 
 class Environment:
@@ -245,6 +286,69 @@ class Environment:
     def activation(self, bindings: Mapping[str, Any]) -> Any:
         """Bindings converted once, for evaluating several programs against the same values."""
         return self._env.Activation(dict(bindings))
+
+    def bindings(self, values: dict[str, Any], views: dict[str, Trie | None] | None = None) -> Bindings:
+        """``values`` for evaluating several programs: converted for the runtime only if one needs it.
+        ``views``: for a variable, the paths (a ``views.trie``) that every program evaluated with these
+        bindings reads at most; the runtime is given just those (``views.prune``)."""
+        return Bindings(self, values, views=views)
+
+
+class Bindings:
+    """Values bound to variables, shared by several evaluations: the runtime's activation is built on
+    first need, and whether each variable's value is plain (``fast.plain``) is checked once (also for
+    bindings derived with ``with_values``). A variable with a view is bound pruned to it for the
+    runtime; the fast path reads the value as it is (it reads only the view's paths, where the two
+    agree), so the view is what must be plain."""
+
+    __slots__ = ("_activation", "_changed", "_env", "_memo", "_parent", "_plain", "_views", "values")
+
+    def __init__(self, env: Environment, values: dict[str, Any], *, views: dict[str, Trie | None] | None = None,
+                 parent: Bindings | None = None, changed: frozenset[str] = frozenset(),
+                 plain: dict[str, bool] | None = None) -> None:
+        self._env = env
+        self.values = values
+        self._activation: Any = None
+        self._plain: dict[str, bool] = plain or {}  # what is known (else: the parent's, unless changed)
+        self._parent = parent
+        self._changed = changed
+        self._views = views
+        self._memo: cost.Memo = parent._memo if parent is not None else {}  # weights by id (cost)
+
+    def within(self, bound: cost.Bound) -> None:
+        """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its budget
+        with these values (weights are measured once per value and kept with the bindings)."""
+        bound.check(self.values, memo=self._memo)
+
+    def plain(self, names: frozenset[str]) -> bool:
+        """True when the values of ``names`` are plain (unbound ones count as plain: the fast path
+        falls back on reading them)."""
+        return all(self._plain_of(name) for name in names)
+
+    def _plain_of(self, name: str) -> bool:
+        found = self._plain.get(name)
+        if found is None:
+            if self._parent is not None and name not in self._changed:
+                return self._parent._plain_of(name)
+            value = self.values.get(name)
+            views = self._views
+            found = self._plain[name] = plain_within(value, views[name]) if views and name in views \
+                else fast.plain(value)
+        return found
+
+    def activation(self) -> Any:
+        if self._activation is None:
+            values = self.values
+            if self._views:
+                values = {k: prune(v, self._views[k]) if k in self._views else v for k, v in values.items()}
+            self._activation = self._env.activation(values)
+        return self._activation
+
+    def with_values(self, changes: dict[str, Any], plain: bool = False) -> Bindings:
+        """These bindings with some values replaced (``plain``: the new ones are known to be plain)."""
+        views = {k: v for k, v in self._views.items() if k not in changes} if self._views else None
+        return Bindings(self._env, {**self.values, **changes}, views=views, parent=self,
+                        changed=frozenset(changes), plain=dict.fromkeys(changes, True) if plain else None)
 
 
 @cache

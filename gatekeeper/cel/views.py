@@ -76,3 +76,20 @@ def prune(value: Any, kept: Trie | None) -> Any:
         below = kept["*"]
         return value if below is None else [prune(item, below) for item in value]
     return value
+
+
+def plain_within(value: Any, kept: Trie | None) -> bool:
+    """``fast.plain(prune(value, kept))`` without building the pruned copy."""
+    from gatekeeper.cel.fast import plain
+
+    if kept is None:
+        return plain(value)
+    if type(value) is dict:
+        if "*" in kept:
+            return plain(value)
+        # the copy's keys are the trie's, which are strings from the expressions
+        return all(plain_within(value[key], below) for key, below in kept.items() if key in value)
+    if type(value) is list and "*" in kept and len(kept) == 1:
+        below = kept["*"]
+        return plain(value) if below is None else all(plain_within(item, below) for item in value)
+    return plain(value)

@@ -22,10 +22,9 @@ REGISTRY: dict[str, str] = {
     "schema": "gatekeeper.checks.schema:SchemaCheck",
     "lint": "gatekeeper.checks.lint:LintCheck",
     "secrets": "gatekeeper.checks.secrets:SecretsCheck",
-    # the CEL checks run before policy (the order the report lists them in)
+    "policy": "gatekeeper.checks.policy:PolicyCheck",
     "kyverno": "gatekeeper.checks.kyverno:KyvernoCheck",
     "admission": "gatekeeper.checks.admission:AdmissionCheck",
-    "policy": "gatekeeper.checks.policy:PolicyCheck",
 }
 
 __all__ = ["REGISTRY", "Check", "CheckLoadError", "Context", "Rule", "all_checks", "all_rules", "catalogue",

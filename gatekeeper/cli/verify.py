@@ -42,7 +42,6 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
     from gatekeeper.rego.unittest import plan_tests, run_one
 
     limits = limits or Limits()
-    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern, limits)  # listed after Rego tests, Suites
     files = read([p.absolute() for p in paths], yaml=False)
     try:
         loaded = load_modules([(p, t, rego_version) for p, t in [*files.rego, *files.tests]], limits)
@@ -55,9 +54,10 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
         results = boundary.run(len(plan.selected), lambda i, _: run_one(plan, i),
                                lambda i, _: f"{plan.selected[i][0].path}: test {plan.selected[i][1]}",
                                limits) if plan is not None else []
-        return results + run_all([p.absolute() for p in paths], rego_version, pattern, limits) + kyverno
+        results += run_all([p.absolute() for p in paths], rego_version, pattern, limits)
     except (boundary.BoundaryError, PolicyLoadError) as exc:
         raise CheckLoadError(str(exc)) from None
+    return results + run_kyverno_tests([p.absolute() for p in paths], pattern, limits)
 
 
 def render_text(results: list[CaseResult]) -> str:

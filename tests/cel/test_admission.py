@@ -343,7 +343,7 @@ def test_cost_overrun_is_a_finding_not_a_hang(tmp_path: Path) -> None:
         '[{name: web, image: "nginx:1.25"}]', f"[{containers}]")
     write_tree(tmp_path, {"policy.yaml": policy + "---\n" + DEMO_BINDING.format(actions="Deny"), "apps.yaml": apps})
     _, report = run_json(str(tmp_path), "--checks", "admission")
-    assert [f[2] for f in found(report)] == ["admission-error"]
+    assert [f[2] for f in found(report)] == ["admission-limit"]
     assert "cost budget" in report["findings"][0]["message"]
 
 

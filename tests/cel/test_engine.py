@@ -22,8 +22,8 @@ def test_programs_are_compiled_once_and_reused() -> None:
     assert env.compile("self.a < self.b") is first
     assert first.evaluate({"self": {"a": 1, "b": 2}}) is True
     assert first.evaluate({"self": {"a": 3, "b": 2}}) is False
-    activation = env.activation({"self": {"a": 1, "b": 2}})
-    assert first.evaluate(activation) is True
+    bound = env.bindings({"self": {"a": 1, "b": 2}})
+    assert first.evaluate(bound) is True
 
 
 def test_compile_errors_name_the_position() -> None:

@@ -3,6 +3,9 @@ templates written after Gatekeeper's K8sRequiredLabels example."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from gatekeeper import cel
@@ -12,6 +15,7 @@ from gatekeeper.model import Resource
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import parse
+from tests.conftest import run_cli, run_json
 
 pytestmark = pytest.mark.skipif(not cel.available(), reason="cel-expr-python needs Python 3.11+")
 
@@ -116,3 +120,98 @@ def test_runtime_error_is_an_error_result() -> None:
     found = code.violations(namespace({}), without_params, group="", version="v1", resource_name="namespaces")
     assert [v.error for v in found] == [True]
     assert "could not be evaluated" in found[0].message
+
+
+REQUIRED_OWNER = """\
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: owner
+spec:
+  match:
+    kinds:
+      - apiGroups: [""]
+        kinds: [Namespace]
+  parameters:
+    labels:
+      - key: owner
+        allowedRegex: "^[a-z]+$"
+"""
+NAMESPACES = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+  labels:
+    owner: Bob1
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-b
+  labels:
+    owner: bob
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-c
+"""
+
+
+def test_policy_check_runs_cel_only_templates_and_rego_where_gatekeeper_would(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "repo" / "ns.yaml").write_text(NAMESPACES, encoding="utf-8")
+    (tmp_path / "pol" / "template.yaml").write_text(CEL_TEMPLATE, encoding="utf-8")
+    (tmp_path / "pol" / "constraint.yaml").write_text(REQUIRED_OWNER, encoding="utf-8")
+    code, report = run_json(str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks", "policy")
+    assert code == 1
+    rows = [(f["line"], f["resource"]["name"], f["rule"], f["message"]) for f in report["findings"]]
+    assert rows == [(1, "team-a", "policy/K8sRequiredLabels/owner", "regex mismatch [K8sRequiredLabels/owner]"),
+                    (15, "team-c", "policy/K8sRequiredLabels/owner",
+                     "missing required label, requires all of: owner [K8sRequiredLabels/owner]")]
+    (tmp_path / "pol" / "template.yaml").write_text(CEL_TEMPLATE + REGO, encoding="utf-8")  # both: Rego runs
+    _, report = run_json(str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks", "policy")
+    assert sorted((f["resource"]["name"], f["message"]) for f in report["findings"]) == [
+        (name, "from rego [K8sRequiredLabels/owner]") for name in ("team-a", "team-b", "team-c")]
+
+
+SUITE = """\
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: required-owner
+    template: template.yaml
+    constraint: constraint.yaml
+    cases:
+      - name: bad-regex
+        object: team-a.yaml
+        assertions:
+          - violations: 1
+            message: regex mismatch
+      - name: good
+        object: team-b.yaml
+        assertions:
+          - violations: no
+      - name: missing
+        object: team-c.yaml
+        assertions:
+          - violations: yes
+            message: requires all of
+"""
+
+
+def test_cel_only_template_suite_passes_verify(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(CEL_TEMPLATE, encoding="utf-8")
+    (tmp_path / "constraint.yaml").write_text(REQUIRED_OWNER, encoding="utf-8")
+    for name, text in zip(("team-a", "team-b", "team-c"), NAMESPACES.split("---\n"), strict=True):
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
+    code, out = run_cli("verify", str(tmp_path), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and (doc["passed"], doc["failed"], doc["skipped"]) == (3, 0, 0)
+    (tmp_path / "suite.yaml").write_text(SUITE.replace("violations: no", "violations: 1"), encoding="utf-8")
+    code, out = run_cli("verify", str(tmp_path), "--format", "json")
+    failed = [c for c in json.loads(out)["cases"] if not c["passed"]]
+    assert code == 1 and [c["case"] for c in failed] == ["good"]

@@ -171,12 +171,21 @@ def test_constraint_of_unknown_kind_and_cel_only_template(write: Write, tmp_path
     assert "no ConstraintTemplate declares kind 'K8sReplicaLimit'" in report["errors"][0]["message"]
     cel = TEMPLATE_V0.split("  targets:")[0] + (
         "  targets:\n    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n"
-        "          source:\n            validations:\n              - expression: \"object.spec.replicas < 3\"\n")
+        "          source:\n            validations:\n"
+        "              - expression: \"object.spec.replicas <= variables.params.max\"\n"
+        "                messageExpression: \"string(object.spec.replicas) + ' replicas, at most ' + "
+        "string(variables.params.max)\"\n")
     write("pol/template.yaml", cel)
+    code, report = run_json(str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks", "policy")
+    assert code == 1  # CEL-only templates run their CEL code
+    assert _findings(report) == [("a.yaml", 7, "policy/K8sReplicaLimit/replica-limit", "error",
+                                  "5 replicas, at most 2 [K8sReplicaLimit/replica-limit]")]
+    write("pol/template.yaml", TEMPLATE_V0.split("  targets:")[0] + "  targets:\n"
+          "    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: Other\n          source: {}\n")
     code, report = run_json(str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks", "policy")
     infos = [f for f in report["findings"] if f["rule"] == "policy-unsupported"]
     assert len(infos) == 1 and infos[0]["severity"] == "info" and infos[0]["line"] == 1
-    assert "only CEL code" in infos[0]["message"]
+    assert "no Rego or K8sNativeValidation (CEL) code" in infos[0]["message"]
 
 
 INGRESS = """apiVersion: networking.k8s.io/v1

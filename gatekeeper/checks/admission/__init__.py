@@ -83,9 +83,11 @@ RULES = {
              "Nothing to fix in the object; the policy is evaluated by the API server at apply time."),
         Rule("admission-limit", "admission", _E,
              "A ValidatingAdmissionPolicy expression over the CEL engine's limits.",
-             "An expression nested deeper than the engine allows cannot be evaluated; on the API server it "
-             "is likely to exceed its cost budget too.",
-             "Simplify the expression (split it into variables)."),
+             "An expression nested deeper than the engine allows cannot be evaluated, and one whose cost for an "
+             "object could pass the per-evaluation budget (1,000,000, charged by string and list sizes and "
+             "comprehension steps, as the API server charges it) is stopped before it runs: the API server "
+             "would stop it too, so the policy never decides for that object.",
+             "Simplify the expression (split it into variables; avoid building strings or lists in loops)."),
         Rule("admission-unbound", "admission", _W,
              "A ValidatingAdmissionPolicyBinding names a policy that is not in the repository.",
              "A binding without its policy does nothing: the check it was meant to enable never runs.",

@@ -47,6 +47,10 @@ class _Failed(Exception):
         self.message = message
 
 
+class _Limit(_Failed):
+    """An expression over the cost budget: a finding whatever the failure policy (it can never pass)."""
+
+
 class _Unsupported(_Failed):
     """An expression needs what does not exist offline."""
 
@@ -80,6 +84,8 @@ def _run(expr: Expression, bound: Any) -> Any:
         return program.evaluate(bound)
     except cel.Unsupported as exc:
         raise _Unsupported(expr, exc.message) from None
+    except cel.CostLimitExceeded as exc:
+        raise _Limit(expr, exc.message) from None
     except cel.EvaluationError as exc:
         raise _Failed(expr, exc.message) from None
 
@@ -109,11 +115,11 @@ def _labels(obj: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Shared:
-    """What every binding evaluated for one object shares: the bindings (the object reduced to the
-    paths the applicable policies read) and one activation for policies without params or variables."""
+    """What every binding evaluated for one object shares: the values (the object reduced to the
+    paths the applicable policies read), bound once for every policy without params."""
 
     base: dict[str, Any]
-    _activation: Any = None
+    _bindings: cel.Bindings | None = None
 
     @classmethod
     def of(cls, target: Target, scope: Scope, paths: Trie | None, reads: frozenset[str]) -> Shared:
@@ -125,10 +131,10 @@ class Shared:
             base["namespaceObject"] = _namespace_object(target, scope)
         return cls(base)
 
-    def activation(self) -> Any:
-        if self._activation is None:
-            self._activation = _env().activation(self.base)
-        return self._activation
+    def bindings(self) -> cel.Bindings:
+        if self._bindings is None:
+            self._bindings = _env().bindings(self.base)
+        return self._bindings
 
 
 def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
@@ -156,14 +162,15 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
     out: list[Outcome] = []
     for param in selected:
         try:
-            if param is None:
-                out.extend(_one(policy, shared.base, shared.activation(), severity, suffix))
-            else:
-                base = {**shared.base, "params": param.obj}
-                out.extend(_one(policy, base, _env().activation(base), severity, suffix))
+            bindings = shared.bindings()
+            if param is not None:
+                bindings = bindings.with_values({"params": param.obj})
+            out.extend(_one(policy, bindings, severity, suffix))
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
+        except _Limit as exc:
+            out.append(_limit(exc, severity, suffix))
         except _Failed as exc:
             level = severity if policy.failure_policy == "Fail" else Severity.INFO
             text = (f"expression could not be evaluated (failurePolicy {policy.failure_policy}): {exc.message} "
@@ -178,14 +185,22 @@ def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERRO
     without binding or params logic: CEL code of Gatekeeper templates. Evaluation errors are outcomes of
     ``admission-error`` at ``severity`` (whatever the failure policy: a template's error is a finding)."""
     try:
-        return _one(policy, base, _env().activation(base), severity, "")
+        return _one(policy, _env().bindings(base), severity, "")
     except _Unsupported as exc:
         return [Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                         f"{exc.message}", (), Severity.INFO, "unsupported")]
+    except _Limit as exc:
+        return [_limit(exc, severity, "")]
     except _Failed as exc:
         return [Outcome("admission-error", f"expression could not be evaluated: {exc.message} "
                         f"[expression: {_short(exc.expression.source)}]", exc.expression.where, severity,
                         exc.expression.source)]
+
+
+def _limit(exc: _Limit, severity: Severity, suffix: str) -> Outcome:
+    return Outcome("admission-limit", f"expression over the evaluation limits: {exc.message} "
+                   f"[expression: {_short(exc.expression.source)}]" + suffix, exc.expression.where, severity,
+                   exc.expression.source)
 
 
 def _short(text: str) -> str:
@@ -193,11 +208,10 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
-def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severity, suffix: str) -> list[Outcome]:
-    """One policy with one set of bindings; ``activation`` holds ``base`` (without ``variables``), so
-    expressions that do not read variables share its conversion of the object."""
-    env = _env()
-    bound: Any = activation
+def _one(policy: Policy, bindings: cel.Bindings, severity: Severity, suffix: str) -> list[Outcome]:
+    """One policy with one set of bindings (without ``variables``): expressions that do not read
+    variables share them (and the runtime's conversion of the object, when one needs it)."""
+    bound = bindings
     for _name, condition in policy.match_conditions:
         value = _run(condition, bound)
         if value is False:
@@ -210,12 +224,12 @@ def _one(policy: Policy, base: dict[str, Any], activation: Any, severity: Severi
         for name, expr in policy.variables:
             reads = expr.program is not None and "variables" in expr.program.variables
             try:
-                values[name] = _run(expr, env.activation({**base, "variables": values}) if reads else activation)
+                values[name] = _run(expr, bindings.with_values({"variables": dict(values)}) if reads else bindings)
             except _Unsupported:
                 raise
             except _Failed as exc:
                 failed[name] = exc
-        bound = env.activation({**base, "variables": values})
+        bound = bindings.with_values({"variables": values})
     else:
         failed = {}
     out: list[Outcome] = []

@@ -50,9 +50,9 @@ RULES = [
          "enforcementAction deny is an error, warn a warning, dryrun info.",
          "Follow the violation message, or narrow the constraint's spec.match."),
     Rule("policy-unsupported", "policy", Severity.INFO,
-         "A ConstraintTemplate whose only code is CEL (K8sNativeValidation) is not evaluated yet.",
+         "A ConstraintTemplate with no code the gate evaluates (neither Rego nor K8sNativeValidation CEL).",
          "Saying so keeps an unevaluated template from looking like a pass.",
-         "Add Rego code to the template, or rely on the cluster for it."),
+         "Add Rego or CEL code to the template, or rely on the cluster for it."),
     Rule("policy-input", "policy", Severity.ERROR,
          "An object holds a value no policy can be given exactly (an integer beyond 64 bits, or nesting "
          "deeper than the policy depth limit), so policies were not evaluated on it.",
@@ -385,7 +385,7 @@ class PolicyCheck(Check):
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []
-        return "ok", gk.evaluate(s, task.only, mark), self._prints()
+        return "ok", gk.evaluate(s, task.only, mark, self.namespaces), self._prints()
 
     # --- findings -------------------------------------------------------------------------------
 
@@ -466,8 +466,13 @@ class PolicyCheck(Check):
 
     def _unsupported(self, template: Any) -> Finding:
         doc: Document = template.doc
-        message = (f"ConstraintTemplate {template.name} has only CEL code (K8sNativeValidation), which this "
-                   "gate does not evaluate yet; its constraints were not checked")
+        from gatekeeper.checks.policy.celcode import cel_source
+
+        message = (f"ConstraintTemplate {template.name} has no Rego or K8sNativeValidation (CEL) code, the "
+                   "engines this gate evaluates; its constraints were not checked")
+        if cel_source(doc.obj) is not None:  # only when the CEL engine is not installed
+            message = (f"ConstraintTemplate {template.name} has only CEL code (K8sNativeValidation), which needs "
+                       "the cel-expr-python package (Python 3.11 or later); its constraints were not checked")
         return Finding(check=self.name, rule="policy-unsupported", severity=Severity.INFO, message=message,
                        path=doc.path, line=doc.line,
                        fingerprint=fingerprint("policy-unsupported", None, doc.path, "", template.name))

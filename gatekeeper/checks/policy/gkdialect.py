@@ -2,14 +2,17 @@
 
 ``input.review`` is what the admission webhook would send for a CREATE; ``input.parameters``
 are the constraint's (validated) parameters; ``data.inventory`` holds the whole scanned tree,
-built once per run and loaded into the engine once (templates that read it share it).
+built once per run and loaded into the engine once (templates that read it share it). A
+template's CEL code (``K8sNativeValidation``) runs instead of its Rego where Gatekeeper would run
+it (``celcode.runs_cel``: CEL-only templates, ``generateVAP``, the ``vap.k8s.io`` enforcement
+point); its failed validations are violations like Rego's, with the field the expression reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy.inventory import prune, referenced_kinds
@@ -23,10 +26,14 @@ from gatekeeper.checks.policy.templates import (
     load_constraint,
     load_templates,
 )
-from gatekeeper.model import Document
+from gatekeeper.model import Document, FieldPath, Resource
 from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine, RegorusProgram
 from gatekeeper.rego.modules import PolicyLoadError
+from gatekeeper.sources.resources import extract
+
+if TYPE_CHECKING:  # celcode runs on the admission check, which imports this package: imported on use
+    from gatekeeper.checks.policy.celcode import CelTemplate
 
 USER_INFO = {"username": "gatekeeper-ci", "groups": ["system:authenticated"]}
 
@@ -81,6 +88,7 @@ class GatekeeperPolicies:
     templates: dict[str, Template] = field(default_factory=dict)  # by constraint kind
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
+    cel: dict[str, CelTemplate] = field(default_factory=dict)  # by constraint kind: CEL code that runs
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
@@ -89,7 +97,15 @@ class GatekeeperPolicies:
         return len(self.templates)
 
     def unsupported(self) -> list[Template]:
-        return [t for t in self.templates.values() if t.cel_only]
+        """Templates with no code the gate runs (neither Rego nor CEL)."""
+        return [t for t in self.templates.values() if t.cel_only and t.kind not in self.cel]
+
+    def uses_cel(self, constraint: Constraint) -> bool:
+        """Whether the constraint's template runs its CEL code (else its Rego) for this constraint."""
+        from gatekeeper.checks.policy.celcode import runs_cel
+
+        return constraint.kind in self.cel and (constraint.template.cel_only or
+                                                runs_cel(constraint.template.doc.obj, constraint.doc.obj))
 
     def chosen(self, s: Subject, namespaces: Mapping[str, Mapping[str, Any]],
                only: Sequence[int] | None = None) -> list[int]:
@@ -100,14 +116,17 @@ class GatekeeperPolicies:
         if candidates is None:
             candidates = self._by_kind[key] = tuple(
                 i for i, c in enumerate(self.constraints)
-                if c.severity is not None and c.kind in self.programs and kinds_match(c.match.get("kinds"), *key))
+                if c.severity is not None and (c.kind in self.programs or c.kind in self.cel)
+                and kinds_match(c.match.get("kinds"), *key))
         if only is not None:
             wanted = set(only)
             candidates = tuple(i for i in candidates if i in wanted)
         return [i for i in candidates if self._matches(self.constraints[i], s, namespaces)]
 
-    def evaluate(self, s: Subject, chosen: Sequence[int], mark: Callable[[int], None] | None = None) -> Violations:
-        """(constraint index, violations) for each chosen constraint; ``mark(i)`` before each."""
+    def evaluate(self, s: Subject, chosen: Sequence[int], mark: Callable[[int], None] | None = None,
+                 namespaces: Mapping[str, Mapping[str, Any]] | None = None) -> Violations:
+        """(constraint index, violations) for each chosen constraint; ``mark(i)`` before each.
+        ``namespaces``: Namespace objects by name (CEL code's ``namespaceObject``)."""
         if not chosen:
             return []
         request = review(s)
@@ -116,9 +135,22 @@ class GatekeeperPolicies:
             if mark is not None:
                 mark(i)
             constraint = self.constraints[i]
+            if self.uses_cel(constraint):
+                out.append((i, self._cel_violations(constraint, s, namespaces or {})))
+                continue
             values = self.programs[constraint.kind].evaluate({"review": request, "parameters": constraint.parameters})
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
+
+    def _cel_violations(self, constraint: Constraint, s: Subject,
+                        namespaces: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+        from gatekeeper.checks.admission.matching import guess_resource
+
+        found = namespaces.get(s.namespace) if s.namespace else None
+        results = self.cel[constraint.kind].violations(
+            s.obj, constraint.doc.obj, group=s.group, version=s.version, resource_name=guess_resource(s.kind),
+            namespace_object=dict(found) if found is not None else None)
+        return [{"msg": v.message, "field": _dotted(v.path)} if v.path else {"msg": v.message} for v in results]
 
     def take_prints(self) -> list[str]:
         return [line for p in self.programs.values() for line in p.take_prints()]
@@ -130,6 +162,11 @@ class GatekeeperPolicies:
         except MatchError as exc:
             raise CheckLoadError(f"{constraint.doc.path}: constraint {constraint.kind}/{constraint.name}: "
                                  f"{exc}") from None
+
+
+def _dotted(path: FieldPath) -> str:
+    """A field path as ``locate.parse_path`` reads it (``spec.containers[0].image``)."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def _violations(constraint: Constraint, value: Any) -> list[dict[str, Any]]:
@@ -172,10 +209,20 @@ def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine
 
 def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
                       inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> None:
-    """Compile every template with Rego once. Templates that read ``data.inventory`` get it (only
-    the kinds they name, when every reference names its kind); the inventory is built only when a
-    template reads it (``inventory`` may be a function that builds it), and the same value is
-    loaded into the engine once and shared."""
+    """Compile every template with Rego once, and the CEL code of templates some constraint runs it
+    for. Templates that read ``data.inventory`` get it (only the kinds they name, when every
+    reference names its kind); the inventory is built only when a template reads it (``inventory``
+    may be a function that builds it), and the same value is loaded into the engine once and
+    shared. CEL code that does not compile is a ``CheckLoadError`` naming file and line."""
+    from gatekeeper import cel
+    from gatekeeper.checks.policy.celcode import CelTemplate, cel_source, runs_cel
+
+    for kind, template in policies.templates.items():
+        if not cel.available():  # no CEL engine (Python 3.10): CEL-only templates are reported unsupported
+            break
+        if cel_source(template.doc.obj) is not None and (template.cel_only or any(
+                c.kind == kind and runs_cel(template.doc.obj, c.doc.obj) for c in policies.constraints)):
+            policies.cel[kind] = CelTemplate(_resource(template.doc))
     shared: dict[frozenset[str] | None, Mapping[str, Any]] = {}
     if callable(inventory) and any(t.uses_inventory for t in policies.templates.values() if not t.cel_only):
         inventory = inventory()
@@ -194,3 +241,10 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
                                                      {"violation": [*template.package, "violation"]})
         except PolicyLoadError as exc:
             raise CheckLoadError(f"template {template.name}: {exc}") from None
+
+
+def _resource(doc: Document) -> Resource:
+    """The template's resource (its document's first), for locating its CEL code."""
+    if not doc.resources:
+        extract(doc)
+    return doc.resources[0]

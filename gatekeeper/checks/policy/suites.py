@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gatekeeper import cel
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy import gkdialect
+from gatekeeper.checks.policy.celcode import cel_source
 from gatekeeper.checks.policy.files import display
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
@@ -150,8 +152,11 @@ def _plan_case(doc: Document, tname: str, case: dict[str, Any], suite_dir: Path,
     inventory_objs = [o for ref in inventory_refs
                       for o in _objects(reference(doc, suite_dir, ref, f"case {tname}/{cname}: inventory"))]
     planned.assertions = _assertions(doc, tname, cname, case.get("assertions"))
-    if template.cel_only:
-        planned.failure = "template has only CEL code, which is not supported"
+    if template.cel_only and cel_source(template.doc.obj) is None:
+        planned.failure = "template has no Rego or K8sNativeValidation (CEL) code"
+        return planned
+    if template.cel_only and not cel.available():
+        planned.failure = "template has only CEL code, which needs the cel-expr-python package (Python 3.11+)"
         return planned
     kinds = cluster_scoped_kinds([*inventory_objs, objects[0]])
     if constraint.severity is None:
@@ -208,7 +213,7 @@ def _evaluate(case: _Case, mark: boundary.Mark) -> CaseResult:
     assert case.policies is not None and case.subject is not None
     try:
         chosen = case.policies.chosen(case.subject, case.namespaces)
-        results = case.policies.evaluate(case.subject, chosen, mark)
+        results = case.policies.evaluate(case.subject, chosen, mark, case.namespaces)
     except (PolicyEvalError, CheckLoadError) as exc:
         return CaseResult(case.suite, case.test, case.case, False, f"error: {exc}")
     finally:

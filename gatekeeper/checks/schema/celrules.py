@@ -320,7 +320,7 @@ def _walk(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> None:
 
 
 def _run_rules(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> None:
-    bound = cel.environment(_VARIABLES).activation({"self": node.view(value) if node.view else value})
+    bound = cel.environment(_VARIABLES).bindings({"self": node.view(value) if node.view else value})
     for rule in node.rules:
         if rule.limit:
             continue  # reported once, at the CRD
@@ -354,7 +354,7 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
-def _message(rule: Rule, bound: Any) -> str:
+def _message(rule: Rule, bound: cel.Bindings) -> str:
     """messageExpression's string, else message, else the API server's default."""
     text = ""
     if rule.message_program is not None:
