@@ -162,35 +162,52 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
         c.old_path for c in selection.changes if c.old_path}
     run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
     run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
-    if selection.scope == "changed":
-        run.report_paths, run.hook_paths = None, set(selection.report_paths)
-    else:
-        run.report_paths, run.hook_paths = set(selection.report_paths), None
+    # Findings are kept everywhere for settle(): a changed input of a unit (a values file, a base)
+    # causes findings located in the unit's other files (a template line, an overlay's patch).
+    run.report_paths, run.hook_paths = None, set(selection.report_paths)
 
 
-def needs_base(report: Report, selection: Selection, new_only: bool) -> bool:
+def affected_units(run: Run, selection: Selection) -> set[str]:
+    """The units with an input among the reported files or the change (deleted and renamed paths too)."""
+    outcome = run.render_outcome
+    if outcome is None:
+        return set()
+    touched = set(selection.report_paths) | (run.render_focus or set())
+    return {r.unit.display() for r in outcome.rendered if r.inputs & touched}
+
+
+def _touched(selection: Selection) -> set[str]:
+    """Changed files: the manifests in scope, and any other changed file a check read (chart templates)."""
+    return selection.report_paths | {c.path for c in selection.changes if not c.deleted}
+
+
+def _in_scope(finding: Finding, selection: Selection, units: set[str], touched: set[str]) -> bool:
+    """A finding reported whatever the base had: in a reported or changed file, or (``--scope all``)
+    rendered by a unit with an input among the reported files (the pre-commit hook's files: a staged
+    values file makes the template line's finding; a staged base, the overlay patch's)."""
+    return finding.path in touched or (selection.scope == "all" and bool(units.intersection(finding.units)))
+
+
+def needs_base(report: Report, selection: Selection, new_only: bool, units: set[str] | None = None) -> bool:
     """True when settling the report needs the findings at the base."""
     if selection.base_rev is None:
         return False
-    outside = selection.scope == "changed" and any(f.path not in selection.report_paths for f in report.findings)
-    return new_only or outside
+    touched = _touched(selection)
+    return new_only or any(not _in_scope(f, selection, units or set(), touched) for f in report.findings)
 
 
-def settle(report: Report, selection: Selection, existing: set[str], new_only: bool) -> list[str]:
-    """Apply the scope and --new-only to a head report, given the base's fingerprints; returns notes."""
+def settle(report: Report, selection: Selection, existing: set[str], new_only: bool,
+           units: set[str] | None = None) -> list[str]:
+    """Apply the scope and --new-only to a head report, given the base's fingerprints and the units
+    the reported files feed; returns notes."""
     notes = []
-    # changed files: the manifests in scope, and any other changed file a check read (chart templates)
-    touched = selection.report_paths | {c.path for c in selection.changes if not c.deleted}
-    inside = [f for f in report.findings if f.path in touched]
-    caused: list[Finding] = []
-    if selection.scope == "changed":
-        caused = [f for f in report.findings if f.path not in touched
-                  and f.fingerprint and f.fingerprint not in existing]
-        if caused:
-            notes.append(f"{len(caused)} finding(s) in unchanged files are caused by this change "
-                         "(cross-object rules) and are reported too")
-    else:
-        inside = report.findings
+    units, touched = units or set(), _touched(selection)
+    inside = [f for f in report.findings if _in_scope(f, selection, units, touched)]
+    caused = [f for f in report.findings if not _in_scope(f, selection, units, touched)
+              and f.fingerprint and f.fingerprint not in existing]  # no base: everything is new
+    if caused:
+        notes.append(f"{len(caused)} finding(s) in unchanged files are caused by this change "
+                     "(cross-object rules, rendered units) and are reported too")
     if new_only:
         kept = [f for f in inside if not f.fingerprint or f.fingerprint not in existing]
         if len(kept) != len(inside):
@@ -198,7 +215,6 @@ def settle(report: Report, selection: Selection, existing: set[str], new_only: b
                          "are hidden")
         inside = kept
     report.findings = sorted(inside + caused, key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
-    if selection.scope == "changed":
-        shown = touched | {f.path for f in caused}
-        report.subjects = [s for s in report.subjects if s[0] in shown]
+    shown = touched | {f.path for f in report.findings}
+    report.subjects = [s for s in report.subjects if s[0] in shown]
     return notes

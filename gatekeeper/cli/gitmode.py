@@ -216,7 +216,8 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
     report.notes.append(f"{selection.mode} mode: {len(selection.report_paths)} file(s) in scope, "
                         f"{len(selection.files)} loaded as context")
     existing: set[str] = set()
-    if scope.needs_base(report, selection, parsed.new_only):
+    units = scope.affected_units(run, selection)
+    if scope.needs_base(report, selection, parsed.new_only, units):
         started = time.perf_counter()
         try:
             existing = scope.base_fingerprints(repo, run, selection)
@@ -230,7 +231,7 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
         report.notes.append(f"parse cache: {cache.hits} context file(s) read from {cache.path.name}, "
                             f"{cache.saved} stored (of {max(context, 0)} context files)")
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
-    report.notes.extend(scope.settle(report, selection, existing, parsed.new_only))
+    report.notes.extend(scope.settle(report, selection, existing, parsed.new_only, units))
     weakened = config_findings(run, repo, selection, report.notes)
     if weakened:
         report.findings = sorted([*report.findings, *weakened],

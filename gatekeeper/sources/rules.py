@@ -53,8 +53,9 @@ RENDER_RULES: tuple[Rule, ...] = (
          bad_example="resources:\n  - https://github.com/example/app//base?ref=v1\n",
          good_example="resources:\n  - ../../base\n"),
     Rule("render-unapplied", "render", _W, "A unit input the GitOps agent applies is not applied by the gate.",
-         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer, Argo CD "
-         "values from another source of a multi-source Application, Argo CD helm.values beside valuesObject).",
+         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer or "
+         "Kustomization patches/images/postBuild, Argo CD source.kustomize or plugin, values from another source "
+         "of a multi-source Application, Argo CD helm.values beside valuesObject).",
          "Check that part by other means (render it into the repository), or waive the rule.",
          bad_example="spec:\n  postRenderers:\n    - kustomize:\n        patches: [...]\n",
          good_example="spec:\n  values:\n    replicaCount: 2\n"),

@@ -23,6 +23,9 @@ MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
 CHART_FILE = "Chart.yaml"
 RULE_REMOTE = "render-remote"
 RULE_UNAPPLIED = "render-unapplied"
+# Flux Kustomization fields that change what kustomize-controller applies; the gate builds the path alone
+_FLUX_KUSTOMIZE_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
+                             "commonMetadata", "components")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,8 @@ class Unit:
 
 
 def _remote_finding(doc: Document, path: FieldPath, message: str) -> Finding:
-    line, column = doc.locate(path)
-    fpath = format_field(path)
-    return Finding(check="render", rule=RULE_REMOTE, severity=Severity.WARNING, message=message, path=doc.path,
-                   line=line, column=column, field=fpath,
-                   hint="vendor the chart or base into the repository to have it checked, or waive the rule",
-                   fingerprint=fingerprint(RULE_REMOTE, None, doc.path, fpath, message))
+    return _at(doc, path, RULE_REMOTE, message, "vendor the chart or base into the repository to have it checked, "
+               "or waive the rule", Severity.WARNING)
 
 
 class Discovery:
@@ -155,8 +154,13 @@ class Discovery:
             return
         path = kustomize.resolve("", spec["path"].strip().lstrip("/"))
         if path[1]:
+            self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
-        self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
+        unit = self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
+        applied = [key for key in _FLUX_KUSTOMIZE_OVERRIDES if spec.get(key)]
+        if unit is not None and applied:
+            self.findings.append(_unapplied(doc, (*base, "spec", applied[0]), "Flux applies " + ", ".join(
+                f"spec.{key}" for key in applied) + " to what it builds; the gate checks the path without them"))
 
     def _argo_sources(self, doc: Document, spec: Any, base: FieldPath, obj: dict[str, Any]) -> None:
         if not isinstance(spec, dict):
@@ -184,7 +188,12 @@ class Discovery:
             return
         path, outside = kustomize.resolve("", raw.strip().lstrip("/"))
         if outside:
+            self.findings.append(_outside(doc, (*where, "path"), raw))
             return
+        for key in ("kustomize", "plugin"):
+            if source.get(key) and (path in self.kustomizations or path in self.charts):
+                self.findings.append(_unapplied(doc, (*where, key), f"Argo CD applies source.{key} when it "
+                                                "renders; the gate renders the path without it"))
         helm = source.get("helm")
         if path not in self.charts or not isinstance(helm, dict):
             self.at_path(path, how)
@@ -366,39 +375,32 @@ def _resolve_argo(app_path: str, name: str) -> tuple[str, bool]:
     return kustomize.resolve("", name.lstrip("/")) if name.startswith("/") else kustomize.resolve(app_path, name)
 
 
-def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
+def _at(doc: Document, where: FieldPath, rule: str, message: str, hint: str,
+        severity: Severity = Severity.ERROR) -> Finding:
+    """A render finding at a field of a GitOps object."""
     line, column = doc.locate(where)
     fpath = format_field(where)
-    return Finding(check="render", rule=RULE_UNAPPLIED, severity=Severity.WARNING, message=message, path=doc.path,
-                   line=line, column=column, field=fpath,
-                   hint="check that part of the rendered state by other means, or waive the rule",
-                   fingerprint=fingerprint(RULE_UNAPPLIED, None, doc.path, fpath, message))
+    return Finding(check="render", rule=rule, severity=severity, message=message, path=doc.path, line=line,
+                   column=column, field=fpath, hint=hint, fingerprint=fingerprint(rule, None, doc.path, fpath, message))
+
+
+def _unapplied(doc: Document, where: FieldPath, message: str) -> Finding:
+    return _at(doc, where, RULE_UNAPPLIED, message, "check that part of the rendered state by other means, or waive "
+               "the rule", Severity.WARNING)
 
 
 def _outside(doc: Document, where: FieldPath, name: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    message = f"{name!r} resolves outside the repository; the chart is rendered without it"
-    return Finding(check="render", rule="render-outside", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="keep values files inside the repository",
-                   fingerprint=fingerprint("render-outside", None, doc.path, fpath, message))
+    return _at(doc, where, "render-outside", f"{name!r} resolves outside the repository; the gate renders "
+               "without it", "keep every path a GitOps object names inside the repository")
 
 
 def _bad_parameter(doc: Document, where: FieldPath, message: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="fix the value at this line",
-                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
+    return _at(doc, where, "render-error", message, "fix the value at this line")
 
 
 def _missing_values(doc: Document, where: FieldPath, name: str) -> Finding:
-    line, column = doc.locate(where)
-    fpath = format_field(where)
-    message = f"values {name!r} are not in the repository; the chart is rendered without them"
-    return Finding(check="render", rule="render-error", severity=Severity.ERROR, message=message, path=doc.path,
-                   line=line, column=column, field=fpath, hint="fix the path or add the values file",
-                   fingerprint=fingerprint("render-error", None, doc.path, fpath, message))
+    return _at(doc, where, "render-error", f"values {name!r} are not in the repository; the chart is rendered "
+               "without them", "fix the path or add the values file")
 
 
 def _is_subchart(chart: str, charts: set[str]) -> bool:

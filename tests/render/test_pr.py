@@ -95,3 +95,56 @@ def test_the_pre_commit_hook_reports_a_base_change_for_each_overlay(tmp_path: Pa
     assert proc.returncode != 0, proc.stdout
     assert "base/deploy.yaml:25:13 error   privileged-container" in proc.stdout
     assert re.search(r"rendered by overlays/(dev|prod), overlays/(dev|prod)", proc.stdout)
+
+
+HOOK_TREE = {
+    "a/chart/Chart.yaml": "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    "a/chart/values.yaml": "image:\n  repository: nginx\n  tag: \"1.2.3\"\n",
+    "a/chart/templates/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\n"
+                                     "spec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n"
+                                     "      labels: {app: api}\n    spec:\n      containers:\n        - name: api\n"
+                                     "          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n",
+    "b/base/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n"
+                          "  labels: {app: web}\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n"
+                          "    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n"
+                          "          image: nginx:1.2.3\n"
+                          "          securityContext: {allowPrivilegeEscalation: false}\n",
+    "b/base/kustomization.yaml": "resources: [deploy.yaml]\n",
+    "b/overlay/kustomization.yaml": "resources: [../base]\npatches:\n  - path: p.yaml\n"
+                                    "    target: {kind: Deployment, labelSelector: \"tier=debug\"}\n",
+    "b/overlay/p.yaml": "- op: add\n  path: /spec/template/spec/containers/0/securityContext/privileged\n"
+                        "  value: true\n",
+}
+
+
+def test_the_pre_commit_hook_reports_what_a_staged_input_causes_in_other_files(tmp_path: Path) -> None:
+    """The hook passes only the staged files; findings the change causes in a unit they feed are
+    reported wherever they locate (a template line, an overlay's patch)."""
+    from tests.pr.test_precommit import _install
+
+    repo = Repo(tmp_path / "repo")
+    for rel, text in HOOK_TREE.items():
+        repo.write(rel, text)
+    repo.commit("base")
+    _install(repo, "gatekeeper")
+    repo.commit("hook")
+
+    def commit() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "commit", "-m", "change"], cwd=repo.path, env={**os.environ, **GIT_ENV},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+
+    # a staged values file: the finding is at the template line, in a file that is not staged
+    repo.write("a/chart/values.yaml", HOOK_TREE["a/chart/values.yaml"].replace("1.2.3", "latest"))
+    repo.git("add", "a/chart/values.yaml")
+    proc = commit()
+    assert proc.returncode != 0, proc.stdout
+    assert re.search(r"a/chart/templates/deploy\.yaml:13:\d+ error +image-latest", proc.stdout), proc.stdout
+    repo.git("reset", "-q", "--hard", "HEAD")
+
+    # a staged base label makes an overlay's patch apply: the finding is at the patch's line
+    repo.write("b/base/deploy.yaml", HOOK_TREE["b/base/deploy.yaml"].replace(
+        "  labels: {app: web}\nspec", "  labels: {app: web, tier: debug}\nspec"))
+    repo.git("add", "b/base/deploy.yaml")
+    proc = commit()
+    assert proc.returncode != 0, proc.stdout
+    assert re.search(r"b/overlay/p\.yaml:3:\d+ error +privileged-container", proc.stdout), proc.stdout

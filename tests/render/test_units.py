@@ -114,3 +114,29 @@ def test_render_none_and_no_units(tmp_path: Path) -> None:
     put(tmp_path, {"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
     code, out = run_cli("units", str(tmp_path))
     assert code == 0 and "no deployment units found" in out
+
+
+@needs_kustomize
+def test_agent_overrides_the_gate_does_not_apply_are_reported(tmp_path: Path) -> None:
+    put(tmp_path, {
+        "apps/kustomization.yaml": "resources: [cm.yaml]\n",
+        "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\ndata: {k: v}\n",
+        "clusters/flux.yaml": FLUX_KS.replace("./clusters/prod/apps", "./apps") + "  postBuild:\n"
+                              "    substitute: {env: prod}\n---\n" + FLUX_KS.replace("./clusters/prod/apps", "../x"),
+        "clusters/argo.yaml": """
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata: {name: apps, namespace: argocd}
+            spec:
+              project: default
+              source:
+                repoURL: https://example.com/repo.git
+                path: apps
+                kustomize:
+                  images: [nginx=nginx:latest]
+              destination: {server: https://kubernetes.default.svc, namespace: a}
+            """,
+    })
+    _, report = run_json(str(tmp_path))
+    assert at(report, "render-unapplied") == [("clusters/argo.yaml", 9), ("clusters/flux.yaml", 9)]
+    assert at(report, "render-outside") == [("clusters/flux.yaml", 18)]

@@ -20,17 +20,21 @@ from typing import Any
 
 import yaml
 
-from gatekeeper.model import Document, Finding, Origin, Severity, fingerprint
+from gatekeeper.model import Document, FieldPath, Finding, Origin, Severity, fingerprint
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import fastload, limits
+from gatekeeper.sources.render import fastload, limits, replacements
 from gatekeeper.sources.render.provenance import (
+    ANY,
+    MERGE_KEYS,
     Contributor,
+    Deletion,
     Op,
     ProvenanceIndex,
     ShiftedPositions,
     Transform,
     as_map,
+    existing_prefix,
 )
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.yamlload import parse
@@ -250,12 +254,67 @@ def _op_path(text: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def _ops(obj: Any) -> list[Op]:
-    ops = []
+def _ops(obj: Any) -> tuple[list[Op], list[Deletion]]:
+    """The operations of a JSON 6902 patch that write values (``add``, ``replace``, and ``copy``/``move``,
+    whose value is the one at ``from``) and those that delete (``remove``, and the source of a ``move``)."""
+    ops: list[Op] = []
+    deletes: list[Deletion] = []
     for i, op in enumerate(obj if isinstance(obj, list) else []):
-        if isinstance(op, dict) and op.get("op") in ("add", "replace") and isinstance(op.get("path"), str):
-            ops.append(Op(_op_path(op["path"]), op.get("value"), (i, "value")))
-    return ops
+        if not isinstance(op, dict) or not isinstance(op.get("path"), str):
+            continue
+        kind, path = op.get("op"), _op_path(op["path"])
+        if kind in ("add", "replace"):
+            ops.append(Op(path, op.get("value"), (i, "value")))
+        elif kind in ("copy", "move") and isinstance(op.get("from"), str):
+            source = _op_path(op["from"])
+            value, where = _written_by(ops, source) or (ANY, (i, "from"))
+            ops.append(Op(path, value, where))
+            if kind == "move":
+                deletes.append(Deletion(source, (i, "from")))
+        elif kind == "remove":
+            deletes.append(Deletion(path, (i, "path")))
+    return ops, deletes
+
+
+def _written_by(ops: list[Op], source: tuple[str | int, ...]) -> tuple[Any, FieldPath] | None:
+    """The value an earlier operation of the patch wrote at ``source``, and where it is written."""
+    for op in reversed(ops):
+        n = len(op.path)
+        if len(source) < n or any(a != b and b != "-" for a, b in zip(source[:n], op.path, strict=False)):
+            continue
+        if op.value is ANY:
+            return ANY, op.where
+        node, where = op.value, list(op.where)
+        for part in source[n:]:
+            child = existing_prefix((part,), node)
+            if not child[0]:
+                return None
+            node = child[1]
+            where.append(part)
+        return node, tuple(where)
+    return None
+
+
+def _smp_deletes(obj: Any, path: tuple[Any, ...] = (), where: FieldPath = ()) -> list[Deletion]:
+    """Deletions a strategic merge patch spells: ``$patch: delete`` (a map, or a list item by its merge
+    key) and keys set to null. List items are followed by merge key (``(key, value)`` path parts)."""
+    out: list[Deletion] = []
+    if isinstance(obj, dict):
+        if obj.get("$patch") == "delete":
+            return [Deletion(path, (*where, "$patch"))]
+        for key, value in obj.items():
+            if not isinstance(key, str) or key.startswith("$"):
+                continue
+            if value is None:
+                out.append(Deletion((*path, key), (*where, key)))
+            else:
+                out.extend(_smp_deletes(value, (*path, key), (*where, key)))
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            key = next((k for k in MERGE_KEYS if k in item), None) if isinstance(item, dict) else None
+            if key is not None:
+                out.extend(_smp_deletes(item, (*path, (key, item[key])), (*where, i)))
+    return out
 
 
 def _patch_docs(docs: list[Document], entry: Any, json6902: bool) -> list[Patch]:
@@ -264,12 +323,13 @@ def _patch_docs(docs: list[Document], entry: Any, json6902: bool) -> list[Patch]
     for doc in docs:
         obj = doc.obj
         if isinstance(obj, list) or json6902:
-            out.append(Patch(Contributor("patch", doc, (), None, ops=_ops(obj)), target, None, None))
+            ops, deletes = _ops(obj)
+            out.append(Patch(Contributor("patch", doc, (), None, ops=ops, deletes=deletes), target, None, None))
         elif isinstance(obj, dict):
             meta = as_map(obj.get("metadata"))
             name = meta.get("name") if isinstance(meta.get("name"), str) else None
             kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
-            out.append(Patch(Contributor("patch", doc, (), obj), target, kind, name))
+            out.append(Patch(Contributor("patch", doc, (), obj, deletes=_smp_deletes(obj)), target, kind, name))
     return out
 
 
@@ -552,6 +612,7 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
     origin_base = _origin_base(text, unit_plan.root)
     patches = patches_of(unit_plan, docs_of)
     transforms = transforms_of(unit_plan)
+    fallback = unit_entry(unit_plan)
     for obj in loaded:
         if not isinstance(obj, dict):
             continue
@@ -564,5 +625,18 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
                 names.append(meta["name"])
         contributors = ([base] if base is not None else []) + [p.contributor for p in patches
                                                                 if applies(p, obj, names)]
-        out.objects.append((obj, ProvenanceIndex(obj, contributors, transforms, home)))
+        out.objects.append((obj, ProvenanceIndex(obj, contributors, transforms, home, fallback)))
+    transforms.extend(replacements.transforms(unit_plan, docs_of, out.objects))  # they read the objects
     return out
+
+
+_ENTRY_KEYS = ("replacements", "transformers", "patches", "patchesJson6902", "patchesStrategicMerge", "components",
+               "resources")
+
+
+def unit_entry(unit_plan: Plan) -> Origin:
+    """Where a value no source holds is attributed: the root kustomization's entry that can have set
+    it (replacements, transformers, patches, ...), never a base line holding another value."""
+    root = unit_plan.kustomizations[-1]
+    key = next((k for k in _ENTRY_KEYS if k in root.obj), None)
+    return Origin(root.path, root.line((key,)) if key else 1, "kustomization")
