@@ -163,7 +163,7 @@ class KyvernoCheck(Check):
             path = Path(values_path)
             values = load_mod.read_values(path if path.is_absolute() or ctx.options.get("kyverno_values")
                                           else base / path)
-        subjects = self._subjects(ctx)
+        subjects = self.subjects(ctx)
         objects = celeval.Objects(lambda: [redact(r.obj) for r in subjects])
         env = Environment(values=values, configmaps=load_mod.configmaps(subjects), objects=objects,
                           namespace_labels=load_mod.namespace_labels(subjects), exceptions=exceptions,
@@ -193,7 +193,7 @@ class KyvernoCheck(Check):
     def _in_roots(self, ctx: Context, path: str) -> bool:
         return bool(self.roots) and inside(ctx.root / path, self.roots)
 
-    def _subjects(self, ctx: Context) -> list[Resource]:
+    def subjects(self, ctx: Context) -> list[Resource]:
         """Resources outside the policy directories (each file's place is resolved once)."""
         if self._subject_list is not None:
             return self._subject_list
@@ -241,7 +241,7 @@ class KyvernoCheck(Check):
         limits evaluate, and a blown limit ends the run (exit 2) naming the policy, rule and resource."""
         evaluator = self.evaluator
         assert evaluator is not None
-        subjects = [r for r in self._subjects(ctx) if ctx.hook_paths is None or r.path in ctx.hook_paths]
+        subjects = [r for r in self.subjects(ctx) if ctx.hook_paths is None or r.path in ctx.hook_paths]
         policies = {id(p): n for n, p in enumerate(evaluator.policies)}
         exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
 
