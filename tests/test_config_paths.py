@@ -142,3 +142,22 @@ def test_every_path_valued_key_of_the_schema_is_confined() -> None:
     assert sorted((".".join(map(str, loc)), v) for loc, v in path_values(raw, catalogue())) == [
         ("checks.policy.data.0", "a.json"), ("checks.policy.paths.0", "p"), ("render.0.path", "w"),
         ("render.0.values.0", "v")]
+
+
+def test_a_policy_directory_never_reads_through_a_symlink_out_of_it(repo: Path, outside: Path) -> None:
+    (outside / "dir" / "leak.rego").write_text("package leak\n" + CREDENTIAL + "\n")
+    (repo / "policies" / "config.json").symlink_to(outside / "config.json")
+    code, out = run_cli("check", str(repo), "--checks", "policy")
+    assert code == 2, out
+    assert "error: policy: " in out, out
+    assert "policies/config.json is a symbolic link out of the policy directory" in out, out
+    (repo / "policies" / "config.json").unlink()
+    (repo / "policies" / "lib").symlink_to(outside / "dir")
+    code, out = run_cli("check", str(repo), "--checks", "policy", "--policy", str(repo / "policies"))
+    assert code == 2 and "lib is a symbolic link out of the policy directory" in out, out
+    assert "registry.example.com" not in out
+    (repo / "policies" / "lib").unlink()
+    (repo / "rules").symlink_to(repo / "policies")  # a link that stays inside the policy directory's tree
+    code, out = run_cli("check", str(repo), "--checks", "policy", "--policy", str(repo / "rules"), "--data",
+                        str(outside / "config.json"))
+    assert code == 1 and "policy/main/deny" in out, out
