@@ -55,6 +55,7 @@ class Run:
     render: str = "auto"  # render deployment units ("auto") or check every file as it is ("none")
     units: list[Any] | None = None  # the units to render (the sync step's paths); None: discover them
     tree: Tree | None = None  # the repository state renders read (None: the root on disk)
+    base_file: Callable[[str], bytes | None] | None = None  # git modes: a file at the base (Context.base_file)
     render_cache: Any = None  # rendered output by input digest (git modes: the context cache store)
     published: frozenset[str] = frozenset()  # files published as they are: always whole objects
     render_outcome: Any = None  # set by the load stage: the units and what rendering them produced
@@ -281,7 +282,8 @@ def run_checks(run: Run, loaded: Loaded, report: Report, detected: set[str] | No
                   run.kubernetes_version or run.config.kubernetes_version or "", dict(run.options),
                   hook_paths=run.report_paths if run.hook_paths is None else run.hook_paths,
                   report_paths=run.report_paths, classes=loaded.classes,
-                  detected=detected if detected is not None else set(), texts=loaded.texts)
+                  detected=detected if detected is not None else set(), texts=loaded.texts,
+                  base_file=run.base_file)
     if not ctx.kubernetes_version:
         from gatekeeper.checks.schema.bundled import resolve_version
         ctx.kubernetes_version = resolve_version(None)

@@ -7,7 +7,7 @@ hooks are called by the pipeline inside an error boundary that names the check a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +38,9 @@ class Context:
     # Secret values checks detected: the pipeline masks them wherever a report would show them
     # (a name, a field path, another check's message). Only ever added to, never rendered.
     detected: set[str] = field(default_factory=set)
+    # Git modes with a base: a file's content at the base (path as findings give it), None when the
+    # base has no such file; None outside them. What a change adds can be judged against it.
+    base_file: Callable[[str], bytes | None] | None = None
     # Committed files no parser reads (Helm chart templates, helpers and files/, upper-case YAML
     # extensions): checks that read text (secrets) scan them at their own lines.
     texts: list[SourceFile] = field(default_factory=list)

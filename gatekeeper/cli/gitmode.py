@@ -161,7 +161,26 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
         raise GitError(str(exc)) from None
     cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, run.root)
     scope.configure(run, selection, cache)
+    if selection.base_rev is not None:
+        run.base_file = base_reader(repo, selection.base_rev, run.root)
     return selection
+
+
+def base_reader(repo: Any, rev: str, root: Path) -> Callable[[str], bytes | None]:
+    """A file's content at ``rev`` by its path under ``root`` (or as given: absolute, or relative to
+    the working directory); None outside the repository or when the commit has no such file."""
+    top = Path(repo.working_tree_dir).resolve()
+
+    def read(path: str) -> bytes | None:
+        here = root / path
+        if not here.exists() and Path(path).exists():
+            here = Path(path)  # a policy directory's file, named as given on the command line
+        try:
+            rel = here.resolve().relative_to(top).as_posix()
+        except (ValueError, OSError):
+            return None
+        return git.blob_at(repo, rev, rel)
+    return read
 
 
 def render_cache(root: Path, parsed: GitOptions) -> ContextCache | None:

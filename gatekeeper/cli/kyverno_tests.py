@@ -11,19 +11,33 @@ from gatekeeper.checks.kyverno.load import read_documents
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.kyverno.errors import KyvernoLoadError
 from gatekeeper.kyverno.testfile import candidates, is_test, run
+from gatekeeper.rego import boundary
+from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.unittest import CaseResult
 
 
-def run_kyverno_tests(paths: list[Path], pattern: re.Pattern[str] | None) -> list[CaseResult]:
-    """Every Test document under the paths; CheckLoadError when a test or a file it names cannot load."""
+def run_kyverno_tests(paths: list[Path], pattern: re.Pattern[str] | None, limits: Limits | None = None
+                      ) -> list[CaseResult]:
+    """Every Test document under the paths, each evaluated in a worker behind the evaluation
+    boundary (its policies and resources are repository content); CheckLoadError when a test or a
+    file it names cannot load, or a test blows the CPU-time or memory limit."""
+    tests = [(path, doc) for path in candidates(paths) for doc in read_documents(path) if is_test(doc.obj)]
+
+    def work(i: int, _: boundary.Mark) -> list[CaseResult] | str:
+        path, doc = tests[i]
+        try:
+            cases = run(doc, path.parent, read_documents, frozenset(CLUSTER_SCOPED), pattern)
+        except KyvernoLoadError as exc:
+            return str(exc)
+        return [CaseResult(c.file, c.test, c.name, c.passed, c.message, c.skipped, c.line) for c in cases]
+
+    try:
+        outcomes = boundary.run(len(tests), work, lambda i, _: f"{tests[i][0]}: kyverno test", limits or Limits())
+    except boundary.BoundaryError as exc:
+        raise CheckLoadError(str(exc)) from None
     out: list[CaseResult] = []
-    for path in candidates(paths):
-        for doc in read_documents(path):
-            if not is_test(doc.obj):
-                continue
-            try:
-                cases = run(doc, path.parent, read_documents, frozenset(CLUSTER_SCOPED), pattern)
-            except KyvernoLoadError as exc:
-                raise CheckLoadError(str(exc)) from None
-            out.extend(CaseResult(c.file, c.test, c.name, c.passed, c.message, c.skipped, c.line) for c in cases)
+    for outcome in outcomes:
+        if isinstance(outcome, str):
+            raise CheckLoadError(outcome)
+        out.extend(outcome)
     return out

@@ -42,7 +42,7 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
     from gatekeeper.rego.unittest import plan_tests, run_one
 
     limits = limits or Limits()
-    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern)  # listed after Rego tests and Suites
+    kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern, limits)  # listed after Rego tests, Suites
     files = read([p.absolute() for p in paths], yaml=False)
     try:
         policies = [load_module(p, t, rego_version) for p, t in files.rego]

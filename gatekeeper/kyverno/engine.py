@@ -93,6 +93,9 @@ class Evaluator:
     def __init__(self, policies: Sequence[Policy], env: Environment) -> None:
         self.policies = list(policies)
         self.env = env
+        # every rule numbered, so a rule can be named across processes (the evaluation boundary)
+        self.rules = [(p, r) for p in self.policies for r in p.rules]
+        self.number = {id(r): n for n, (_, r) in enumerate(self.rules)}
         # rules by the kinds their match blocks name; rules that may match any kind apply to all
         self._by_kind: dict[str, list[tuple[Policy, Rule]]] = {}
         self._any_kind: list[tuple[Policy, Rule]] = []
@@ -115,18 +118,19 @@ class Evaluator:
         self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
         self._fast = fastpath.FastPath(self)
 
-    def failures(self, obj: Mapping[str, Any]) -> list[Result]:
+    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
         """The results of ``evaluate(obj, matching=True)`` that become findings (fail, error,
-        unavailable), in the same order; compiled checks prove the rest without making results."""
+        unavailable), in the same order; compiled checks prove the rest without making results.
+        ``progress(n)`` is told each rule's number (``rules[n]``) before the rule runs."""
         if self._has_values:
-            return self._reported(obj)
-        return self._fast.failures(obj)
+            return self._reported(obj, progress)
+        return self._fast.failures(obj, progress)
 
-    def _reported(self, obj: Mapping[str, Any]) -> list[Result]:
-        return [r for r in self.evaluate(obj, matching=True) if r.status in fastpath.REPORTED]
+    def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
+        return [r for r in self.evaluate(obj, matching=True, progress=progress) if r.status in fastpath.REPORTED]
 
     def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None,
-                 *, matching: bool = False) -> list[Result]:
+                 *, matching: bool = False, progress: Callable[[int], None] | None = None) -> list[Result]:
         """Every rule's result for ``obj``; with ``matching``, only rules whose match may hold (a rule
         that cannot match gives nothing instead of a skip)."""
         target = target_of(obj, self.env.cluster_scoped)
@@ -141,6 +145,8 @@ class Evaluator:
         for policy, rule in pairs:
             if only is not None and not only(policy, rule):
                 continue
+            if progress is not None:
+                progress(self.number[id(rule)])
             values: dict[str, Any] = {}
             request = plain
             if self._has_values:

@@ -27,6 +27,7 @@ class PolicyException:
     match: dict[str, Any]
     conditions: Any = None
     pod_security: list[dict[str, Any]] = field(default_factory=list)
+    spec: dict[str, Any] = field(default_factory=dict)  # as written (what a change to it is judged by)
 
     @property
     def label(self) -> str:
@@ -71,4 +72,4 @@ def load(doc: Document) -> PolicyException:
     if not isinstance(pod_security, list):
         raise fail(("spec", "podSecurity"), "spec.podSecurity must be a list of controls")
     return PolicyException(name, str(meta.get("namespace") or ""), doc, entries, match, spec.get("conditions"),
-                           [p for p in pod_security if isinstance(p, dict)])
+                           [p for p in pod_security if isinstance(p, dict)], spec)

@@ -83,15 +83,16 @@ class FastPath:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
-        self.plans: dict[tuple[str, str], list[Step]] = {}
+        self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
             _reads_images(e.conditions) for e in evaluator.env.exceptions)
 
-    def failures(self, obj: Mapping[str, Any]) -> list[Result]:
+    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
+        """``progress(n)`` is told the number (``Evaluator.number``) of each rule before it runs."""
         api, kind = obj.get("apiVersion"), obj.get("kind")
         if api.__class__ is not str or kind.__class__ is not str:
-            return self.evaluator._reported(obj)
+            return self.evaluator._reported(obj, progress)
         key = (api, kind)
         steps = self.plans.get(key)
         if steps is None:
@@ -100,7 +101,14 @@ class FastPath:
             return []
         res = Resource(self.evaluator, obj)
         out = []
-        for step in steps:
+        if progress is None:
+            for _, step in steps:
+                found = step(res)
+                if found is not None:
+                    out.append(found)
+            return out
+        for number, step in steps:
+            progress(number)
             found = step(res)
             if found is not None:
                 out.append(found)
@@ -108,11 +116,11 @@ class FastPath:
 
     # -- plans ----------------------------------------------------------------------------------
 
-    def _plan(self, obj: Mapping[str, Any]) -> list[Step]:
+    def _plan(self, obj: Mapping[str, Any]) -> list[tuple[int, Step]]:
         ev = self.evaluator
         res = Resource(ev, obj)
         target = res.target()
-        steps: list[Step] = []
+        steps: list[tuple[int, Step]] = []
         for policy, rule in [*ev._by_kind.get(target.kind, ()), *ev._any_kind]:
             match, exclude = rule.raw.get("match"), rule.raw.get("exclude")
             interpreted = policy.namespace is not None or rule.validate_type == "vpol"
@@ -123,7 +131,7 @@ class FastPath:
                 if not rule.evaluated:
                     continue  # not evaluated offline: never a finding
             body = None if interpreted or rule.raw.get("context") else _body(rule)
-            steps.append(_step(policy, rule, body, static))
+            steps.append((ev.number[id(rule)], _step(policy, rule, body, static)))
         return steps
 
 

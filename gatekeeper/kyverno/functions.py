@@ -13,7 +13,6 @@ import binascii
 import datetime as dt
 import hashlib
 import ipaddress
-import json
 import posixpath
 import random as _random
 import re
@@ -23,12 +22,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import re2
-import yaml
 from jmespath import exceptions, functions
 
 from gatekeeper.kyverno import quantities as q
 from gatekeeper.kyverno import timefmt, wildcard
 from gatekeeper.kyverno.images import normalize as image_normalize
+from gatekeeper.sources import yamlload
 
 _S = {"types": ["string"]}
 _N = {"types": ["number"]}
@@ -383,16 +382,16 @@ class KyvernoFunctions(functions.Functions):
     @functions.signature(_S)
     def _func_parse_json(self, s: str) -> Any:
         try:
-            return json.loads(s)
+            return yamlload.load_json_value(s)
         except ValueError as exc:
             raise _fail("parse_json", f"invalid JSON: {exc}") from None
 
     @functions.signature(_S)
     def _func_parse_yaml(self, s: str) -> Any:
         try:
-            return yaml.safe_load(s)
-        except yaml.YAMLError as exc:
-            raise _fail("parse_yaml", f"invalid YAML: {str(exc).splitlines()[0]}") from None
+            return yamlload.load_value(s)
+        except ValueError as exc:
+            raise _fail("parse_yaml", f"invalid YAML: {exc}") from None
 
     @functions.signature(_S)
     def _func_x509_decode(self, s: str) -> Any:

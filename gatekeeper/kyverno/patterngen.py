@@ -13,7 +13,6 @@ key matches one, the map is handed to the interpreter's node.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -45,24 +44,7 @@ def _tri(failed: Any) -> int:
 
 def wildcard_test(pattern: str) -> Callable[[str], bool]:
     """``wildcard.match(pattern, text)`` for one pattern, as the cheapest equivalent string test."""
-    if not wildcard.has_wildcard(pattern):
-        return pattern.__eq__
-    if "?" not in pattern:
-        if not pattern.strip("*"):
-            return lambda text: True
-        stars = pattern.count("*")
-        body = pattern.strip("*")
-        if "*" not in body:
-            if pattern.startswith("*") and pattern.endswith("*"):
-                return lambda text: body in text
-            if pattern.endswith("*") and stars == pattern.count("*", len(body)):
-                return lambda text: text.startswith(body)
-            if pattern.startswith("*") and stars == len(pattern) - len(pattern.lstrip("*")):
-                return lambda text: text.endswith(body)
-    if pattern == "?*":
-        return lambda text: len(text) >= 1
-    regex = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
-    return lambda text: regex.fullmatch(text) is not None
+    return wildcard.compile_test(pattern)
 
 
 def _part_test(part: Any) -> Callable[[str], bool]:

@@ -14,8 +14,13 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
 _DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
             "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
             "P": Fraction(10**15), "E": Fraction(10**18)}
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# number forms written without overlapping repetitions, so a failed match backtracks linearly
+_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# Bounds on what is read as a number at all: the CEL quantity library's exponent range, and a
+# length no real quantity or duration reaches (each bignum step is one operation nothing can interrupt)
+MAX_EXPONENT = 400
+MAX_LENGTH = 128
 _DURATION_UNITS = {"ns": Fraction(1, 10**9), "us": Fraction(1, 10**6), "µs": Fraction(1, 10**6),
                    "μs": Fraction(1, 10**6), "ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60),
                    "h": Fraction(3600)}
@@ -25,14 +30,17 @@ _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za
 @lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Fraction | None:
     """``"1.5Gi"`` -> 1610612736; None when the text is not a Kubernetes quantity."""
-    m = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
+    m = _QUANTITY.match(text.strip()) if isinstance(text, str) and len(text) <= MAX_LENGTH else None
     if m is None:
         return None
     number, suffix = Fraction(m.group(1)), m.group(2) or ""
     if suffix in _BINARY:
         return number * _BINARY[suffix]
     if suffix[:1] in ("e", "E"):
-        return number * Fraction(10) ** int(suffix[1:])
+        exponent = int(suffix[1:])
+        if abs(exponent) > MAX_EXPONENT:
+            return None  # out of range, as in the CEL quantity library: not a quantity
+        return number * Fraction(10) ** exponent
     return number * _DECIMAL[suffix]
 
 
@@ -68,7 +76,7 @@ def format_quantity(value: Fraction, binary: bool) -> str:
 @lru_cache(maxsize=4096)
 def parse_duration(text: str) -> Fraction | None:
     """A Go duration (``1h30m``, ``500ms``, ``0``) in seconds; None when it is not one."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > MAX_LENGTH:
         return None
     s = text.strip()
     sign = 1
@@ -121,7 +129,7 @@ def _trim(value: Fraction) -> str:
 @lru_cache(maxsize=1024)
 def parse_semver(text: str) -> tuple[int, int, int, tuple[str, ...]] | None:
     """``1.2.3-rc.1`` -> (1, 2, 3, ("rc", "1")); None when not a semantic version."""
-    m = _SEMVER.match(text.strip()) if isinstance(text, str) else None
+    m = _SEMVER.match(text.strip()) if isinstance(text, str) and len(text) <= 2 * MAX_LENGTH else None
     if m is None:
         return None
     pre = tuple(m.group(4).split(".")) if m.group(4) else ()

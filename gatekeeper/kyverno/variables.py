@@ -1,12 +1,17 @@
 """``{{ }}`` variable substitution: innermost expressions first, a whole-string variable keeps its
 type, an embedded one becomes text, ``\\{{`` escapes. Unresolved variables are an error, except in
-preconditions where Kyverno reads them as the empty string."""
+preconditions where Kyverno reads them as the empty string.
+
+Only the policy's own text is read for variables, once; values substituted into it are data (a
+value holding ``{{`` is never substituted again nor evaluated as JMESPath), and every substituted
+string is bounded in length."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gatekeeper.kyverno import jmes
@@ -14,7 +19,6 @@ from gatekeeper.kyverno.errors import UNLIMITED, BudgetExceeded, Deadline, RuleE
 
 # ``{{ ... }}`` holding no other ``{{``; single braces (JMESPath multi-select hashes) allowed inside
 VARIABLE = re.compile(r"(?<!\\)\{\{((?:\{[^{}]*\}|[^{}])*)\}\}")
-_ESCAPED = re.compile(r"\\\{\{")
 _MAX_ROUNDS = 64
 
 
@@ -87,84 +91,130 @@ def _value(run: Any, expr: str, data: Any, deadline: Deadline, lenient: bool) ->
     return value
 
 
-_PLANS: dict[str, tuple[tuple[str | tuple[Any, str], ...], bool] | None] = {}
+MAX_TEXT = 1 << 20  # characters one substituted string may reach; values are data, but not without bound
 
 
-def _plan(text: str) -> tuple[tuple[str | tuple[Any, str], ...], bool] | None:
-    """A string's variables found once: (literal pieces and (compiled, expression) pairs, whole);
-    None when the first round may not be the last one (nested or escaped braces, a bad expression),
-    which the general loop handles."""
-    if text in _PLANS:
-        return _PLANS[text]
-    plan: tuple[tuple[str | tuple[Any, str], ...], bool] | None = None
-    matches = list(VARIABLE.finditer(text))
-    if matches and "\\{{" not in text:
-        pieces: list[str | tuple[Any, str]] = []
-        last = 0
-        try:
-            for m in matches:
-                pieces.append(text[last:m.start()])
-                expr = m.group(1).strip()
-                pieces.append((jmes.compiled(expr), expr))
-                last = m.end()
-        except jmes.JMESPathSyntaxError:
-            pieces = []
-        pieces.append(text[last:])
-        rest = "".join(p for p in pieces if isinstance(p, str))
-        if len(pieces) > 1 and "{{" not in rest and "}}" not in rest:
-            whole = len(matches) == 1 and matches[0].span() == (0, len(text))
-            plan = (tuple(pieces), whole)
-    if len(_PLANS) < 50_000:
-        _PLANS[text] = plan
-    return plan
+@dataclass(frozen=True, slots=True)
+class _Var:
+    """One ``{{ }}`` of the policy's text: its expression, with the variables nested in it."""
+
+    pieces: tuple[str | _Var, ...]
+    compiled: Any = None  # the expression compiled, when no variable is nested in it
+    expr: str = ""
+    error: str | None = None  # why a fixed expression does not parse
+
+
+def _var(pieces: list[str | _Var]) -> _Var:
+    merged = _merge(pieces)
+    if any(isinstance(p, _Var) for p in merged):
+        return _Var(merged)
+    expr = "".join(p for p in merged if isinstance(p, str)).strip()
+    try:
+        return _Var(merged, jmes.compiled(expr), expr)
+    except jmes.JMESPathSyntaxError as exc:
+        return _Var(merged, None, expr, str(exc))
+
+
+def _merge(pieces: list[str | _Var]) -> tuple[str | _Var, ...]:
+    out: list[str | _Var] = []
+    for p in pieces:
+        if isinstance(p, str) and out and isinstance(out[-1], str):
+            out[-1] += p
+        elif p != "":
+            out.append(p)
+    return tuple(out)
+
+
+_TEMPLATES: dict[str, tuple[tuple[str | _Var, ...], bool]] = {}
+
+
+def _template(text: str) -> tuple[tuple[str | _Var, ...], bool]:
+    """A string of the policy read once into literal text and variables (nested ones inside the
+    expression they are part of); ``whole`` when one variable is the entire string. ``\\{{`` is a
+    literal ``{{``; single braces inside a variable (JMESPath multi-select hashes) pair up; an
+    unclosed ``{{`` is text."""
+    hit = _TEMPLATES.get(text)
+    if hit is not None:
+        return hit
+    stack: list[list[str | _Var]] = [[]]
+    braces = [0]
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and text.startswith("{{", i + 1):
+            literal.append("{{")
+            i += 3
+            continue
+        if c == "{" and text.startswith("{{", i):
+            stack[-1].append("".join(literal))
+            literal.clear()
+            stack.append(["{{"])  # the opening braces, kept for an unclosed variable's text
+            braces.append(0)
+            i += 2
+            continue
+        if len(stack) > 1:
+            if c == "{":
+                braces[-1] += 1
+            elif c == "}" and braces[-1]:
+                braces[-1] -= 1
+            elif c == "}" and text.startswith("}}", i):
+                stack[-1].append("".join(literal))
+                literal.clear()
+                pieces = stack.pop()
+                braces.pop()
+                stack[-1].append(_var(pieces[1:]))
+                i += 2
+                continue
+        literal.append(c)
+        i += 1
+    stack[-1].append("".join(literal))
+    while len(stack) > 1:  # unclosed variables are text, the variables inside them stay variables
+        pieces = stack.pop()
+        stack[-1].extend(pieces)
+    top = _merge(stack[0])
+    template = (top, len(top) == 1 and isinstance(top[0], _Var))
+    if len(_TEMPLATES) < 50_000:
+        _TEMPLATES[text] = template
+    return template
+
+
+def _evaluate(var: _Var, data: Any, deadline: Deadline, lenient: bool) -> Any:
+    """A variable's value. A nested variable's value is written into the expression around it (as
+    Kyverno nests them); no value is ever read for variables again."""
+    if var.compiled is not None:
+        return _value(var.compiled, var.expr, data, deadline, lenient)
+    if var.error is not None:
+        if lenient:
+            return ""
+        raise RuleError(f"invalid JMESPath {var.expr!r}: {var.error}")
+    return _resolve(_join(var.pieces, data, deadline, lenient), data, deadline, lenient)
+
+
+def _join(pieces: tuple[str | _Var, ...], data: Any, deadline: Deadline, lenient: bool) -> str:
+    out: list[str] = []
+    size = 0
+    for p in pieces:
+        text = p if isinstance(p, str) else text_of(_evaluate(p, data, deadline, lenient))
+        size += len(text)
+        if size > MAX_TEXT:
+            raise RuleError(f"variable substitution makes a string longer than {MAX_TEXT} characters")
+        out.append(text)
+    return "".join(out)
 
 
 def substitute_string(text: str, data: Any, deadline: Deadline = UNLIMITED, *, lenient: bool = False) -> Any:
-    """Substitute the variables of one string (the value keeps its type when it is the whole string)."""
+    """Substitute the variables of one string of the policy, once: a value keeps its type when
+    its variable is the whole string, else it is written into the text; values are data (a
+    ``{{`` in a value is text, never a variable)."""
     if "{{" not in text:
         return text
-    plan = _plan(text)
-    if plan is not None:
-        # one round decides unless a value brings braces of its own (then the general loop runs)
-        pieces, whole = plan
-        if whole:
-            compiled = pieces[1]
-            assert not isinstance(compiled, str)
-            value = _value(compiled[0], compiled[1], data, deadline, lenient)
-            if not isinstance(value, str) or "{{" not in value:
-                return value
-        else:
-            out = "".join(p if isinstance(p, str) else text_of(_value(p[0], p[1], data, deadline, lenient))
-                          for p in pieces)
-            if "{{" not in out:
-                return out
-    return _substitute_rounds(text, data, deadline, lenient)
-
-
-def _substitute_rounds(text: str, data: Any, deadline: Deadline, lenient: bool) -> Any:
-    """Substitute round after round, innermost variables first, until no variable is left."""
-    current: Any = text
-    for _ in range(_MAX_ROUNDS):
-        if not isinstance(current, str):
-            return current
-        matches = list(VARIABLE.finditer(current))
-        if not matches:
-            break
-        whole = matches[0] if len(matches) == 1 and matches[0].span() == (0, len(current)) else None
-        if whole is not None:
-            current = _resolve(whole.group(1), data, deadline, lenient)
-            continue
-        pieces: list[str] = []
-        last = 0
-        for m in matches:
-            pieces.append(current[last:m.start()])
-            pieces.append(text_of(_resolve(m.group(1), data, deadline, lenient)))
-            last = m.end()
-        pieces.append(current[last:])
-        current = "".join(pieces)
-    else:
-        raise RuleError("variable substitution did not settle (variables that expand to variables)")
-    return _ESCAPED.sub("{{", current) if isinstance(current, str) else current
+    pieces, whole = _template(text)
+    if whole:
+        var = pieces[0]
+        assert isinstance(var, _Var)
+        return _evaluate(var, data, deadline, lenient)
+    return _join(pieces, data, deadline, lenient)
 
 
 def substitute(value: Any, data: Any, deadline: Deadline = UNLIMITED, *, lenient: bool = False) -> Any:

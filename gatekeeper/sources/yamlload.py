@@ -204,6 +204,40 @@ def parse(source: SourceFile) -> ParsedFile:
     return result
 
 
+def load_value(text: str) -> Any:
+    """One YAML document read as a value under the file loader's bounds (alias expansion, depth),
+    for YAML that policies parse at evaluation time (Kyverno's ``parse_yaml``); ValueError names
+    the problem without quoting the text."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_ALIAS_EXPANSION:
+            raise ValueError(f"the document expands to more than {MAX_ALIAS_EXPANSION} nodes through aliases")
+        if _depth_over(node, MAX_DEPTH):
+            raise ValueError(f"the document nests collections more than {MAX_DEPTH} levels deep")
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise ValueError(unquoted((exc.problem or exc.context or "invalid syntax").strip())) from None
+    except yaml.YAMLError as exc:
+        raise ValueError(exc.__class__.__name__) from None
+    finally:
+        loader.dispose()
+
+
+def load_json_value(text: str) -> Any:
+    """JSON text read as a value with the file loader's depth bound; ValueError when it is not JSON
+    or nests deeper."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"the document nests collections more than {MAX_DEPTH} levels deep") from None
+    if _value_depth_over(value, MAX_DEPTH):
+        raise ValueError(f"the document nests collections more than {MAX_DEPTH} levels deep")
+    return value
+
+
 def unquoted(problem: str) -> str:
     """A parser message with every quoted item (a tag, an alias or anchor name, a value) left out;
     token names (``'<block end>'``) and single characters (``'\\t'``) stay, they say what is wrong."""

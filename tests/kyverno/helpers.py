@@ -19,13 +19,18 @@ def rule_policy(rules: str, name: str = "pol", action: str = "Enforce", annotati
             f"  validationFailureAction: {action}\n  rules:\n{body}\n")
 
 
-def check(tmp_path: Path, policy: str, resources: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
-    """Write policies/pol.yaml and one apps/<name>.yaml per resource text, run the kyverno check."""
+def write_tree(tmp_path: Path, policy: str, resources: dict[str, str]) -> None:
+    """Write policies/pol.yaml and one apps/<name>.yaml per resource text."""
     (tmp_path / "policies").mkdir(exist_ok=True)
     (tmp_path / "apps").mkdir(exist_ok=True)
     (tmp_path / "policies" / "pol.yaml").write_text(policy, encoding="utf-8")
     for name, text in resources.items():
         (tmp_path / "apps" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def check(tmp_path: Path, policy: str, resources: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
+    """``write_tree``, then run the kyverno check on apps/ with policies/."""
+    write_tree(tmp_path, policy, resources)
     return run_json("apps", "--policy", "policies", "--checks", "kyverno", *args, cwd=tmp_path)
 
 

@@ -58,6 +58,14 @@ def test_policy_exception_waives_with_its_name(tmp_path: Path) -> None:
     docs = {"shipper": POD.format(name="shipper", ns="monitoring"), "app": POD.format(name="app", ns="shop"),
             "exception": EXCEPTION}
     code, report = check(tmp_path, rule_policy(RULE), docs)
+    assert code == 1  # as in Kyverno, exceptions are off until their namespaces are configured
+    assert [(Path(f["path"]).stem, f["waived"]) for f in report["findings"]] == [("app", None), ("shipper", None)]
+    (tmp_path / ".gatekeeper.yaml").write_text("checks:\n  kyverno:\n    exception_namespaces: [kyverno]\n")
+    code, report = check(tmp_path, rule_policy(RULE), docs)
+    assert [f["waived"] for f in report["findings"]] == [None, None]  # monitoring is not an exception namespace
+    assert any("1 PolicyException(s) not honoured (monitoring/log-shippers)" in n for n in report["notes"])
+    (tmp_path / ".gatekeeper.yaml").write_text("checks:\n  kyverno:\n    exception_namespaces: [kyv*, monitoring]\n")
+    code, report = check(tmp_path, rule_policy(RULE), docs)
     assert code == 1
     by_file = {Path(f["path"]).stem: f for f in report["findings"]}
     assert set(by_file) == {"shipper", "app"}

@@ -18,20 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.catalogue import REPOSITORY_PATH
-from gatekeeper.checks.base import Check, Context
+from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.checks.kyverno import exceptions as exc_mod
 from gatekeeper.checks.kyverno import load as load_mod
 from gatekeeper.checks.policy.files import inside, read
+from gatekeeper.checks.policy.masking import Masker, run_values
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
+from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
+from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
+from gatekeeper.rego import boundary
 
 RULE_ERROR = "kyverno-rule-error"
+EXCEPTION_CHANGED = "kyverno-exception-changed"
+# one result as it crosses the boundary: policy and rule numbers, status, message, field path, action,
+# exception number (-1: none)
+_Compact = tuple[int, int, str, str, tuple[Any, ...], str, int]
 CONTEXT_UNAVAILABLE = "kyverno-context-unavailable"
 
 _POD_GOOD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n"
@@ -61,6 +70,23 @@ RULES = [
          good_example="# values.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n"
                       "  - name: my-policy\n    rules:\n      - name: my-rule\n        values:\n"
                       "          allowed: [\"a\", \"b\"]\n"),
+    Rule(EXCEPTION_CHANGED, "kyverno", Severity.WARNING,
+         "A PolicyException the change adds or edits waives Kyverno rules (an error when it names every policy "
+         "or every rule with wildcards).",
+         "A pull request can add the exception that waives its own violation: the run passes with the finding "
+         "waived. Reported in the git modes against the base, as config-weakened is for the gate's own waivers; "
+         "only exceptions from the namespaces in checks.kyverno.exception_namespaces are honoured at all.",
+         "If the exception is intended, say why in the review and keep it narrow: one policy, its rules, the "
+         "resources by kind, namespace and name.",
+         bad_example="apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: all\n"
+                     "  namespace: kyverno\nspec:\n  exceptions:\n    - policyName: \"*\"\n"
+                     "      ruleNames: [\"*\"]\n  match:\n    any:\n      - resources:\n"
+                     "          kinds: [\"*\"]\n",
+         good_example="apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: log-shipper\n"
+                      "  namespace: kyverno\nspec:\n  exceptions:\n    - policyName: disallow-host-path\n"
+                      "      ruleNames: [host-path]\n  match:\n    any:\n      - resources:\n"
+                      "          kinds: [DaemonSet]\n          namespaces: [monitoring]\n"
+                      "          names: [log-shipper]\n"),
 ]
 _BY_ID = {r.id: r for r in RULES}
 
@@ -73,6 +99,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                    "description": "Kyverno values file (kyverno test Values format) for context the gate cannot read."},
         "budget": {"type": "number", "exclusiveMinimum": 0,
                    "description": "Seconds one rule may spend on one resource (foreach, JMESPath); default 2."},
+        "exception_namespaces": {
+            "type": "array", "items": {"type": "string", "minLength": 1},
+            "description": "Namespaces whose PolicyExceptions are honoured (Kyverno's --enablePolicyException with "
+                           "--exceptionNamespace; wildcards allowed, \"*\" for any). Default none: as in Kyverno "
+                           "1.13 and later, PolicyExceptions are off until enabled."},
     },
 }
 
@@ -92,6 +123,8 @@ class KyvernoCheck(Check):
         self._digest = ""
         self._subject_list: list[Resource] | None = None
         self._names: dict[int, tuple[str, str]] = {}  # rule -> (rule id, where it is written)
+        self._ignored: list[PolicyException] = []  # exceptions outside the exception namespaces
+        self._changed: list[tuple[PolicyException, str]] = []  # honoured exceptions new or changed since the base
 
     def rules(self) -> Sequence[Rule]:
         return RULES
@@ -120,6 +153,9 @@ class KyvernoCheck(Check):
                              "scanned tree")
             return
         section = ctx.check_config("kyverno")
+        exceptions, self._ignored = exc_mod.honoured(loaded.exceptions, list(section.get("exception_namespaces", [])))
+        if ctx.base_file is not None:
+            self._changed = exc_mod.changed(exceptions, ctx.base_file)
         values = Values()
         values_path = ctx.options.get("kyverno_values") or section.get("values")
         if values_path:
@@ -130,7 +166,7 @@ class KyvernoCheck(Check):
         subjects = self._subjects(ctx)
         objects = celeval.Objects(lambda: [redact(r.obj) for r in subjects])
         env = Environment(values=values, configmaps=load_mod.configmaps(subjects), objects=objects,
-                          namespace_labels=load_mod.namespace_labels(subjects), exceptions=loaded.exceptions,
+                          namespace_labels=load_mod.namespace_labels(subjects), exceptions=exceptions,
                           cluster_scoped=frozenset(CLUSTER_SCOPED), budget=float(section.get("budget", DEFAULT_BUDGET)))
         self.evaluator = Evaluator(loaded.policies, env)
         self._digest = self._compute_digest()
@@ -147,6 +183,11 @@ class KyvernoCheck(Check):
         if users:
             out.append("kyverno: subjects/roles/clusterRoles cannot be known offline; evaluated as a CREATE by an "
                        f"unknown user: {', '.join(users)}")
+        if self._ignored:
+            out.append(f"kyverno: {len(self._ignored)} PolicyException(s) not honoured "
+                       f"({', '.join(sorted(e.label for e in self._ignored))}): Kyverno reads exceptions only when "
+                       "enabled and only from its exception namespaces; name them in "
+                       "checks.kyverno.exception_namespaces")
         return out
 
     def _in_roots(self, ctx: Context, path: str) -> bool:
@@ -194,17 +235,51 @@ class KyvernoCheck(Check):
         return h.hexdigest()[:16]
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
-        assert self.evaluator is not None
-        findings: list[Finding] = []
-        for resource in self._subjects(ctx):
-            if ctx.hook_paths is not None and resource.path not in ctx.hook_paths:
-                continue
-            results = self.evaluator.failures(redact(resource.obj))
-            if not results:
+        """Evaluate behind the evaluation boundary: policies and resources come from the repository,
+        and one Python operation (a bignum, a regular expression, a serialisation) cannot be
+        interrupted in-process, so worker processes with the policy check's CPU-time and memory
+        limits evaluate, and a blown limit ends the run (exit 2) naming the policy, rule and resource."""
+        evaluator = self.evaluator
+        assert evaluator is not None
+        subjects = [r for r in self._subjects(ctx) if ctx.hook_paths is None or r.path in ctx.hook_paths]
+        policies = {id(p): n for n, p in enumerate(evaluator.policies)}
+        exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
+
+        def work(i: int, mark: boundary.Mark) -> list[_Compact]:
+            return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
+                     -1 if r.exception is None else exceptions[id(r.exception)])
+                    for r in evaluator.failures(redact(subjects[i].obj), lambda n: mark.step(n + 1))]
+
+        def describe(i: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
+            what = "Kyverno policies"
+            if 0 < step <= len(evaluator.rules):
+                policy, rule = evaluator.rules[step - 1]
+                what = f"kyverno/{policy.name}/{rule.name}"
+            return f"{subjects[i].path}: {what} on {subjects[i].ref.key}"
+
+        try:
+            outcomes = boundary.run(len(subjects), work, describe, limits(ctx.options, ctx.check_config("policy")))
+        except boundary.BoundaryError as exc:
+            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
+        findings = [self._exception_finding(e, how) for e, how in self._changed]
+        for resource, compact in zip(subjects, outcomes, strict=True):
+            if not compact:
                 continue
             values = secret_values(resource.obj)
-            findings.extend(self._finding(resource, r, values) for r in results)
+            for p, n, status, message, path, action, e in compact:
+                result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
+                                exception=None if e < 0 else evaluator.env.exceptions[e])
+                findings.append(self._finding(resource, result, values))
         return findings
+
+    def _exception_finding(self, exception: PolicyException, how: str) -> Finding:
+        rule = _BY_ID[EXCEPTION_CHANGED]
+        waives = "; ".join(f"{policy}: {', '.join(rules)}" for policy, rules in exception.entries)
+        sweeping = exc_mod.sweeping(exception)
+        return self.document_finding(
+            rule, exception.doc, f"PolicyException {exception.label} is {how} since the base and waives {waives}"
+            + (" (every policy or rule, by wildcard)" if sweeping else ""), ("spec", "exceptions"),
+            severity=Severity.ERROR if sweeping else None, evidence=exception.label)
 
     def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
         policy, rule = result.policy, result.rule
