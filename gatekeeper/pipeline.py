@@ -23,7 +23,7 @@ from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_che
 from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import classify, texts
+from gatekeeper.sources import classify, routes, texts
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
@@ -109,14 +109,17 @@ def load(run: Run) -> Loaded:
             unread = texts.unparsed(tree, documents, (d.path for d in documents), skipped, run.config.exclude,
                                     run.config.max_file_size)
             _report_changed_texts(run, unread)
-        classes = classify.classify(documents, (f.path for f in files))
+        # patch files that something applies as plain manifests keep their objects, like published files
+        applied = routes.applied_patches(documents, tree.kind)
+        classes = classify.classify(documents, (f.path for f in files), applied)
         resources, findings = _apply_classes(classes, documents, resources, findings, notes, run.published)
     except BaseException:
         if early is not None:
             early.close()
         raise
     outcome = stage.apply(documents, tree, mode=run.render, units=run.units, configured=run.config.render,
-                          cache=run.render_cache, published=run.published, focus=run.render_focus, early=early)
+                          cache=run.render_cache, published=run.published | frozenset(applied),
+                          focus=run.render_focus, early=early)
     run.render_outcome = outcome
     findings.extend(outcome.findings)
     notes.extend(outcome.notes)

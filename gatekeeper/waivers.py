@@ -19,7 +19,7 @@ import datetime as dt
 import fnmatch
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ REASON = "gatekeeper.io/ignore-reason"
 EXPIRES = "gatekeeper.io/ignore-expires"
 OWNER = "gatekeeper.io/ignore-owner"
 ALL_RULES = frozenset({"*", "all"})
+SECRETS = "secrets"  # the check whose findings a wildcard waiver never covers
 
 # Where a workload keeps its pod template's metadata (annotations there waive the workload's findings).
 TEMPLATE_METADATA: dict[str, FieldPath] = {
@@ -64,6 +65,7 @@ def _example(*annotations: str) -> str:
 
 
 _WAIVED = (f"{IGNORE}: image-latest", f"{REASON}: \"demo pod, rebuilt on every run\"")
+_CREDENTIAL = "      env:\n        - {name: DB_PASSWORD, value: \"Xk9qW2eR7tY5uI3oP1aS\"}\n"
 WAIVER_RULES: tuple[Rule, ...] = (
     Rule("waiver-missing-reason", CHECK, _E, "An ignore annotation has no gatekeeper.io/ignore-reason.",
          "A waiver nobody can explain cannot be reviewed or revisited; it does not waive anything.",
@@ -80,6 +82,15 @@ WAIVER_RULES: tuple[Rule, ...] = (
          "Write the expiry as YYYY-MM-DD and list rule ids separated by commas.",
          bad_example=_example(*_WAIVED, f"{EXPIRES}: \"end of Q3\""),
          good_example=_example(*_WAIVED, f"{EXPIRES}: \"2999-09-30\"")),
+    Rule("waiver-wildcard-secret", CHECK, _E,
+         "A wildcard waiver ('*' or 'all') would waive a committed credential; it does not.",
+         "A credential in the repository is exposed whatever else the object is excused for: a waiver of "
+         "every rule must not silently cover it. A secrets finding is waived only by a waiver that names "
+         "its rule.",
+         "Remove the credential (and rotate it), or name the secrets rule in the waiver if the value is "
+         "known to be harmless.",
+         bad_example=_example(f"{IGNORE}: \"*\"", f"{REASON}: \"legacy pod\"") + _CREDENTIAL,
+         good_example=_example(f"{IGNORE}: image-latest", f"{REASON}: \"legacy pod\"")),
     Rule("waiver-unused", CHECK, _W, "A configured waiver matched no finding.",
          "A stale waiver hides the next problem that happens to match it; remove it once the finding is "
          "fixed.",
@@ -95,9 +106,17 @@ class _Candidate:
     rules: frozenset[str]
     waiver: Waiver
     index: int | None = None  # position in config.waivers (None for annotations)
+    # where the waiver is written (path, line, column, object, field), for its own findings
+    where: tuple[str, int, int, ResourceRef | None, str] = ("", 1, 1, None, "")
+    refused: set[str] = field(default_factory=set)  # secrets rules a wildcard would have waived
 
     def covers(self, rule: str) -> bool:
-        return rule in self.rules or bool(self.rules & ALL_RULES)
+        return not self.refused and (rule in self.rules or bool(self.rules & ALL_RULES))
+
+    def refuse(self, f: Finding) -> None:
+        """A wildcard that would waive a secrets finding without naming its rule waives nothing."""
+        if f.check == SECRETS and f.rule not in self.rules and self.rules & ALL_RULES:
+            self.refused.add(f.rule)
 
 
 @dataclass(slots=True)
@@ -201,7 +220,8 @@ def _read_annotations(res: Resource, base: FieldPath, ann: dict[str, Any], today
                                 exp_col, res.ref, format_field((*base, EXPIRES))))
             return None
     source = f"annotation {IGNORE} ({res.path}:{line})"
-    return _Candidate(rules, Waiver(reason, source, expires.isoformat() if expires else None, owner))
+    return _Candidate(rules, Waiver(reason, source, expires.isoformat() if expires else None, owner),
+                      where=(res.path, line, column, res.ref, where))
 
 
 def _owner_text(owner: str | None) -> str:
@@ -256,8 +276,8 @@ def _config_waivers(config: Config, shown: str, lines: list[int], today: dt.date
         source = f"{shown}:{line} (waivers[{i}])"
         waiver = Waiver(str(raw.get("reason", "")), source, expires.isoformat() if expires else None, owner)
         found.append(_ConfigWaiver(
-            rules, waiver, i, match.get("path"), match.get("kind"), match.get("namespace"), match.get("name"),
-            line=line))
+            rules, waiver, i, where=(shown, line, 1, None, f"waivers[{i}]"), path=match.get("path"),
+            kind=match.get("kind"), namespace=match.get("namespace"), name=match.get("name"), line=line))
     return found
 
 
@@ -273,7 +293,7 @@ def _unused(waivers: Sequence[_ConfigWaiver], catalogue: Catalogue, ran: Iterabl
                                 f"{', '.join(unknown)} (see 'gatekeeper rules')", shown, w.line,
                                 field_path=f"waivers[{w.index}].rule", evidence=",".join(unknown)))
             continue
-        if w.used:
+        if w.used or w.refused:
             continue
         checks = {catalogue.check_of(r) for r in w.rules if r not in ALL_RULES}
         if None in checks or not checks <= ran_set | {"parse", CHECK}:
@@ -298,6 +318,14 @@ def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], co
             by_object[(res.path, ref.document, ref.kind, ref.namespace, ref.name)] = candidates
     shown, lines = _config_location(config, root) if config.waivers else ("", [])
     configured = _config_waivers(config, shown, lines, today, own)
+    findings = list(findings)
+    for f in findings:  # a wildcard waiver that covers a credential is refused before any waiving
+        if f.check != SECRETS or f.waived is not None:
+            continue
+        at = f.resource
+        on_object = by_object.get((f.path, at.document, at.kind, at.namespace, at.name), []) if at else []
+        for cand in [*on_object, *(w for w in configured if w.matches(f))]:
+            cand.refuse(f)
     out: list[Finding] = []
     for f in findings:
         if f.waived is not None or f.check == CHECK:
@@ -306,6 +334,7 @@ def apply_waivers(findings: Iterable[Finding], resources: Iterable[Resource], co
         out.append(_waive(f, by_object, configured))
     if configured:
         own.extend(_unused(configured, catalogue, ran, shown))
+    own.extend(_wildcard_secrets([c for cands in by_object.values() for c in cands] + list(configured)))
     out.extend(_configure(f, config) for f in own if config.rule_enabled(f.rule, True))
     return out
 
@@ -322,6 +351,19 @@ def _waive(f: Finding, by_object: dict[tuple[str, int, str, str | None, str | No
             w.used = True
             return replace(f, waived=w.waiver)
     return f
+
+
+def _wildcard_secrets(candidates: Iterable[_Candidate]) -> list[Finding]:
+    """An error at each wildcard waiver that would have waived a secrets finding."""
+    out = []
+    for cand in candidates:
+        if cand.refused:
+            path, line, column, ref, where = cand.where
+            rules = ", ".join(sorted(cand.refused))
+            out.append(_finding("waiver-wildcard-secret", f"a waiver of every rule ({cand.waiver.source}) covers "
+                                f"a committed credential ({rules}); it waives nothing (name the rules it waives)",
+                                path, line, column, ref, where, evidence=rules))
+    return out
 
 
 def _configure(f: Finding, config: Config) -> Finding:

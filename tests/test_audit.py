@@ -224,7 +224,7 @@ def test_policy_messages_echoing_their_input_mask_detected_secrets(
     policy = sorted((f["path"], f["line"], f["rule"]) for f in report["findings"] if f["check"] == "policy")
     assert policy == [("dep.yaml", 1, "policy/K8sEcho/echo"), ("dep.yaml", 1, "policy/main/deny"),
                       ("values.yaml", 1, "policy/main/deny")]
-    assert all("<redacted>" in f["message"] for f in report["findings"] if f["check"] == "policy")
+    assert all("<redacted" in f["message"] for f in report["findings"] if f["check"] == "policy")
     for out in outputs:
         assert env_value not in out and helm_value not in out
 
@@ -255,7 +255,7 @@ def test_marshalled_input_is_masked_and_print_reaches_stderr() -> None:
     assert "m.rego:3: seen Pod" in proc.stderr
     report = json.loads(proc.stdout)
     [finding] = report["findings"]
-    assert finding["rule"] == "policy/main/warn" and "<redacted>" in finding["message"]
+    assert finding["rule"] == "policy/main/warn" and "<redacted" in finding["message"]
     assert '\\"kind\\":\\"Pod\\"' in json.dumps(finding["message"]) or '"kind":"Pod"' in finding["message"]
 
 
@@ -316,7 +316,7 @@ def test_env_value_with_a_type_error_is_still_scanned_and_masked(
     assert (10, "secret-keyword-entropy", "spec.containers[0].env[0].value[0]") in got
     assert (10, "schema-type", "spec.containers[0].env[0].value") in got
     echo = [f for f in report["findings"] if f["rule"] == "policy/main/deny"]
-    assert len(echo) == 1 and "<redacted>" in echo[0]["message"]
+    assert len(echo) == 1 and "<redacted" in echo[0]["message"]
 
 
 def test_verify_suite_with_mistyped_tests_is_a_clear_error(tmp_path: Path, write: Callable[[str, str], Path]) -> None:

@@ -241,9 +241,10 @@ def test_json_report_shows_waived_findings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rule", [r for r in WAIVER_RULES if r.bad_example])
 def test_waiver_rule_examples(rule: Rule, tmp_path: Path) -> None:
-    bad = run(tmp_path / "bad", {"pod.yaml": rule.bad_example}, today=dt.date(2026, 11, 26))
+    checks = ("lint", "secrets")  # secrets: a wildcard waiver of a credential is refused
+    bad = run(tmp_path / "bad", {"pod.yaml": rule.bad_example}, today=dt.date(2026, 11, 26), checks=checks)
     assert len(of_rule(bad, rule.id)) == 1 and of_rule(bad, "image-latest")[0].waived is None
-    good = run(tmp_path / "good", {"pod.yaml": rule.good_example}, today=dt.date(2026, 11, 26))
+    good = run(tmp_path / "good", {"pod.yaml": rule.good_example}, today=dt.date(2026, 11, 26), checks=checks)
     assert of_rule(good, rule.id) == [] and of_rule(good, "image-latest")[0].waived is not None
 
 
@@ -278,7 +279,7 @@ def test_waivers_apply_to_secrets_findings(tmp_path: Path) -> None:
       name: db
       namespace: shop
       annotations:
-        gatekeeper.io/ignore: "*"
+        gatekeeper.io/ignore: "secret-k8s-secret"
         gatekeeper.io/ignore-reason: "test fixture credentials, used by no environment"
     stringData:
       password: "Zq8#vL2!pW9@xR4$tK7&"
@@ -287,3 +288,7 @@ def test_waivers_apply_to_secrets_findings(tmp_path: Path) -> None:
     found = [f for f in report.findings if f.check == "secrets"]
     assert found and all(f.waived is not None for f in found) and report.exit_code == 0
     assert "Zq8#vL2" not in repr([f.waived for f in found])
+    # a wildcard never waives a credential: it waives nothing and is an error at its line
+    report = run(tmp_path / "wild", {"secret.yaml": text.replace('"secret-k8s-secret"', '"*"')}, checks=("secrets",))
+    assert [(f.rule, f.line) for f in report.findings if f.waived is None] == [
+        ("waiver-wildcard-secret", 7), ("secret-k8s-secret", 10)] and report.exit_code == 1

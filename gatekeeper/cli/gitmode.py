@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from gatekeeper import config as config_mod
-from gatekeeper import config_change, scope
+from gatekeeper import config_change, policy_change, scope, waiver_change
+from gatekeeper.baseline import BASELINE_NAME
 from gatekeeper.checks import catalogue
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.context_cache import ContextCache
@@ -25,6 +26,7 @@ from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
+from gatekeeper.sources.tree import DiskTree, GitTree
 
 F = TypeVar("F", bound=Callable[..., Any])
 CACHE_FILE = "context-cache.sqlite3"
@@ -236,7 +238,8 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
 
 
 def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list[str]) -> list[Finding]:
-    """Warnings for what the change does to the configuration in use, against the base's."""
+    """Findings for what the change does to the gate, against the base: the configuration in use, the
+    policy files it edits and the waiver annotations it writes."""
     if selection.base_rev is None:
         return []
     root = Path(repo.working_tree_dir)
@@ -246,17 +249,46 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
             names = (run.config.path.absolute().relative_to(root.absolute()).as_posix(),)
         except ValueError:
             return []  # a configuration from outside the repository has no base to compare with
+    base, shown = config_mod.Config(), names[0]
     for rel in names:
         data = git.blob_at(repo, selection.base_rev, rel)
         if data is None:
             continue
         try:
-            base = config_mod.load_bytes(data, root / rel, catalogue())
+            base, shown = config_mod.load_bytes(data, root / rel, catalogue()), rel
         except config_mod.ConfigError:
             notes.append(f"{rel}: the configuration at the base is invalid; the change to it was not compared")
             return []
-        return config_change.findings(base, run.config, catalogue(), rel)
-    return config_change.findings(config_mod.Config(), run.config, catalogue(), names[0])
+        break
+    found = config_change.findings(base, run.config, catalogue(), shown, selection.mode)
+    severity = config_change.severity(base, selection.mode)
+    if severity is None or not selection.changes:
+        return found
+    base_tree = GitTree(repo, git.tree_entries(repo, selection.base_rev))
+    head_tree = selection.tree if selection.tree is not None else DiskTree(root)
+    for change in policy_change.changes(selection.changes, base, run.config, base_tree, head_tree):
+        found.append(config_change.finding(severity, change.path, change.line, 1, "", change.what,
+                                           f"this change {change.what}: it is judged by the policies it "
+                                           "edits, not by the base's"))
+    baselines = {BASELINE_NAME, *(p for p in (_baseline_path(c) for c in (base, run.config)) if p)}
+    for path, line, what in waiver_change.baseline_added(selection.changes, base_tree, head_tree, baselines):
+        found.append(config_change.finding(severity, path, line, 1, "", what,
+                                           f"this change {what}: findings accepted by the same change"))
+    for added in waiver_change.added(selection.changes, base_tree, head_tree):
+        what = waiver_change.describe(added)
+        found.append(config_change.finding(severity, added.path, added.line, added.column, added.field, what,
+                                           f"this change {what}: a waiver new since the base waives the "
+                                           "findings of the same change"))
+    return found
+
+
+def _baseline_path(config: config_mod.Config) -> str | None:
+    """The root-relative secrets baseline a configuration names (None: the default)."""
+    raw = config.checks.get("secrets", {}).get("baseline")
+    if not isinstance(raw, str) or raw.startswith("/"):
+        return None
+    norm = os.path.normpath(raw).replace(os.sep, "/")
+    return None if norm.startswith("..") else norm
 
 
 def github_environment(report: Report, specs: list[OutputSpec]) -> None:

@@ -53,6 +53,9 @@ def _run_factory(opts: dict[str, Any], allow_empty: bool) -> Callable[[Path], Ru
 @click.option("--repo-url", help="Repository URL written to hydrator.metadata [default: the remote's URL].")
 @click.option("--allow-empty", is_flag=True,
               help="Allow publishing a path that renders no objects (a run that checked nothing passes).")
+@click.option("--promote-hydrated", "promote", is_flag=True,
+              help="The source is a hydrated branch: describe the dry commit its root hydrator.metadata "
+                   "names (it must be an ancestor of the source commit) instead of the source commit.")
 @click.option("--diff", "diff_only", is_flag=True,
               help="Only report what would change on the branch (exit 1 when it differs); writes nothing.")
 @click.option("--verify-branch", is_flag=True,
@@ -67,7 +70,7 @@ def _run_factory(opts: dict[str, Any], allow_empty: bool) -> Callable[[Path], Ru
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: on a terminal].")
 def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple[str, ...], source_ref: str,
                  remote: str | None, render: str, message: str, sign: bool, retries: int, repo: Path,
-                 repo_url: str | None, allow_empty: bool, diff_only: bool, verify_branch: bool,
+                 repo_url: str | None, allow_empty: bool, promote: bool, diff_only: bool, verify_branch: bool,
                  since: str | None, require_signed: bool, formats: tuple[str, ...], output: Path | None,
                  color: bool | None, **opts: Any) -> None:
     """Re-check the whole state of --path at --source-ref and, only if it passes, publish it to
@@ -80,7 +83,8 @@ def sync_command(paths: tuple[str, ...], target_branch: str, target_paths: tuple
     request = SyncRequest(repo=repo.absolute(), paths=list(paths), branch=target_branch,
                           source_ref=source_ref, target_paths=list(target_paths), remote=remote,
                           render=render, message=message,
-                          sign=sign, retries=retries, repo_url=repo_url, allow_empty=allow_empty)
+                          sign=sign, retries=retries, repo_url=repo_url, allow_empty=allow_empty,
+                          promote=promote)
     try:
         if verify_branch:
             text, code = audit_branch(request, since, require_signed)

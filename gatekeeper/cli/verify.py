@@ -38,15 +38,15 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
     from gatekeeper.cli.kyverno_tests import run_kyverno_tests
     from gatekeeper.rego import boundary
     from gatekeeper.rego.engine import RegorusEngine
-    from gatekeeper.rego.modules import PolicyLoadError, load_module
+    from gatekeeper.rego.modules import PolicyLoadError, load_modules
     from gatekeeper.rego.unittest import plan_tests, run_one
 
     limits = limits or Limits()
     kyverno = run_kyverno_tests([p.absolute() for p in paths], pattern, limits)  # listed after Rego tests, Suites
     files = read([p.absolute() for p in paths], yaml=False)
     try:
-        policies = [load_module(p, t, rego_version) for p, t in files.rego]
-        tests = [load_module(p, t, rego_version) for p, t in files.tests]
+        loaded = load_modules([(p, t, rego_version) for p, t in [*files.rego, *files.tests]], limits)
+        policies, tests = loaded[:len(files.rego)], loaded[len(files.rego):]
         plan = plan_tests(RegorusEngine(), policies, tests, load_data(data_files, limits.max_depth), pattern) \
             if tests else None
     except PolicyLoadError as exc:
@@ -56,7 +56,7 @@ def run_verify(paths: list[Path], rego_version: str, pattern: re.Pattern[str] | 
                                lambda i, _: f"{plan.selected[i][0].path}: test {plan.selected[i][1]}",
                                limits) if plan is not None else []
         return results + run_all([p.absolute() for p in paths], rego_version, pattern, limits) + kyverno
-    except boundary.BoundaryError as exc:
+    except (boundary.BoundaryError, PolicyLoadError) as exc:
         raise CheckLoadError(str(exc)) from None
 
 

@@ -5,14 +5,23 @@ natively), applies the rewrites that make regorus read it as OPA does (``rewrite
 once with regorus to learn its package, rules, functions and calls (``outline``), and refuses
 what would otherwise fail silently or crash: a call of a builtin the engine lacks, and
 recursion between rules or functions.
+
+Policy text is untrusted input, and parsing it is work without a bound (regorus's parser takes
+time exponential in the nesting depth of some literals). So a module is read behind the same
+boundary as evaluation (``boundary.run``: a forked worker with the CPU-time and memory limits);
+the worker also parses the rewritten text as the compiler will, so the gate's own process only
+ever repeats parses that are known to finish within the limits. Successful loads are memoised
+by text, so a template read again (a Suite per test, the base pass of a pull request) costs
+nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gatekeeper.rego import native
+from gatekeeper.rego import boundary, native
 from gatekeeper.rego.outline import Outline, find_cycle, outline
 from gatekeeper.rego.rewrite import hoist_negations, prepare
 from gatekeeper.rego.tokens import TokenError, statements, tokenize
@@ -76,8 +85,61 @@ def detect_version(text: str) -> str:
     return "v0"
 
 
-def load_module(path: str, text: str, version: str = "auto") -> Module:
-    """Read a module and produce the text to load; PolicyLoadError when it cannot be loaded."""
+_MEMO: OrderedDict[tuple[str, str, str], Module] = OrderedDict()
+_MEMO_SIZE = 512
+
+
+def load_module(path: str, text: str, version: str = "auto", limits: boundary.Limits | None = None) -> Module:
+    """Read a module behind the evaluation boundary; PolicyLoadError when it cannot be loaded,
+    or when reading it exceeds the limits."""
+    return load_modules([(path, text, version)], limits)[0]
+
+
+def load_modules(items: Sequence[tuple[str, str, str]], limits: boundary.Limits | None = None) -> list[Module]:
+    """Read (path, text, version) modules in worker processes with the time and memory limits
+    (one task each, so a failure names its file); PolicyLoadError for the first that cannot be
+    loaded, in the given order."""
+    keys = list(items)
+    missing = list(dict.fromkeys(k for k in keys if k not in _MEMO))
+    if missing:
+        limits = limits or boundary.Limits()
+        try:
+            loaded = boundary.run(len(missing), lambda i, _: _read_bounded(*missing[i]),
+                                  lambda i, _: f"{missing[i][0]}: reading the Rego module", limits)
+        except boundary.BoundaryError as exc:
+            raise PolicyLoadError(str(exc)) from None
+        errors = dict(zip(missing, loaded, strict=True))
+        for key in keys:
+            if isinstance(errors.get(key), str):
+                raise PolicyLoadError(str(errors[key]))
+        for key, module in errors.items():
+            assert isinstance(module, Module)
+            _MEMO[key] = module
+            while len(_MEMO) > _MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    out = []
+    for key in keys:
+        _MEMO.move_to_end(key)
+        out.append(_MEMO[key])
+    return out
+
+
+def _read_bounded(path: str, text: str, version: str) -> Module | str:
+    """(In a worker) the module, or the reason it cannot be loaded; the rewritten source is also
+    parsed, as compiling it will be in the gate's process."""
+    try:
+        module = read_module(path, text, version)
+        native.parse(module.path, module.source, module.v0)
+    except PolicyLoadError as exc:
+        return str(exc)
+    except native.NativeError as exc:
+        return exc.where()
+    return module
+
+
+def read_module(path: str, text: str, version: str = "auto") -> Module:
+    """Read a module and produce the text to load, in this process and without any limit: call it
+    only inside a worker (``load_module`` does); PolicyLoadError when it cannot be loaded."""
     if version not in REGO_VERSIONS:
         raise PolicyLoadError(f"unknown rego version {version!r} (expected auto, v0 or v1)")
     try:

@@ -9,7 +9,9 @@ fit it (``checks``: None means every check).
 The order of the tests is the order of certainty: a name that only one tool uses (lock files, CI
 configs), then what a kustomization in the tree says the file is, then what the file holds (the
 apiVersion groups of local tools, Kubernetes objects), then names that are only conventions
-(Helm values), and plain data last.
+(Helm values), and plain data last. A name never hides Kubernetes objects (a Pod saved as
+``package-lock.json`` is a manifest), and a patch role never hides a file that something applies
+as a plain manifest (``sources.routes``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from gatekeeper.model import Document, Finding, Severity
-from gatekeeper.sources import kustomize
+from gatekeeper.sources import kustomize, routes
 from gatekeeper.sources.resources import is_local_config
 
 
@@ -209,13 +211,15 @@ _KUSTOMIZE_CONFIG_FIELDS = {
 }
 
 
-def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = frozenset()
-                    ) -> dict[str, tuple[FileClass, str]]:
+def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = frozenset(),
+                    applied: dict[str, str] | None = None) -> dict[str, tuple[FileClass, str]]:
     """The class of every file a kustomization in the tree names, and of kustomizations themselves.
 
     Kustomizations and patches come from ``sources.kustomize``; the files named by
     ``transformers``/``generators``/``validators``/``configurations``/``crds``/``replacements``/
-    ``openapi`` and Helm ``valuesFile`` are read here from each kustomization's fields.
+    ``openapi`` and Helm ``valuesFile`` are read here from each kustomization's fields. A patch that
+    still reaches the cluster as a plain manifest (``applied``: see ``sources.routes``) has no patch
+    role; the files a kustomization names as resources are ``resource`` entries (manifests).
     """
     roles: dict[str, tuple[FileClass, str]] = {}
     # only the file names kustomize reads are kustomizations: a kind: Kustomization document under
@@ -226,8 +230,12 @@ def kustomize_roles(documents: Sequence[Document], files: frozenset[str] = froze
             else "kustomization"
         roles[doc.path] = (FileClass.KUSTOMIZATION, what)
     known = files | {d.path for d in documents}
+    applied = routes.applied_patches(documents, lambda p: "file" if p in known else None) if applied is None \
+        else applied
     for path, named in kustomize.reference_roles(documents, lambda p: "file" if p in known else None).items():
-        if named & {kustomize.PATCH, kustomize.PATCH_JSON6902}:
+        if path in applied:
+            roles.setdefault(path, (FileClass.MANIFEST, f"named as a patch by a kustomization, but {applied[path]}"))
+        elif named & {kustomize.PATCH, kustomize.PATCH_JSON6902}:
             roles.setdefault(path, (FileClass.KUSTOMIZE_PATCH, "named as a patch by a kustomization"))
         elif named & (kustomize.NOT_OBJECTS - {kustomize.GENERATOR_INPUT}):
             what = sorted(named & kustomize.NOT_OBJECTS)[0]
@@ -277,25 +285,52 @@ def _list(value: Any) -> list[Any]:
 # -- the classifier ---------------------------------------------------------------------------
 
 
-def classify(documents: Sequence[Document], paths: Iterable[str] = ()) -> dict[str, Classification]:
-    """Classify every file that has documents (and every extra path, e.g. files that did not parse)."""
+def classify(documents: Sequence[Document], paths: Iterable[str] = (),
+             applied: dict[str, str] | None = None) -> dict[str, Classification]:
+    """Classify every file that has documents (and every extra path, e.g. files that did not parse).
+    ``applied``: the patch files that still reach the cluster as plain manifests (computed when None)."""
     by_path: dict[str, list[Document]] = {}
     for doc in documents:
         by_path.setdefault(doc.path, []).append(doc)
     for path in paths:
         by_path.setdefault(path, [])
-    roles = kustomize_roles(documents, frozenset(by_path))
+    roles = kustomize_roles(documents, frozenset(by_path), applied)
     chart_dirs = {posixpath.dirname(p) for p in by_path if posixpath.basename(p) == "Chart.yaml"}
     kubeadm_patch_dirs = _kubeadm_patch_dirs(documents)
-    return {path: Classification(path, *_classify(path, docs, roles, chart_dirs, kubeadm_patch_dirs))
+    kustomized = {posixpath.dirname(p) for p in by_path if kustomize.is_kustomization_file(p)}
+    deployed = _Deployed(routes.direct_sources(documents, kustomized, chart_dirs), kustomized,
+                         {p for p, r in kustomize.reference_roles(documents).items() if kustomize.RESOURCE in r})
+    return {path: Classification(path, *_classify(path, docs, roles, chart_dirs, kubeadm_patch_dirs, deployed))
             for path, docs in by_path.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Deployed:
+    """Where files reach the cluster as written: directories GitOps tools apply file by file, and the
+    files kustomizations name as resources."""
+
+    sources: list[routes.DirectSource]
+    kustomized: set[str]
+    resources: set[str]
+
+    def why(self, path: str) -> str | None:
+        if path in self.resources:
+            return "named as a resource by a kustomization"
+        source = next((s for s in self.sources if s.covers(path, self.kustomized)), None)
+        return f"applied as a plain manifest by {source.how}" if source is not None else None
+
+
 def _classify(path: str, docs: list[Document], roles: dict[str, tuple[FileClass, str]],
-              chart_dirs: set[str], kubeadm_patch_dirs: set[str]) -> tuple[FileClass, str]:
+              chart_dirs: set[str], kubeadm_patch_dirs: set[str], deployed: _Deployed) -> tuple[FileClass, str]:
     named = by_name(path, kubeadm_patch_dirs)
-    if named is not None and (named.decisive or not _holds_cluster_objects(docs)):
-        return named.role, named.reason
+    if named is not None:
+        # a name says what a file is only when the file does not hold Kubernetes objects, or when the
+        # name settles it (a root CI directory, a kubeadm patches directory) and nothing deploys it
+        objects = _holds_cluster_objects(docs)
+        if not objects or (named.decisive and deployed.why(path) is None):
+            return named.role, named.reason
+        return FileClass.MANIFEST, (f"holds Kubernetes objects although named like a {named.reason}"
+                                    f"{'; ' + why if (why := deployed.why(path)) else ''}")
     if path in roles:
         return roles[path]
     typed = [t for t in (_typed(d.obj) for d in docs) if t is not None]
@@ -323,9 +358,11 @@ def _classify(path: str, docs: list[Document], roles: dict[str, tuple[FileClass,
 
 
 class Named(NamedTuple):
-    """What a file name says: the class, why, and whether the name decides it. A conventional name
-    (``ct.yaml``, ``compose.yaml``, ``Chart.yaml``) yields to content when the file holds Kubernetes
-    objects; lock files, files under ``.github/`` and kubeadm patch files are what their name says."""
+    """What a file name says: the class, why, and whether the name decides it. Any name yields to
+    content when the file holds Kubernetes objects (a Pod saved as ``package-lock.json`` is a Pod),
+    except where the name is settled by more than itself: a CI directory at the repository root and
+    a kubeadm patch in a patches directory (one a kubeadm configuration names, or named ``*patch*``),
+    and even those not when a GitOps tool applies the file as written."""
 
     role: FileClass
     reason: str
@@ -337,11 +374,11 @@ def by_name(path: str, kubeadm_patch_dirs: Iterable[str] = ()) -> Named | None:
     base = posixpath.basename(path)
     low = base.lower()
     if low in _LOCK_NAMES or _LOCK_SUFFIX.search(low):
-        return Named(FileClass.LOCK_FILE, f"dependency lock file ({base})", True)
+        return Named(FileClass.LOCK_FILE, f"dependency lock file ({base})", False)
     lowered = path.lower()
     for prefix, what in _TOOL_DIRS.items():
         if lowered.startswith(prefix) or f"/{prefix}" in lowered:
-            return Named(FileClass.TOOL_CONFIG, what, True)
+            return Named(FileClass.TOOL_CONFIG, what, lowered.startswith(prefix))
     if low in _PACKAGE_NAMES:
         return Named(FileClass.TOOL_CONFIG, _PACKAGE_NAMES[low], False)
     if low in _TOOL_NAMES:
@@ -353,10 +390,11 @@ def by_name(path: str, kubeadm_patch_dirs: Iterable[str] = ()) -> Named | None:
     patch = _KUBEADM_PATCH.match(low)
     if patch is not None:
         directory = posixpath.dirname(path)
-        if patch.group("type") or "patch" in posixpath.basename(directory).lower() \
-                or directory in kubeadm_patch_dirs:
+        if directory in kubeadm_patch_dirs or "patch" in posixpath.basename(directory).lower():
             return Named(FileClass.TOOL_CONFIG, "kubeadm patch (target[+patchtype] file name in a patches "
                                                 "directory)", True)
+        if patch.group("type"):
+            return Named(FileClass.TOOL_CONFIG, "kubeadm patch (target[+patchtype] file name)", False)
     return None
 
 

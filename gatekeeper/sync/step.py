@@ -74,6 +74,7 @@ class SyncRequest:
     retries: int = 5
     repo_url: str | None = None
     allow_empty: bool = False
+    promote: bool = False  # carry a hydrated source's hydrator.metadata over (verified) instead of the source's
 
 
 @dataclass(slots=True)
@@ -198,6 +199,37 @@ def dry_commit(git: Git, sha: str) -> DryCommit:
         .decode("utf-8", "replace")
     author, date, subject, body = [*raw.split("\x00"), "", "", "", ""][:4]
     return DryCommit(sha, author, date, subject, body.strip())
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def origin(git: Git, data: bytes | None, source: str, promote: bool) -> tuple[DryCommit | None, str | None]:
+    """The dry commit a promoted hydrated source names, verified (None: describe the source commit
+    itself), and a note for the report when the source carries metadata that was not used.
+
+    A root ``hydrator.metadata`` is only a file in the commit: anybody can write one naming a
+    reviewed commit and author. It is honoured only when ``promote`` asks for it and the dry
+    commit it names exists here and is an ancestor of the source commit; the author, date and
+    message then come from that commit, never from the file.
+    """
+    claimed = hydrated_origin(data)
+    if not promote:
+        if claimed is None:
+            return None, None
+        return None, ("the source's root hydrator.metadata was not carried over (it names another commit; "
+                      "pass --promote-hydrated to promote a hydrated branch): the metadata describes the "
+                      "source commit")
+    if claimed is None:
+        raise SyncError("--promote-hydrated: the source has no root hydrator.metadata naming a drySha")
+    sha = claimed.sha.strip().lower()
+    if not _SHA.fullmatch(sha) or git.call("cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}").returncode:
+        raise SyncError("--promote-hydrated: the drySha in hydrator.metadata is not a commit of this repository")
+    if git.call("merge-base", "--is-ancestor", "--end-of-options", sha, source).returncode:
+        raise SyncError(f"--promote-hydrated: dry commit {sha[:12]} is not an ancestor of the source commit "
+                        f"{source[:12]}; refusing to describe the source by it")
+    real = dry_commit(git, sha)
+    return DryCommit(real.sha, real.author, real.date, real.subject, real.body, claimed.repo_url), None
 
 
 def resolve_source(git: Git, ref: str) -> str:
@@ -325,7 +357,8 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         tree_dir = Path(tmp) / "tree"
         tree_dir.mkdir()
         refuse_links(export_tree(git, source, tree_dir), pairs)
-        origin = hydrated_origin((tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file() else None)
+        carried, unused = origin(git, (tree_dir / METADATA).read_bytes() if (tree_dir / METADATA).is_file()
+                                 else None, source, request.promote)
         run = make_run(tree_dir)
         rendered = render_all(tree_dir, pairs, request.render, run)
         empty = next((item for item in rendered if not item.check_files and item.unit is None), None)
@@ -334,6 +367,8 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         scope_run(run, rendered, tree_dir)
         parses = capture_parses(run)
         report = execute(run)
+    if unused is not None:
+        report.notes.append(unused)
     result = SyncResult(source, report, rendered)
     if report.exit_code != 0:
         return result
@@ -342,7 +377,7 @@ def sync(request: SyncRequest, make_run: MakeRun) -> SyncResult:
         complete(item, lambda file: parses.get(file.path))
     refuse_unpublishable(rendered, request.allow_empty)
     fault("checked")
-    dry = origin or dry_commit(git, source)
+    dry = carried or dry_commit(git, source)
     url = dry.repo_url if dry.repo_url and request.repo_url is None else repo_url(git, request)
     pub = Publication(source, branch_files(rendered, url, dry),
                       commit_message(request, source, dry, report, pairs),

@@ -3,6 +3,7 @@ engine ends the run with exit 2 and a message naming the policy and the object, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -183,3 +184,52 @@ def test_null_result_fails_closed(tmp_path: Path, write: Write) -> None:
     assert proc.returncode == 2
     assert "data.main.deny: a result must be a string or an object with a string 'msg', got null" in \
         proc.stdout + proc.stderr
+
+
+def _deep(n: int, kind: str) -> str:
+    return '{"a": ' * n + "1" + "}" * n if kind == "object" else "[" * n + "1" + "]" * n
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_a_module_that_takes_unbounded_time_to_parse_is_stopped_at_the_time_limit(
+        tmp_path: Path, write: Write, kind: str) -> None:
+    """Reading a module is untrusted work too (regorus's parser is exponential in the nesting of some
+    literals): it runs behind the boundary, so the run ends with exit 2 naming the file."""
+    write("repo/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {a: b}\n")
+    write("repo/policies/main.rego", f"package main\nimport rego.v1\nx := {_deep(40, kind)}\n"
+          'deny contains msg if { input.kind == "ConfigMap"; x; msg := "x"; false }\n')
+    proc = run_subprocess("check", "repo", "--checks", "policy", "--policy-timeout", "1", cwd=tmp_path, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "policies/main.rego: reading the Rego module: evaluation used more than 1 s of CPU time" in out
+
+
+def test_template_rego_and_verify_tests_are_read_behind_the_boundary(tmp_path: Path, write: Write) -> None:
+    """The same bound covers a ConstraintTemplate's Rego in the check and a Rego test file in verify."""
+    deep = _deep(40, "object")
+    code, out, _ = _run(tmp_path, write, "K8sDeep", f'x := {deep}\nviolation[{{"msg": "m"}}] {{ x; false }}',
+                        "--policy-timeout", "1")
+    assert code == 2, out
+    assert "pol/t.yaml:spec.targets[0].rego: reading the Rego module: evaluation used more than 1 s" in out
+    write("tests/p.rego", "package p\n\nallow := true\n")
+    write("tests/p_test.rego", f"package p\n\ntest_x {{ x := {deep}; x }}\n")
+    proc = run_subprocess("verify", "tests", "--policy-timeout", "1", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "tests/p_test.rego: reading the Rego module: evaluation used more than 1 s" in proc.stdout + proc.stderr
+
+
+def test_starter_container_limits_bounds_quantity_exponents(tmp_path: Path, write: Write) -> None:
+    """``1e999999999`` is a valid quantity whose value takes unbounded time to compute: the starter
+    template reports it as beyond its range instead of spending its whole CPU limit on it."""
+    from gatekeeper.rego.library import library_path
+
+    write("repo/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n"
+          "  containers:\n    - name: c\n      image: nginx:1.2.3\n      resources:\n        limits:\n"
+          "          cpu: 500m\n          memory: 1e999999999\n")
+    policy = library_path() / "gatekeeper" / "container-limits"
+    proc = run_subprocess("check", "repo", "--policy", str(policy), "--checks", "policy", "--format", "json",
+                          "--policy-timeout", "30", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [finding] = [f for f in json.loads(proc.stdout)["findings"] if "beyond the range" in f["message"]]
+    assert finding["line"] == 11 and finding["path"] == "pod.yaml"
+    assert "memory limit <1e999999999>" in finding["message"]

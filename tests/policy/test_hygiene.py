@@ -104,9 +104,72 @@ violation[{"msg": msg, "details": {"b64": base64.encode(v)}}] {
         assert leaked not in out, leaked
     report = json.loads(proc.stdout)
     [finding] = [f for f in report["findings"] if f["check"] == "policy"]
-    assert finding["message"] == "seen <redacted>, part <redacted> [K8sEcho/echo]"
-    assert '"b64": "<redacted>"' in finding["hint"]
-    assert "value <redacted>" in proc.stderr
+    # the policy read the value already replaced (from another object, through the inventory)
+    assert finding["message"] == "seen <redacted: 24 characters>, part dacted: 24 [K8sEcho/echo]"
+    assert base64.b64encode(b"<redacted: 24 characters>").decode() in finding["hint"]
+    assert "value <redacted: 24 characters>" in proc.stderr
+
+
+SECRET = "Xk9qW2eR7tY5uI3oP1aS"
+# ways a policy can transform a value before printing it: (Rego expression, the same in Python)
+TRANSFORMS: list[tuple[str, Callable[[str], str]]] = [
+    ("strings.reverse(v)", lambda v: v[::-1]),
+    ("hex.encode(v)", lambda v: v.encode().hex()),
+    ("upper(v)", str.upper),
+    ("lower(v)", str.lower),
+    ("base64.encode(base64.encode(v))", lambda v: base64.b64encode(base64.b64encode(v.encode())).decode()),
+    ("base64url.encode(v)", lambda v: base64.urlsafe_b64encode(v.encode()).decode()),
+    ("concat(\" \", [substring(v, 0, 7), substring(v, 7, 7), substring(v, 14, 7)])",
+     lambda v: f"{v[:7]} {v[7:14]} {v[14:]}"),
+    ("concat(\"-\", split(v, \"\"))", lambda v: "-".join(v)),
+    ("replace(v, \"q\", \"Q\")", lambda v: v.replace("q", "Q")),
+    ("urlquery.encode(concat(\"%\", [v]))", lambda v: "%25" + v),
+    ("json.marshal([v, v])", lambda v: json.dumps([v, v])),
+    ("sprintf(\"%x\", [v])", lambda v: v.encode().hex()),
+]
+
+
+def test_policies_see_detected_values_already_redacted_so_no_transformation_recovers_them(
+        write: Write, tmp_path: Path) -> None:
+    """Masking output by pattern was bypassed by any transformation (reverse, hex, upper, base64 of
+    base64, 7-character pieces): policies now receive detected values replaced, in their own
+    object, inside a longer string, and as copies in other objects."""
+    write("repo/dep.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+          "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+          "    spec:\n      containers:\n        - name: web\n          image: nginx:1.2.3\n          env:\n"
+          f"            - {{name: DB_PASSWORD, value: \"{SECRET}\"}}\n"
+          f"            - {{name: DB_URL, value: \"postgres://app:{SECRET}@db:5432/shop\"}}\n")
+    write("repo/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: copy, namespace: shop}\n"
+          f"data: {{note: \"{SECRET}\"}}\n")
+    rules = "\n".join(f'deny contains msg if {{ some v in values; msg := sprintf("t{i} %v", [{expr}]) }}'
+                      for i, (expr, _) in enumerate(TRANSFORMS))
+    write("repo/policies/main.rego", f"""package main
+import rego.v1
+values contains v if {{ input.kind == "Deployment"; v := input.spec.template.spec.containers[_].env[_].value }}
+values contains v if {{ input.kind == "ConfigMap"; v := input.data.note }}
+{rules}
+deny contains msg if {{
+  some e in input.spec.template.spec.containers[_].env
+  contains(upper(e.name), "PASSWORD")
+  is_string(e.value)
+  msg := sprintf("%v is a literal; use secretKeyRef", [e.name])
+}}
+""")
+    proc = run_subprocess("check", "repo", "--checks", "policy", "--format", "json", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    for expr, transform in TRANSFORMS:
+        for part in transform(SECRET).split():
+            assert part not in out, expr
+    assert SECRET[:4] not in out and SECRET[-4:] not in out
+    messages = {f["message"] for f in json.loads(proc.stdout)["findings"]}
+    marker = "<redacted: 20 characters>"
+    # what the policies received: the marker, in every object, and inside the connection string
+    assert "t0 " + marker[::-1] in messages and "t2 " + marker.upper() in messages
+    assert f"t2 POSTGRES://APP:{marker.upper()}@DB:5432/SHOP" in messages
+    assert sum(m == "t3 " + marker for m in messages) == 1  # Deployment and ConfigMap alike
+    # a policy that forbids credential literals still sees a literal
+    assert "DB_PASSWORD is a literal; use secretKeyRef" in messages
 
 
 def test_integer_beyond_64_bits_is_a_finding_on_its_field(write: Write, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_an_empty_directory_is_nothing_checked(tmp_path: Path) -> None:
     assert code == 2 and "nothing was checked: no file was read" in out
 
 
-def test_a_change_that_weakens_the_configuration_is_a_warning_at_its_lines(repo: Repo) -> None:
+def test_a_change_that_weakens_the_configuration_is_an_error_at_its_lines(repo: Repo) -> None:
     repo.write(".gatekeeper.yaml", "fail_on: warning\nchecks:\n  secrets: {enabled: true}\n")
     repo.write("apps/a.yaml", GOOD_CM.format(name="a"))
     repo.commit("base")
@@ -58,15 +58,15 @@ def test_a_change_that_weakens_the_configuration_is_a_warning_at_its_lines(repo:
     report = json.loads(out)
     weakened = sorted((f["path"], f["line"], f["field"], f["severity"]) for f in report["findings"]
                       if f["rule"] == "config-weakened")
-    assert weakened == [(".gatekeeper.yaml", 1, "fail_on", "warning"),
-                        (".gatekeeper.yaml", 3, "checks.secrets.enabled", "warning"),
-                        (".gatekeeper.yaml", 5, "rules.image-latest.enabled", "warning"),
-                        (".gatekeeper.yaml", 6, "rules.privileged-container.severity", "warning"),
-                        (".gatekeeper.yaml", 7, "exclude[0]", "warning"),
-                        (".gatekeeper.yaml", 9, "waivers[0]", "warning")]
+    assert weakened == [(".gatekeeper.yaml", 1, "fail_on", "error"),
+                        (".gatekeeper.yaml", 3, "checks.secrets.enabled", "error"),
+                        (".gatekeeper.yaml", 5, "rules.image-latest.enabled", "error"),
+                        (".gatekeeper.yaml", 6, "rules.privileged-container.severity", "error"),
+                        (".gatekeeper.yaml", 7, "exclude[0]", "error"),
+                        (".gatekeeper.yaml", 9, "waivers[0]", "error")]
     messages = " | ".join(f["message"] for f in report["findings"] if f["rule"] == "config-weakened")
     assert "switches the secrets check off" in messages and "adds a waiver for schema-type" in messages
-    assert code == 1  # the bad ConfigMap fails; the warnings alone would not (fail_on: error now)
+    assert code == 1  # an error in a pull request, whatever the change does to fail_on
 
 
 def test_an_unchanged_or_stricter_configuration_says_nothing(repo: Repo) -> None:

@@ -243,12 +243,11 @@ def test_refusals_exit_2(tmp_path: Path) -> None:
 
 
 def test_promoting_a_hydrated_branch_keeps_the_original_dry_commit(tmp_path: Path) -> None:
-    """An Argo CD ``hydrateTo`` branch (``<env>-next``) is checked and promoted to the sync branch."""
+    """A hydrated branch (``<env>-next``) built on its dry commit is checked and promoted to the sync
+    branch with --promote-hydrated: the dry commit is verified, and described from git itself."""
     repo = init(tmp_path / "src")
-    commit(repo, {"README.md": "dry\n"}, "dry")
-    git(repo, "checkout", "-q", "--orphan", "environments/prod-next")
-    git(repo, "rm", "-q", "-rf", ".")
-    dry = "1234567890abcdef1234567890abcdef12345678"
+    dry = commit(repo, {"README.md": "dry\n"}, "Scale shop")
+    git(repo, "checkout", "-q", "-b", "environments/prod-next")
     root = {"repoURL": "https://git.example.com/dry.git", "drySha": dry, "author": "Ann <ann@example.com>",
             "date": "2026-11-20T10:00:00Z", "subject": "Scale shop", "body": ""}
     next_sha = commit(repo, {
@@ -258,9 +257,11 @@ def test_promoting_a_hydrated_branch_keeps_the_original_dry_commit(tmp_path: Pat
         "apps/shop/manifest.yaml": configmap("shop", "hydrated"),
     }, "[Argo CD Bot] hydrate")
     git(repo, "checkout", "-q", "main")
-    code, out = sync(repo, "--source-ref", "environments/prod-next", "--path", "apps/shop")
+    code, out = sync(repo, "--source-ref", "environments/prod-next", "--path", "apps/shop", "--promote-hydrated")
     assert code == 0, out
-    assert json.loads(show(repo, BRANCH, "hydrator.metadata")) == root
+    published = json.loads(show(repo, BRANCH, "hydrator.metadata"))
+    assert published["drySha"] == dry and published["repoURL"] == root["repoURL"]
+    assert published["author"] == "Dev <dev@example.com>" and published["subject"] == "Scale shop"
     assert json.loads(show(repo, BRANCH, "apps/shop/hydrator.metadata"))["drySha"] == dry
     assert trailers(repo, BRANCH)["Gate-Source"] == next_sha
     assert "key: hydrated" in show(repo, BRANCH, "apps/shop/manifest.yaml")

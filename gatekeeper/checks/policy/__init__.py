@@ -5,7 +5,8 @@ Policies are read from policy directories (``--policy``, ``checks.policy.paths``
 document (conftest) and every matching resource (Gatekeeper) in worker processes behind a hard
 boundary (time, memory and crash limits; ``rego/boundary.py``). Without any policy directory the
 check is inactive and says so; a directory that loads no rules is an error. Every value the
-secrets check detects anywhere in the run is masked in what policies print.
+secrets check detects anywhere in the run is replaced before a policy sees it (``redact``), and
+masked again in whatever policies print (``masking``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
-from gatekeeper.checks.policy.masking import Masker, run_values
-from gatekeeper.checks.policy.redact import redact
+from gatekeeper.checks.policy.masking import Masker
+from gatekeeper.checks.policy.redact import Redactor, redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_invalid
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego import boundary
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegorusEngine
-from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
+from gatekeeper.rego.modules import Module, PolicyLoadError, load_modules
 from gatekeeper.rego.remote import safe_url
 from gatekeeper.sources.yamlload import MAX_DEPTH as LOADER_DEPTH
 
@@ -91,6 +92,8 @@ class PolicyCheck(Check):
         self._docs: list[Document] = []
         self._resources: list[Resource] = []
         self._masker = Masker()
+        self._redactor: Redactor | None = None
+        self._ctx: Context | None = None
         self._policy_dirs: dict[str, bool] = {}
         self._real_dirs: dict[str, Path] = {}
 
@@ -112,17 +115,19 @@ class PolicyCheck(Check):
         self.files = read(s.dirs)
         engine = RegorusEngine()
         self._digest = self._compute_digest()
-        modules = [self._load(path, text) for path, text in self.files.rego]
+        modules = self._load(self.files.rego)
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)
         subjects = self._subjects(ctx)
+        self._redactor, self._ctx = None, ctx
         objects = [redact(r.obj) for r in subjects]
         self.cluster_kinds = cluster_scoped_kinds(objects)
         self.namespaces = {str(_meta(o).get("name")): o for o in objects
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
-            self.gatekeeper = gkdialect.load(self.files.documents, s.rego_version, engine,
-                                             lambda: build_inventory(objects, self.cluster_kinds))
+            self.gatekeeper = gkdialect.load(
+                self.files.documents, s.rego_version, engine,
+                lambda: build_inventory([self.redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -134,6 +139,15 @@ class PolicyCheck(Check):
             where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
+
+    @property
+    def redactor(self) -> Redactor:
+        """What policies see of an object (``redact.Redactor``): the run's documents are scanned for
+        secret values once, when first needed (before any worker starts, so workers inherit it)."""
+        if self._redactor is None:
+            ctx = self._ctx
+            self._redactor = Redactor(ctx.documents, ctx.detected) if ctx is not None else Redactor()
+        return self._redactor
 
     def _check_programs(self) -> None:
         """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
@@ -162,9 +176,11 @@ class PolicyCheck(Check):
         if failure:
             raise CheckLoadError(failure)
 
-    def _load(self, path: str, text: str) -> Module:
+    def _load(self, files: Sequence[tuple[str, str]]) -> list[Module]:
+        """The conftest modules, read behind the evaluation boundary (policy text is untrusted)."""
+        version = self.settings.rego_version
         try:
-            return load_module(path, text, self.settings.rego_version)
+            return load_modules([(path, text, version) for path, text in files], self.settings.limits)
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
 
@@ -253,18 +269,20 @@ class PolicyCheck(Check):
         tasks = self._plan(ctx, limit)
         remote = self.conftest is not None and self.conftest.remote
         local = [t for t in tasks if not (remote and t.dialect != "gatekeeper")]
+        if local:
+            self.redactor  # noqa: B018 (scanned here, in this process, so every worker inherits it)
         try:
             outcomes = boundary.run(len(local), lambda i, mark: self._work(local[i], mark),
                                     lambda i, step: self._describe(local[i], step), self.settings.limits)
         except boundary.BoundaryError as exc:
-            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
+            raise CheckLoadError(Masker(self.redactor.values).mask(str(exc))) from None
         done = dict(zip(local, outcomes, strict=True))
         for task in tasks:
             if task not in done:  # conftest rules on an OPA server: no local code runs
                 done[task] = self._work(task, None)
-        # the run's secret values (a scan of every document) are gathered only when there is policy text to show
+        # masking (a second layer: policies never saw the values) is prepared only when there is text to show
         shown = any(_shows_text(task, done[task]) for task in tasks)
-        self._masker = Masker(run_values(ctx.documents) if shown else ())
+        self._masker = Masker(self.redactor.values if shown else ())
         findings: list[Finding] = self.unsupported_findings()
         seen: set[str] = set()
         for task in tasks:
@@ -346,13 +364,13 @@ class PolicyCheck(Check):
     def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
         assert self.conftest is not None
         if task.dialect == "combined":
-            combined = [{"path": d.path, "document": d.index, "contents": redact(d.obj)} for d in self._docs]
+            combined = [{"path": d.path, "document": d.index, "contents": self.redactor(d.obj)} for d in self._docs]
             bad = self._invalid(combined)
             if bad is not None:
                 return "input", bad, []
             return "ok", self.conftest.evaluate(combined, None), self._prints()
         doc = self._docs[task.item]
-        obj = redact(doc.obj)
+        obj = self.redactor(doc.obj)
         bad = self._invalid(obj)
         if bad is not None:
             return "input", bad, []
@@ -363,7 +381,7 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         resource = self._resources[task.item]
-        s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
+        s = gkdialect.subject(self.redactor(resource.obj), self.cluster_kinds)
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []

@@ -21,9 +21,10 @@ from gatekeeper.checks.policy.templates import (
     is_constraint,
     is_template,
     load_constraint,
-    load_template,
+    load_templates,
 )
 from gatekeeper.model import Document
+from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine, RegorusProgram
 from gatekeeper.rego.modules import PolicyLoadError
 
@@ -149,16 +150,17 @@ def _violations(constraint: Constraint, value: Any) -> list[dict[str, Any]]:
 
 
 def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine,
-         inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> GatekeeperPolicies:
-    """Load templates and constraints from policy documents and compile each template once."""
+         inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+         limits: Limits | None = None) -> GatekeeperPolicies:
+    """Load templates and constraints from policy documents and compile each template once (their
+    Rego is read behind the evaluation boundary, with ``limits``)."""
     docs = [d for d in documents if isinstance(d.obj, dict)]
     policies = GatekeeperPolicies()
-    for doc in docs:
-        if is_template(doc.obj):
-            template = load_template(doc, rego_version)
-            if template.kind in policies.templates:
-                raise CheckLoadError(f"{doc.path}:{doc.line}: a second ConstraintTemplate for kind {template.kind}")
-            policies.templates[template.kind] = template
+    for template in load_templates([d for d in docs if is_template(d.obj)], rego_version, limits):
+        doc = template.doc
+        if template.kind in policies.templates:
+            raise CheckLoadError(f"{doc.path}:{doc.line}: a second ConstraintTemplate for kind {template.kind}")
+        policies.templates[template.kind] = template
     kinds = set(policies.templates)
     for doc in docs:
         check_constraint_api(doc, kinds)

@@ -1,11 +1,11 @@
 """Masking: no value the secrets check detects anywhere in the run reaches policy output.
 
-A policy message, its details and ``print()`` output can echo any value a policy can read: its
-input, other objects through ``data.inventory``, data files. Every value detected in the run
-(not only in the finding's object) is masked wherever it appears, in the forms a policy can
-print it: as written, JSON-escaped (``sprintf``/``json.marshal``), base64 and base64url (with
-or without padding), and any run of 8 or more of its characters (a ``substring`` of it, or a
-prefix of its base64 form).
+Policies never receive those values (``redact`` replaces them in every object a policy reads);
+masking is the second layer, for values a policy could still read as written (its data files).
+A policy message, its details and ``print()`` output are masked for every value detected in the
+run (not only in the finding's object), in the forms a policy can print it: as written,
+JSON-escaped (``sprintf``/``json.marshal``), base64 and base64url (with or without padding), and
+any run of 8 or more of its characters (a ``substring`` of it, or a prefix of its base64 form).
 """
 
 from __future__ import annotations
@@ -77,18 +77,8 @@ class Masker:
 
 
 def run_values(documents: Iterable[Document]) -> list[str]:
-    """Every value the secrets check detects in the run's documents (read the way that check reads
-    them: resources by kind, kubeconfigs, any other mapping as configuration)."""
-    from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
-    from gatekeeper.checks.secrets.scan import Scanner
+    """Every value the secrets check detects in the run's documents, longest first (the one scan
+    ``redact.Redactor`` makes, for callers that only mask output)."""
+    from gatekeeper.checks.policy.redact import Redactor
 
-    scanner = Scanner(high_entropy=True)
-    for doc in documents:
-        if doc.resources:
-            for resource in doc.resources:
-                reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
-        elif is_kubeconfig(doc.obj):
-            scan_kubeconfig(scanner, doc.obj)
-        elif isinstance(doc.obj, dict | list):
-            scanner.walk(doc.obj)
-    return sorted({h.value.strip() for h in scanner.hits if len(h.value.strip()) >= 4}, key=len, reverse=True)
+    return Redactor(documents).values

@@ -1,14 +1,23 @@
 """Secret values never reach a policy: a message that echoes its input cannot leak them.
 
 Policies see a Secret's keys, metadata and type, but each value under ``data`` and
-``stringData`` is replaced by a marker with its length. Detecting plaintext secrets is the
-secrets check's job; policies decide on structure.
+``stringData`` is replaced by a marker with its length. Likewise every value the secrets check
+detects anywhere in the run (an env literal named like a password, a token in a config file, a
+random-looking string) is replaced by such a marker wherever a policy could read it, inside the
+string that holds it (``postgres://app:<redacted: 20 characters>@db``): no transformation a
+policy applies (``strings.reverse``, ``hex.encode``, ``upper``, ``substring``) can recover a value
+it never received. Detecting plaintext secrets is the secrets check's job; policies decide on
+structure (a literal is still a non-empty string, so "no literal credentials in env" policies
+keep working).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
+
+from gatekeeper.model import Document
 
 _FIELDS = ("data", "stringData")
 MASK = "<redacted>"
@@ -55,4 +64,92 @@ def mask(text: str, values: list[str]) -> str:
         for form in {value, json.dumps(value)[1:-1]}:
             if form in text:
                 text = text.replace(form, MASK)
+    return text
+
+
+def marker(value: str) -> str:
+    """What a policy sees in place of a secret value."""
+    return f"<redacted: {len(value)} characters>"
+
+
+class Redactor:
+    """Prepares objects for policies: ``redact`` plus every value detected in the run replaced.
+
+    The run's documents are scanned once, as the secrets check reads them (``known`` adds values
+    other checks already detected, in files that are not documents). A string that equals a
+    detected value is replaced wherever it is (a copy in another object); a string of an object
+    that holds a value detected in that object has each occurrence replaced (a password inside a
+    connection string). Objects are copied only along the paths that change.
+    """
+
+    def __init__(self, documents: Iterable[Document] = (), known: Iterable[str] = ()) -> None:
+        from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
+        from gatekeeper.checks.secrets.scan import Scanner
+
+        scanner = Scanner(high_entropy=True)
+        local: dict[int, set[str]] = {}
+        for doc in documents:
+            start = len(scanner.hits)
+            if doc.resources:
+                for resource in doc.resources:
+                    before = len(scanner.hits)
+                    reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
+                    _note(local, resource.obj, scanner.hits[before:])
+            elif is_kubeconfig(doc.obj):
+                scan_kubeconfig(scanner, doc.obj)
+            elif isinstance(doc.obj, dict | list):
+                scanner.walk(doc.obj)
+            _note(local, doc.obj, scanner.hits[start:])
+        found = {v.strip() for v in [*(h.value for h in scanner.hits), *known] if len(v.strip()) >= 4}
+        self.values = sorted(found, key=len, reverse=True)
+        self._exact = frozenset(found)
+        self._local = {key: tuple(sorted(v, key=len, reverse=True)) for key, v in local.items()}
+
+    def __call__(self, obj: Any) -> Any:
+        """``obj`` as a policy may see it."""
+        out = redact(obj)
+        if not self._exact:
+            return out
+        return _scrub(out, self._local.get(id(obj), ()), self._exact)
+
+
+def _note(local: dict[int, set[str]], obj: Any, hits: Iterable[Any]) -> None:
+    values = {h.value.strip() for h in hits if len(h.value.strip()) >= 4}
+    if values:
+        local.setdefault(id(obj), set()).update(values)
+
+
+def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str]) -> Any:
+    """``value`` with detected values replaced (the same object where nothing changes). Leaves are
+    tested inline: this runs for every object a policy reads."""
+    kind = type(value)
+    if kind is str:
+        return _scrub_text(value, local, exact)
+    if kind is not dict and kind is not list:
+        return value
+    out: Any = None
+    for key, item in (value.items() if kind is dict else enumerate(value)):
+        sub = type(item)
+        if sub is str:
+            if item not in exact and not (local and any(secret in item for secret in local)):
+                continue
+            new = _scrub_text(item, local, exact)
+        elif sub is dict or sub is list:
+            new = _scrub(item, local, exact)
+            if new is item:
+                continue
+        else:
+            continue
+        if out is None:
+            out = dict(value) if kind is dict else list(value)
+        out[key] = new
+    return value if out is None else out
+
+
+def _scrub_text(text: str, local: tuple[str, ...], exact: frozenset[str]) -> str:
+    if text in exact:
+        return marker(text)
+    for secret in local:
+        if secret in text:
+            text = text.replace(secret, marker(secret))
     return text

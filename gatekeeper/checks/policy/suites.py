@@ -101,7 +101,7 @@ class _Case:
 
 
 def plan_suite(doc: Document, suite_dir: Path, engine: RegorusEngine, rego_version: str,
-               pattern: re.Pattern[str] | None) -> list[_Case]:
+               pattern: re.Pattern[str] | None, limits: boundary.Limits | None = None) -> list[_Case]:
     """Read one Suite document and plan its cases; CheckLoadError when a file cannot load."""
     cases_out: list[_Case] = []
     tests = doc.obj.get("tests") or []
@@ -124,7 +124,7 @@ def plan_suite(doc: Document, suite_dir: Path, engine: RegorusEngine, rego_versi
         templates = [d for d in _documents(template_path) if is_template(d.obj)]
         if len(templates) != 1:
             raise CheckLoadError(f"{doc.path}: test {tname}: {test['template']} must hold one ConstraintTemplate")
-        template = load_template(templates[0], rego_version)
+        template = load_template(templates[0], rego_version, limits)
         constraints = [d for d in _documents(constraint_path) if is_constraint(d.obj, {template.kind})]
         if len(constraints) != 1:
             raise CheckLoadError(f"{doc.path}: test {tname}: {test['constraint']} must hold one {template.kind}")
@@ -253,7 +253,7 @@ def run_all(paths: Sequence[Path], rego_version: str, pattern: re.Pattern[str] |
     engine = RegorusEngine()
     cases: list[_Case] = []
     for doc, directory in find_suites(paths):
-        cases.extend(plan_suite(doc, directory, engine, rego_version, pattern))
+        cases.extend(plan_suite(doc, directory, engine, rego_version, pattern, limits))
     return boundary.run(len(cases), lambda i, mark: _evaluate(cases[i], mark),
                         lambda i, _: f"{cases[i].suite}: Suite case {cases[i].test}/{cases[i].case}",
                         limits or boundary.Limits())

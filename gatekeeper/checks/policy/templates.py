@@ -14,6 +14,7 @@ and line, never a crash.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,8 @@ import jsonschema
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy.settings import ENFORCEMENT_POINTS
 from gatekeeper.model import Document, FieldPath, Severity, format_field
-from gatekeeper.rego.modules import Module, PolicyLoadError, load_module
+from gatekeeper.rego.boundary import Limits
+from gatekeeper.rego.modules import Module, PolicyLoadError, load_modules
 
 TEMPLATE_API = ("templates.gatekeeper.sh/v1", "templates.gatekeeper.sh/v1beta1", "templates.gatekeeper.sh/v1alpha1")
 CONSTRAINT_GROUP = "constraints.gatekeeper.sh"
@@ -133,8 +135,35 @@ def is_template(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("kind") == "ConstraintTemplate" and obj.get("apiVersion") in TEMPLATE_API
 
 
-def load_template(doc: Document, rego_version: str) -> Template:
+def load_template(doc: Document, rego_version: str, limits: Limits | None = None) -> Template:
     """Read one ConstraintTemplate document; CheckLoadError names the file and line."""
+    return load_templates([doc], rego_version, limits)[0]
+
+
+def load_templates(docs: Sequence[Document], rego_version: str, limits: Limits | None = None) -> list[Template]:
+    """Read ConstraintTemplate documents, their Rego modules all in one pass behind the evaluation
+    boundary (``load_modules``); CheckLoadError names the file and line."""
+    read = [_read_template(doc) for doc in docs]
+    texts = [_rego_texts(t.doc, code, rego_version) if code is not None else [] for t, code in read]
+    try:
+        modules = load_modules([item for group in texts for item in group], limits)
+    except PolicyLoadError as exc:
+        raise CheckLoadError(str(exc)) from None
+    start = 0
+    for (template, code), group in zip(read, texts, strict=True):
+        if code is None:
+            continue
+        template.modules = modules[start:start + len(group)]
+        start += len(group)
+        template.package = template.modules[0].package
+        if "violation" not in template.modules[0].rules:
+            raise CheckLoadError(f"{_at(template.doc, ('spec', 'targets', 0))}: template {template.name}'s Rego "
+                                 "defines no 'violation' rule")
+    return [template for template, _ in read]
+
+
+def _read_template(doc: Document) -> tuple[Template, Code | None]:
+    """A template without its modules, and its Rego code (None when it has only CEL)."""
     obj = doc.obj
     what = "ConstraintTemplate"
     meta = _mapping(doc, obj.get("metadata"), ("metadata",), what)
@@ -162,17 +191,10 @@ def load_template(doc: Document, rego_version: str) -> Template:
     target = _mapping(doc, targets[0], ("spec", "targets", 0), what)
     template.code = _code(doc, target)
     rego = next((c for c in template.code if c.engine == REGO), None)
-    if rego is None:
-        if not template.code:
-            raise CheckLoadError(f"{_at(doc, ('spec', 'targets', 0))}: ConstraintTemplate has neither "
-                                 "spec.targets[0].rego nor code[]")
-        return template
-    template.modules = _load_rego(doc, rego, rego_version)
-    template.package = template.modules[0].package
-    if "violation" not in template.modules[0].rules:
-        raise CheckLoadError(f"{_at(doc, ('spec', 'targets', 0))}: template {name}'s Rego defines no "
-                             "'violation' rule")
-    return template
+    if rego is None and not template.code:
+        raise CheckLoadError(f"{_at(doc, ('spec', 'targets', 0))}: ConstraintTemplate has neither "
+                             "spec.targets[0].rego nor code[]")
+    return template, rego
 
 
 def _code(doc: Document, target: dict[str, Any]) -> list[Code]:
@@ -195,7 +217,8 @@ def _code(doc: Document, target: dict[str, Any]) -> list[Code]:
     return out
 
 
-def _load_rego(doc: Document, code: Code, rego_version: str) -> list[Module]:
+def _rego_texts(doc: Document, code: Code, rego_version: str) -> list[tuple[str, str, str]]:
+    """(path, text, version) of a template's ``rego`` and ``libs`` modules."""
     source = code.source
     version = "v1" if source.get("version") == "v1" else rego_version
     rego = source.get("rego")
@@ -205,13 +228,7 @@ def _load_rego(doc: Document, code: Code, rego_version: str) -> list[Module]:
     if libs is not None and not (isinstance(libs, list) and all(isinstance(lib, str) for lib in libs)):
         raise CheckLoadError(f"{doc.path}:{doc.line}: {code.label}.libs must be a list of strings")
     texts = [(f"{code.label}.rego", rego), *((f"{code.label}.libs[{j}]", lib) for j, lib in enumerate(libs or []))]
-    modules = []
-    for label, text in texts:
-        try:
-            modules.append(load_module(f"{doc.path}:{label}", text, version))
-        except PolicyLoadError as exc:
-            raise CheckLoadError(str(exc)) from None
-    return modules
+    return [(f"{doc.path}:{label}", text, version) for label, text in texts]
 
 
 def _check_schema(doc: Document, schema: Any, path: FieldPath) -> None:
