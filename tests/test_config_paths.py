@@ -27,6 +27,16 @@ CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndat
 
 
 @pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout with a policy that prints ``data.auths`` and one ConfigMap for it to deny."""
+    root = tmp_path / "repo"
+    (root / "policies").mkdir(parents=True)
+    (root / "policies" / "main.rego").write_text(PRINTS_DATA)
+    (root / "cm.yaml").write_text(CM)
+    return root
+
+
+@pytest.fixture
 def outside(tmp_path: Path) -> Path:
     where = tmp_path / "outside"
     (where / "dir").mkdir(parents=True)
@@ -49,11 +59,7 @@ def outside(tmp_path: Path) -> Path:
      "leaves the repository"),
 ])
 def test_a_configured_path_outside_the_repository_is_a_config_error(
-        tmp_path: Path, outside: Path, body: str, line: int, key: str, why: str) -> None:
-    repo = tmp_path / "repo"
-    (repo / "policies").mkdir(parents=True)
-    (repo / "policies" / "main.rego").write_text(PRINTS_DATA)
-    (repo / "cm.yaml").write_text(CM)
+        repo: Path, outside: Path, body: str, line: int, key: str, why: str) -> None:
     (repo / ".gatekeeper.yaml").write_text("version: 1\n" + body.format(out=outside))
     code, out = run_cli("check", str(repo))
     assert code == 2, out
@@ -62,11 +68,7 @@ def test_a_configured_path_outside_the_repository_is_a_config_error(
     assert ENCODED not in out
 
 
-def test_a_symlink_out_of_the_repository_is_a_config_error(tmp_path: Path, outside: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "policies").mkdir(parents=True)
-    (repo / "policies" / "main.rego").write_text(PRINTS_DATA)
-    (repo / "cm.yaml").write_text(CM)
+def test_a_symlink_out_of_the_repository_is_a_config_error(repo: Path, outside: Path) -> None:
     os.symlink(outside / "config.json", repo / "data.json")
     os.symlink(outside / "dir", repo / "schemas")
     (repo / ".gatekeeper.yaml").write_text("version: 1\nchecks:\n  policy:\n    data: [data.json]\n")
@@ -86,27 +88,27 @@ def test_a_symlink_out_of_the_repository_is_a_config_error(tmp_path: Path, outsi
     assert code == 1 and "policy/main/deny" in out, out  # a path inside the repository is read
 
 
-def test_the_pull_request_mode_refuses_the_change_and_prints_nothing_of_the_file(
-        tmp_path: Path, outside: Path) -> None:
-    repo = Repo(tmp_path / "repo")
-    repo.write("policies/main.rego", PRINTS_DATA)
-    repo.write("cm.yaml", CM)
-    repo.write(".gatekeeper.yaml", "version: 1\n")
-    repo.commit("base")
-    repo.write(".gatekeeper.yaml", f"version: 1\nchecks:\n  policy:\n    data: [{outside}/config.json]\n")
-    repo.write("cm.yaml", CM + "# touched\n")
-    repo.commit("pr")
-    code, out = run_cli("check", "--base", "HEAD~1", cwd=repo.path)
+def test_the_pull_request_mode_and_sync_refuse_the_change_and_print_nothing_of_the_file(
+        repo: Path, outside: Path) -> None:
+    git = Repo(repo)
+    git.write(".gatekeeper.yaml", "version: 1\n")
+    git.commit("base")
+    git.write(".gatekeeper.yaml", f"version: 1\nchecks:\n  policy:\n    data: [{outside}/config.json]\n")
+    git.write("cm.yaml", CM + "# touched\n")
+    git.write("apps/cm.yaml", CM)
+    git.commit("pr")
+    code, out = run_cli("check", "--base", "HEAD~1", cwd=repo)
     assert code == 2, out
     assert ".gatekeeper.yaml:4: checks.policy.data.0: is an absolute path" in out, out
     assert ENCODED not in out
+    code, out = run_cli("sync", "--repo", str(repo), "--target-branch", "environments/prod", "--path", "apps")
+    assert code == 2, out
+    assert ".gatekeeper.yaml:4: checks.policy.data.0: is an absolute path" in out, out
+    assert ENCODED not in out
+    assert "environments/prod" not in git.git("branch", "--list")
 
 
-def test_command_line_options_may_name_paths_elsewhere(tmp_path: Path, outside: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "policies").mkdir(parents=True)
-    (repo / "policies" / "main.rego").write_text(PRINTS_DATA)
-    (repo / "cm.yaml").write_text(CM)
+def test_command_line_options_may_name_paths_elsewhere(repo: Path, outside: Path) -> None:
     code, out = run_cli("check", str(repo), "--data", str(outside / "config.json"), "--no-hints")
     assert code == 1, out
     assert "cm.yaml:1:1" in out and "policy/main/deny" in out, out
@@ -140,3 +142,22 @@ def test_every_path_valued_key_of_the_schema_is_confined() -> None:
     assert sorted((".".join(map(str, loc)), v) for loc, v in path_values(raw, catalogue())) == [
         ("checks.policy.data.0", "a.json"), ("checks.policy.paths.0", "p"), ("render.0.path", "w"),
         ("render.0.values.0", "v")]
+
+
+def test_a_policy_directory_never_reads_through_a_symlink_out_of_it(repo: Path, outside: Path) -> None:
+    (outside / "dir" / "leak.rego").write_text("package leak\n" + CREDENTIAL + "\n")
+    (repo / "policies" / "config.json").symlink_to(outside / "config.json")
+    code, out = run_cli("check", str(repo), "--checks", "policy")
+    assert code == 2, out
+    assert "error: policy: " in out, out
+    assert "policies/config.json is a symbolic link out of the policy directory" in out, out
+    (repo / "policies" / "config.json").unlink()
+    (repo / "policies" / "lib").symlink_to(outside / "dir")
+    code, out = run_cli("check", str(repo), "--checks", "policy", "--policy", str(repo / "policies"))
+    assert code == 2 and "lib is a symbolic link out of the policy directory" in out, out
+    assert "registry.example.com" not in out
+    (repo / "policies" / "lib").unlink()
+    (repo / "rules").symlink_to(repo / "policies")  # a link that stays inside the policy directory's tree
+    code, out = run_cli("check", str(repo), "--checks", "policy", "--policy", str(repo / "rules"), "--data",
+                        str(outside / "config.json"))
+    assert code == 1 and "policy/main/deny" in out, out

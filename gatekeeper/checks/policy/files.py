@@ -37,20 +37,34 @@ def display(path: Path) -> str:
 
 def walk(root: Path) -> list[Path]:
     """Every regular file under ``root`` (or ``root`` itself), sorted; symlinked dirs are followed
-    once. Anything else (a link to a device such as /dev/zero, a FIFO) is never opened."""
+    once. Anything else (a link to a device such as /dev/zero, a FIFO) is never opened. A file or
+    directory reached through a symlink out of ``root`` is a load error: a policy directory is often
+    part of the change under review, and a link would feed any file of the machine to a policy."""
     if root.is_file():
         return [root]
+    top = root.resolve()
     out: list[Path] = []
     seen: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = Path(dirpath).resolve()
+        _inside(real, top, Path(dirpath), root)
         if real in seen:
             dirnames[:] = []
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-        out.extend(Path(dirpath) / name for name in sorted(filenames) if (Path(dirpath) / name).is_file())
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_file():
+                _inside(path.resolve(), top, path, root)
+                out.append(path)
     return out
+
+
+def _inside(real: Path, top: Path, path: Path, root: Path) -> None:
+    if real != top and top not in real.parents:
+        raise CheckLoadError(f"{display(path)} is a symbolic link out of the policy directory {display(root)}; "
+                             "it was not read")
 
 
 def read(roots: list[Path], *, yaml: bool = True) -> PolicyFiles:
