@@ -23,7 +23,7 @@ from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_che
 from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
-from gatekeeper.sources import classify, routes, texts
+from gatekeeper.sources import classify, kustomize, routes, texts
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
 from gatekeeper.sources.render import partial as partial_patches
 from gatekeeper.sources.render import stage
@@ -110,6 +110,7 @@ def load(run: Run) -> Loaded:
             unread = texts.unparsed(tree, documents, (d.path for d in documents), skipped, run.config.exclude,
                                     run.config.max_file_size)
             _report_changed_texts(run, unread)
+            _hook_reading_kustomizations(run, documents)
         # patch files that something applies as plain manifests keep their objects, like published files
         applied = routes.applied_patches(documents, tree.kind)
         classes = classify.classify(documents, (f.path for f in files), applied)
@@ -179,6 +180,29 @@ def _report_changed_texts(run: Run, unread: list[SourceFile]) -> None:
         run.report_paths = run.report_paths | changed
     if run.hook_paths is not None:
         run.hook_paths = run.hook_paths | changed
+
+
+def _hook_reading_kustomizations(run: Run, documents: list[Document]) -> None:
+    """Git modes: a changed file that is no manifest (a generator's ``.env`` or ``files`` entry) is
+    read through a kustomization in a directory above it (kustomize reads nothing outside its root);
+    those kustomizations are checked as if changed, so what the file now holds is reported at its line."""
+    if run.hook_paths is None or not run.render_focus:
+        return
+    loaded = {d.path for d in documents}
+    directories = {p.rpartition("/")[0] for p in run.render_focus if p not in loaded}
+    if not directories:
+        return
+    above = {parent for d in directories for parent in _ancestors(d)}
+    run.hook_paths = run.hook_paths | {p for p in loaded if kustomize.is_kustomization_file(p)
+                                       and p.rpartition("/")[0] in above}
+
+
+def _ancestors(directory: str) -> Iterator[str]:
+    """A repository-relative directory and every directory above it, up to the root (``""``)."""
+    while directory:
+        yield directory
+        directory = directory.rpartition("/")[0]
+    yield ""
 
 
 def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[Finding],

@@ -318,3 +318,30 @@ def test_deleting_a_workload_reports_the_service_it_leaves_dangling(repo: Repo) 
     _, report = run_json("--checks", "lint", "--base", "main", cwd=repo.path)
     # old.yaml's Service was already dangling (not caused by this change): not reported.
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [("dangling-service", "apps/service.yaml")]
+
+
+def test_a_changed_generator_input_is_reported_in_every_git_mode(repo: Repo) -> None:
+    """A change to a file only a kustomization reads (a configMapGenerator's .env) is checked
+    through that kustomization: its new credential is reported at its line, not dropped as
+    out of scope because no manifest changed."""
+    repo.write("app/kustomization.yaml", """
+        resources: [cm.yaml]
+        configMapGenerator:
+          - name: settings
+            envs: [gen/app.env]
+        """)
+    repo.write("app/cm.yaml", GOOD_CM.format(name="plain"))
+    repo.write("app/gen/app.env", "MODE=prod\n")
+    repo.commit("base")
+    with (repo.path / "app/gen/app.env").open("a", encoding="utf-8") as env:
+        env.write("DB_PASSWORD=Zq8xK2mP9vL4nR7tW3yBq\n")
+    expected = [("app/gen/app.env", 2, "secret-keyword-entropy")]
+    for mode in (["--changed"], ["--staged", "--scope", "all", "app/gen/app.env"]):
+        if mode[0] == "--staged":
+            repo.git("add", "-A")
+        _, report = run_json("--checks", "secrets", *mode, cwd=repo.path)
+        assert _where(report) == expected, mode
+    repo.commit("pr")
+    _, report = run_json("--checks", "secrets", "--base", "HEAD~1", cwd=repo.path)
+    assert _where(report) == expected
+    assert "Zq8xK2mP9vL4nR7tW3yBq" not in str(report)
