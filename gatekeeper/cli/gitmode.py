@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from gatekeeper import config as config_mod
-from gatekeeper import config_change, policy_change, scope, waiver_change
+from gatekeeper import config_base, config_change, policy_change, scope, waiver_change
 from gatekeeper.baseline import BASELINE_NAME
 from gatekeeper.checks import catalogue
 from gatekeeper.cli.output import OutputSpec
@@ -162,6 +162,10 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
     cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, run.root)
+    base = base_config(run, repo, selection.base_rev)
+    if base is not None:  # settings that send the repository's content somewhere: the base's values
+        run.config, notes = config_base.pin(run.config, base.config)
+        selection.notes.extend(notes)
     scope.configure(run, selection, cache)
     if selection.base_rev is not None:
         run.base_file = base_reader(repo, selection.base_rev, run.root)
@@ -244,23 +248,12 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
     if selection.base_rev is None:
         return []
     root = Path(repo.working_tree_dir)
-    names: tuple[str, ...] = config_mod.CONFIG_NAMES
-    if run.config.path is not None:
-        try:
-            names = (run.config.path.absolute().relative_to(root.absolute()).as_posix(),)
-        except ValueError:
-            return []  # a configuration from outside the repository has no base to compare with
-    base, shown = config_mod.Config(), names[0]
-    for rel in names:
-        data = git.blob_at(repo, selection.base_rev, rel)
-        if data is None:
-            continue
-        try:
-            base, shown = config_mod.load_bytes(data, root / rel, catalogue()), rel
-        except config_mod.ConfigError:
-            notes.append(f"{rel}: the configuration at the base is invalid; the change to it was not compared")
-            return []
-        break
+    found_base = base_config(run, repo, selection.base_rev, notes)
+    if found_base is None:
+        return []
+    base = found_base.config
+    head = _relative(run.config.path, root)
+    shown = head or found_base.path or config_mod.CONFIG_NAMES[0]
     found = config_change.findings(base, run.config, catalogue(), shown, selection.mode)
     severity = config_change.severity(base, selection.mode)
     if severity is None or not selection.changes:
@@ -281,6 +274,36 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
                                            f"this change {what}: a waiver new since the base waives the "
                                            "findings of the same change"))
     return found
+
+
+def _relative(path: Path | None, root: Path) -> str | None:
+    """A configuration file's repository-relative path (None: no file, or one outside the repository)."""
+    if path is None:
+        return None
+    try:
+        return path.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return None
+
+
+def base_config(run: Run, repo: Any, base_rev: str | None,
+                notes: list[str] | None = None) -> config_base.BaseConfig | None:
+    """The configuration the base used for the run's PATHS (``config_base``); None without a base, for a
+    configuration from outside the repository (nothing to compare with) or an invalid one at the base."""
+    if base_rev is None:
+        return None
+    root = Path(repo.working_tree_dir)
+    head = _relative(run.config.path, root)
+    if run.config.path is not None and head is None:
+        return None  # a configuration from outside the repository has no base to compare with
+    start = config_base.start_dir([p.absolute() for p in run.paths], run.root, root)
+    try:
+        return config_base.at_base(lambda rel: git.blob_at(repo, base_rev, rel), head, start, root, catalogue())
+    except config_mod.ConfigError:
+        if notes is not None:
+            notes.append(f"{head or config_mod.CONFIG_NAMES[0]}: the configuration at the base is invalid; the "
+                         "change to it was not compared")
+        return None
 
 
 def _baseline_path(config: config_mod.Config) -> str | None:
