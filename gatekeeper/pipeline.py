@@ -47,6 +47,7 @@ class Run:
     kubernetes_version: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     files: list[SourceFile] | None = None  # given directly (git modes) instead of walking paths
+    case_skipped: list[str] = field(default_factory=list)  # with ``files``: the ``x.YAML`` files (sources/files)
     report_paths: set[str] | None = None  # report findings only for these files (None: all)
     hook_paths: set[str] | None = None  # per-document/resource hooks only for these files (None: report_paths)
     progress: Progress | None = None
@@ -94,7 +95,7 @@ def load(run: Run) -> Loaded:
         files, findings, notes = list(collected.files), collected.findings, collected.notes
         skipped = collected.case_skipped
     else:
-        files = run.files
+        files, skipped = run.files, list(run.case_skipped)
     refused = len(findings)
     documents: list[Document] = []
     resources: list[Resource] = []
@@ -105,8 +106,8 @@ def load(run: Run) -> Loaded:
     try:
         with gc_paused():
             _parse_all(run, files, findings, documents, resources)
-            if walker is not None and skipped:
-                files = files + _case_variants(run, walker, skipped, findings, documents, resources, notes)
+            if skipped:
+                files = files + _case_variants(run, tree, skipped, findings, documents, resources, notes)
             unread = texts.unparsed(tree, documents, (d.path for d in documents), skipped, run.config.exclude,
                                     run.config.max_file_size)
             _report_changed_texts(run, unread)
@@ -205,13 +206,13 @@ def _ancestors(directory: str) -> Iterator[str]:
     yield ""
 
 
-def _case_variants(run: Run, walker: Walker, skipped: list[str], findings: list[Finding],
+def _case_variants(run: Run, tree: Tree, skipped: list[str], findings: list[Finding],
                    documents: list[Document], resources: list[Resource], notes: list[str]) -> list[SourceFile]:
     """Files with an upper-case extension (``x.YAML``): Argo CD (``^.*\\.(yaml|yml|json)$``) and Flux
     (``.yaml``/``.yml``) match extensions case-sensitively and never read them, but kustomize reads
     any file a kustomization names. Those are checked; the rest are named in a note."""
     named = classify.named_by_kustomizations(documents)
-    read = [f for rel in skipped if rel in named and (f := walker.add_file(rel)) is not None]
+    read = [SourceFile(rel, data) for rel in skipped if rel in named and (data := tree.read(rel)) is not None]
     _parse_all(run, read, findings, documents, resources)
     rest = [rel for rel in skipped if rel not in named]
     if rest:

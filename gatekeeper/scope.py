@@ -20,7 +20,7 @@ from gatekeeper.context_cache import ContextCache
 from gatekeeper.model import Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
-from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, file_finding, matches
 from gatekeeper.sources.tree import DiskTree, GitTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
 
@@ -41,6 +41,8 @@ class Selection:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     tree: Tree | None = None  # every file of the state at head, for the renders
+    case_skipped: list[str] = field(default_factory=list)  # ``x.YAML``: searched as text (sources/files)
+    submodules: list[str] = field(default_factory=list)  # gitlinks the change adds or moves: never read
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
@@ -72,12 +74,16 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
     elif mode == "changed":
         changes = git.worktree_changes(repo)
         base_rev = "HEAD" if git.has_head(repo) else None
-        entries = git.select(git.worktree_entries(repo), ("",), include, exclude)
+        every = git.worktree_entries(repo)
+        entries = git.select(every, ("",), include, exclude)
         files = git.read_worktree(repo, entries)
         tree = DiskTree(Path(repo.working_tree_dir))
     else:
         raise ValueError(f"unknown git mode {mode!r}")
-    present = {f.path for f in files}
+    links = git.gitlinks(every)
+    submodules = sorted(c.path for c in changes if not c.deleted and c.path in links and _under(c.path, prefixes))
+    upper = git.case_skipped(every, include, exclude)
+    present = {f.path for f in files} | set(upper)  # ``x.YAML``: read as text, or as a manifest a kustomization names
     notes = []
     for c in changes:
         if c.deleted and _under(c.path, prefixes) and matches(c.path, include):
@@ -92,7 +98,8 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         report = {p for p in present if _under(p, prefixes)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
-    return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree)
+    return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree,
+                     upper, submodules)
 
 
 class ParseMemo:
@@ -131,6 +138,20 @@ class ParseMemo:
         return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
                           list(found.findings), found.text)
 
+def submodule_findings(selection: Selection) -> list[Finding]:
+    """A finding for each submodule the change adds or moves (its files are in another repository and
+    never read here), at its ``path =`` line of ``.gitmodules`` when there is one."""
+    out = []
+    data = selection.tree.read(".gitmodules") if selection.tree is not None else None
+    lines = data.decode("utf-8", "replace").splitlines() if data else []
+    for path in selection.submodules:
+        at = next((i for i, text in enumerate(lines, 1) if text.strip().replace(" ", "") == f"path={path}"), None)
+        out.append(file_finding(".gitmodules" if at else path, "submodule-unchecked",
+                                f"submodule {path} is added or moved by this change; its files are in another "
+                                "repository and were not checked (Argo CD applies them)", line=at or 1))
+    return out
+
+
 def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     """Fingerprints of every finding the base had (hooks run on the files this change touches)."""
     if selection.base_rev is None:
@@ -156,6 +177,7 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     """
     run.files = selection.files
     run.tree = selection.tree
+    run.case_skipped = list(selection.case_skipped)
     # every changed path, not only the manifests the include globs match: a changed chart template or
     # _helpers.tpl changes what its unit renders (and is searched for credentials as text)
     run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes} | {

@@ -23,7 +23,7 @@ from gatekeeper.checks import catalogue
 from gatekeeper.cli.output import OutputSpec
 from gatekeeper.context_cache import ContextCache
 from gatekeeper.model import Finding, Report
-from gatekeeper.pipeline import Run, execute, gc_paused
+from gatekeeper.pipeline import Run, apply_rule_config, execute, gc_paused
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE
 from gatekeeper.sources.tree import DiskTree, GitTree
@@ -237,6 +237,7 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only, units))
     weakened = config_findings(run, repo, selection, report.notes)
+    weakened.extend(apply_rule_config(scope.submodule_findings(selection), run.config))
     if weakened:
         report.findings = sorted([*report.findings, *weakened],
                                  key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))

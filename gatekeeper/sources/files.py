@@ -83,6 +83,13 @@ def case_variant(path: str, patterns: Iterable[str]) -> bool:
     return bool(dot) and ext != ext.lower() and matches(f"{stem}.{ext.lower()}", patterns)
 
 
+def chart_templates(paths: Iterable[str]) -> tuple[str, ...]:
+    """The ``templates/`` directories (with a trailing ``/``) of every Helm chart among repository
+    paths: Go templates, read as chart inputs when the chart renders, never parsed as manifests."""
+    return tuple(sorted({(p[:-len(HELM_CHART_FILE)] + "templates/") for p in paths
+                         if p == HELM_CHART_FILE or p.endswith("/" + HELM_CHART_FILE)}))
+
+
 def file_finding(path: str, rule: str, message: str, severity: Severity = Severity.ERROR,
                  line: int = 1, column: int = 1, hint: str = "") -> Finding:
     """A finding about a whole file (no resource): parse errors, unreadable or refused files."""

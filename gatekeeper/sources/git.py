@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
+from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, case_variant, chart_templates, matches
 from gatekeeper.sources.gitargs import UnsafeArgument, checked, refuse_option_like
 
 _FETCH_HINT = ("fetch the history it needs, e.g. 'git fetch --unshallow origin' locally, or "
@@ -211,8 +211,11 @@ def index_entries(repo: Any) -> list[Entry]:
 
 def select(entries: Iterable[Entry], prefixes: Sequence[str] = ("",),
            include: Sequence[str] = DEFAULT_INCLUDE, exclude: Sequence[str] = ()) -> list[Entry]:
-    """Entries under the prefixes that match include and not exclude (symlinks and submodules skipped)."""
+    """Entries under the prefixes that match include and not exclude (symlinks and submodules skipped,
+    and Helm chart templates, as the walker skips them: the chart is rendered as a unit)."""
     norm = [p.strip("/") for p in prefixes]
+    entries = list(entries)
+    templates = chart_templates(e.path for e in entries)
     out = []
     for e in entries:
         if e.mode in _SKIP_MODES:
@@ -221,8 +224,23 @@ def select(entries: Iterable[Entry], prefixes: Sequence[str] = ("",),
             continue
         if not matches(e.path, include) or matches(e.path, exclude):
             continue
+        if templates and e.path.startswith(templates):
+            continue
         out.append(e)
     return out
+
+
+def case_skipped(entries: Iterable[Entry], include: Sequence[str] = DEFAULT_INCLUDE,
+                 exclude: Sequence[str] = ()) -> list[str]:
+    """Files the include globs match only with their extension lower-cased (``x.YAML``), as the walker
+    lists them: searched for credentials as text, read as manifests where a kustomization names them."""
+    return sorted(e.path for e in entries if e.mode not in _SKIP_MODES and case_variant(e.path, include)
+                  and not matches(e.path, exclude))
+
+
+def gitlinks(entries: Iterable[Entry]) -> set[str]:
+    """The submodules (gitlinks) among tree or index entries."""
+    return {e.path for e in entries if e.mode == "160000"}
 
 
 def read_blobs(repo: Any, entries: Sequence[Entry]) -> list[SourceFile]:
@@ -273,6 +291,8 @@ def worktree_entries(repo: Any) -> list[Entry]:
             out.append(Entry(path, "120000", ""))
         elif full.is_file():
             out.append(Entry(path, "100644", ""))
+        elif full.is_dir():  # a tracked path that is a directory: a submodule
+            out.append(Entry(path, "160000", ""))
     return out
 
 

@@ -31,6 +31,14 @@ PARSE_RULES: tuple[Rule, ...] = (
     Rule("symlink-outside-tree", "parse", _E, "A symbolic link points outside the scanned tree.",
          "GitOps agents refuse out-of-bounds links; the target was not checked.",
          "Copy the file into the repository instead of linking to it."),
+    Rule("submodule-unchecked", "parse", _E, "A change adds or moves a git submodule, whose files are not checked.",
+         "Argo CD checks submodules out by default (Flux with recurseSubmodules) and applies their manifests, "
+         "but a submodule's files live in another repository: the git modes never read them, so its objects "
+         "would reach the cluster unchecked.",
+         "Vendor the manifests into this repository, or gate the submodule's repository and waive the rule "
+         "here (rules: {submodule-unchecked: {enabled: false}}) once that is in place.",
+         bad_example="# .gitmodules\n[submodule \"vendor/app\"]\n  path = clusters/prod/app\n",
+         good_example="# clusters/prod/app/deploy.yaml committed in this repository\n"),
 )
 
 _W = Severity.WARNING
