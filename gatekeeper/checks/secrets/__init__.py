@@ -23,7 +23,7 @@ from gatekeeper.checks.secrets.lockfiles import scan_lock_file
 from gatekeeper.checks.secrets.redact import Redactor, repo_salt
 from gatekeeper.checks.secrets.rules import RULES
 from gatekeeper.checks.secrets.scan import Hit, Scanner
-from gatekeeper.checks.secrets.text import scan_text
+from gatekeeper.checks.secrets.text import comments, scan_text
 from gatekeeper.checks.secrets.tokens import gcp_service_account
 from gatekeeper.model import Document, FieldPath, Finding, Origin, Resource, Rule, Waiver, fingerprint, format_field
 from gatekeeper.sources.classify import FileClass
@@ -102,30 +102,65 @@ class SecretsCheck(Check):
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         """Committed files no parser reads (chart templates, helpers, files/, upper-case YAML
-        extensions), scanned as text: a credential there leaks whether or not a render shows it."""
+        extensions), scanned as text: a credential there leaks whether or not a render shows it;
+        and the comments of the files that were parsed (no parser keeps them), for token families."""
         out: list[Finding] = []
         scanner = Scanner(self.high_entropy)
         for source in ctx.texts:
             if ctx.hook_paths is not None and source.path not in ctx.hook_paths:
                 continue
             text = source.data.decode("utf-8", "replace")
-            lines = text.splitlines()
-            seen: set[str] = set()
-            for line, column, hit in scan_text(scanner, text):
-                ctx.detected.add(hit.value)
-                digest = self.redactor.digest(hit.rule, hit.value)
-                rule = RULES[hit.rule]
-                where = format_field(hit.path)
-                print_ = fingerprint(rule.id, None, source.path, where or f"line {line}", digest)
-                if print_ in seen:
-                    continue
-                seen.add(print_)
-                message = (f"{hit.what} {Redactor.describe(hit.value, digest)}, in a file read as text "
-                           f"({_read_as_text(source.path)})")
-                finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
-                                  path=source.path, line=line, column=column, field=where, hint=rule.hint,
-                                  fingerprint=print_)
-                out.extend(self._suppress(finding, lines))
+            found = ((line, column, hit) for line, column, hit in scan_text(scanner, text))
+            out.extend(self._text_findings(ctx, source.path, text, found, f"in a file read as text "
+                                                                           f"({_read_as_text(source.path)})"))
+        out.extend(self._comment_findings(ctx, scanner))
+        return out
+
+    def _comment_findings(self, ctx: Context, scanner: Scanner) -> list[Finding]:
+        """Token families in the comments of every parsed file (once per file; values already
+        reported are left to their own findings)."""
+        out: list[Finding] = []
+        done: set[str] = set()
+        for doc in ctx.documents:
+            path = doc.path
+            if path in done or doc.unit is not None or not doc.text or path.endswith(".json"):
+                continue
+            done.add(path)
+            if (ctx.hook_paths is not None and path not in ctx.hook_paths) or "#" not in doc.text:
+                continue
+            found = []
+            for line, column, comment in comments(doc.text):
+                before = len(scanner.hits)
+                scanner.tokens(comment, (), "in a comment")
+                for hit in scanner.hits[before:]:
+                    if hit.value not in ctx.detected:
+                        found.append((line, column + 1 + max(comment.find(hit.value), 0), hit))
+                del scanner.hits[before:]
+            out.extend(self._text_findings(ctx, path, doc.text, found, "committed text kept in the history "
+                                                                       "like any value"))
+        return out
+
+    def _text_findings(self, ctx: Context, path: str, text: str, found: Iterable[tuple[int, int, Hit]],
+                       why: str) -> list[Finding]:
+        """Findings for hits at (line, column) of a file's text."""
+        out: list[Finding] = []
+        lines: list[str] | None = None
+        seen: set[str] = set()
+        for line, column, hit in found:
+            ctx.detected.add(hit.value)
+            digest = self.redactor.digest(hit.rule, hit.value)
+            rule = RULES[hit.rule]
+            where = format_field(hit.path)
+            print_ = fingerprint(rule.id, None, path, where or f"line {line}", digest)
+            if print_ in seen:
+                continue
+            seen.add(print_)
+            message = f"{hit.what} {Redactor.describe(hit.value, digest)}, {why}"
+            finding = Finding(check=self.name, rule=rule.id, severity=rule.severity, message=message,
+                              path=path, line=line, column=column, field=where, hint=rule.hint,
+                              fingerprint=print_)
+            lines = text.splitlines() if lines is None else lines
+            out.extend(self._suppress(finding, lines))
         return out
 
     # -- hits to findings -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ string under a neutral key is only worth an info. Token families are errors ever
 from __future__ import annotations
 
 import enum
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +163,8 @@ class Scanner:
             node, path = pop()
             if node.__class__ is dict:
                 for key, value in node.items():
+                    if len(key) >= 16 and trigger(key) is not None:  # a token written as a mapping key
+                        self.tokens(key, (*flatten(path), key), "as a mapping key")
                     kind = value.__class__
                     if kind is str:
                         n = len(value)
@@ -185,6 +188,8 @@ class Scanner:
                                     continue
                         if key != LAST_APPLIED:
                             self.value(key, value, (*flatten(path), key), place)
+                        else:
+                            self.last_applied(value, (*flatten(path), key))
                     elif kind is dict or kind is list:
                         if not value:
                             continue
@@ -331,6 +336,28 @@ class Scanner:
             if text is not None:
                 found = self.tokens(text, path, where, anchor=anchor, sub_line=sub_line, decoded=True)
         return found
+
+    def last_applied(self, value: str, path: FieldPath) -> None:
+        """kubectl's record of an object as last applied: the JSON of a whole object, whose Secret
+        data is as plain there as in the Secret (and may be another object's, or older), read the way
+        its kind is read; text that is no object is searched for token families."""
+        obj = None
+        if len(value) <= embedded.MAX_EMBEDDED and value.lstrip().startswith("{"):
+            try:
+                obj = json.loads(value)
+            except (ValueError, RecursionError):
+                obj = None
+        if not (isinstance(obj, dict) and isinstance(obj.get("apiVersion"), str)
+                and isinstance(obj.get("kind"), str)):
+            self.tokens(value, path, "in the last-applied configuration")
+            return
+        from gatekeeper.checks.secrets.kubernetes import reader_of
+
+        inner = Scanner(self.high_entropy, typed_tokens=self.typed_tokens)
+        reader_of(obj["apiVersion"], obj["kind"])(inner, obj)
+        for hit in inner.hits:
+            self._add(hit.rule, (*path, *hit.path), hit.value, f"{hit.what} (in the last-applied configuration)",
+                      path, 0)
 
     def embedded(self, text: str, path: FieldPath, place: Place) -> bool:
         """Scan configuration embedded in a multi-line string; True when it held structure."""
