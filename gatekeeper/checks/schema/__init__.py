@@ -157,6 +157,7 @@ class SchemaCheck(Check):
         for directory in self.schema_dirs:
             if not directory.is_dir():
                 raise CheckLoadError(f"schema dir {directory} does not exist")
+            _confined(directory)
         for definition in crd.crds_in(ctx.resources):
             self.validations.add_crd(definition)
             try:
@@ -271,6 +272,15 @@ class SchemaCheck(Check):
         else:
             hint = f"change apiVersion to {entry.replacement}" if entry.replacement else rule.hint
         return self.finding(rule, resource, message, entry.field or ("apiVersion",), hint=hint)
+
+
+def _confined(directory: Path) -> None:
+    """A schema dir is often part of the change under review: a file or directory in it that is a
+    symbolic link out of it would feed any file of the machine to the validator (as for policy dirs)."""
+    top = directory.resolve()
+    for path in directory.rglob("*"):
+        if path.is_symlink() and not path.resolve().is_relative_to(top):
+            raise CheckLoadError(f"{path} is a symbolic link out of the schema dir {directory}; it was not read")
 
 
 def _has(obj: Any, path: tuple[str, ...]) -> bool:
