@@ -300,6 +300,9 @@ class Document:
     # A rendered object a kustomize generator made: its values are the generator's inputs, which the
     # secrets check reads at their own lines.
     generated: bool = False
+    # A patch of a unit that cannot be rendered, checked as a partial object (sources/render/partial):
+    # checked like an object, but no object of the cluster for cross-object rules and inventories.
+    partial: bool = False
 
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column) of a field path from the document root."""

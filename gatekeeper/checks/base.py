@@ -45,6 +45,14 @@ class Context:
     # extensions): checks that read text (secrets) scan them at their own lines.
     texts: list[SourceFile] = field(default_factory=list)
 
+    @property
+    def whole(self) -> list[Resource]:
+        """The resources that are whole objects: what cross-object rules, inventories and the policies,
+        CRDs and bindings found in the tree read. A patch of a unit that cannot be rendered is checked as
+        a partial object, but what the rest of that object holds is unknown (a ``$patch: delete`` even
+        removes it), so it never stands in for an object there."""
+        return [r for r in self.resources if not r.document.partial]
+
     def allows(self, check: str, path: str) -> bool:
         """Whether ``check`` reads the file at ``path`` (lock files and tool configs get only some checks)."""
         cls = self.classes.get(path)

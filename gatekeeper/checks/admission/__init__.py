@@ -181,7 +181,7 @@ class AdmissionCheck(Check):
 
     def prepare(self, ctx: Context) -> None:
         self.outside = self._outside(ctx)
-        everything = [*ctx.resources, *self.outside]
+        everything = [*ctx.whole, *self.outside]
         found_policies = [r for r in everything if policies.is_policy(r)]
         found_bindings = [r for r in everything if policies.is_binding(r)]
         if not found_policies and not found_bindings:

@@ -145,7 +145,7 @@ class KyvernoCheck(Check):
             docs = [d for d in files.documents if load_mod.is_kyverno_document(d.obj)]
             load_mod.load_documents(docs, loaded)
             seen = {(d.path, d.index) for d in docs}
-        tree = [r for r in ctx.resources if load_mod.is_kyverno_document(r.obj) and not self._in_roots(ctx, r.path)]
+        tree = [r for r in ctx.whole if load_mod.is_kyverno_document(r.obj) and not self._in_roots(ctx, r.path)]
         load_mod.load_resources(tree, loaded, seen)
         self.loaded = loaded
         if not loaded.policies:

@@ -71,7 +71,7 @@ class LintCheck(Check):
         return [r.meta for r in RULES.values()]
 
     def prepare(self, ctx: Context) -> None:
-        inventory = Inventory(ctx.resources)
+        inventory = Inventory(ctx.whole)
         config = ctx.config
         for lint_rule in RULES.values():
             meta = lint_rule.meta

@@ -118,7 +118,7 @@ class PolicyCheck(Check):
         modules = self._load(self.files.rego)
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)
-        subjects = self._subjects(ctx)
+        subjects = [r for r in self._subjects(ctx) if not r.document.partial]  # the inventory: whole objects
         self._redactor, self._ctx = None, ctx
         objects = [redact(r.obj) for r in subjects]
         self.cluster_kinds = cluster_scoped_kinds(objects)

@@ -158,7 +158,7 @@ class SchemaCheck(Check):
             if not directory.is_dir():
                 raise CheckLoadError(f"schema dir {directory} does not exist")
             _confined(directory)
-        for definition in crd.crds_in(ctx.resources):
+        for definition in crd.crds_in(ctx.whole):
             self.validations.add_crd(definition)
             try:
                 for api_version, kind, schema in crd.crd_schemas(definition.obj, self.strict):

@@ -74,7 +74,7 @@ def _partial(doc: Document, name: str, inputs: frozenset[str]) -> Document | Non
     if not isinstance(doc.obj, dict) or not doc.obj.get("kind"):
         return None
     made = Document(doc.path, doc.index, copy.deepcopy(doc.obj), doc.line, doc.positions, text=doc.text,
-                    unit=name, inputs=inputs)
+                    unit=name, inputs=inputs, partial=True)
     extract(made)
     return made if made.resources else None
 
