@@ -373,7 +373,9 @@ class Renderer:
     # -- Helm ---------------------------------------------------------------------------------
 
     def _helm_inputs(self, unit: Unit) -> set[str]:
-        return set(self.tree.files_under(unit.path)) | unit.value_files()
+        built = helm_render.local_dependencies(unit.path, self.tree).values()  # file:// charts it builds in
+        return set(self.tree.files_under(unit.path)).union(*(self.tree.files_under(d) for d in built)) \
+            | unit.value_files()
 
     def _prepare_helm(self, unit: Unit, result: Rendered | None = None
                       ) -> tuple[helm_render.Backend, Values, str] | None:

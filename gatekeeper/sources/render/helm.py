@@ -3,7 +3,10 @@
 Backends: the Helm SDK (``helm-python-sdk``, the ``helm`` extra) run in a worker process, else a
 ``helm`` binary on PATH (``helm template``). Both see a copy of the chart directory only, with
 no repositories, no cluster (``lookup`` returns nothing) and no network. A chart whose
-dependencies are not vendored under ``charts/`` cannot be rendered offline (``render-remote``).
+dependencies are not vendored under ``charts/`` cannot be rendered offline (``render-remote``),
+except a chart of the repository named with ``file://``: Argo CD and Flux build it into
+``charts/`` (``helm dependency build``) and deploy it with the parent's values, so the render
+copy gets it there too (:func:`local_dependencies`), its templates located at their own lines.
 """
 
 from __future__ import annotations
@@ -54,15 +57,51 @@ class Backend(Protocol):
 
 def _copy_chart(unit: Unit, tree: Tree, workdir: Path) -> Path:
     chart = workdir / "chart"
-    for rel in tree.files_under(unit.path):
-        data = tree.read(rel)
-        if data is None:
-            continue
-        inner = rel[len(unit.path) + 1:] if unit.path else rel
-        target = chart / inner
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    copies = [("", unit.path), *local_dependencies(unit.path, tree).items()]
+    for into, source in copies:
+        for rel in tree.files_under(source):
+            data = tree.read(rel)
+            if data is None:
+                continue
+            inner = rel[len(source) + 1:] if source else rel
+            target = chart / into / inner if into else chart / inner
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     return chart
+
+
+MAX_DEPENDENCY_DEPTH = 8
+
+
+def local_dependencies(chart: str, tree: Tree, depth: int = 0) -> dict[str, str]:
+    """The charts of the repository a chart depends on through ``file://`` without vendoring them
+    under ``charts/``, as ``helm dependency build`` places them: render-copy path below the chart
+    (``charts/lib``, nested ones ``charts/lib/charts/x``) -> the dependency's directory."""
+    out: dict[str, str] = {}
+    chart_file = f"{chart}/Chart.yaml" if chart else "Chart.yaml"
+    data = tree.read(chart_file)
+    if data is None or depth > MAX_DEPENDENCY_DEPTH:
+        return out
+    parsed = parse(SourceFile(chart_file, data))
+    meta = parsed.documents[0].obj if parsed.documents and not parsed.findings else None
+    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    under = f"{chart}/charts" if chart else "charts"
+    vendored = tree.files_under(under)
+    for dep in deps if isinstance(deps, list) else []:
+        if not isinstance(dep, dict) or not isinstance(dep.get("name"), str) or "/" in dep["name"]:
+            continue
+        repo = str(dep.get("repository") or "")
+        if not repo.startswith("file://"):
+            continue
+        target, outside = kz.resolve(chart, repo[len("file://"):])
+        if outside or target == chart or tree.kind(f"{target}/Chart.yaml" if target else "Chart.yaml") != "file":
+            continue
+        if any(p.startswith(f"{under}/{dep['name']}") for p in vendored):
+            continue
+        out[f"charts/{dep['name']}"] = target
+        for inner, nested in local_dependencies(target, tree, depth + 1).items():
+            out[f"charts/{dep['name']}/{inner}"] = nested
+    return out
 
 
 def _chart_file(unit: Unit) -> str:
@@ -464,8 +503,13 @@ def split_stream(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
-def _repo_path(unit: Unit, name: str) -> str:
+def _repo_path(unit: Unit, name: str, local: dict[str, str] | None = None) -> str:
     inner = name.split("/", 1)[1] if "/" in name else name
+    for into in sorted(local or {}, key=len, reverse=True):  # a template of a dependency built in
+        if inner.startswith(into + "/"):
+            source = (local or {})[into]
+            rest = inner[len(into) + 1:]
+            return f"{source}/{rest}" if source else rest
     return f"{unit.path}/{inner}" if unit.path else inner
 
 
@@ -478,8 +522,9 @@ def objects(text: bytes, unit: Unit, values: Values, tree: Tree, docs_of: DocsOf
         return Output(findings=[render_finding(_chart_file(unit), 1, "render-error",
                                                f"helm output of {unit.display()} is not UTF-8")])
     templates: dict[str, list[str]] = {}
+    local = local_dependencies(unit.path, tree)
     for name, ordinal, chunk in split_stream(decoded):
-        path = _repo_path(unit, name) if name else _chart_file(unit)
+        path = _repo_path(unit, name, local) if name else _chart_file(unit)
         parsed = parse(SourceFile(path, chunk.encode("utf-8")))
         if parsed.findings:
             line = 1
