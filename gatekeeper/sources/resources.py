@@ -114,10 +114,30 @@ def _not_object(doc: Document, base: tuple[str | int, ...]) -> Finding:
     )
 
 
+def _listed(doc: Document, index: int) -> Finding:
+    """A finding for Kubernetes objects written as a top-level list: kubectl, kustomize, Argo CD and
+    Flux refuse such a document, and no object of it is checked, so it must not pass silently."""
+    line, column = doc.positions.lookup((index,))
+    return Finding(
+        check="parse", rule="missing-kind", severity=Severity.ERROR,
+        message="the document is a list of Kubernetes objects, not one object: no tool applies it, and its "
+                "objects were not checked",
+        path=doc.path, line=line, column=column, field=f"[{index}]",
+        hint="write one object per document (YAML '---'), or a 'kind: List' with apiVersion v1 and the objects "
+             "under items",
+        fingerprint=fingerprint("missing-kind", None, doc.path, str(doc.index), "top-level list"),
+    )
+
+
 def extract(doc: Document) -> list[Finding]:
     """Fill ``doc.resources`` from its object; return findings for malformed manifests."""
     obj = doc.obj
     findings: list[Finding] = []
+    if isinstance(obj, list):
+        at = next((i for i, item in enumerate(obj) if isinstance(item, dict) and _looks_typed(item)), None)
+        if at is not None:
+            findings.append(_listed(doc, at))
+        return findings
     if not isinstance(obj, dict):
         return findings
     if _looks_typed(obj):
