@@ -124,29 +124,66 @@ class DiskTree:
         return sorted(out)
 
 
+MAX_LINKS = 8  # symlinks followed in a row (a longer chain, or a loop, reads as absent)
+
+
 class GitTree:
-    """A commit's tree or the index: paths from the entries, blobs read on demand in one batch."""
+    """A commit's tree or the index: paths from the entries, blobs read on demand in one batch.
+
+    A symlink to a file inside the tree reads as that file, as on disk (Argo CD and Helm follow
+    such links; a chart template linked from a shared directory is part of the render); a link
+    that leaves the tree, to a directory, or in a loop reads as absent."""
 
     def __init__(self, repo: Any, entries: Sequence[Any]) -> None:
         self.repo = repo
         self._entries = {e.path: e for e in entries if e.mode not in ("120000", "160000")}
+        self._links = {e.path: e for e in entries if e.mode == "120000"}
         self._dirs: set[str] = {""}
         for path in self._entries:
             parts = path.split("/")
             for i in range(1, len(parts)):
                 self._dirs.add("/".join(parts[:i]))
         self._blobs: dict[str, bytes] = {}
+        self._targets: dict[str, str | None] = {}
+
+    def _target(self, norm: str) -> str | None:
+        """The file a symlink entry leads to, inside the tree (None: outside, a directory, a loop)."""
+        if norm in self._targets:
+            return self._targets[norm]
+        found: str | None = None
+        path = norm
+        for _ in range(MAX_LINKS):
+            if path not in self._blobs:
+                self._prefetch_entries([self._links[path]])
+            raw = self._blobs.get(path, b"").decode("utf-8", "replace")
+            nxt = clean(posixpath.join(posixpath.dirname(path), raw)) if raw and not raw.startswith("/") else None
+            if nxt is None:
+                break
+            if nxt in self._entries:
+                found = nxt
+                break
+            if nxt not in self._links:
+                break
+            path = nxt
+        self._targets[norm] = found
+        return found
+
+    def _resolve(self, path: str) -> str | None:
+        norm = clean(path)
+        if norm is None:
+            return None
+        return self._target(norm) if norm in self._links else norm
 
     def kind(self, path: str) -> str | None:
         norm = clean(path)
         if norm is None:
             return None
-        if norm in self._entries:
+        if norm in self._entries or (norm in self._links and self._target(norm) is not None):
             return "file"
         return "dir" if norm in self._dirs else None
 
     def read(self, path: str) -> bytes | None:
-        norm = clean(path)
+        norm = self._resolve(path)
         if norm is None or norm not in self._entries:
             return None
         if norm not in self._blobs:
@@ -155,9 +192,11 @@ class GitTree:
 
     def prefetch(self, paths: Sequence[str]) -> None:
         """Read many blobs with one ``git cat-file --batch``."""
+        self._prefetch_entries([self._entries[p] for p in paths if p in self._entries and p not in self._blobs])
+
+    def _prefetch_entries(self, wanted: Sequence[Any]) -> None:
         from gatekeeper.sources.git import read_blobs
 
-        wanted = [self._entries[p] for p in paths if p in self._entries and p not in self._blobs]
         for source in read_blobs(self.repo, wanted):
             self._blobs[source.path] = source.data
 
@@ -166,4 +205,5 @@ class GitTree:
         if norm is None:
             return []
         prefix = norm + "/" if norm else ""
-        return sorted(p for p in self._entries if p.startswith(prefix))
+        links = [p for p in self._links if p.startswith(prefix) and self._target(p) is not None]
+        return sorted([*(p for p in self._entries if p.startswith(prefix)), *links])
