@@ -21,6 +21,7 @@ from gatekeeper.checks.admission import policies
 from gatekeeper.checks.admission.evaluate import Shared, evaluate
 from gatekeeper.checks.admission.matching import MatchError, Scope, Target, object_matches, rules_match, selective
 from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.checks.policy.redact import Redactor
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -139,6 +140,7 @@ class AdmissionCheck(Check):
         self.scope = Scope({}, set(), {})
         self.params: dict[tuple[str, str], list[Resource]] = {}
         self.outside: list[Resource] = []  # policy-directory objects
+        self._redactor: Redactor | None = None
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -239,8 +241,11 @@ class AdmissionCheck(Check):
                     continue
             except MatchError as exc:
                 raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
-            if shared is None:
-                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads)
+            if shared is None:  # policies see detected secret values redacted, as Rego policies do
+                if self._redactor is None:
+                    self._redactor = Redactor(ctx.documents, ctx.detected)
+                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads,
+                                   self._redactor(resource.obj))
             outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params)
             findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
                                          evidence=o.evidence) for o in outcomes)

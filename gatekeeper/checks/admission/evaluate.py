@@ -122,9 +122,12 @@ class Shared:
     _bindings: cel.Bindings | None = None
 
     @classmethod
-    def of(cls, target: Target, scope: Scope, paths: Trie | None, reads: frozenset[str]) -> Shared:
-        """Only what the policies read is built and bound (a request or a namespace costs conversion)."""
-        base: dict[str, Any] = {"object": prune(target.resource.obj, paths), "oldObject": None, "params": None}
+    def of(cls, target: Target, scope: Scope, paths: Trie | None, reads: frozenset[str],
+           obj: dict[str, Any] | None = None) -> Shared:
+        """Only what the policies read is built and bound (a request or a namespace costs conversion);
+        ``obj`` is the object as policies may see it (detected secret values redacted)."""
+        base: dict[str, Any] = {"object": prune(target.resource.obj if obj is None else obj, paths),
+                                "oldObject": None, "params": None}
         if "request" in reads:
             base["request"] = _request(target)
         if "namespaceObject" in reads:
