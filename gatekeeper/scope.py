@@ -43,6 +43,7 @@ class Selection:
     tree: Tree | None = None  # every file of the state at head, for the renders
     case_skipped: list[str] = field(default_factory=list)  # ``x.YAML``: searched as text (sources/files)
     submodules: list[str] = field(default_factory=list)  # gitlinks the change adds or moves: never read
+    refused: list[Finding] = field(default_factory=list)  # links the change adds that leave the repository
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
@@ -80,8 +81,15 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         tree = DiskTree(Path(repo.working_tree_dir))
     else:
         raise ValueError(f"unknown git mode {mode!r}")
-    links = git.gitlinks(every)
-    submodules = sorted(c.path for c in changes if not c.deleted and c.path in links and _under(c.path, prefixes))
+    gitlinks = git.gitlinks(every)
+    submodules = sorted(c.path for c in changes if not c.deleted and c.path in gitlinks and _under(c.path, prefixes))
+    linked, outside = read_links(tree, every, include, exclude)
+    files = sorted([*files, *linked], key=lambda f: f.path)
+    changed = {c.path for c in changes if not c.deleted}
+    refused = [file_finding(path, "symlink-outside-tree", "symbolic link points outside the repository; it was "
+                            "not followed", hint="GitOps agents refuse out-of-bounds links too: copy the file "
+                                                 "into the repository")
+               for path in outside if path in changed and _under(path, prefixes)]
     upper = git.case_skipped(every, include, exclude)
     present = {f.path for f in files} | set(upper)  # ``x.YAML``: read as text, or as a manifest a kustomization names
     notes = []
@@ -99,7 +107,7 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree,
-                     upper, submodules)
+                     upper, submodules, refused)
 
 
 class ParseMemo:
@@ -138,10 +146,26 @@ class ParseMemo:
         return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
                           list(found.findings), found.text)
 
-def submodule_findings(selection: Selection) -> list[Finding]:
+def read_links(tree: Tree, every: Sequence[git.Entry], include: Sequence[str],
+               exclude: Sequence[str]) -> tuple[list[SourceFile], list[str]]:
+    """The symlinked manifests of a state, read at the link's path as the walker reads them (the file
+    they point to inside the tree), and the links that leave the tree."""
+    files, outside = [], []
+    for link in git.links(every, include, exclude):
+        kind = tree.kind(link.path)
+        data = tree.read(link.path) if kind == "file" else None
+        if data is not None:
+            files.append(SourceFile(link.path, data))
+        elif kind is None:
+            outside.append(link.path)
+    return files, outside
+
+
+def unread_findings(selection: Selection) -> list[Finding]:
     """A finding for each submodule the change adds or moves (its files are in another repository and
-    never read here), at its ``path =`` line of ``.gitmodules`` when there is one."""
-    out = []
+    never read here), at its ``path =`` line of ``.gitmodules`` when there is one; and for each link
+    the change adds that leaves the repository."""
+    out = list(selection.refused)
     data = selection.tree.read(".gitmodules") if selection.tree is not None else None
     lines = data.decode("utf-8", "replace").splitlines() if data else []
     for path in selection.submodules:
@@ -159,10 +183,12 @@ def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
     include = run.config.include or DEFAULT_INCLUDE
     every = git.tree_entries(repo, selection.base_rev)
     entries = git.select(every, ("",), include, run.config.exclude)
-    files = git.read_blobs(repo, entries)
+    base_tree = GitTree(repo, every)
+    files = sorted([*git.read_blobs(repo, entries), *read_links(base_tree, every, include, run.config.exclude)[0]],
+                   key=lambda f: f.path)
     old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
     base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None,
-                       tree=GitTree(repo, every), render_outcome=None,
+                       tree=base_tree, render_outcome=None,
                        allow_empty=True)  # a base without manifests yet is a base
     report = execute(base_run)
     return {f.fingerprint for f in report.findings if f.fingerprint}

@@ -237,7 +237,7 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only, units))
     weakened = config_findings(run, repo, selection, report.notes)
-    weakened.extend(apply_rule_config(scope.submodule_findings(selection), run.config))
+    weakened.extend(apply_rule_config(scope.unread_findings(selection), run.config))
     if weakened:
         report.findings = sorted([*report.findings, *weakened],
                                  key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))

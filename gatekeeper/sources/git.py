@@ -230,6 +230,16 @@ def select(entries: Iterable[Entry], prefixes: Sequence[str] = ("",),
     return out
 
 
+def links(entries: Iterable[Entry], include: Sequence[str] = DEFAULT_INCLUDE,
+          exclude: Sequence[str] = ()) -> list[Entry]:
+    """The symlinks among the entries that the include globs match (not excluded, not chart templates):
+    the walker reads such a link as the file it points to, at the link's path, as GitOps agents do."""
+    entries = list(entries)
+    templates = chart_templates(e.path for e in entries)
+    return [e for e in entries if e.mode == "120000" and matches(e.path, include) and not matches(e.path, exclude)
+            and not (templates and e.path.startswith(templates))]
+
+
 def case_skipped(entries: Iterable[Entry], include: Sequence[str] = DEFAULT_INCLUDE,
                  exclude: Sequence[str] = ()) -> list[str]:
     """Files the include globs match only with their extension lower-cased (``x.YAML``), as the walker

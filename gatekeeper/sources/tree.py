@@ -145,6 +145,7 @@ class GitTree:
                 self._dirs.add("/".join(parts[:i]))
         self._blobs: dict[str, bytes] = {}
         self._targets: dict[str, str | None] = {}
+        self._dir_links: set[str] = set()  # links to a directory inside the tree (not descended, as on disk)
 
     def _target(self, norm: str) -> str | None:
         """The file a symlink entry leads to, inside the tree (None: outside, a directory, a loop)."""
@@ -161,6 +162,9 @@ class GitTree:
                 break
             if nxt in self._entries:
                 found = nxt
+                break
+            if nxt in self._dirs:
+                self._dir_links.add(norm)
                 break
             if nxt not in self._links:
                 break
@@ -180,7 +184,7 @@ class GitTree:
             return None
         if norm in self._entries or (norm in self._links and self._target(norm) is not None):
             return "file"
-        return "dir" if norm in self._dirs else None
+        return "dir" if norm in self._dirs or norm in self._dir_links else None
 
     def read(self, path: str) -> bytes | None:
         norm = self._resolve(path)

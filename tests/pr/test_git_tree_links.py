@@ -52,3 +52,27 @@ def test_a_chart_template_linked_in_a_pull_request_is_rendered(repo: Repo) -> No
     found = [(f["path"], f["line"]) for f in json.loads(out)["findings"] if f["rule"] == "host-pid"]
     assert found == [("chart/templates/pod.yaml", 5)]
     assert code == 1
+
+
+def test_a_symlinked_manifest_is_read_at_the_links_path_in_every_git_mode(repo: Repo) -> None:
+    repo.write("clusters/prod/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\n")
+    repo.commit("base")
+    repo.write("shared/pod.txt", POD)
+    os.symlink("../../shared/pod.txt", repo.path / "clusters" / "prod" / "pod.yaml")
+    os.symlink("/etc/hostname", repo.path / "clusters" / "prod" / "host.yaml")
+    expected = [("clusters/prod/host.yaml", 1, "symlink-outside-tree"), ("clusters/prod/pod.yaml", 5, "host-pid")]
+    code, out = run_cli("check", "--checks", "lint", "--changed", "--format", "json", cwd=repo.path)
+    assert _errors(out) == expected
+    repo.commit("link manifests")
+    code, out = run_cli("check", "--checks", "lint", "--base", "HEAD~1", "--format", "json", cwd=repo.path)
+    assert _errors(out) == expected
+    assert code == 1
+    repo.write("clusters/prod/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: x}\n")
+    repo.commit("unrelated change")
+    code, out = run_cli("check", "--checks", "lint", "--base", "HEAD~1", "--format", "json", cwd=repo.path)
+    assert json.loads(out)["findings"] == []  # the link's findings existed at the base
+    assert code == 0
+
+
+def _errors(out: str) -> list[tuple[str, int, str]]:
+    return sorted((f["path"], f["line"], f["rule"]) for f in json.loads(out)["findings"] if f["severity"] == "error")
