@@ -24,7 +24,7 @@ spec:
     resourceRules: [{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["secrets"]}]
   validations:
     - expression: "false"
-      messageExpression: "'sd=' + object.stringData.password.substring(1) + ' ' + object.stringData.password.split('').join('-')"
+      messageExpression: "'sd=' + object.stringData.password.substring(1)"
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
@@ -41,5 +41,41 @@ def test_a_message_expression_cannot_print_a_secret(tmp_path: Path, checks: str)
                                      f"stringData: {{password: \"{secret}\"}}\n")
     code, out = run_cli("check", "--checks", checks, str(tmp_path))
     assert "admission-denied" in out
+    assert secret[1:] not in out and secret[1:8] not in out
+    assert code == 1
+
+
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: creds.example.com}
+spec:
+  group: example.com
+  names: {kind: Cred, plural: creds, singular: cred, listKind: CredList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                password: {type: string}
+              x-kubernetes-validations:
+                - rule: "false"
+                  messageExpression: "'pw=' + self.password.substring(1)"
+"""
+
+
+def test_a_crd_rule_message_cannot_print_a_secret(tmp_path: Path) -> None:
+    secret = password()
+    (tmp_path / "crd.yaml").write_text(CRD)
+    (tmp_path / "c.yaml").write_text(f"apiVersion: example.com/v1\nkind: Cred\nmetadata: {{name: c, namespace: x}}\n"
+                                     f"spec:\n  password: \"{secret}\"\n")
+    code, out = run_cli("check", "--checks", "schema,secrets", str(tmp_path))
+    assert "schema-cel" in out
     assert secret[1:] not in out and secret[1:8] not in out
     assert code == 1

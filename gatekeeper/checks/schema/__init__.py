@@ -14,6 +14,7 @@ from typing import Any
 
 from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, CheckLoadError, Context
+from gatekeeper.checks.policy.redact import Redactor
 from gatekeeper.checks.schema import crd, deprecations, validations
 from gatekeeper.checks.schema.bundled import (
     BundledSchemas,
@@ -137,6 +138,7 @@ class SchemaCheck(Check):
         self.strict = True
         self.target = ""
         self.validations = validations.Validations()
+        self._redactor: Redactor | None = None
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -232,14 +234,17 @@ class SchemaCheck(Check):
                             for path, why in self.validations.limits_of(resource))
         tree = self.validations.tree(resource)
         if tree is not None:
-            findings.extend(self._cel_findings(resource, tree, valid))
+            if self._redactor is None:  # rules see detected secret values redacted, as every policy does
+                self._redactor = Redactor(ctx.documents, ctx.detected)
+            findings.extend(self._cel_findings(resource, tree, valid, self._redactor(resource.obj)))
         return findings
 
-    def _cel_findings(self, resource: Resource, tree: RuleTree, valid: bool) -> list[Finding]:
+    def _cel_findings(self, resource: Resource, tree: RuleTree, valid: bool,
+                      seen: dict[str, Any] | None = None) -> list[Finding]:
         """Findings for a custom resource's failed CRD validation rules (evaluation errors only where the
         object is otherwise valid: on an invalid one they repeat the schema findings)."""
         out = []
-        for failure in validations.evaluate(tree, resource):
+        for failure in validations.evaluate(tree, resource, seen):
             if failure.kind == "error" and not valid:
                 continue
             if failure.kind == "duplicate":

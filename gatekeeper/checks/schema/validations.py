@@ -91,9 +91,10 @@ class Validations:
         return self.over_limit.get(id(definition), ())
 
 
-def evaluate(tree: RuleTree, resource: Resource) -> list[Failure]:
-    """The failures of a custom resource against its CRD's rules (SOPS metadata is not applied)."""
-    obj = resource.obj
+def evaluate(tree: RuleTree, resource: Resource, seen: dict[str, Any] | None = None) -> list[Failure]:
+    """The failures of a custom resource against its CRD's rules (SOPS metadata is not applied);
+    ``seen`` is the object as the rules may see it (detected secret values redacted)."""
+    obj = resource.obj if seen is None else seen
     if isinstance(obj.get("sops"), dict) and "mac" in obj["sops"]:
         obj = {k: v for k, v in obj.items() if k != "sops"}
     return tree.evaluate(obj)
