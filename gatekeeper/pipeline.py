@@ -88,12 +88,14 @@ def load(run: Run) -> Loaded:
     notes: list[str] = []
     walker: Walker | None = None
     skipped: list[str] = []
+    chart_texts: list[str] = []
     if run.files is None:
         walker = Walker(run.root, run.config.include or DEFAULT_INCLUDE, run.config.exclude,
                         run.config.max_file_size)
         collected = walker.collect(run.paths or [run.root])
         files, findings, notes = list(collected.files), collected.findings, collected.notes
         skipped = collected.case_skipped
+        chart_texts = collected.chart_texts
     else:
         files, skipped = run.files, list(run.case_skipped)
     refused = len(findings)
@@ -108,8 +110,8 @@ def load(run: Run) -> Loaded:
             _parse_all(run, files, findings, documents, resources)
             if skipped:
                 files = files + _case_variants(run, tree, skipped, findings, documents, resources, notes)
-            unread = texts.unparsed(tree, documents, (d.path for d in documents), skipped, run.config.exclude,
-                                    run.config.max_file_size)
+            unread = texts.unparsed(tree, documents, (d.path for d in documents), [*skipped, *chart_texts],
+                                    run.config.exclude, run.config.max_file_size)
             _report_changed_texts(run, unread)
             _hook_reading_kustomizations(run, documents)
         # patch files that something applies as plain manifests keep their objects, like published files
@@ -128,8 +130,9 @@ def load(run: Run) -> Loaded:
     notes.extend(outcome.notes)
     documents.extend(outcome.documents)
     resources = [r for doc in documents for r in doc.resources]
-    return Loaded(len(files) + refused + outcome.adopted_files, documents, resources, findings, notes, outcome,
-                  classes, unread)
+    named = set(chart_texts)  # chart templates named on the command line: read, as text
+    read = len(files) + refused + outcome.adopted_files + sum(1 for t in unread if t.path in named)
+    return Loaded(read, documents, resources, findings, notes, outcome, classes, unread)
 
 
 @contextmanager

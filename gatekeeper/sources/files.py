@@ -39,6 +39,8 @@ class Collected:
     # files the include globs match only when their extension is lower-cased (``x.YAML``): Argo CD
     # and Flux do not read them, kustomize does when a kustomization names them
     case_skipped: list[str] = field(default_factory=list)
+    # chart templates named explicitly (a pre-commit hook passes them): Go templates, searched as text
+    chart_texts: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=256)
@@ -127,6 +129,8 @@ class Walker:
                 self._refuse_symlink(path)
             elif path.is_dir():
                 self._walk(path)
+            elif path.exists() and _chart_template(path):
+                self.out.chart_texts.append(relpath(path, self.root))
             elif path.exists():
                 self._add(path, explicit=True, tree=path.parent)
             else:
@@ -200,6 +204,11 @@ class Walker:
             rel, "symlink-outside-tree",
             "symbolic link points outside the scanned tree; it was not followed",
             hint="GitOps agents refuse out-of-bounds links too: copy the file into the repository"))
+
+
+def _chart_template(path: Path) -> bool:
+    """True for a file below a Helm chart's ``templates/`` directory."""
+    return any(parent.name == "templates" and (parent.parent / HELM_CHART_FILE).is_file() for parent in path.parents)
 
 
 def _inside(path: Path, tree: Path) -> bool:

@@ -116,3 +116,15 @@ def test_the_submodule_finding_can_be_switched_off_in_the_base(tmp_path: Path, r
     code, report = _json("--checks", "lint", "--base", "HEAD~1", cwd=repo.path)
     assert _found(report) == []
     assert code == 0
+
+
+def test_a_chart_template_named_on_the_command_line_is_searched_as_text(tmp_path: Path) -> None:
+    """The secrets hook passes staged chart templates by name: a Go template was a parse-error."""
+    (tmp_path / "chart" / "templates").mkdir(parents=True)
+    (tmp_path / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (tmp_path / "chart" / "templates" / "cm.yaml").write_text(TEMPLATE.lstrip())
+    (tmp_path / "chart" / "templates" / "_h.tpl").write_text(f'{{{{- define "x" }}}}{github_token()}{{{{ end }}}}\n')
+    code, report = _json("--checks", "secrets", "chart/templates/cm.yaml", cwd=tmp_path)
+    assert (code, _found(report)) == (0, [])
+    code, report = _json("--checks", "secrets", "chart/templates/cm.yaml", "chart/templates/_h.tpl", cwd=tmp_path)
+    assert (code, _found(report)) == (1, [("chart/templates/_h.tpl", 1, "secret-github-token")])
