@@ -117,8 +117,9 @@ class SecretsCheck(Check):
         return out
 
     def _comment_findings(self, ctx: Context, scanner: Scanner) -> list[Finding]:
-        """Token families in the comments of every parsed file (once per file; values already
-        reported are left to their own findings)."""
+        """Provider token families in the comments of every parsed file (once per file; values already
+        reported are left to their own findings; a URL with a password is a documentation example
+        there more often than not)."""
         out: list[Finding] = []
         done: set[str] = set()
         for doc in ctx.documents:
@@ -132,8 +133,8 @@ class SecretsCheck(Check):
             for line, column, comment in comments(doc.text):
                 before = len(scanner.hits)
                 scanner.tokens(comment, (), "in a comment")
-                for hit in scanner.hits[before:]:
-                    if hit.value not in ctx.detected:
+                for hit in scanner.hits[before:]:  # a URL with user:pass in a comment is mostly an example
+                    if hit.value not in ctx.detected and hit.rule not in _EXAMPLE_IN_COMMENTS:
                         found.append((line, column + 1 + max(comment.find(hit.value), 0), hit))
                 del scanner.hits[before:]
             out.extend(self._text_findings(ctx, path, doc.text, found, "committed text kept in the history "
@@ -278,6 +279,9 @@ class SecretsCheck(Check):
                 lines = []
             self._lines[rel] = lines
         return lines
+
+
+_EXAMPLE_IN_COMMENTS = frozenset({"secret-url-password"})
 
 
 def _read_as_text(path: str) -> str:
