@@ -36,9 +36,7 @@ PARSE_RULES: tuple[Rule, ...] = (
          "but a submodule's files live in another repository: the git modes never read them, so its objects "
          "would reach the cluster unchecked.",
          "Vendor the manifests into this repository, or gate the submodule's repository and waive the rule "
-         "here (rules: {submodule-unchecked: {enabled: false}}) once that is in place.",
-         bad_example="# .gitmodules\n[submodule \"vendor/app\"]\n  path = clusters/prod/app\n",
-         good_example="# clusters/prod/app/deploy.yaml committed in this repository\n"),
+         "here (rules: {submodule-unchecked: {enabled: false}}) once that is in place."),
 )
 
 _W = Severity.WARNING
