@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,22 @@ class Selection:
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
     return not prefixes or any(not p or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def _matched_prefixes(paths: Iterable[str], prefixes: Sequence[str]) -> set[str]:
+    """The prefixes (without a trailing slash) that some path is, or lies under: a look-up of each
+    path's directories instead of a test of every path against every prefix."""
+    wanted = {p.rstrip("/") for p in prefixes if p}
+    found: set[str] = set()
+    if not wanted:
+        return found
+    for path in paths:
+        part = path
+        while part:
+            if part in wanted:
+                found.add(part)
+            part = part.rpartition("/")[0]
+    return found
 
 
 def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = None,
@@ -87,11 +103,13 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         elif c.old_path is not None and c.status == "R" and _under(c.path, prefixes):
             notes.append(f"{c.path}: renamed from {c.old_path}")
     source = {"range": "the head commit", "staged": "the index", "changed": "the working tree"}[mode]
+    matched = _matched_prefixes(present, prefixes)
     for prefix in prefixes:
-        if prefix and not any(_under(path, (prefix,)) for path in present):
+        if prefix and prefix.rstrip("/") not in matched:
             notes.append(f"{prefix}: no manifest there in {source}; nothing was checked for it")
     if scope == "all":
-        report = {p for p in present if _under(p, prefixes)}
+        everything = not prefixes or any(not p for p in prefixes)
+        report = set(present) if everything else {p for p in present if _matched_prefixes((p,), prefixes)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree)

@@ -349,27 +349,30 @@ class _Asking:
         return self.asked[path]
 
 
-# document id -> (the document, its object, [(the kind_of answers a parse depended on, the parse)])
-_PARSES: dict[int, tuple[Document, Any, list[tuple[tuple[tuple[str, str | None], ...], Kustomization | None]]]] = {}
+# (object id, path, index) -> (the object, [(the kind_of answers a parse depended on, the parse)])
+_Answers = tuple[tuple[str, str | None], ...]
+_PARSES: dict[tuple[int, str, int], tuple[Any, list[tuple[_Answers, Kustomization | None]]]] = {}
 _MAX_PARSES = 20_000
 
 
 def _parsed(doc: Document, kind_of: Callable[[str], str | None]) -> Kustomization | None:
     """``parse(doc, kind_of)``, shared by the several readers of one run's kustomizations (the render
-    stage, the classifier, the patch routes): a parse is reused for the same document and object
-    when ``kind_of`` gives the same answers to every path the parse asked about."""
-    entry = _PARSES.get(id(doc))
-    if entry is not None and entry[0] is doc and entry[1] is doc.obj:
-        for asked, kust in entry[2]:
+    stage, the classifier, the patch routes, a pass at the base): a parse is reused for the same
+    parsed object of the same file when ``kind_of`` gives the same answers to every path the parse
+    asked about. (Document shells around one parse share its object and positions.)"""
+    key = (id(doc.obj), doc.path, doc.index)
+    entry = _PARSES.get(key)
+    if entry is not None and entry[0] is doc.obj:
+        for asked, kust in entry[1]:
             if all(kind_of(path) == kind for path, kind in asked):
                 return kust
     else:
         if len(_PARSES) >= _MAX_PARSES:
             _PARSES.clear()
-        entry = _PARSES[id(doc)] = (doc, doc.obj, [])
+        entry = _PARSES[key] = (doc.obj, [])
     asking = _Asking(kind_of)
     kust = parse(doc, asking)
-    entry[2].append((tuple(asking.asked.items()), kust))
+    entry[1].append((tuple(asking.asked.items()), kust))
     return kust
 
 

@@ -156,6 +156,8 @@ class Discovery:
         if path[1]:
             self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
+        if path[0] not in self.kustomizations and path[0] not in self.charts:
+            return  # no unit there (a line costs a parse of a stored file)
         unit = self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
         applied = [key for key in _FLUX_KUSTOMIZE_OVERRIDES if spec.get(key)]
         if unit is not None and applied:
@@ -177,7 +179,6 @@ class Discovery:
 
     def _argo_source(self, doc: Document, source: dict[str, Any], where: FieldPath, namespace: str | None,
                      obj: dict[str, Any]) -> None:
-        how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
         if isinstance(source.get("chart"), str):
             self.findings.append(_remote_finding(doc, (*where, "chart"), f"chart {source['chart']!r} comes from "
                                                  f"{source.get('repoURL', 'a chart repository')}; it cannot be "
@@ -190,6 +191,9 @@ class Discovery:
         if outside:
             self.findings.append(_outside(doc, (*where, "path"), raw))
             return
+        if path not in self.kustomizations and path not in self.charts:
+            return  # no unit there: the files are checked as files (a line costs a parse of a stored file)
+        how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
         for key in ("kustomize", "plugin"):
             if source.get(key) and (path in self.kustomizations or path in self.charts):
                 self.findings.append(_unapplied(doc, (*where, key), f"Argo CD applies source.{key} when it "
