@@ -203,3 +203,25 @@ def test_flux_overrides_that_do_not_apply_are_findings(tmp_path: Path) -> None:
     assert [(f["path"], f["line"]) for f in errors] == [("clusters/prod/web.yaml", 15),
                                                        ("clusters/prod/web.yaml", 21)]
     assert "nope" in errors[0]["message"]
+
+
+@needs_kustomize
+def test_a_changed_override_re_renders_its_unit_in_base_mode(tmp_path: Path) -> None:
+    from tests.pr.conftest import Repo
+
+    repo = Repo(tmp_path / "repo")
+    clean = FLUX.split("  images:")[0]
+    for rel, text in {**APP, "clusters/prod/web.yaml": clean}.items():
+        repo.write(rel, text)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("clusters/prod/web.yaml", clean + "  images: [{name: nginx, newTag: latest}]\n")
+    repo.commit("latest image")
+    code, out = run_cli("check", str(repo.path), "--base", "main", "--format", "json")
+    report = json.loads(out)
+    assert code == 1
+    assert at(report, "image-latest") == [("clusters/prod/web.yaml", 11)]
+    # the cache key holds the manifest: the same unit with the old override renders the old tag
+    repo.git("checkout", "-q", "main")
+    code, out = run_cli("check", str(repo.path), "--format", "json")
+    assert not at(json.loads(out), "image-latest")

@@ -84,6 +84,7 @@ class Layer:
     ignore_missing: bool = False  # Argo CD ignoreMissingComponents
     findings: list[Finding] = field(default_factory=list)
     kust: kz.Kustomization | None = None  # the edits as a kustomization located in the GitOps object
+    _metadata_for: Any = None  # the transforms list commonMetadata's transforms were added to
 
     @property
     def references(self) -> frozenset[str]:
@@ -169,14 +170,26 @@ class Layer:
 
     def finish(self, obj: dict[str, Any], index: ProvenanceIndex, transforms: list[Transform],
                findings: list[Finding]) -> tuple[dict[str, Any], ProvenanceIndex]:
-        """An object after the steps the agent runs on the built output: Flux ``commonMetadata``, then
-        ``postBuild`` substitution (a substituted value is located at its variable's definition)."""
-        for section, pairs in self.metadata.items():
+        """An object after the steps the agent runs on the built output: Flux ``postBuild``
+        substitution (a substituted value is located at its variable's definition), then
+        ``commonMetadata``, which kustomize-controller sets as it applies."""
+        if self._metadata_for is not transforms:  # once per render: where commonMetadata's values are written
+            self._metadata_for = transforms
+            for section, pairs in self.metadata.items():
+                for key, (value, where) in pairs.items():
+                    line, column = self.at(where)
+                    transforms.append(Transform(self.doc.path, line, _sets_meta(section, key, value), column=column))
+        obj, index = self._substituted(obj, index, transforms, findings)
+        for section, pairs in self.metadata.items():  # kustomize-controller sets them as it applies
             meta = obj.setdefault("metadata", {})
             if isinstance(meta, dict) and pairs:
                 target = meta.get(section)
                 target = meta[section] = target if isinstance(target, dict) else {}
                 target.update({k: v for k, (v, _) in pairs.items()})
+        return obj, index
+
+    def _substituted(self, obj: dict[str, Any], index: ProvenanceIndex, transforms: list[Transform],
+                     findings: list[Finding]) -> tuple[dict[str, Any], ProvenanceIndex]:
         if not self.substitute or _disabled(obj):
             return obj, index
         text = yaml.safe_dump(obj, sort_keys=False, width=1 << 20, allow_unicode=True)
@@ -232,6 +245,12 @@ class Layer:
                 continue
             transforms.append(Transform(written.path, written.line, _leaf_test(new, path), "base", written.column,
                                         source=_definition(self.variables[name][1])))
+
+
+def _sets_meta(section: str, key: str, expected: str) -> Callable[[Sequence[str | int], Any, dict[str, Any]], bool]:
+    def test(path: Sequence[str | int], value: Any, _obj: dict[str, Any]) -> bool:
+        return list(path) == ["metadata", section, key] and value == expected
+    return test
 
 
 def _definition(found: Attribution) -> Callable[[], Attribution]:
@@ -323,6 +342,7 @@ def _flux(found: Layer, spec: dict[str, Any], docs_of: DocsOf) -> None:
             found.finding(("patches", i), "render-error", "a patches entry needs a patch (a string); Flux rejects "
                           "it", "write the patch inline under patch: |")
     _components(found, spec.get("components"))
+    found.ignore_missing = spec.get("ignoreMissingComponents") is True
     meta = as_map(spec.get("commonMetadata"))
     for section in ("labels", "annotations"):
         pairs = as_map(meta.get(section))
