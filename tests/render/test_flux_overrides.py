@@ -9,15 +9,16 @@ from typing import Any
 from tests.conftest import run_cli, run_json
 from tests.render.conftest import CLEAN_DEPLOY, at, needs_kustomize, put
 
-# lines: images newTag 13, the JSON 6902 value 21, the strategic merge privileged 33, the Pod's image 39
-FLUX = """
+HEAD = """
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: web, namespace: flux-system}
 spec:
   interval: 10m
   path: ./apps/web
-  prune: true
+"""
+# lines: images newTag 13, the JSON 6902 value 21, the strategic merge privileged 33, the Pod's image 39
+FLUX = HEAD + """  prune: true
   sourceRef: {kind: GitRepository, name: flux-system}
   targetNamespace: prod
   namePrefix: prod-
@@ -101,14 +102,7 @@ SUBST_DEPLOY = CLEAN_DEPLOY.replace("replicas: 2", "replicas: ${REPLICAS}").repl
     "            - {name: SHELL_HOME, value: \"$${HOME} $HOME\"}\n"
     "            - {name: CLUSTER, value: \"${CLUSTER}\"}\n"
     "            - {name: TOKEN, value: \"${TOKEN}\"}")
-FLUX_SUBST = """
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: web, namespace: flux-system}
-spec:
-  interval: 10m
-  path: ./apps/web
-  sourceRef: {kind: GitRepository, name: flux-system}
+FLUX_SUBST = HEAD + """  sourceRef: {kind: GitRepository, name: flux-system}
   postBuild:
     substitute:
       TAG: latest

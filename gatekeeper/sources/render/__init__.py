@@ -308,7 +308,8 @@ class Renderer:
                     self._hits[key] = produced
                     loaded = self._fill(result, unit_plan, produced, cached=False)
                     if self.cache is not None and loaded is not None:
-                        self.cache.put_render(key, produced, loaded, self._input_files(unit_plan.files))
+                        inputs = unit_plan.files | _references(unit_plan)
+                        self.cache.put_render(key, produced, loaded, self._input_files(inputs))
         result.seconds += time.perf_counter() - started
         return result
 

@@ -332,17 +332,8 @@ def _flux(found: Layer, spec: dict[str, Any], docs_of: DocsOf) -> None:
         else:
             found.finding(("images", i), "render-error", "an images entry needs a name; Flux rejects it",
                           "write the image name the override applies to")
-    for i, patch in enumerate(_list(spec.get("patches"))):
-        if isinstance(patch, dict) and isinstance(patch.get("patch"), str):
-            entry: dict[str, Any] = {"patch": patch["patch"]}
-            if isinstance(patch.get("target"), dict):
-                entry["target"] = dict(patch["target"])
-            found.append("patches", entry, ("patches", i))
-        else:
-            found.finding(("patches", i), "render-error", "a patches entry needs a patch (a string); Flux rejects "
-                          "it", "write the patch inline under patch: |")
-    _components(found, spec.get("components"))
-    found.ignore_missing = spec.get("ignoreMissingComponents") is True
+    _patches(found, spec.get("patches"), ("patch", "target"))
+    _components(found, spec)
     meta = as_map(spec.get("commonMetadata"))
     for section in ("labels", "annotations"):
         pairs = as_map(meta.get(section))
@@ -405,8 +396,23 @@ def _variables_from(found: Layer, source: Any, docs_of: DocsOf) -> None:
                                                             [Origin(doc.path, line, "substitute")]))
 
 
-def _components(found: Layer, listed: Any) -> None:
-    for i, raw in enumerate(listed if isinstance(listed, list) else []):
+def _patches(found: Layer, listed: Any, keys: tuple[str, ...]) -> None:
+    """Patch entries with the keys the agent reads (a file ``path`` for Argo CD only); an entry
+    without a body is a finding and left out."""
+    for i, patch in enumerate(_list(listed)):
+        if isinstance(patch, dict) and (isinstance(patch.get("patch"), str)
+                                        or ("path" in keys and _string(patch.get("path")))):
+            found.append("patches", {k: copy.deepcopy(patch[k]) for k in keys if k in patch}, ("patches", i))
+        else:
+            body = "an inline patch or a path" if "path" in keys else "an inline patch"
+            found.finding(("patches", i), "render-error", f"a patches entry needs {body}; the agent rejects it",
+                          "write the patch inline under patch: |")
+
+
+def _components(found: Layer, spec: dict[str, Any]) -> None:
+    """``components`` (relative to the unit's path) and ``ignoreMissingComponents``."""
+    found.ignore_missing = spec.get("ignoreMissingComponents") is True
+    for i, raw in enumerate(_list(spec.get("components"))):
         if isinstance(raw, str) and raw.strip():
             found.append("components", raw.strip(), ("components", i))
             found.components.append((raw.strip(), "", ("components", len(found.edits["components"]) - 1)))
@@ -444,15 +450,8 @@ def _argo(found: Layer, block: dict[str, Any]) -> None:
     annotations = {str(k): str(v) for k, v in as_map(block.get("commonAnnotations")).items()}
     if annotations:
         found.merge("commonAnnotations", annotations, ("commonAnnotations",))
-    for i, patch in enumerate(_list(block.get("patches"))):
-        if isinstance(patch, dict) and (isinstance(patch.get("patch"), str) or _string(patch.get("path"))):
-            entry = {k: copy.deepcopy(patch[k]) for k in ("patch", "path", "target", "options") if k in patch}
-            found.append("patches", entry, ("patches", i))
-        else:
-            found.finding(("patches", i), "render-error", "a patches entry needs a patch or a path; Argo CD "
-                          "fails to render", "write the patch inline under patch: |, or name its file")
-    _components(found, block.get("components"))
-    found.ignore_missing = block.get("ignoreMissingComponents") is True
+    _patches(found, block.get("patches"), ("patch", "path", "target", "options"))
+    _components(found, block)
     for key in ("commonAnnotationsEnvsubst", "kubeVersion", "apiVersions"):
         if block.get(key):
             found.finding((key,), "render-unapplied", f"Argo CD applies kustomize.{key}; the gate renders "
