@@ -121,3 +121,30 @@ def test_argo_multi_source_values_from_this_repository(tmp_path: Path) -> None:
     assert at(report, "render-unapplied") == [("argo/web.yaml", 10)]
     messages = {f["rule"]: f["message"] for f in report["findings"] if f["path"] == "argo/web.yaml"}
     assert "envs/missing.yaml" in messages["render-error"] and "$other/x.yaml" in messages["render-unapplied"]
+
+
+@needs_kustomize
+def test_argo_labels_without_selector_patch_files_and_refused_overwrites(tmp_path: Path) -> None:
+    app = APP.replace("      commonLabels: {tier: frontend}\n",
+                      "      commonLabels: {tier: frontend, app: shop}\n      labelWithoutSelector: true\n"
+                      "      ignoreMissingComponents: true\n").replace(
+        "      patches:\n", "      patches:\n        - path: net.yaml\n").replace(
+        "../../components/debug", "../../components/none")
+    put(tmp_path, {**FILES, "argo/web.yaml": app, "policy/show.rego": SHOW,
+                   "apps/web/kustomization.yaml": "resources: [deploy.yaml]\ncommonLabels: {app: web}\n",
+                   "apps/web/net.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                                        "spec:\n  template:\n    spec:\n      hostNetwork: true\n"})
+    code, report = run_json(str(tmp_path))
+    assert code == 1
+    # the patch file is read from the unit's directory and located there; the missing component is ignored
+    assert at(report, "host-network") == [("apps/web/net.yaml", 7)]
+    assert not at(report, "host-pid")
+    shown = "\n".join(f["message"] for f in report["findings"] if f["check"] == "policy")
+    # labels without selectors: the label reaches the object's metadata, not the selector
+    assert '"tier": "frontend"} selector={"app": "web"}' in shown
+    # commonLabels of the kustomization itself are only overwritten with forceCommonLabels
+    assert at(report, "render-error") == [("argo/web.yaml", 13)]
+    put(tmp_path, {"argo/web.yaml": app.replace("labelWithoutSelector: true\n",
+                                                "labelWithoutSelector: true\n      forceCommonLabels: true\n")})
+    code, report = run_json(str(tmp_path))
+    assert not at(report, "render-error")

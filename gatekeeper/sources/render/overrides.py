@@ -85,6 +85,7 @@ class Layer:
     findings: list[Finding] = field(default_factory=list)
     kust: kz.Kustomization | None = None  # the edits as a kustomization located in the GitOps object
     _metadata_for: Any = None  # the transforms list commonMetadata's transforms were added to
+    block: dict[str, Any] = field(default_factory=dict)  # the agent's fields as written
 
     @property
     def references(self) -> frozenset[str]:
@@ -298,7 +299,7 @@ def layer(overrides: Overrides, docs_of: DocsOf) -> Layer | None:
             node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
     if not isinstance(node, dict):
         return None
-    found = Layer(overrides, doc)
+    found = Layer(overrides, doc, block=node)
     if overrides.agent == FLUX:
         _flux(found, node, docs_of)
     elif overrides.agent == ARGO:
@@ -494,6 +495,7 @@ def extend(unit_plan: kz_render.Plan, overrides: Overrides, kusts: Kusts, tree: 
     if found is None or not unit_plan.kustomizations:
         return
     unit_plan.overlay = found
+    _refused_overwrites(found, unit_plan.kustomizations[-1].obj)
     unit_plan.findings.extend(found.findings)  # an entry the agent rejects is left out, the rest applies
     root = unit_plan.root
     assert found.kust is not None
@@ -538,6 +540,22 @@ def extend(unit_plan: kz_render.Plan, overrides: Overrides, kusts: Kusts, tree: 
         unit_plan.kustomizations[at:at] = [k for k in sub.kustomizations if k.path not in known]
     if "components" in found.edits and len(kept) < len(found.edits["components"]):
         found.edits["components"] = [c for c in found.edits["components"] if c in kept]
+
+
+def _refused_overwrites(found: Layer, root: dict[str, Any]) -> None:
+    """Argo CD runs ``kustomize edit add label``/``annotation`` with ``--force`` only when
+    ``forceCommonLabels``/``forceCommonAnnotations`` is set; without it a key the kustomization
+    already sets makes the edit, and so the Application's render, fail."""
+    if found.overrides.agent != ARGO:
+        return
+    block = found.block
+    for key, force in (("commonLabels", "forceCommonLabels"), ("commonAnnotations", "forceCommonAnnotations")):
+        existing = as_map(root.get(key))
+        for name in as_map(block.get(key)):
+            if name in existing and block.get(force) is not True:
+                found.finding((key, name), "render-error", f"{key} {name!r} is already set by the kustomization; "
+                              f"Argo CD's kustomize edit refuses to overwrite it without {force}: true, so the "
+                              "Application fails to render", f"set {force}: true, or drop one of the two")
 
 
 def _plan_finding(unit_plan: kz_render.Plan, found: Layer, line: int, rule: str, message: str,
