@@ -219,3 +219,22 @@ def test_a_changed_override_re_renders_its_unit_in_base_mode(tmp_path: Path) -> 
     repo.git("checkout", "-q", "main")
     code, out = run_cli("check", str(repo.path), "--format", "json")
     assert not at(json.loads(out), "image-latest")
+
+
+@needs_kustomize
+def test_a_json_patch_operation_that_does_not_apply_is_located_at_its_entry(tmp_path: Path) -> None:
+    flux = FLUX.split("  images:")[0] + """  patches:
+    - patch: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec: {replicas: 1}
+    - target: {kind: Deployment}
+      patch: |
+        - {op: replace, path: /spec/nothing/here, value: 1}
+"""
+    put(tmp_path, {**APP, "clusters/prod/web.yaml": flux})
+    code, report = run_json(str(tmp_path))
+    assert code == 1
+    assert at(report, "render-error") == [("clusters/prod/web.yaml", 17)]
+    assert "/spec/nothing/here" in next(f["message"] for f in report["findings"] if f["rule"] == "render-error")

@@ -78,6 +78,7 @@ class Layer:
     edits: dict[str, Any] = field(default_factory=dict)  # kustomization fields, in kustomization form
     mapping: dict[tuple[Any, ...], tuple[FieldPath, bool]] = field(default_factory=dict)
     components: list[tuple[str, str, FieldPath]] = field(default_factory=list)  # (raw, path, edit field)
+    # (the path is resolved from the unit's directory when the plan is extended)
     metadata: dict[str, dict[str, tuple[str, FieldPath]]] = field(default_factory=dict)  # Flux commonMetadata
     variables: dict[str, tuple[str, Attribution]] = field(default_factory=dict)  # name -> (value, definition)
     substitute: bool = False
@@ -146,24 +147,26 @@ class Layer:
     def error_location(self, message: str, default: tuple[str, int]) -> tuple[str, int]:
         """A renderer error caused by an override is located at it (a patch that does not apply, a
         component that does not build); others keep the default location."""
-        for i, entry in enumerate(self.edits.get("patches", [])):
-            names = [str(as_map(entry.get("target")).get("name") or "")]
-            if isinstance(entry.get("patch"), str):
-                try:
-                    body = yaml.load(entry["patch"], Loader=_LOADER)
-                except yaml.YAMLError:
-                    return self.doc.path, self.kust_line(("patches", i))
-                names.append(str(as_map(as_map(body).get("metadata")).get("name") or ""))
-            if isinstance(entry.get("path"), str):
-                names.append(entry["path"])
-            if any(n and n in message for n in names):
-                return self.doc.path, self.kust_line(("patches", i))
-        for raw, _, where in self.components:
-            if raw in message:
+        for raw, path, where in self.components:
+            if (path and path in message) or raw in message:
                 return self.doc.path, self.kust_line(where)
-        if "patch" in message.lower() and self.edits.get("patches"):
-            return self.doc.path, self.kust_line(("patches", 0))
-        return default
+        named: list[tuple[int, str]] = []  # (patch, a name it targets): only for messages about patches
+        for i, entry in enumerate(self.edits.get("patches", [])):
+            specific = [entry["path"]] if isinstance(entry.get("path"), str) else []
+            named.append((i, str(as_map(entry.get("target")).get("name") or "")))
+            try:
+                body = yaml.load(entry["patch"], Loader=_LOADER) if isinstance(entry.get("patch"), str) else None
+            except yaml.YAMLError:
+                return self.doc.path, self.kust_line(("patches", i))
+            if isinstance(body, list):  # JSON 6902: kustomize names the operation's path
+                specific.extend(str(op["path"]) for op in body if isinstance(op, dict) and op.get("path"))
+            named.append((i, str(as_map(as_map(body).get("metadata")).get("name") or "")))
+            if any(s and s in message for s in specific):
+                return self.doc.path, self.kust_line(("patches", i))
+        if "patch" not in message.lower() or not named:
+            return default
+        hit = next((i for i, name in named if name and name in message), 0)
+        return self.doc.path, self.kust_line(("patches", hit))
 
     def kust_line(self, where: tuple[Any, ...]) -> int:
         assert self.kust is not None
@@ -513,9 +516,10 @@ def extend(unit_plan: kz_render.Plan, overrides: Overrides, kusts: Kusts, tree: 
                 unit_plan.files.add(path)
                 found.kust.refs.append(kz.Ref("patches", ("patches", i, "path"), raw, path, kz.PATCH, entry=entry))
     kept: list[str] = []
-    for raw, _, where in found.components:
+    for n, (raw, _, where) in enumerate(list(found.components)):
         line = found.kust.line(where)
         path, outside = kz.resolve(root, raw)
+        found.components[n] = (raw, path, where)
         if kz.is_remote(raw):
             _plan_finding(unit_plan, found, line, "render-remote", f"component {raw!r} is remote; it cannot be "
                           "rendered offline", Severity.WARNING)
