@@ -134,7 +134,8 @@ class GitTree:
     such links; a chart template linked from a shared directory is part of the render); a link
     that leaves the tree, to a directory, or in a loop reads as absent."""
 
-    def __init__(self, repo: Any, entries: Sequence[Any]) -> None:
+    def __init__(self, repo: Any, entries: Sequence[Any], read: Sequence[Any] = ()) -> None:
+        """``read``: files already read from these entries (``SourceFile``s), so no blob is read twice."""
         self.repo = repo
         self._entries = {e.path: e for e in entries if e.mode not in ("120000", "160000")}
         self._links = {e.path: e for e in entries if e.mode == "120000"}
@@ -143,7 +144,7 @@ class GitTree:
             parts = path.split("/")
             for i in range(1, len(parts)):
                 self._dirs.add("/".join(parts[:i]))
-        self._blobs: dict[str, bytes] = {}
+        self._blobs: dict[str, bytes] = {f.path: f.data for f in read if f.path in self._entries}
         self._targets: dict[str, str | None] = {}
         self._dir_links: set[str] = set()  # links to a directory inside the tree (not descended, as on disk)
 

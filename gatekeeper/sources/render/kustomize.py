@@ -52,6 +52,7 @@ class Plan:
     files: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
     renderable: bool = True
+    overlay: Any = None  # an ``overrides.Layer``: what a GitOps agent changes when it builds the unit
 
 
 def render_finding(path: str, line: int, rule: str, message: str, severity: Severity = Severity.ERROR,
@@ -59,6 +60,12 @@ def render_finding(path: str, line: int, rule: str, message: str, severity: Seve
     """A finding of the render stage (check ``render``) at a source line."""
     return Finding(check="render", rule=rule, severity=severity, message=message, path=path, line=line,
                    column=column, hint=hint, fingerprint=fingerprint(rule, None, path, str(line), message))
+
+
+def _at(kust: kz.Kustomization, ref: kz.Ref) -> tuple[str, int]:
+    """Where a reference is written (computed for findings only: a line of a stored document costs
+    a parse of its file)."""
+    return kust.path, kust.line(ref.field)
 
 
 def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree) -> Plan:
@@ -75,16 +82,15 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
         if not kust.valid:
             result.renderable = False  # the shape finding is reported with the kustomization
         for ref in kust.refs:
-            line = kust.line(ref.field)
             if ref.remote:
                 result.findings.append(render_finding(
-                    kust.path, line, "render-remote", f"{ref.raw!r} is remote; it cannot be rendered offline, so "
+                    *_at(kust, ref), "render-remote", f"{ref.raw!r} is remote; it cannot be rendered offline, so "
                     f"the unit {root or '.'} is checked file by file", Severity.WARNING,
                     "vendor the base into the repository to have the rendered state checked"))
                 result.renderable = False
             elif ref.outside:
                 result.findings.append(render_finding(
-                    kust.path, line, "render-outside", f"{ref.raw!r} resolves outside the repository; the unit "
+                    *_at(kust, ref), "render-outside", f"{ref.raw!r} resolves outside the repository; the unit "
                     f"{root or '.'} was not rendered", hint="keep every base and file inside the repository"))
                 result.renderable = False
             elif ref.role in (kz.BASE_DIR, kz.COMPONENT) or (
@@ -92,12 +98,12 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
                 if ref.path in stack:
                     loop = " -> ".join([*stack[stack.index(ref.path):], ref.path])
                     result.findings.append(render_finding(
-                        kust.path, line, "render-cycle", f"kustomizations include each other ({loop or '.'}); "
+                        *_at(kust, ref), "render-cycle", f"kustomizations include each other ({loop or '.'}); "
                         "kustomize cannot build them", hint="remove one of the references"))
                     result.renderable = False
                 elif kusts(ref.path) is None:
                     result.findings.append(render_finding(
-                        kust.path, line, "render-error", f"{ref.raw!r} is a directory without a kustomization"))
+                        *_at(kust, ref), "render-error", f"{ref.raw!r} is a directory without a kustomization"))
                     result.renderable = False
                 elif ref.path not in visited:
                     visit(ref.path, [*stack, ref.path])
@@ -105,7 +111,7 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
                 kind = tree.kind(ref.path)
                 if kind != "file":
                     what = "a directory without a kustomization" if kind == "dir" else "not in the repository"
-                    result.findings.append(render_finding(kust.path, line, "render-error",
+                    result.findings.append(render_finding(*_at(kust, ref), "render-error",
                                                           f"{ref.raw!r} is {what}"))
                     result.renderable = False
                 else:
@@ -143,8 +149,11 @@ def materialize(unit_plan: Plan, tree: Tree, dest: Path, origins: bool = True) -
         if data is None:
             missing.append(rel)
             continue
-        if origins and rel == unit_plan.kustomizations[-1].path:
-            data = with_origins(data)
+        if rel == unit_plan.kustomizations[-1].path:
+            if unit_plan.overlay is not None:
+                data = unit_plan.overlay.rewrite(data)
+            if origins:
+                data = with_origins(data)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -347,13 +356,19 @@ def _inline_docs(kust: kz.Kustomization, inline: kz.Inline) -> list[Document]:
 def patches_of(unit_plan: Plan, docs_of: DocsOf) -> list[Patch]:
     """Every patch of the unit, in the order kustomize applies them (bases first)."""
     out: list[Patch] = []
-    for kust in unit_plan.kustomizations:
+    for kust in _with_overlay(unit_plan):
         for ref in kust.refs:
             if ref.role in (kz.PATCH, kz.PATCH_JSON6902):
                 out.extend(_patch_docs(docs_of(ref.path), ref.entry, ref.role == kz.PATCH_JSON6902))
         for inline in kust.inline:
             out.extend(_patch_docs(_inline_docs(kust, inline), inline.entry, inline.key == "patchesJson6902"))
     return out
+
+
+def _with_overlay(unit_plan: Plan) -> list[kz.Kustomization]:
+    """The unit's kustomizations, then the agent's overrides read as one (located in its manifest)."""
+    extra = unit_plan.overlay.kust if unit_plan.overlay is not None else None
+    return [*unit_plan.kustomizations, extra] if extra is not None else unit_plan.kustomizations
 
 
 def _selects(selector: Any, labels: Any) -> bool:
@@ -392,7 +407,7 @@ def applies(patch: Patch, obj: dict[str, Any], names: Sequence[str]) -> bool:
 def transforms_of(unit_plan: Plan) -> list[Transform]:
     """Field rewrites of the unit's kustomizations (bases first, the root overlay last)."""
     out: list[Transform] = []
-    for kust in unit_plan.kustomizations:
+    for kust in _with_overlay(unit_plan):
         obj = kust.obj
         ns = obj.get("namespace")
         if isinstance(ns, str):
@@ -568,6 +583,8 @@ def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, ma
     if outcome.returncode != 0:
         message = clean_message(outcome.stderr, repo)
         path, line = error_location(message, unit_plan)
+        if unit_plan.overlay is not None:
+            path, line = unit_plan.overlay.error_location(message, (path, line))
         return Output(findings=[render_finding(path, line, "render-error", f"kustomize cannot build "
                                                f"{unit_plan.root or '.'}: {message}")])
     return with_base(unit_plan.root, outcome.stdout)
@@ -625,7 +642,10 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
                 names.append(meta["name"])
         contributors = ([base] if base is not None else []) + [p.contributor for p in patches
                                                                 if applies(p, obj, names)]
-        out.objects.append((obj, ProvenanceIndex(obj, contributors, transforms, home, fallback)))
+        index = ProvenanceIndex(obj, contributors, transforms, home, fallback)
+        if unit_plan.overlay is not None:  # the steps the agent runs on the built objects
+            obj, index = unit_plan.overlay.finish(obj, index, transforms, out.findings)
+        out.objects.append((obj, index))
     transforms.extend(replacements.transforms(unit_plan, docs_of, out.objects))  # they read the objects
     return out
 
