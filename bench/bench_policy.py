@@ -42,6 +42,7 @@ from gatekeeper.rego import native
 from gatekeeper.rego.engine import RegorusEngine
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
+from gatekeeper.report.json import finding_dict
 
 
 def policy_sets() -> dict[str, Path]:
@@ -69,12 +70,14 @@ def simple_rule(repeat: int) -> float:
     return best
 
 
-def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int
-          ) -> tuple[float, float, int]:
+def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int,
+          out: Path | None = None) -> tuple[float, float, int]:
     """Best of ``repeat`` runs of the checks over the loaded corpus: (wall seconds in the checks,
-    CPU seconds of this process and of the workers it started, findings)."""
+    CPU seconds of this process and of the workers it started, findings). ``out``: the last run's
+    findings are written there, one JSON object a line in a stable order (to compare two versions)."""
     best = best_cpu = float("inf")
     findings = 0
+    produced: list[Any] = []
     for _ in range(repeat):
         run = Run(root=root, paths=[root], checks=checks, options=dict(options))
         report = Report()
@@ -85,6 +88,9 @@ def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any]
         findings = len(produced)
         best = min(best, sum(report.timings.get(c, 0.0) for c in checks))
         best_cpu = min(best_cpu, cpu)
+    if out is not None:
+        lines = sorted(json.dumps(finding_dict(f), sort_keys=True, default=str) for f in produced)
+        out.write_text("".join(line + "\n" for line in lines))
     return best, best_cpu, findings
 
 
@@ -153,6 +159,8 @@ def main() -> int:
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
     ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
+    ap.add_argument("--findings-out", type=Path,
+                    help="Write each policy set's findings to DIR/<set>.jsonl (compare two versions with cmp).")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
@@ -168,7 +176,11 @@ def main() -> int:
     schema, schema_cpu, _ = timed(root, loaded, ["schema"], {}, args.repeat)
     print(f"{'schema':>10}: {schema:7.2f} s wall, {schema_cpu:6.2f} s CPU")
     for name, policies in policy_sets().items():
-        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat)
+        out = None
+        if args.findings_out is not None:
+            args.findings_out.mkdir(parents=True, exist_ok=True)
+            out = args.findings_out / f"{name}.jsonl"
+        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat, out)
         print(f"{name:>10}: {secs:7.2f} s wall ({secs / schema:5.2f}x the schema check), {cpu:6.2f} s CPU "
               f"in all processes ({cpu / schema_cpu:5.2f}x)  {len(loaded.resources) / secs:8.0f} resources/s  "
               f"({findings} findings, best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")

@@ -152,7 +152,8 @@ class PolicyCheck(Check):
     def _check_programs(self) -> None:
         """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
         that no object reaches still fails the load when regorus would refuse it (see
-        ``RegorusProgram.check``)."""
+        ``RegorusProgram.check``); in the same worker, compute the rules that read no input once
+        (``rego/hoist.py``) and give their values to the programs here, before any worker starts."""
         programs: list[tuple[str, Any]] = []
         if self.conftest is not None and not self.conftest.remote:
             programs.append(("conftest policies", self.conftest.program))
@@ -160,21 +161,25 @@ class PolicyCheck(Check):
             programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
                             for kind, program in self.gatekeeper.programs.items())
 
-        def work(i: int, mark: boundary.Mark) -> str | None:
+        def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
             try:
                 programs[i][1].check()
             except PolicyLoadError as exc:
-                return f"{programs[i][0]}: {exc}"
-            return None
+                return f"{programs[i][0]}: {exc}", {}
+            hoisted = getattr(programs[i][1], "hoisted_values", None)
+            return None, hoisted() if hoisted is not None else {}
 
         try:
-            failures = boundary.run(len(programs), work, lambda i, _: f"{programs[i][0]} (checked on an empty input)",
+            outcomes = boundary.run(len(programs), work, lambda i, _: f"{programs[i][0]} (checked on an empty input)",
                                     replace(self.settings.limits, jobs=1))
         except boundary.BoundaryError as exc:
             raise CheckLoadError(str(exc)) from None
-        failure = next((f for f in failures if f), None)
+        failure = next((f for f, _ in outcomes if f), None)
         if failure:
             raise CheckLoadError(failure)
+        for (_, program), (_, values) in zip(programs, outcomes, strict=True):
+            if values:
+                program.use_hoisted(values)
 
     def _load(self, files: Sequence[tuple[str, str]]) -> list[Module]:
         """The conftest modules, read behind the evaluation boundary (policy text is untrusted)."""
