@@ -88,9 +88,12 @@ def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any]
         findings = len(produced)
         best = min(best, sum(report.timings.get(c, 0.0) for c in checks))
         best_cpu = min(best_cpu, cpu)
-    if out is not None:
+    if out is not None:  # the policy directories' places (temporary copies) are written as <policies>
         lines = sorted(json.dumps(finding_dict(f), sort_keys=True, default=str) for f in produced)
-        out.write_text("".join(line + "\n" for line in lines))
+        text = "".join(line + "\n" for line in lines)
+        for where in sorted({str(p) for p in options.get("policy", [])}, key=len, reverse=True):
+            text = text.replace(where, "<policies>")
+        out.write_text(text)
     return best, best_cpu, findings
 
 

@@ -141,3 +141,53 @@ def test_an_undefined_rule_stays_undefined() -> None:
     assert values == {(("t",), "missing"): hoist.UNDEFINED}
     program.use_hoisted(values)
     assert program.evaluate({"a": True}) == {"v": [1]}
+
+
+# the starter unique-ingress-host template before it indexed hosts: every Ingress scanned per review
+SCANNING = """package k8suniqueingresshost
+identical(ns, name) {
+  ns == input.review.namespace
+  name == input.review.name
+}
+violation[{"msg": msg, "details": {"field": ["spec", "rules", i, "host"], "other": sprintf("%v/%v", [ns, name])}}] {
+  input.review.kind.kind == "Ingress"
+  re_match("^(extensions|networking.k8s.io)$", input.review.kind.group)
+  host := input.review.object.spec.rules[i].host
+  other := data.inventory.namespace[ns][otherapiversion]["Ingress"][name]
+  other.spec.rules[_].host == host
+  ingress_api(otherapiversion)
+  not identical(ns, name)
+  msg := sprintf("ingress host conflicts with an existing ingress <%v>", [host])
+}
+ingress_api(api_version) { startswith(api_version, "networking.k8s.io/") }
+ingress_api(api_version) { startswith(api_version, "extensions/") }
+"""
+
+
+def test_starter_unique_host_index_is_hoisted_and_matches_the_scanning_template() -> None:
+    from gatekeeper.checks.policy.templates import load_template
+    from gatekeeper.rego.library import library_path
+    from gatekeeper.sources.files import SourceFile
+    from gatekeeper.sources.yamlload import parse
+
+    path = library_path() / "gatekeeper" / "unique-ingress-host" / "template.yaml"
+    template = load_template(parse(SourceFile("template.yaml", path.read_bytes())).documents[0], "auto")
+    inventory = {"inventory": {"namespace": {
+        **INVENTORY["inventory"]["namespace"],
+        "old": {"extensions/v1beta1": {"Ingress": {"legacy": {"spec": {"rules": [{"host": "c.example"}]}}}},
+                "example.com/v1": {"Ingress": {"lookalike": {"spec": {"rules": [{"host": "d.example"}]}}}}}}}}
+    indexed = _program(template.modules, inventory, ["k8suniqueingresshost", "violation"])
+    values = indexed.hoisted_values()
+    assert list(values) == [(("k8suniqueingresshost",), "ingresses_by_host")]
+    indexed.use_hoisted(values)
+    scanning = _program(_modules(SCANNING), inventory, ["k8suniqueingresshost", "violation"])
+    reviews = []
+    for ns, name, hosts in [("shop", "web", ["a.example", "c.example"]), ("shop", "new", ["a.example"]),
+                            ("blog", "front", ["a.example"]), ("x", "y", ["d.example", "c.example", 7]),
+                            ("x", "z", [])]:
+        review = _review(name, *hosts)
+        review["review"].update(namespace=ns, kind={"group": "networking.k8s.io", "kind": "Ingress"})
+        reviews.append(review)
+    got = [indexed.evaluate(r) for r in reviews]
+    assert got == [scanning.evaluate(r) for r in reviews]
+    assert [len(v.get("v", [])) for v in got] == [3, 2, 1, 2, 0]

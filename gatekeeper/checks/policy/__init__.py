@@ -361,10 +361,13 @@ class PolicyCheck(Check):
             out.extend(self.gatekeeper.take_prints())
         return out
 
-    def _invalid(self, value: Any) -> tuple[FieldPath, str] | None:
-        """Where ``value`` holds something no policy can be given exactly, or None."""
+    def _invalid(self, value: Any, doubt: bool | None = None) -> tuple[FieldPath, str] | None:
+        """Where ``value`` holds something no policy can be given exactly, or None; ``doubt``:
+        whether a walk of it already found a leaf to doubt (``Redactor.prepare``)."""
         depth = self.settings.limits.max_depth
-        return invalid_value(value, depth) if may_hold_invalid(value, depth, LOADER_DEPTH) else None
+        if doubt is None or depth < LOADER_DEPTH:
+            doubt = may_hold_invalid(value, depth, LOADER_DEPTH)
+        return invalid_value(value, depth) if doubt else None
 
     def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
         assert self.conftest is not None
@@ -375,8 +378,8 @@ class PolicyCheck(Check):
                 return "input", bad, []
             return "ok", self.conftest.evaluate(combined, None), self._prints()
         doc = self._docs[task.item]
-        obj = self.redactor(doc.obj)
-        bad = self._invalid(obj)
+        obj, doubt = self.redactor.prepare(doc.obj)
+        bad = self._invalid(obj, doubt)
         if bad is not None:
             return "input", bad, []
         info = {"name": doc.path, "dir": _parent(doc.path)}
@@ -386,8 +389,9 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         resource = self._resources[task.item]
-        s = gkdialect.subject(self.redactor(resource.obj), self.cluster_kinds)
-        bad = self._invalid(s.obj)
+        obj, doubt = self.redactor.prepare(resource.obj)
+        s = gkdialect.subject(obj, self.cluster_kinds)
+        bad = self._invalid(s.obj, doubt)
         if bad is not None:
             return "input", bad, []
         return "ok", gk.evaluate(s, task.only, mark, self.namespaces), self._prints()
