@@ -55,3 +55,14 @@ def test_prepare_scrubs_and_doubts_in_one_walk() -> None:
     assert [obj for obj, _ in got] == [redactor(doc.obj) for doc in docs]
     clean = Redactor([docs[2]])  # nothing detected: no scrubbing walk, the plain check
     assert not clean.values and clean.prepare(docs[2].obj) == (docs[2].obj, True)
+
+
+def test_prepared_objects_are_remembered_by_identity() -> None:
+    docs = parse(SourceFile("cm.yaml", TEXT)).documents
+    for doc in docs:
+        extract(doc)
+    redactor = Redactor(docs)
+    first = redactor.prepare(docs[0].obj)
+    assert redactor.prepare(docs[0].obj)[0] is first[0]
+    twin = {**docs[0].obj}  # equal content, another object: prepared on its own (no local values known)
+    assert redactor.prepare(twin)[0]["data"]["url"] == docs[0].obj["data"]["url"]

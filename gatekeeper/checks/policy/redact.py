@@ -105,20 +105,30 @@ class Redactor:
         self.values = sorted(found, key=len, reverse=True)
         self._exact = frozenset(found)
         self._local = {key: tuple(sorted(v, key=len, reverse=True)) for key, v in local.items()}
+        # objects already prepared (the inventory's, before the workers fork: they inherit them)
+        self._memo: dict[int, tuple[Any, Any, bool]] = {}
 
     def __call__(self, obj: Any) -> Any:
         """``obj`` as a policy may see it."""
-        return self.prepare(obj)[0]
+        return self.prepare(obj)[0] if self._exact else redact(obj)
 
     def prepare(self, obj: Any) -> tuple[Any, bool]:
         """``obj`` as a policy may see it, and whether it may hold a value no policy can be given
         exactly (``values.may_hold_invalid``: an integer beyond 64 bits, NaN, an unusual type),
         found in the same walk."""
+        known = self._memo.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1], known[2]
         out = redact(obj)
         if not self._exact:
-            return out, may_hold_invalid(out, 1, 0)
-        odd: list[bool] = []
-        return _scrub(out, self._local.get(id(obj), ()), self._exact, odd), bool(odd) or _odd(out)
+            doubt = may_hold_invalid(out, 1, 0)
+        else:
+            odd: list[bool] = []
+            out = _scrub(out, self._local.get(id(obj), ()), self._exact, odd)
+            doubt = bool(odd) or _odd(out)
+        if isinstance(obj, dict | list):  # the object is kept with its entry, so its id stays its own
+            self._memo[id(obj)] = (obj, out, doubt)
+        return out, doubt
 
 
 def _note(local: dict[int, set[str]], obj: Any, hits: Iterable[Any]) -> None:
@@ -133,7 +143,7 @@ def _odd(value: Any) -> bool:
     if kind is int:
         return not INT_MIN <= value <= INT_MAX
     if kind is float:
-        return value != value
+        return bool(value != value)
     return not (kind is str or kind is bool or kind is dict or kind is list or value is None)
 
 
