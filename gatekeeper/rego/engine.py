@@ -138,24 +138,6 @@ class RegorusProgram:
         behind the evaluation boundary."""
         _dry_run(self._engine, {n: r.split(".")[1:] for n, r in self._queries.items()}, self._modules)
 
-    def bind(self, input_value: Any) -> None:
-        """Give the input for the ``value`` calls that follow (converted once for several queries)."""
-        try:
-            self._engine.set_input(input_value if input_value is not None else {})
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise PolicyEvalError(f"cannot give the document to a policy: {exc}") from None
-
-    def value(self, name: str) -> Any:
-        """One compiled query's value for the input given to ``bind`` (None when undefined)."""
-        engine = self._engine
-        try:
-            text = engine.eval_rule_as_json(self._queries[name])
-        except RuntimeError as exc:
-            raise PolicyEvalError(describe_error(exc, self._modules)) from None
-        finally:
-            self._prints.extend(engine.take_prints())
-        return None if text == UNDEFINED else json.loads(text)
-
     def hoisted_values(self) -> dict[hoist.Key, Any]:
         """The values of the rules worth computing once (``hoist.hoistable``), computed on a copy
         of the engine. This runs policy code: call it behind the evaluation boundary."""

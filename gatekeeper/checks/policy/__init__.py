@@ -154,25 +154,19 @@ class PolicyCheck(Check):
         that no object reaches still fails the load when regorus would refuse it (see
         ``RegorusProgram.check``); in the same worker, compute the rules that read no input once
         (``rego/hoist.py``) and give their values to the programs here, before any worker starts."""
-        # (what, program, dry run it, compute its hoisted rules)
-        programs: list[tuple[str, Any, bool, bool]] = []
+        programs: list[tuple[str, Any]] = []
         if self.conftest is not None and not self.conftest.remote:
-            programs.append(("conftest policies", self.conftest.program, True, True))
-        gk = self.gatekeeper
-        if gk is not None:
-            programs.extend((f"template {gk.templates[kind].name}", program, True, gk.combined is None)
-                            for kind, program in gk.programs.items())
-            if gk.combined is not None:  # the program that evaluates; each template was dry-run alone
-                programs.append(("Gatekeeper templates", gk.combined, False, True))
+            programs.append(("conftest policies", self.conftest.program))
+        if self.gatekeeper is not None:
+            programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
+                            for kind, program in self.gatekeeper.programs.items())
 
         def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
-            what, program, dry_run, hoist = programs[i]
-            if dry_run:
-                try:
-                    program.check()
-                except PolicyLoadError as exc:
-                    return f"{what}: {exc}", {}
-            hoisted = getattr(program, "hoisted_values", None) if hoist else None
+            try:
+                programs[i][1].check()
+            except PolicyLoadError as exc:
+                return f"{programs[i][0]}: {exc}", {}
+            hoisted = getattr(programs[i][1], "hoisted_values", None)
             return None, hoisted() if hoisted is not None else {}
 
         try:
@@ -183,7 +177,7 @@ class PolicyCheck(Check):
         failure = next((f for f, _ in outcomes if f), None)
         if failure:
             raise CheckLoadError(failure)
-        for (_, program, _, _), (_, values) in zip(programs, outcomes, strict=True):
+        for (_, program), (_, values) in zip(programs, outcomes, strict=True):
             if values:
                 program.use_hoisted(values)
 

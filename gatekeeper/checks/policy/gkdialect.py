@@ -10,7 +10,6 @@ point); its failed validations are violations like Rego's, with the field the ex
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -90,8 +89,6 @@ class GatekeeperPolicies:
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
     cel: dict[str, CelTemplate] = field(default_factory=dict)  # by constraint kind: CEL code that runs
-    # every Rego template in one program, one query per constraint (``combine``); None: per template
-    combined: RegorusProgram | None = None
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
@@ -134,19 +131,12 @@ class GatekeeperPolicies:
             return []
         request = review(s)
         out: Violations = []
-        combined, bound = self.combined, False
         for i in chosen:
             if mark is not None:
                 mark(i)
             constraint = self.constraints[i]
             if self.uses_cel(constraint):
                 out.append((i, self._cel_violations(constraint, s, namespaces or {})))
-                continue
-            if combined is not None:
-                if not bound:  # the input is given once for every constraint that selects the object
-                    combined.bind({"review": request})
-                    bound = True
-                out.append((i, _violations(constraint, combined.value(f"c{i}"))))
                 continue
             values = self.programs[constraint.kind].evaluate({"review": request, "parameters": constraint.parameters})
             out.append((i, _violations(constraint, values.get("violation"))))
@@ -163,12 +153,7 @@ class GatekeeperPolicies:
         return [{"msg": v.message, "field": _dotted(v.path)} if v.path else {"msg": v.message} for v in results]
 
     def take_prints(self) -> list[str]:
-        out = [line for p in self.programs.values() for line in p.take_prints()]
-        if self.combined is not None:  # grouped by template, as separate programs print them
-            lines = self.combined.take_prints()
-            paths = {m.path: n for n, t in enumerate(self.templates.values()) for m in t.modules}
-            out.extend(sorted(lines, key=lambda line: paths.get(line.rsplit(":", 2)[0], len(paths))))
-        return out
+        return [line for p in self.programs.values() for line in p.take_prints()]
 
     @staticmethod
     def _matches(constraint: Constraint, s: Subject, namespaces: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -256,67 +241,6 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
                                                      {"violation": [*template.package, "violation"]})
         except PolicyLoadError as exc:
             raise CheckLoadError(f"template {template.name}: {exc}") from None
-    policies.combined = combine(policies, engine, inventory if not callable(inventory) else None)
-
-
-WRAPPER = "__gatekeeper_constraints"
-PARAMETERS = "__gatekeeper_parameters"
-
-
-def combine(policies: GatekeeperPolicies, engine: RegorusEngine,
-            inventory: Mapping[str, Any] | None) -> RegorusProgram | None:
-    """One program holding every Rego template, with one rule per constraint
-    (``c<i> := data.<package>.violation with input.parameters as <its parameters>``), so an object's
-    review is converted for the engine once for all the constraints that select it, not once each.
-
-    Only when it cannot change what a template sees: each template's packages are its own (no
-    package shared with or nested in another template's, no module path twice), no module reads
-    ``data`` whole or another template's packages, and the inventory is given whole or pruned to
-    the union of the kinds the templates name (a template that names its kinds reads only those).
-    Otherwise None, and each template is evaluated in its own program."""
-    from gatekeeper.rego.modules import read_module
-
-    kinds = [k for k in policies.programs if k in policies.templates]
-    if len(kinds) < 2:
-        return None
-    templates = [policies.templates[k] for k in kinds]
-    modules = [m for t in templates for m in t.modules]
-    own = [{m.package for m in t.modules} for t in templates]
-    packages = set().union(*own)
-    if sum(len(p) for p in own) != len(packages) or len({m.path for m in modules}) != len(modules):
-        return None
-    if any(a != b and b[:len(a)] == a for a in packages for b in packages) or (WRAPPER,) in packages:
-        return None
-    for t, mine in zip(templates, own, strict=True):
-        for m in t.modules:
-            for refs in m.outline.raw_refs.values():
-                for path in refs:
-                    full = (*m.outline.imports[path[0]], *path[1:]) if path[0] in m.outline.imports else path
-                    if full[:1] != ("data",):
-                        continue
-                    if len(full) == 1 or full[1] in (PARAMETERS, WRAPPER) or any(
-                            full[1:1 + len(p)] == p or p[:len(full) - 1] == full[1:]
-                            for p in packages - mine):
-                        return None
-    data: dict[str, Any] = {}
-    readers = [t for t in templates if t.uses_inventory]
-    if inventory is not None and readers:
-        wanted: set[str] | None = set()
-        for t in readers:
-            named = referenced_kinds(m.source for m in t.modules)
-            wanted = None if named is None or wanted is None else wanted | named
-        data["inventory"] = inventory if wanted is None else prune(dict(inventory), wanted)
-    chosen = [(i, c) for i, c in enumerate(policies.constraints) if c.kind in kinds]
-    data[PARAMETERS] = {f"c{i}": c.parameters for i, c in chosen}
-    lines = [f"package {WRAPPER}", "import rego.v1"]
-    for i, c in chosen:
-        ref = "data" + "".join(f"[{json.dumps(p)}]" for p in c.template.package)
-        lines.append(f'c{i} := v if {{ v := {ref}.violation with input.parameters as data.{PARAMETERS}.c{i} }}')
-    try:
-        wrapper = read_module(f"<{WRAPPER}>", "\n".join(lines) + "\n", "v1")
-        return engine.compile([*modules, wrapper], data, {f"c{i}": [WRAPPER, f"c{i}"] for i, _ in chosen})
-    except (PolicyLoadError, TypeError, ValueError):
-        return None
 
 
 def _resource(doc: Document) -> Resource:
