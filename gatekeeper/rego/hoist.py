@@ -43,7 +43,20 @@ VARYING_CALLS = frozenset({"time.now_ns", "rand.intn", "uuid.rfc4122", "opa.runt
 
 
 def hoistable(modules: Sequence[Module], varying_data: Iterable[str] = ("conftest",)) -> list[Key]:
-    """The rules of the policy set to compute once (see the module docstring), in a stable order."""
+    """The rules of the policy set to compute once (see the module docstring), in a stable order
+    (remembered per policy set: a template compiled once per deployment unit is read once)."""
+    key = (tuple((m.path, m.source, m.version) for m in modules), tuple(varying_data))
+    if key not in _PLANS:
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        _PLANS[key] = _hoistable(modules, key[1])
+    return list(_PLANS[key])
+
+
+_PLANS: dict[tuple[Any, ...], list[Key]] = {}
+
+
+def _hoistable(modules: Sequence[Module], varying_data: Iterable[str]) -> list[Key]:
     known: dict[tuple[str, ...], set[str]] = {}
     for m in modules:
         known.setdefault(m.outline.package, set()).update(m.outline.rules)

@@ -163,12 +163,17 @@ class PolicyCheck(Check):
         if self.gatekeeper is not None:
             programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
                             for kind, program in self.gatekeeper.programs.items())
+        checked = len(programs)  # a unit's copy of a template is not dry-run again, only hoisted
+        if self.gatekeeper is not None:
+            programs.extend((f"template {self.gatekeeper.templates[kind].name} (deployment unit {unit})", program)
+                            for unit, by_kind in self.gatekeeper.scoped.items() for kind, program in by_kind.items())
 
         def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
-            try:
-                programs[i][1].check()
-            except PolicyLoadError as exc:
-                return f"{programs[i][0]}: {exc}", {}
+            if i < checked:
+                try:
+                    programs[i][1].check()
+                except PolicyLoadError as exc:
+                    return f"{programs[i][0]}: {exc}", {}
             hoisted = getattr(programs[i][1], "hoisted_values", None)
             return None, hoisted() if hoisted is not None else {}
 
