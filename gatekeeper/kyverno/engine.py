@@ -381,7 +381,7 @@ class Evaluator:
         return found
 
     def _vpol(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request) -> Result:
-        spec = policy.spec
+        spec = rule.raw["spec"] if rule.autogen else policy.spec
         op = request.operation
         constraints = mapping(spec.get("matchConstraints"))
         if not vpol.matches(spec, target.group, target.version, target.kind, op) or vpol.matches(
@@ -398,15 +398,35 @@ class Evaluator:
         try:
             if not celeval.conditions_hold(spec.get("matchConditions") or [], bindings, objects):
                 return Result(policy, rule, SKIP, "matchConditions not met", matched=False, action=action)
-            celeval.variables(spec.get("variables") or [], bindings, objects)
-            failed = celeval.validations(spec["validations"], bindings, objects)
         except ContextUnavailable as exc:
             return Result(policy, rule, UNAVAILABLE, str(exc), action=action)
         except RuleError as exc:
             return Result(policy, rule, ERROR, str(exc), action=action)
+        exception = self._cel_exception(policy, bindings)
+        try:
+            celeval.variables(spec.get("variables") or [], bindings, objects)
+            failed = celeval.validations(spec["validations"], bindings, objects)
+        except ContextUnavailable as exc:
+            return Result(policy, rule, UNAVAILABLE, str(exc), action=action, exception=exception)
+        except RuleError as exc:
+            return Result(policy, rule, ERROR, str(exc), action=action, exception=exception)
         if failed:
-            return Result(policy, rule, FAIL, "; ".join(failed), action=action)
-        return Result(policy, rule, PASS, action=action)
+            return Result(policy, rule, FAIL, "; ".join(failed), action=action, exception=exception)
+        return Result(policy, rule, PASS, action=action, exception=exception)
+
+    def _cel_exception(self, policy: Policy, bindings: dict[str, Any]) -> PolicyException | None:
+        """The first ``policies.kyverno.io`` exception naming this ValidatingPolicy whose
+        matchConditions all hold for the request. One whose conditions cannot be evaluated (an
+        error, context not offline) does not exempt: the policy's own result stands."""
+        for exc in self.env.exceptions:
+            if not exc.cel or exc.unsupported or not exc.names(policy.kind, policy.name):
+                continue
+            try:
+                if celeval.conditions_hold(exc.match_conditions, dict(bindings), self.env.objects):
+                    return exc
+            except (RuleError, ContextUnavailable):
+                continue
+        return None
 
     def _cel_request(self, target: Target, request: Request) -> dict[str, Any]:
         return {"operation": request.operation, "namespace": target.namespace, "name": target.name,

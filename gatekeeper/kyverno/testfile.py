@@ -171,7 +171,11 @@ def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[
                 key = id(res_doc)
                 if key not in outcomes:
                     outcomes[key] = evaluator.evaluate(res_doc.obj)
-                result = next(r for r in outcomes[key] if r.policy is policy and r.rule is rule)
+                if validating:  # the policy's own rule or, for a Pod controller, its auto-generated one
+                    mine = [r for r in outcomes[key] if r.policy is policy]
+                    result = next((r for r in mine if r.matched), mine[0])
+                else:
+                    result = next(r for r in outcomes[key] if r.policy is policy and r.rule is rule)
                 got = actual(result)
                 ok = got == want
                 detail = f"want {want}, got {got}" + (f": {result.message}" if result.message and not ok else "")

@@ -183,12 +183,21 @@ class KyvernoCheck(Check):
         if users:
             out.append("kyverno: subjects/roles/clusterRoles cannot be known offline; evaluated as a CREATE by an "
                        f"unknown user: {', '.join(users)}")
+        unsupported = sorted(f"{e.label} ({e.unsupported})" for e in self.evaluator_exceptions() if e.unsupported)
+        if unsupported:
+            out.append(f"kyverno: {len(unsupported)} PolicyException(s) not honoured offline: {', '.join(unsupported)} "
+                       "feed the ValidatingPolicy's own expressions, which are not bound offline; the policy's "
+                       "results stand")
         if self._ignored:
             out.append(f"kyverno: {len(self._ignored)} PolicyException(s) not honoured "
                        f"({', '.join(sorted(e.label for e in self._ignored))}): Kyverno reads exceptions only when "
                        "enabled and only from its exception namespaces; name them in "
                        "checks.kyverno.exception_namespaces")
         return out
+
+    def evaluator_exceptions(self) -> list[PolicyException]:
+        """The honoured exceptions (those of the exception namespaces)."""
+        return list(self.evaluator.env.exceptions) if self.evaluator is not None else []
 
     def _in_roots(self, ctx: Context, path: str) -> bool:
         return bool(self.roots) and inside(ctx.root / path, self.roots)
@@ -274,7 +283,8 @@ class KyvernoCheck(Check):
 
     def _exception_finding(self, exception: PolicyException, how: str) -> Finding:
         rule = _BY_ID[EXCEPTION_CHANGED]
-        waives = "; ".join(f"{policy}: {', '.join(rules)}" for policy, rules in exception.entries)
+        waives = "; ".join(f"{policy}: {', '.join(rules) or 'every validation'}"
+                           for policy, rules in exception.entries)
         sweeping = exc_mod.sweeping(exception)
         return self.document_finding(
             rule, exception.doc, f"PolicyException {exception.label} is {how} since the base and waives {waives}"
