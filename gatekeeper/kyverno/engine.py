@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.kyverno import celeval, conditions, fastpath, jmes, pss, vpol
+from gatekeeper.kyverno import celeval, conditions, fastpath, jmes, pss, references, vpol
 from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.exceptions import PolicyException
@@ -29,6 +29,7 @@ from gatekeeper.kyverno.match import (
 )
 from gatekeeper.kyverno.pattern import Matcher, Mismatch, slash_path
 from gatekeeper.kyverno.policy import Policy, Rule
+from gatekeeper.kyverno.references import has_references
 from gatekeeper.kyverno.shape import mapping
 from gatekeeper.kyverno.values import UserInfo, Values, set_path
 from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
@@ -446,13 +447,15 @@ class Evaluator:
         return PASS, "", ()
 
     def _patterns(self, rule: Rule, body: Mapping[str, Any], scope: Any, data: dict[str, Any], deadline: Deadline,
-                  base: FieldPath, label: str) -> tuple[str, str, FieldPath]:
+                  base: FieldPath, label: str, *, in_foreach: bool = False) -> tuple[str, str, FieldPath]:
         matcher = Matcher(deadline)
         single = "pattern" in body
         patterns = [body["pattern"]] if single else list(body.get("anyPattern") or [])
         failures: list[tuple[str, FieldPath, Mismatch]] = []
         skipped: list[Mismatch] = []
         for i, pattern in enumerate(patterns):
+            if has_references(pattern):
+                pattern = references.prepare(pattern, in_foreach)  # $(...) and {{@}}, before variables
             substituted = has_variables(pattern)
             if substituted:
                 pattern = substitute(pattern, data, deadline)
@@ -563,7 +566,7 @@ class Evaluator:
         element_scope = entry.get("elementScope", True) is not False
         target = element if element_scope else scope
         base = (where or ()) if element_scope else ()
-        status, message, path = self._patterns(rule, entry, target, data, deadline, base, rule.name)
+        status, message, path = self._patterns(rule, entry, target, data, deadline, base, rule.name, in_foreach=True)
         if status == SKIP:
             return None
         return status, message, path if (where is not None or not element_scope) else ()
@@ -598,7 +601,8 @@ def _reads_data(rule: Rule) -> bool:
     if rule.validate_type == "podSecurity":
         return False
     if rule.validate_type in ("pattern", "anyPattern"):
-        return has_variables(rule.validate.get(rule.validate_type))
+        written = rule.validate.get(rule.validate_type)
+        return has_variables(written) or has_references(written)
     return True
 
 
