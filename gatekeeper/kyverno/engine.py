@@ -9,7 +9,7 @@ the cluster) or not-evaluated (mutate, generate, verifyImages and other kinds no
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,16 +119,21 @@ class Evaluator:
         self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
         self._fast = fastpath.FastPath(self)
 
-    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
+    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
+                 skip: Collection[int] = ()) -> list[Result]:
         """The results of ``evaluate(obj, matching=True)`` that become findings (fail, error,
         unavailable), in the same order; compiled checks prove the rest without making results.
-        ``progress(n)`` is told each rule's number (``rules[n]``) before the rule runs."""
-        if self._has_values:
-            return self._reported(obj, progress)
+        ``progress(n)`` is told each rule's number (``rules[n]``) before the rule runs; the rules
+        numbered in ``skip`` are not evaluated (a rule that blew an evaluation limit)."""
+        if self._has_values or skip:
+            return self._reported(obj, progress, skip)
         return self._fast.failures(obj, progress)
 
-    def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
-        return [r for r in self.evaluate(obj, matching=True, progress=progress) if r.status in fastpath.REPORTED]
+    def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
+                  skip: Collection[int] = ()) -> list[Result]:
+        number = self.number
+        only = (lambda _p, r: number[id(r)] not in skip) if skip else None
+        return [r for r in self.evaluate(obj, only, matching=True, progress=progress) if r.status in fastpath.REPORTED]
 
     def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None,
                  *, matching: bool = False, progress: Callable[[int], None] | None = None) -> list[Result]:
