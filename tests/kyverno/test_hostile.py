@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import PROJECT, run_subprocess
 from tests.kyverno.helpers import rule_policy, write_tree
 
@@ -260,3 +262,59 @@ def test_evaluation_runs_behind_the_memory_limit_in_check_and_verify(tmp_path: P
     assert proc.returncode == 2
     assert "kyverno-test.yaml: kyverno test: ran out of memory (the policy memory limit was reached)" in \
         proc.stdout + proc.stderr
+
+
+def test_an_expression_node_the_evaluator_lacks_is_a_rule_error_not_a_crash(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node type the parser produces but the closure compiler has no builder for (as with a newer
+    jmespath release) is a typed RuleError: the rule becomes a kyverno-rule-error at the resource,
+    even in preconditions (where unresolved variables read as ""), never a traceback or a pass."""
+    from gatekeeper.kyverno import jmes, jmesc
+    from tests.conftest import run_json
+
+    monkeypatch.delitem(jmesc._BUILDERS, "not_expression")
+    jmesc.compile_ast.cache_clear()
+    jmes.compiled.cache_clear()
+    try:
+        write_tree(tmp_path, rule_policy("""
+            - name: gated
+              match: {any: [{resources: {kinds: [ConfigMap]}}]}
+              preconditions: {all: [{key: "{{ !request.object.data.off }}", operator: Equals, value: true}]}
+              validate: {message: never, pattern: {data: {on: "?*"}}}
+            """, name="neg"), {"cm": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {on: x}\n"})
+        code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno", cwd=tmp_path)
+    finally:
+        jmesc.compile_ast.cache_clear()
+        jmes.compiled.cache_clear()
+    assert code == 1
+    [finding] = report["findings"]
+    assert (finding["path"], finding["line"], finding["rule"]) == ("cm.yaml", 1, "kyverno-rule-error")
+    assert "JMESPath expression node 'not_expression' is not supported" in finding["message"]
+
+
+TOKEN = "ghp_" + "Zq8r3NfX2kLw9PvT4mHs7YcB1dJe6GuA0xRo"
+
+
+@pytest.mark.parametrize("message", [
+    "token {{ truncate(request.object.data.api_token, `20`) }} is not allowed",  # a cut token
+    "{{ request.object.data.api_token }} " + "x" * 1200,  # a message cut after masking
+])
+def test_a_cut_secret_in_a_message_is_masked(tmp_path: Path, message: str) -> None:
+    """Messages are masked before they are shortened, and for every run of 8 or more characters
+    of a detected value: a token cut by the policy (truncate) or by the message bound never
+    shows."""
+    from tests.conftest import run_json
+
+    write_tree(tmp_path, rule_policy(f"""
+        - name: no-token
+          match: {{any: [{{resources: {{kinds: [ConfigMap]}}}}]}}
+          validate:
+            message: "{message}"
+            deny: {{}}
+        """, name="tok"), {"cm": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  api_token: {TOKEN}\n"})
+    code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno", cwd=tmp_path)
+    assert code == 1
+    text = json.dumps(report)
+    assert not any(TOKEN[i:i + 8] in text for i in range(len(TOKEN) - 7)), text
+    finding = next(f for f in report["findings"] if f["rule"] == "kyverno/tok/no-token")
+    assert finding["line"] == 1 and len(finding["message"]) <= 1000

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, 
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
+from gatekeeper.kyverno.shape import shorten
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
 from gatekeeper.rego import boundary
@@ -271,7 +272,13 @@ class KyvernoCheck(Check):
                 what = f"kyverno/{policy.name}/{rule.name}"
             return f"{subjects[todo[k]].path}: {what} on {subjects[todo[k]].ref.key}"
 
-        masker = Masker(run_values(ctx.documents))
+        run_masker: list[Masker] = []
+
+        def masker() -> Masker:  # the run's detected values, scanned only when something is reported
+            if not run_masker:
+                run_masker.append(Masker(run_values(ctx.documents)))
+            return run_masker[0]
+
         outcomes: dict[int, list[_Compact]] = {}
         while todo:
             try:
@@ -279,17 +286,17 @@ class KyvernoCheck(Check):
             except boundary.LimitExceeded as exc:
                 rule = exc.step - 1
                 if not 0 <= rule < len(evaluator.rules) or rule in blown:  # not one rule's doing
-                    raise CheckLoadError(masker.mask(str(exc))) from None
+                    raise CheckLoadError(masker().mask(str(exc))) from None
                 blown[rule] = (todo[exc.index], exc.reason)
                 outcomes.update((todo[k], v) for k, v in exc.done.items())
                 todo = [i for i in todo if i not in outcomes]
                 continue
             except boundary.BoundaryError as exc:
-                raise CheckLoadError(masker.mask(str(exc))) from None
+                raise CheckLoadError(masker().mask(str(exc))) from None
             outcomes.update(zip(todo, got, strict=True))
             todo = []
         findings = [self._exception_finding(e, how) for e, how in self._changed]
-        findings.extend(self._limit_finding(evaluator, rule, subjects[i], masker.mask(reason))
+        findings.extend(self._limit_finding(evaluator, rule, subjects[i], masker().mask(reason))
                         for rule, (i, reason) in blown.items())
         for index, resource in enumerate(subjects):
             compact = outcomes[index]
@@ -299,7 +306,7 @@ class KyvernoCheck(Check):
             for p, n, status, message, path, action, e in compact:
                 result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
-                findings.append(self._finding(resource, result, values))
+                findings.append(self._finding(resource, result, values, masker))
         return findings
 
     def _limit_finding(self, evaluator: Evaluator, number: int, resource: Resource, reason: str) -> Finding:
@@ -321,14 +328,22 @@ class KyvernoCheck(Check):
             + (" (every policy or rule, by wildcard)" if sweeping else ""), ("spec", "exceptions"),
             severity=Severity.ERROR if sweeping else None, evidence=exception.label)
 
-    def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
+    def _finding(self, resource: Resource, result: Result, values: list[str], masker: Callable[[], Masker]
+                 ) -> Finding:
         policy, rule = result.policy, result.rule
         named = self._names.get(id(rule))
         if named is None:
             named = self._names[id(rule)] = (f"kyverno/{policy.name}/{rule.name}",
                                              f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})")
         rule_id, where = named
+        # masked before it is shortened: the resource's detected values as written, then every run of
+        # 8 or more characters of any value detected in the run or the resource (a cut token too)
         message = mask(result.message, values)
+        if message:
+            message = masker().mask(message)
+            if values:
+                message = Masker(values).mask(message)
+            message = shorten(message)
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
             finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,
