@@ -31,14 +31,30 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CACHE: dict[tuple[int, bool], tuple[Any, Any]] = {}
 
 
+_HAS: dict[int, tuple[Any, bool]] = {}
+
+
 def has_references(value: Any) -> bool:
-    """True when a string of the pattern holds ``$(`` or ``{{@}}``."""
+    """True when a string of the pattern holds ``$(`` or ``{{@}}``; structures are remembered
+    while they live (the cache holds them, so an id is never reused)."""
+    if isinstance(value, (dict, list)):
+        hit = _HAS.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        found = _has_references(value)
+        if len(_HAS) < 50_000:
+            _HAS[id(value)] = (value, found)
+        return found
+    return _has_references(value)
+
+
+def _has_references(value: Any) -> bool:
     if isinstance(value, str):
         return "$(" in value or ("{{" in value and _AT.search(value) is not None)
     if isinstance(value, dict):
-        return any(has_references(k) or has_references(v) for k, v in value.items())
+        return any(_has_references(k) or _has_references(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_references(v) for v in value)
+        return any(_has_references(v) for v in value)
     return False
 
 
