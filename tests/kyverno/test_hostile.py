@@ -311,7 +311,8 @@ def test_a_cut_secret_in_a_message_is_masked(tmp_path: Path, message: str) -> No
           validate:
             message: "{message}"
             deny: {{}}
-        """, name="tok"), {"cm": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  api_token: {TOKEN}\n"})
+        """, name="tok"), {"cm": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n"
+                                 f"  api_token: {TOKEN}\n"})
     code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno", cwd=tmp_path)
     assert code == 1
     text = json.dumps(report)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -306,7 +306,8 @@ class KyvernoCheck(Check):
             for p, n, status, message, path, action, e in compact:
                 result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
-                findings.append(self._finding(resource, result, values, masker))
+                findings.append(self._finding(resource, result, values))
+            ctx.detected.update(values)  # the report is masked for them too (every 8-character run)
         return findings
 
     def _limit_finding(self, evaluator: Evaluator, number: int, resource: Resource, reason: str) -> Finding:
@@ -328,22 +329,19 @@ class KyvernoCheck(Check):
             + (" (every policy or rule, by wildcard)" if sweeping else ""), ("spec", "exceptions"),
             severity=Severity.ERROR if sweeping else None, evidence=exception.label)
 
-    def _finding(self, resource: Resource, result: Result, values: list[str], masker: Callable[[], Masker]
-                 ) -> Finding:
+    def _finding(self, resource: Resource, result: Result, values: list[str]) -> Finding:
         policy, rule = result.policy, result.rule
         named = self._names.get(id(rule))
         if named is None:
             named = self._names[id(rule)] = (f"kyverno/{policy.name}/{rule.name}",
                                              f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})")
         rule_id, where = named
-        # masked before it is shortened: the resource's detected values as written, then every run of
-        # 8 or more characters of any value detected in the run or the resource (a cut token too)
+        # masked before it is shortened: the resource's detected values as written and every run of
+        # 8 or more of their characters (a token a policy cut with truncate() too)
         message = mask(result.message, values)
-        if message:
-            message = masker().mask(message)
-            if values:
-                message = Masker(values).mask(message)
-            message = shorten(message)
+        if message and values:
+            message = Masker(values).mask(message)
+        message = shorten(message)
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
             finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,
