@@ -19,6 +19,7 @@ from gatekeeper.checks.secrets.tokens import find_tokens, may_hold_token
 from gatekeeper.model import Finding, Report
 
 MASK = "<redacted>"
+CUT = "…"  # what a check puts where it shortened a message (``cut``): the masker looks before it
 MIN_MASKED = 6  # shorter detected values are not masked in free text (they would match words)
 _KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
 _PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
@@ -38,6 +39,7 @@ class Masker:
         # Case-insensitive: a check that case-folds what it quotes (a capability name upper-cased)
         # must not turn a detected value into one the mask no longer recognises.
         self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+        self._forms = [f.lower() for f in ordered]
         self._done: dict[str, str] = {}  # paths, kinds and rule ids repeat across findings
 
     def text(self, text: str) -> str:
@@ -48,8 +50,26 @@ class Masker:
         if done is not None:
             return done
         masked = self._tokens(self._pattern.sub(MASK, text) if self._pattern is not None else text)
+        if CUT in masked and self._forms:
+            masked = self._cut_prefix(masked)
         self._done[text] = masked
         return masked
+
+    def _cut_prefix(self, text: str) -> str:
+        """A shortened text (``CUT`` where it was cut) with a prefix of a detected value just before a
+        cut masked too (a value cut short is no longer found whole)."""
+        pieces = text.split(CUT)
+        for i, body in enumerate(pieces[:-1]):
+            lower = body.lower()
+            longest = 0
+            for form in self._forms:
+                for k in range(min(len(form) - 1, len(lower)), longest, -1):
+                    if lower.endswith(form[:k]):
+                        longest = k
+                        break
+            if longest:
+                pieces[i] = body[:len(body) - longest] + MASK
+        return CUT.join(pieces)
 
     def path(self, path: str) -> str:
         """A repository path with every token masked. Detected values are left: a file's name is
@@ -101,3 +121,9 @@ class Masker:
                 setattr(report, item.name, [(self.path(v[0]), *self._value(v[1:])) for v in value])
             elif isinstance(value, list):
                 setattr(report, item.name, [self._value(v) for v in value])
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to at most ``limit`` characters, ending in ``CUT`` when it was: the report's
+    masking then also masks a detected value cut short at the end."""
+    return text if len(text) <= limit else text[:max(limit - len(CUT), 0)] + CUT
