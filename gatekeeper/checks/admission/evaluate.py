@@ -138,7 +138,7 @@ class Shared:
 
     def bindings(self) -> cel.Bindings:
         if self._bindings is None:
-            views = {"object": self.paths} if self.paths is not None else None
+            views: dict[str, Trie | None] | None = {"object": self.paths} if self.paths is not None else None
             self._bindings = _env().bindings(self.base, views=views, measured={"oldObject": _NULL, "params": _NULL})
         return self._bindings
 
