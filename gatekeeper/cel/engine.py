@@ -330,7 +330,8 @@ class Bindings:
     the value as it is (it reads only the view's paths, where the two agree), so the view is what must
     be plain, and what the cost bound weighs (``views.measure_within``: no copy is built for either)."""
 
-    __slots__ = ("_activation", "_changed", "_env", "_measured", "_memo", "_parent", "_views", "values")
+    __slots__ = ("_activation", "_changed", "_env", "_measured", "_memo", "_parent", "_totals", "_views",
+                 "values")
 
     def __init__(self, env: Environment, values: dict[str, Any], *, views: dict[str, Trie | None] | None = None,
                  parent: Bindings | None = None, changed: frozenset[str] = frozenset(),
@@ -344,21 +345,24 @@ class Bindings:
         self._changed = changed
         self._views = views
         self._memo: cost.Memo = parent._memo if parent is not None else {}  # weights by id (cost)
+        self._totals: dict[tuple[str, ...], tuple[int, bool]] = {}  # variables read -> (weight, all plain)
 
     def within(self, bound: cost.Bound, budget: cost.Budget | None = None,
                names: frozenset[str] = frozenset()) -> bool:
         """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its limit with
         these values, or than what is left of ``budget`` (charged with it); else whether the values of
         ``names`` are plain (``plain``). Values are measured once and kept with the bindings."""
-        total = 0
-        plain = True
-        for name in bound.needed:
-            weight, ok = self._measure(name)
-            total += weight
-            if not ok and name in names:
-                plain = False
-        bound.check(self._pruned if self._views else self.values, total, memo=self._memo, budget=budget)
-        return plain and (names.issubset(bound.needed) or self.plain(names))
+        key = bound.needed
+        known = self._totals.get(key)
+        if known is None:
+            total, plain = 0, True
+            for name in key:
+                weight, ok = self._measure(name)
+                total += weight
+                plain = plain and (ok or name not in self._env.variables)
+            known = self._totals[key] = (total, plain)
+        bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
+        return known[1] and (names.issubset(key) or self.plain(names))
 
     def plain(self, names: frozenset[str]) -> bool:
         """True when the values of ``names`` are plain (unbound ones count as plain: the fast path

@@ -37,8 +37,13 @@ class Outcome:
     evidence: str
 
 
+_ENV: list[cel.Environment] = []
+
+
 def _env() -> cel.Environment:
-    return cel.environment(VARIABLES)
+    if not _ENV:
+        _ENV.append(cel.environment(VARIABLES))
+    return _ENV[0]
 
 
 class _Failed(Exception):

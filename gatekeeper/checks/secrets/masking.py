@@ -4,7 +4,9 @@ Checks quote manifest content on purpose (a port name, an object's name, a polic
 prints its input), so a credential written where no one expects one (a token as a name, in a
 label, under a field the schema does not know) could reach a report through any of them. The
 pipeline's last step replaces, in every message, hint, field path, object identity, note and
-error, each value a check detected (raw and JSON-escaped) and each token-family match.
+error, each value a check detected (raw and JSON-escaped) and each token-family match. A check
+that shortens a message marks the cut (``cut``): a detected value cut short just before the mark
+is masked too.
 """
 
 from __future__ import annotations
