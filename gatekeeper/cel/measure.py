@@ -9,12 +9,14 @@ once, handling scalars inline. ``Bindings`` keeps the result per variable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def _utf8(text: str) -> bool:
+def utf8(text: str) -> bool:
+    """True when the runtime can take ``text`` (no lone surrogate)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: the runtime cannot take the string
@@ -27,48 +29,41 @@ def measure(value: Any) -> tuple[int, bool]:
     kind = type(value)
     if kind is dict:
         total, ok = 1, True
-        for key, item in value.items():
+        for key in value:
             if type(key) is str:
                 total += len(key) + 1
                 if ok and not key.isascii():
-                    ok = _utf8(key)
+                    ok = utf8(key)
             else:
                 total += measure(key)[0]
                 ok = False
-            item_kind = type(item)
-            if item_kind is str:
-                total += len(item) + 1
-                if ok and not item.isascii():
-                    ok = _utf8(item)
-            elif item_kind is dict or item_kind is list:
-                weight, plain = measure(item)
-                total += weight
-                ok = ok and plain
-            else:
-                weight, plain = _scalar(item, item_kind)
-                total += weight
-                ok = ok and plain
-        return total, ok
+        weight, plain = _items(value.values())
+        return total + weight - 1, ok and plain
     if kind is list:
-        total, ok = 1, True
-        for item in value:
-            item_kind = type(item)
-            if item_kind is str:
-                total += len(item) + 1
-                if ok and not item.isascii():
-                    ok = _utf8(item)
-            elif item_kind is dict or item_kind is list:
-                weight, plain = measure(item)
-                total += weight
-                ok = ok and plain
-            else:
-                weight, plain = _scalar(item, item_kind)
-                total += weight
-                ok = ok and plain
-        return total, ok
+        return _items(value)
     if kind is str:
-        return len(value) + 1, value.isascii() or _utf8(value)
+        return len(value) + 1, value.isascii() or utf8(value)
     return _scalar(value, kind)
+
+
+def _items(items: Iterable[Any]) -> tuple[int, bool]:
+    """The measure of a list of ``items`` (scalars inline: most items are)."""
+    total, ok = 1, True
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str:
+            total += len(item) + 1
+            if ok and not item.isascii():
+                ok = utf8(item)
+        elif item_kind is dict or item_kind is list:
+            weight, plain = measure(item)
+            total += weight
+            ok = ok and plain
+        else:
+            weight, plain = _scalar(item, item_kind)
+            total += weight
+            ok = ok and plain
+    return total, ok
 
 
 def _scalar(value: Any, kind: type) -> tuple[int, bool]:
