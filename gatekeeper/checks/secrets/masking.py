@@ -22,6 +22,7 @@ from gatekeeper.model import Finding, Report
 
 MASK = "<redacted>"
 CUT = "…"  # what a check puts where it shortened a message (``cut``): the masker looks before it
+MIN_CUT = 4  # the shortest prefix of a detected value masked before a cut (shorter ones would match words)
 MIN_MASKED = 6  # shorter detected values are not masked in free text (they would match words)
 _KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
 _PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
@@ -58,14 +59,14 @@ class Masker:
         return masked
 
     def _cut_prefix(self, text: str) -> str:
-        """A shortened text (``CUT`` where it was cut) with a prefix of a detected value just before a
-        cut masked too (a value cut short is no longer found whole)."""
+        """A shortened text (``CUT`` where it was cut) with a prefix of a detected value (``MIN_CUT``
+        characters or more) just before a cut masked too (a value cut short is no longer found whole)."""
         pieces = text.split(CUT)
         for i, body in enumerate(pieces[:-1]):
             lower = body.lower()
             longest = 0
             for form in self._forms:
-                for k in range(min(len(form) - 1, len(lower)), longest, -1):
+                for k in range(min(len(form) - 1, len(lower)), max(longest, MIN_CUT - 1), -1):
                     if lower.endswith(form[:k]):
                         longest = k
                         break
