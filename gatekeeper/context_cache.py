@@ -201,6 +201,10 @@ class ContextCache:
             return None
         return value if isinstance(value, list) else None
 
+    def marked(self, key: str) -> bool:
+        """Whether ``get_render`` read the mark for ``key`` (its output is never stored)."""
+        return key in self._marked
+
     def renders_alone(self, key: str) -> bool:
         """Whether a unit with exactly these inputs failed in a batch, or had to be rendered again
         alone after one (``put_alone``): it is then rendered alone from the start. Only the

@@ -58,6 +58,8 @@ class RenderCache(Protocol):
 
     def get_render_objects(self, key: str) -> list[Any] | None: ...
 
+    def marked(self, key: str) -> bool: ...
+
     def renders_alone(self, key: str) -> bool: ...
 
     def put_alone(self, key: str) -> None: ...
@@ -130,6 +132,7 @@ class Renderer:
         self._plans: dict[str, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
         self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
+        self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
 
     def attach(self, documents: list[Document], kustomizations: dict[str, kz.Kustomization]) -> None:
         """Hand a renderer started early (on kustomization files alone) the run's parsed documents:
@@ -204,13 +207,18 @@ class Renderer:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def _read(self, path: str) -> bytes | None:
+        if path not in self._bytes:
+            self._bytes[path] = self.tree.read(path)
+        return self._bytes[path]
+
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
         memo = (renderer, repr(unit.key()), frozenset(inputs))
         found = self._digests.get(memo)
         if found is None:
             h = hashlib.sha256(f"render/3\n{renderer}\n{unit.key()!r}\n".encode())
             for path in sorted(inputs):
-                data = self.tree.read(path) or b""
+                data = self._read(path) or b""
                 h.update(f"{path}\0{len(data)}\0".encode())
                 h.update(data)
             found = self._digests[memo] = h.hexdigest()
@@ -220,7 +228,7 @@ class Renderer:
         """A unit's input files as the render cache judges them: path, parsed documents, bytes
         (a file the run has not parsed is parsed here, and not adopted into the run)."""
         for path in sorted(paths):
-            data = self.tree.read(path)
+            data = self._read(path)
             docs = self._docs.get(path)
             if docs is None:
                 docs = parse(SourceFile(path, data)).documents if data is not None else []
@@ -355,8 +363,8 @@ class Renderer:
             if outputs is not None:
                 out.update((p.root, (kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share))
                            for p in plans if p.root in outputs)
+                self._alone |= todo.alone
                 for unit_plan in (p for p in plans if p.root not in outputs):
-                    self._alone.add(unit_plan.root)
                     produced, seconds = self._run_solo(unit_plan, exe)[unit_plan.root]
                     out[unit_plan.root] = (produced, share + seconds)
                 continue
@@ -394,7 +402,8 @@ class Renderer:
             loaded = self.cache.get_render_objects(key)
         if loaded is None:
             loaded, regular = kz_render.load_output(text)
-            if regular and not cached and self.cache is not None and not isinstance(loaded, Finding):
+            if regular and not cached and self.cache is not None and not self.cache.marked(key) \
+                    and not isinstance(loaded, Finding):
                 snapshot = as_json(loaded)  # before provenance takes the origin annotations off
         output = kz_render.objects(text, unit_plan, self.docs_of, loaded)
         result.findings.extend(output.findings)
