@@ -181,5 +181,5 @@ def test_a_unit_that_fails_in_a_batch_renders_alone_next_time_storing_only_diges
     assert _starts(log) == 2  # bad alone from the start, gen in its batch
     repo.write("bad/binding.yaml", BAD_BINDING.replace("subjects: {", "subjects: [{") + "]\n")  # fixed
     code, out = run_cli("check", str(repo.path), "--format", "json")
-    assert at(json.loads(out), "render-error") == []
+    assert code in (0, 1) and at(json.loads(out), "render-error") == []
     assert _starts(log) == 1  # gen and bad in one batch
