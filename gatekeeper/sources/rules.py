@@ -63,12 +63,20 @@ RENDER_RULES: tuple[Rule, ...] = (
                      "    target: {kind: Deployment}\n",
          good_example="resources:\n  - ../../base\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment}\n"),
     Rule("render-unapplied", "render", _W, "A unit input the GitOps agent applies is not applied by the gate.",
-         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer or "
-         "Kustomization patches/images/postBuild, Argo CD source.kustomize or plugin, values from another source "
-         "of a multi-source Application, Argo CD helm.values beside valuesObject).",
+         "The rendered state the gate checks differs from what the agent applies (a Flux post-renderer, Flux "
+         "Kustomization overrides of a directory without a kustomization, an Argo CD plugin source, values from "
+         "another repository of a multi-source Application, Argo CD helm.values beside valuesObject).",
          "Check that part by other means (render it into the repository), or waive the rule.",
          bad_example="spec:\n  postRenderers:\n    - kustomize:\n        patches: [...]\n",
          good_example="spec:\n  values:\n    replicaCount: 2\n"),
+    Rule("render-substitute", "render", _W, "A Flux post-build variable is referenced but defined nowhere.",
+         "Flux replaces an undefined ${var} without a default by an empty string (an empty image tag, host or "
+         "name reaches the cluster), or fails to reconcile when strict substitution is on.",
+         "Define the variable in postBuild.substitute or a substituteFrom ConfigMap/Secret, or give the reference "
+         "a default (${var:=value}); write $${var} for a literal ${var}.",
+         bad_example="# the Flux Kustomization: postBuild: {substitute: {}}\nmetadata:\n  name: web-${REGION}\n",
+         good_example="# the Flux Kustomization: postBuild: {substitute: {REGION: eu}}\nmetadata:\n"
+                      "  name: web-${REGION}\n"),
     Rule("render-outside", "render", _E, "A unit references a path outside the repository.",
          "Renders see the repository only; a GitOps agent refuses such paths as well.",
          "Keep every base, patch and chart inside the repository.",

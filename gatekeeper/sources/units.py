@@ -23,9 +23,10 @@ MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
 CHART_FILE = "Chart.yaml"
 RULE_REMOTE = "render-remote"
 RULE_UNAPPLIED = "render-unapplied"
-# Flux Kustomization fields that change what kustomize-controller applies; the gate builds the path alone
-_FLUX_KUSTOMIZE_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
-                             "commonMetadata", "components")
+FLUX, ARGO = "flux", "argo"
+# Flux Kustomization fields that change what kustomize-controller applies (render/overrides.py applies them)
+FLUX_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
+                  "commonMetadata", "components")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,34 @@ class ValuesSource:
         return (self.path, self.file) if self.file else (self.path,)
 
 
+@dataclass(frozen=True, slots=True)
+class VarSource:
+    """A ConfigMap or Secret a Flux Kustomization's ``postBuild.substituteFrom`` entry names, found in the tree."""
+
+    path: str
+    doc_index: int
+    field: FieldPath  # where the object sits in its document
+    kind: str  # ConfigMap | Secret
+    entry: int  # the substituteFrom entry (for its line)
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What a GitOps agent changes in a kustomize unit when it builds it: a Flux ``Kustomization``'s
+    spec or an Argo CD source's ``kustomize`` block, named by where it is written."""
+
+    agent: str  # flux | argo
+    path: str  # the file holding the GitOps object
+    doc_index: int
+    field: FieldPath  # Flux: the Kustomization's ``spec``; Argo CD: the source's ``kustomize``
+    variables: tuple[VarSource, ...] = ()  # Flux ``substituteFrom`` objects found, in order
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The repository files the overrides read (the GitOps object, substituteFrom objects)."""
+        return tuple(dict.fromkeys([self.path, *(v.path for v in self.variables)]))
+
+
 @dataclass(slots=True)
 class Unit:
     """One thing rendered and applied as a whole."""
@@ -61,9 +90,11 @@ class Unit:
     kube_version: str | None = None
     found_by: list[str] = field(default_factory=list)
     name: str = ""
+    overrides: Overrides | None = None  # a kustomize unit as a GitOps agent changes it
 
     def key(self) -> tuple[Any, ...]:
-        return (self.kind, self.path, tuple(self.values), self.release, self.namespace, self.kube_version)
+        return (self.kind, self.path, tuple(self.values), self.release, self.namespace, self.kube_version,
+                self.overrides)
 
     def display(self) -> str:
         return self.name or self.path or "."
@@ -156,11 +187,54 @@ class Discovery:
         if path[1]:
             self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
-        unit = self.at_path(path[0], f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}")
-        applied = [key for key in _FLUX_KUSTOMIZE_OVERRIDES if spec.get(key)]
-        if unit is not None and applied:
+        how = f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}"
+        applied = [key for key in FLUX_OVERRIDES if spec.get(key)]
+        kust = self.kustomizations.get(path[0])
+        if applied and kust is not None and not kust.component:
+            meta = as_map(obj.get("metadata"))
+            own = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
+            overrides = Overrides(FLUX, doc.path, doc.index, (*base, "spec"),
+                                  self._substitute_from(doc, spec, (*base, "spec"), own))
+            self.add(Unit(KUSTOMIZE, path[0], overrides=overrides, name=f"{path[0] or '.'} ({how})"), how)
+            return
+        unit = self.at_path(path[0], how)
+        if unit is None and applied and self.kind_of(path[0]) == "dir":
             self.findings.append(_unapplied(doc, (*base, "spec", applied[0]), "Flux applies " + ", ".join(
-                f"spec.{key}" for key in applied) + " to what it builds; the gate checks the path without them"))
+                f"spec.{key}" for key in applied) + f" to what it builds from {path[0] or '.'}, a directory "
+                "without a kustomization; the gate checks its files as files, without them"))
+
+    def _substitute_from(self, doc: Document, spec: dict[str, Any], where: FieldPath,
+                         namespace: str | None) -> tuple[VarSource, ...]:
+        """The ConfigMaps and Secrets of ``postBuild.substituteFrom`` found in the tree (looked up in the
+        Kustomization's own namespace, as Flux does); a missing one that is not ``optional`` is a finding."""
+        post = as_map(spec.get("postBuild"))
+        entries = post.get("substituteFrom")
+        found: list[VarSource] = []
+        for i, ref in enumerate(entries if isinstance(entries, list) else []):
+            at = (*where, "postBuild", "substituteFrom", i)
+            if not isinstance(ref, dict) or ref.get("kind") not in ("ConfigMap", "Secret") \
+                    or not isinstance(ref.get("name"), str):
+                self.findings.append(_bad_parameter(doc, at, "a substituteFrom entry needs kind ConfigMap or Secret "
+                                                    "and a name; Flux cannot read it"))
+                continue
+            hit = self._find_object(ref["kind"], ref["name"], namespace)
+            if hit is not None:
+                found.append(VarSource(hit[0].path, hit[0].index, hit[1], ref["kind"], i))
+            elif ref.get("optional") is not True:
+                self.findings.append(_at(doc, at, "render-error", f"{ref['kind']} {ref['name']!r} named by "
+                                         "postBuild.substituteFrom is not in the repository; Flux fails to "
+                                         "reconcile without it, and the gate substitutes without its variables",
+                                         "add the object to the repository, fix the name, or mark the entry "
+                                         "optional: true"))
+        return tuple(found)
+
+    def _find_object(self, kind: str, name: str, namespace: str | None) -> tuple[Document, FieldPath] | None:
+        for other in self.documents:
+            for res in other.resources or other.held:
+                if res.kind == kind and res.name == name and res.api_version == "v1" \
+                        and (not namespace or not res.namespace or res.namespace == namespace):
+                    return other, res.base
+        return None
 
     def _argo_sources(self, doc: Document, spec: Any, base: FieldPath, obj: dict[str, Any]) -> None:
         if not isinstance(spec, dict):
@@ -172,11 +246,12 @@ class Discovery:
             sources.append((spec["source"], (*base, "source")))
         if isinstance(spec.get("sources"), list):
             sources.extend((s, (*base, "sources", i)) for i, s in enumerate(spec["sources"]) if isinstance(s, dict))
+        refs = {s["ref"]: s for s, _ in sources if isinstance(s.get("ref"), str)}
         for source, where in sources:
-            self._argo_source(doc, source, where, namespace if isinstance(namespace, str) else None, obj)
+            self._argo_source(doc, source, where, namespace if isinstance(namespace, str) else None, obj, refs)
 
     def _argo_source(self, doc: Document, source: dict[str, Any], where: FieldPath, namespace: str | None,
-                     obj: dict[str, Any]) -> None:
+                     obj: dict[str, Any], refs: dict[str, dict[str, Any]] | None = None) -> None:
         how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
         if isinstance(source.get("chart"), str):
             self.findings.append(_remote_finding(doc, (*where, "chart"), f"chart {source['chart']!r} comes from "
@@ -190,16 +265,24 @@ class Discovery:
         if outside:
             self.findings.append(_outside(doc, (*where, "path"), raw))
             return
-        for key in ("kustomize", "plugin"):
-            if source.get(key) and (path in self.kustomizations or path in self.charts):
-                self.findings.append(_unapplied(doc, (*where, key), f"Argo CD applies source.{key} when it "
-                                                "renders; the gate renders the path without it"))
+        if source.get("plugin") and (path in self.kustomizations or path in self.charts):
+            self.findings.append(_unapplied(doc, (*where, "plugin"), "Argo CD renders this source with a config "
+                                            "management plugin; the gate renders the path without it"))
+        kust = self.kustomizations.get(path)
+        if isinstance(source.get("kustomize"), dict) and source["kustomize"] and kust is not None \
+                and not kust.component:
+            overrides = Overrides(ARGO, doc.path, doc.index, (*where, "kustomize"))
+            self.add(Unit(KUSTOMIZE, path, overrides=overrides, name=f"{path or '.'} ({how})"), how)
+            return
+        if source.get("kustomize") and path in self.charts:
+            self.findings.append(_unapplied(doc, (*where, "kustomize"), "Argo CD applies source.kustomize to a "
+                                            "kustomization only; this path is a Helm chart"))
         helm = source.get("helm")
         if path not in self.charts or not isinstance(helm, dict):
             self.at_path(path, how)
             return
         unit = Unit(HELM, path, values=self._default_values(path), namespace=namespace)
-        self._argo_values(doc, helm, (*where, "helm"), unit)
+        self._argo_values(doc, helm, (*where, "helm"), unit, refs or {}, source)
         release = helm.get("releaseName")
         meta = obj.get("metadata")
         unit.release = release if isinstance(release, str) else (
@@ -207,7 +290,8 @@ class Discovery:
         unit.name = f"{path or '.'} ({how})"
         self.add(unit, how)
 
-    def _argo_values(self, doc: Document, helm: dict[str, Any], where: FieldPath, unit: Unit) -> None:
+    def _argo_values(self, doc: Document, helm: dict[str, Any], where: FieldPath, unit: Unit,
+                     refs: dict[str, dict[str, Any]], source: dict[str, Any]) -> None:
         """Argo CD's values in the order ``helm template`` applies them: ``valueFiles``, then
         ``valuesObject`` (or, without it, ``values``), then ``parameters`` as ``--set`` (``--set-string``
         with ``forceString``) and ``fileParameters`` as ``--set-file``. What cannot be applied is a finding."""
@@ -218,8 +302,7 @@ class Discovery:
                 continue
             at = (*where, "valueFiles", i)
             if name.startswith("$"):
-                self.findings.append(_unapplied(doc, at, f"values {name!r} come from another source of the "
-                                                "Application; the chart is rendered without them"))
+                self._ref_values(doc, at, name, unit, refs, source)
                 continue
             if "://" in name:
                 self.findings.append(_remote_finding(doc, at, f"values {name!r} are fetched from a URL; the chart "
@@ -233,6 +316,35 @@ class Discovery:
                     unit.values.append(ValuesSource(vpath))
             elif not ignore_missing:
                 self.findings.append(_missing_values(doc, at, name))
+        self._values_object(doc, helm, where, unit)
+
+    def _ref_values(self, doc: Document, at: FieldPath, name: str, unit: Unit, refs: dict[str, dict[str, Any]],
+                    source: dict[str, Any]) -> None:
+        """``$ref/path``: a values file at ``path`` from the root of the source whose ``ref`` is ``ref``.
+        A file of this repository is applied when the ref source is a git source of this repository
+        (the chart's own ``repoURL``) or the file is in it; values of another repository are unapplied."""
+        ref, _, rest = name[1:].partition("/")
+        other = refs.get(ref)
+        if other is None:
+            self.findings.append(_bad_parameter(doc, at, f"values {name!r} name the source ref {ref!r}, which no "
+                                                "source of the Application declares; Argo CD fails to render"))
+            return
+        vpath, out = kustomize.resolve("", rest.lstrip("/"))
+        same_repo = isinstance(other.get("repoURL"), str) and other.get("repoURL") == source.get("repoURL") \
+            and not isinstance(other.get("chart"), str)
+        if out:
+            self.findings.append(_outside(doc, at, name))
+        elif self.kind_of(vpath) == "file" and not isinstance(other.get("chart"), str):
+            if ValuesSource(vpath) not in unit.values:
+                unit.values.append(ValuesSource(vpath))
+        elif same_repo:
+            self.findings.append(_missing_values(doc, at, name))
+        else:
+            self.findings.append(_unapplied(doc, at, f"values {name!r} come from source {ref!r}, another "
+                                            "repository; the chart is rendered without them"))
+
+    def _values_object(self, doc: Document, helm: dict[str, Any], where: FieldPath, unit: Unit) -> None:
+        """``valuesObject`` (or ``values``), then ``parameters`` and ``fileParameters``."""
         if isinstance(helm.get("valuesObject"), dict):
             unit.values.append(ValuesSource(doc.path, (*where, "valuesObject"), doc.index))
             if isinstance(helm.get("values"), str) and helm["values"].strip():
@@ -416,5 +528,9 @@ def discover(documents: list[Document], kind_of: Callable[[str], str | None],
     found.roots()
     found.gitops()
     found.configured(configured)
-    units = sorted(found.units.values(), key=lambda u: (u.path, u.kind, u.display()))
+    # a root kustomization an agent builds with overrides is applied as the agent changes it, not as written
+    changed = {u.path for u in found.units.values() if u.overrides is not None}
+    units = sorted((u for u in found.units.values() if not (
+        u.kind == KUSTOMIZE and u.overrides is None and u.path in changed and u.found_by == ["root kustomization"])),
+        key=lambda u: (u.path, u.kind, u.display()))
     return units, found.findings

@@ -117,12 +117,13 @@ def test_render_none_and_no_units(tmp_path: Path) -> None:
 
 
 @needs_kustomize
-def test_agent_overrides_the_gate_does_not_apply_are_reported(tmp_path: Path) -> None:
+def test_agent_overrides_the_gate_cannot_apply_are_reported(tmp_path: Path) -> None:
     put(tmp_path, {
-        "apps/kustomization.yaml": "resources: [cm.yaml]\n",
         "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\ndata: {k: v}\n",
-        "clusters/flux.yaml": FLUX_KS.replace("./clusters/prod/apps", "./apps") + "  postBuild:\n"
+        "clusters/flux.yaml": FLUX_KS.replace("./clusters/prod/apps", "./plain") + "  postBuild:\n"
                               "    substitute: {env: prod}\n---\n" + FLUX_KS.replace("./clusters/prod/apps", "../x"),
+        "apps/kustomization.yaml": "resources: [cm.yaml]\n",
+        "plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p, namespace: a}\ndata: {k: v}\n",
         "clusters/argo.yaml": """
             apiVersion: argoproj.io/v1alpha1
             kind: Application
@@ -132,8 +133,7 @@ def test_agent_overrides_the_gate_does_not_apply_are_reported(tmp_path: Path) ->
               source:
                 repoURL: https://example.com/repo.git
                 path: apps
-                kustomize:
-                  images: [nginx=nginx:latest]
+                plugin: {name: cmp}
               destination: {server: https://kubernetes.default.svc, namespace: a}
             """,
     })

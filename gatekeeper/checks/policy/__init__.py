@@ -24,7 +24,7 @@ from gatekeeper.checks.policy import conftest as conftest_mod
 from gatekeeper.checks.policy import gkdialect
 from gatekeeper.checks.policy.files import PolicyFiles, display, inside, read
 from gatekeeper.checks.policy.inventory import build as build_inventory
-from gatekeeper.checks.policy.inventory import cluster_scoped_kinds
+from gatekeeper.checks.policy.inventory import by_unit, cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
 from gatekeeper.checks.policy.masking import Masker
 from gatekeeper.checks.policy.redact import Redactor, redact
@@ -128,6 +128,9 @@ class PolicyCheck(Check):
             self.gatekeeper = gkdialect.load(
                 self.files.documents, s.rego_version, engine,
                 lambda: build_inventory([self.redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
+            if any(r.unit for r in subjects):  # rendered objects see what their own unit applies
+                gkdialect.scope_inventory(self.gatekeeper, engine, lambda: by_unit(
+                    [(r.unit, self.redactor(r.obj)) for r in subjects], self.cluster_kinds))
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -385,7 +388,7 @@ class PolicyCheck(Check):
         bad = self._invalid(s.obj)
         if bad is not None:
             return "input", bad, []
-        return "ok", gk.evaluate(s, task.only, mark, self.namespaces), self._prints()
+        return "ok", gk.evaluate(s, task.only, mark, self.namespaces, resource.unit), self._prints()
 
     # --- findings -------------------------------------------------------------------------------
 

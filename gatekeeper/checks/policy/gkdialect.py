@@ -89,6 +89,8 @@ class GatekeeperPolicies:
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
     cel: dict[str, CelTemplate] = field(default_factory=dict)  # by constraint kind: CEL code that runs
+    # unit -> constraint kind -> the program of an inventory-reading template, with that unit's inventory
+    scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
@@ -124,9 +126,10 @@ class GatekeeperPolicies:
         return [i for i in candidates if self._matches(self.constraints[i], s, namespaces)]
 
     def evaluate(self, s: Subject, chosen: Sequence[int], mark: Callable[[int], None] | None = None,
-                 namespaces: Mapping[str, Mapping[str, Any]] | None = None) -> Violations:
+                 namespaces: Mapping[str, Mapping[str, Any]] | None = None, scope: str | None = None) -> Violations:
         """(constraint index, violations) for each chosen constraint; ``mark(i)`` before each.
-        ``namespaces``: Namespace objects by name (CEL code's ``namespaceObject``)."""
+        ``namespaces``: Namespace objects by name (CEL code's ``namespaceObject``); ``scope``: the
+        deployment unit of the subject (its inventory is that unit's, see ``scope_inventory``)."""
         if not chosen:
             return []
         request = review(s)
@@ -138,7 +141,8 @@ class GatekeeperPolicies:
             if self.uses_cel(constraint):
                 out.append((i, self._cel_violations(constraint, s, namespaces or {})))
                 continue
-            values = self.programs[constraint.kind].evaluate({"review": request, "parameters": constraint.parameters})
+            program = self.scoped.get(scope or "", {}).get(constraint.kind) or self.programs[constraint.kind]
+            values = program.evaluate({"review": request, "parameters": constraint.parameters})
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
 
@@ -153,7 +157,8 @@ class GatekeeperPolicies:
         return [{"msg": v.message, "field": _dotted(v.path)} if v.path else {"msg": v.message} for v in results]
 
     def take_prints(self) -> list[str]:
-        return [line for p in self.programs.values() for line in p.take_prints()]
+        scoped = [p for programs in self.scoped.values() for p in programs.values()]
+        return [line for p in [*self.programs.values(), *scoped] for line in p.take_prints()]
 
     @staticmethod
     def _matches(constraint: Constraint, s: Subject, namespaces: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -241,6 +246,24 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
                                                      {"violation": [*template.package, "violation"]})
         except PolicyLoadError as exc:
             raise CheckLoadError(f"template {template.name}: {exc}") from None
+
+
+def scope_inventory(policies: GatekeeperPolicies, engine: RegorusEngine,
+                    inventories: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+    """Compile each inventory-reading template once more per deployment unit, with the inventory of
+    what that unit applies (``inventories()`` is only called when such a template exists)."""
+    referential = {kind: t for kind, t in policies.templates.items() if t.uses_inventory and not t.cel_only}
+    if not referential:
+        return
+    for unit, inventory in inventories().items():
+        for kind, template in referential.items():
+            kinds = referenced_kinds(m.source for m in template.modules)
+            data = {"inventory": inventory if kinds is None else prune(dict(inventory), kinds)}
+            try:
+                policies.scoped.setdefault(unit, {})[kind] = engine.compile(
+                    template.modules, data, {"violation": [*template.package, "violation"]})
+            except PolicyLoadError as exc:
+                raise CheckLoadError(f"template {template.name}: {exc}") from None
 
 
 def _resource(doc: Document) -> Resource:

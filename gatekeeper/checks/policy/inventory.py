@@ -2,7 +2,8 @@
 
 Referential policies (unique Ingress hosts, unique Service selectors) compare an object
 with the rest of the desired state, so the inventory always holds the whole tree even when
-only changed files are reported.
+only changed files are reported. A rendered object is compared with what its own deployment
+unit applies (:func:`by_unit`): overlays for different clusters are separate applies.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def build(objects: Iterable[dict[str, Any]], cluster_kinds: set[str]) -> dict[st
             ns = str(meta["namespace"]) if isinstance(meta.get("namespace"), str) else ""
             namespaced.setdefault(ns, {}).setdefault(api_version, {}).setdefault(kind, {})[name] = obj
     return {"cluster": cluster, "namespace": namespaced}
+
+
+def by_unit(objects: Iterable[tuple[str | None, dict[str, Any]]], cluster_kinds: set[str]) -> dict[str, dict[str, Any]]:
+    """One inventory per deployment unit, of the objects that unit applies: a unit is one apply to
+    its destination, so two overlays for two clusters that both define an Ingress host do not see
+    each other (objects checked as files, in no unit, keep the whole tree's inventory)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for unit, obj in objects:
+        if unit is not None:
+            grouped.setdefault(unit, []).append(obj)
+    return {unit: build(objs, cluster_kinds) for unit, objs in grouped.items()}
 
 
 def referenced_kinds(sources: Iterable[str]) -> set[str] | None:

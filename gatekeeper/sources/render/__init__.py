@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from gatekeeper.model import Document, Finding, PositionIndex
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import batch, limits
+from gatekeeper.sources.render import batch, limits, overrides
 from gatekeeper.sources.render import helm as helm_render
 from gatekeeper.sources.render import kustomize as kz_render
 from gatekeeper.sources.render.helmmap import Values
@@ -77,6 +77,7 @@ class Rendered:
     seconds: float = 0.0
     cached: bool = False
     text: bytes = b""
+    references: frozenset[str] = frozenset()  # inputs the unit reads but does not consume (a GitOps object)
 
 
 def as_json(documents: list[Any]) -> str | None:
@@ -129,7 +130,7 @@ class Renderer:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gatekeeper-render")
         self._jobs: dict[str, tuple[Future[dict[str, Any]], str]] = {}  # input digest -> (job, unit in it)
         self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
-        self._plans: dict[str, kz_render.Plan] = {}
+        self._plans: dict[Any, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
         self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
         self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
@@ -242,15 +243,18 @@ class Renderer:
 
     def _plan(self, unit: Unit) -> kz_render.Plan:
         """A kustomize unit's plan (memoised until ``attach`` brings the run's documents)."""
-        found = self._plans.get(unit.path)
+        key = (unit.path, unit.overrides)
+        found = self._plans.get(key)
         if found is None:
-            found = self._plans[unit.path] = kz_render.plan(unit.path, self.kustomization, self.tree)
+            found = self._plans[key] = kz_render.plan(unit.path, self.kustomization, self.tree)
+            if unit.overrides is not None:
+                overrides.extend(found, unit.overrides, self.kustomization, self.tree, self.docs_of)
         return found
 
     def inputs(self, unit: Unit) -> list[str]:
         """The files a unit is rendered from (without rendering it)."""
         if unit.kind == KUSTOMIZE:
-            return sorted(self._plan(unit).files)
+            return sorted(self._plan(unit).files | _references(self._plan(unit)))
         return sorted(self._helm_inputs(unit))
 
     def render(self, unit: Unit) -> Rendered:
@@ -333,7 +337,8 @@ class Renderer:
                     self._hits[key] = produced
                     loaded, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
                     if self.cache is not None and loaded is not None:
-                        self.cache.put_render(key, produced, loaded, self._input_files(unit_plan.files), snapshot)
+                        inputs = unit_plan.files | _references(unit_plan)
+                        self.cache.put_render(key, produced, loaded, self._input_files(inputs), snapshot)
         result.seconds += time.perf_counter() - started
         return result
 
@@ -385,11 +390,12 @@ class Renderer:
 
     def _prepare_kustomize(self, unit: Unit) -> tuple[Rendered, tuple[kz_render.Plan, str] | None]:
         unit_plan = self._plan(unit)
-        result = Rendered(unit, frozenset(unit_plan.files), findings=list(unit_plan.findings))
+        refs = _references(unit_plan)
+        result = Rendered(unit, frozenset(unit_plan.files | refs), findings=list(unit_plan.findings), references=refs)
         if not unit_plan.renderable or not unit_plan.kustomizations:
             return result, None
         exe = self._exe()
-        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files))
+        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files | refs))
 
     def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, key: str, *, cached: bool
               ) -> tuple[list[Any] | None, str | None]:
@@ -479,3 +485,8 @@ class Renderer:
             result.text = produced
         result.seconds += time.perf_counter() - started
         return result
+
+
+def _references(unit_plan: kz_render.Plan) -> frozenset[str]:
+    """Files a unit's overrides read (the GitOps object, substituteFrom objects): inputs, not consumed."""
+    return unit_plan.overlay.references if unit_plan.overlay is not None else frozenset()

@@ -59,9 +59,10 @@ class Batch:
 
 def can_batch(unit_plan: Plan) -> bool:
     """A unit renders in a batch unless one of its kustomizations sets a field whose effect reaches
-    beyond the unit in a batch (see the module docstring), or it is the repository's root."""
-    return unit_plan.root != "" and not any(name in kust.obj for kust in unit_plan.kustomizations
-                                            for name in GLOBAL_FIELDS)
+    beyond the unit in a batch (see the module docstring), or it is the repository's root, or a GitOps
+    agent's overrides rewrite its root kustomization."""
+    return unit_plan.root != "" and unit_plan.overlay is None and not any(
+        name in kust.obj for kust in unit_plan.kustomizations for name in GLOBAL_FIELDS)
 
 
 def group(plans: Sequence[Plan], max_units: int = MAX_UNITS) -> list[Batch]:

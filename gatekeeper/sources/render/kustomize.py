@@ -52,6 +52,7 @@ class Plan:
     files: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
     renderable: bool = True
+    overlay: Any = None  # an ``overrides.Layer``: what a GitOps agent changes when it builds the unit
 
 
 def render_finding(path: str, line: int, rule: str, message: str, severity: Severity = Severity.ERROR,
@@ -143,8 +144,11 @@ def materialize(unit_plan: Plan, tree: Tree, dest: Path, origins: bool = True) -
         if data is None:
             missing.append(rel)
             continue
-        if origins and rel == unit_plan.kustomizations[-1].path:
-            data = with_origins(data)
+        if rel == unit_plan.kustomizations[-1].path:
+            if unit_plan.overlay is not None:
+                data = unit_plan.overlay.rewrite(data)
+            if origins:
+                data = with_origins(data)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -347,13 +351,19 @@ def _inline_docs(kust: kz.Kustomization, inline: kz.Inline) -> list[Document]:
 def patches_of(unit_plan: Plan, docs_of: DocsOf) -> list[Patch]:
     """Every patch of the unit, in the order kustomize applies them (bases first)."""
     out: list[Patch] = []
-    for kust in unit_plan.kustomizations:
+    for kust in _with_overlay(unit_plan):
         for ref in kust.refs:
             if ref.role in (kz.PATCH, kz.PATCH_JSON6902):
                 out.extend(_patch_docs(docs_of(ref.path), ref.entry, ref.role == kz.PATCH_JSON6902))
         for inline in kust.inline:
             out.extend(_patch_docs(_inline_docs(kust, inline), inline.entry, inline.key == "patchesJson6902"))
     return out
+
+
+def _with_overlay(unit_plan: Plan) -> list[kz.Kustomization]:
+    """The unit's kustomizations, then the agent's overrides read as one (located in its manifest)."""
+    extra = unit_plan.overlay.kust if unit_plan.overlay is not None else None
+    return [*unit_plan.kustomizations, extra] if extra is not None else unit_plan.kustomizations
 
 
 def _selects(selector: Any, labels: Any) -> bool:
@@ -392,7 +402,7 @@ def applies(patch: Patch, obj: dict[str, Any], names: Sequence[str]) -> bool:
 def transforms_of(unit_plan: Plan) -> list[Transform]:
     """Field rewrites of the unit's kustomizations (bases first, the root overlay last)."""
     out: list[Transform] = []
-    for kust in unit_plan.kustomizations:
+    for kust in _with_overlay(unit_plan):
         obj = kust.obj
         ns = obj.get("namespace")
         if isinstance(ns, str):
@@ -568,6 +578,8 @@ def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, ma
     if outcome.returncode != 0:
         message = clean_message(outcome.stderr, repo)
         path, line = error_location(message, unit_plan)
+        if unit_plan.overlay is not None:
+            path, line = unit_plan.overlay.error_location(message, (path, line))
         return Output(findings=[render_finding(path, line, "render-error", f"kustomize cannot build "
                                                f"{unit_plan.root or '.'}: {message}")])
     return with_base(unit_plan.root, outcome.stdout)
@@ -628,7 +640,10 @@ def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf, loaded: list[Any] | F
                 names.append(meta["name"])
         contributors = ([base] if base is not None else []) + [p.contributor for p in patches
                                                                 if applies(p, obj, names)]
-        out.objects.append((obj, ProvenanceIndex(obj, contributors, transforms, home, fallback)))
+        index = ProvenanceIndex(obj, contributors, transforms, home, fallback)
+        if unit_plan.overlay is not None:  # the steps the agent runs on the built objects
+            obj, index = unit_plan.overlay.finish(obj, index, transforms, out.findings)
+        out.objects.append((obj, index))
     transforms.extend(replacements.transforms(unit_plan, docs_of, out.objects))  # they read the objects
     return out
 

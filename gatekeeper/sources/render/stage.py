@@ -173,7 +173,7 @@ def _place(documents: list[Document], out: Outcome, published: frozenset[str]) -
                 out.findings.append(finding)
         if not result.rendered:
             continue
-        consumed |= result.inputs
+        consumed |= result.inputs - result.references
         name = result.unit.display()
         for i, (obj, positions) in enumerate(result.objects):
             home = positions.source(())
