@@ -8,11 +8,10 @@ start line and object. Positions are not stored: the first lookup in a stored do
 its file (only findings pay).
 
 The store never holds a detected secret, and a stored object is what the checks would see
-without it. A file is stored only when the secrets check finds nothing in it outside a Secret's
-``data``/``stringData`` (whose values are stored as same-length placeholders: checks read
-their keys, the policy check masks the values anyway), when no other copy of a value it finds
-(a ``last-applied-configuration`` annotation, a YAML alias) is left in the record, and when no
-secretGenerator reads it. Files whose hooks run are always parsed (their objects must be
+without it. A file is stored only when the secrets check finds nothing in it, when it holds no
+Secret with values (a placeholder would differ from what a render of the file produces), when no
+other copy of a value it finds (a ``last-applied-configuration`` annotation, a YAML alias) is
+left in the record, and when no secretGenerator reads it. Files whose hooks run are always parsed (their objects must be
 complete), as are files with parse findings. The store is one SQLite file in the repository's
 git directory, so it is never committed and goes away with the clone; any problem with it
 (read-only directory, corrupt file, another version's records) makes it a miss, never an error.
@@ -41,6 +40,7 @@ UNSTORABLE = "-"  # the record of a file that must be parsed every time
 RenderInput = tuple[str, Sequence[Document], bytes | None]  # an input file: path, documents, bytes
 MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are names, numbers)
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
+MAX_BASES = 200  # base passes kept (one per base commit, change and configuration)
 _SECRET_FIELDS = ("data", "stringData")
 
 
@@ -105,6 +105,7 @@ class ContextCache:
                     with contextlib.suppress(sqlite3.OperationalError):
                         db.execute("ALTER TABLE rendered ADD COLUMN objects TEXT")
                 db.execute("CREATE TABLE IF NOT EXISTS render_alone (key TEXT PRIMARY KEY)")
+                db.execute("CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, fingerprints TEXT NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._broken = True
@@ -247,6 +248,35 @@ class ContextCache:
         except sqlite3.Error:
             self._broken = True
 
+    def get_fingerprints(self, key: str) -> set[str] | None:
+        """The fingerprints of a pass at the base, by the digest of everything that pass reads (see
+        ``scope.base_key``); None: a miss."""
+        db = self._connect()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT fingerprints FROM base WHERE key = ?", (_render_key(key),)).fetchone()
+            found = json.loads(row[0]) if row is not None else None
+        except (sqlite3.Error, ValueError):
+            return None
+        if not isinstance(found, list) or not all(isinstance(f, str) for f in found):
+            return None
+        return set(found)
+
+    def put_fingerprints(self, key: str, fingerprints: set[str]) -> None:
+        """Keep a base pass's fingerprints: digests the reports print anyway, never a finding's text."""
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO base (key, fingerprints) VALUES (?, ?)",
+                           (_render_key(key), json.dumps(sorted(fingerprints))))
+                db.execute("DELETE FROM base WHERE rowid IN (SELECT rowid FROM base ORDER BY rowid DESC "
+                           "LIMIT -1 OFFSET ?)", (MAX_BASES,))
+        except sqlite3.Error:
+            self._broken = True
+
     def exclude(self, parsed: ParsedFile) -> None:
         """Note the files a kustomization's secretGenerators read: ``flush`` keeps none of them."""
         from gatekeeper.checks.secrets.kustomize import secret_sources
@@ -324,8 +354,11 @@ def _render_storable(text: bytes, values: Sequence[Any] | None = None) -> bool:
 
 def storable(doc: Document) -> tuple[Any, set[str]] | None:
     """A copy of the document's object for the store and the values the secrets check finds in
-    it, or None when it may not be stored: the check finds something outside a Secret's
-    data/stringData."""
+    it, or None when it may not be stored: the check finds something, or the document holds a
+    Secret with values. (Placeholders for a Secret's values would differ from what a render of
+    the same file produces, and provenance compares the two: the store must not change results.)"""
+    if _secret_values(doc.obj):
+        return None
     found = _detected(doc)
     if not all(_secret_value_path(doc.obj, path) for path, _ in found):
         return None

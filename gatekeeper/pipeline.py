@@ -101,7 +101,8 @@ def load(run: Run) -> Loaded:
     tree = run.tree if run.tree is not None else DiskTree(run.root)
     # renderer processes start on the kustomization files and charts, and work while the rest parses
     early = stage.start(files, tree, mode=run.render, units=run.units, configured=run.config.render,
-                        cache=run.render_cache, focus=run.render_focus)
+                        cache=run.render_cache, focus=run.render_focus,
+                        parser=parse if run.parser is None else partial(_parse_one, run))
     try:
         with gc_paused():
             _parse_all(run, files, findings, documents, resources)
@@ -152,15 +153,13 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
                resources: list[Resource]) -> None:
     """Parse every file into documents and resources (appending to the given lists)."""
     total = len(files)
-    hooked = run.report_paths if run.hook_paths is None else run.hook_paths
     for i, source in enumerate(files):
         if len(source.data) > run.config.max_file_size:
             findings.append(file_finding(source.path, "file-too-large",
                                          f"file is {len(source.data)} bytes, over the "
                                          f"{run.config.max_file_size}-byte limit; it was not checked"))
             continue
-        parsed = parse(source) if run.parser is None else run.parser(source, hooked is not None
-                                                                         and source.path not in hooked)
+        parsed = _parse_one(run, source)
         findings.extend(parsed.findings)
         for doc in parsed.documents:
             findings.extend(extract(doc))
@@ -168,6 +167,14 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+
+
+def _parse_one(run: Run, source: SourceFile) -> ParsedFile:
+    """A file's parse, through the run's parser when it has one (told whether hooks run on the file)."""
+    if run.parser is None:
+        return parse(source)
+    hooked = run.report_paths if run.hook_paths is None else run.hook_paths
+    return run.parser(source, hooked is not None and source.path not in hooked)
 
 
 def _report_changed_texts(run: Run, unread: list[SourceFile]) -> None:

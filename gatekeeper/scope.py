@@ -9,15 +9,17 @@ base, so an edited file does not resurface its old problems.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gatekeeper.context_cache import ContextCache
-from gatekeeper.model import Finding, Report
+from gatekeeper.model import Document, Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, matches
@@ -47,6 +49,22 @@ def _under(path: str, prefixes: Sequence[str]) -> bool:
     return not prefixes or any(not p or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
+def _matched_prefixes(paths: Iterable[str], prefixes: Sequence[str]) -> set[str]:
+    """The prefixes (without a trailing slash) that some path is, or lies under: a look-up of each
+    path's directories instead of a test of every path against every prefix."""
+    wanted = {p.rstrip("/") for p in prefixes if p}
+    found: set[str] = set()
+    if not wanted:
+        return found
+    for path in paths:
+        part = path
+        while part:
+            if part in wanted:
+                found.add(part)
+            part = part.rpartition("/")[0]
+    return found
+
+
 def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = None,
            prefixes: Sequence[str] = (), scope: str = "changed", include: Sequence[str] = DEFAULT_INCLUDE,
            exclude: Sequence[str] = ()) -> Selection:
@@ -61,14 +79,14 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         every = git.tree_entries(repo, head_rev)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
-        tree: Tree = GitTree(repo, every)
+        tree: Tree = GitTree(repo, every, files)
     elif mode == "staged":
         changes = git.staged_changes(repo)
         base_rev = "HEAD" if git.has_head(repo) else None
         every = git.index_entries(repo)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
-        tree = GitTree(repo, every)
+        tree = GitTree(repo, every, files)
     elif mode == "changed":
         changes = git.worktree_changes(repo)
         base_rev = "HEAD" if git.has_head(repo) else None
@@ -85,11 +103,13 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         elif c.old_path is not None and c.status == "R" and _under(c.path, prefixes):
             notes.append(f"{c.path}: renamed from {c.old_path}")
     source = {"range": "the head commit", "staged": "the index", "changed": "the working tree"}[mode]
+    matched = _matched_prefixes(present, prefixes)
     for prefix in prefixes:
-        if prefix and not any(_under(path, (prefix,)) for path in present):
+        if prefix and prefix.rstrip("/") not in matched:
             notes.append(f"{prefix}: no manifest there in {source}; nothing was checked for it")
     if scope == "all":
-        report = {p for p in present if _under(p, prefixes)}
+        everything = not prefixes or any(not p for p in prefixes)
+        report = set(present) if everything else {p for p in present if _matched_prefixes((p,), prefixes)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree)
@@ -109,6 +129,7 @@ class ParseMemo:
         self._context: dict[tuple[str, bytes], ParsedFile] = {}
         self.cache = cache
         self.hits = 0
+        self._excluded: set[tuple[str, bytes]] = set()  # keys whose secretGenerator inputs the store knows
 
     def __call__(self, source: SourceFile, context: bool = False) -> ParsedFile:
         digest = hashlib.blake2b(source.data, digest_size=20).digest()
@@ -126,25 +147,106 @@ class ParseMemo:
                 self.cache.save(source, digest, found)
         else:
             self.hits += 1
-        if self.cache is not None:
+        if self.cache is not None and key not in self._excluded:
+            self._excluded.add(key)
             self.cache.exclude(found)
-        return ParsedFile(found.path, [replace(d, resources=[]) for d in found.documents],
-                          list(found.findings), found.text)
+        return ParsedFile(found.path, [_shell(d) for d in found.documents], list(found.findings), found.text)
 
-def base_fingerprints(repo: Any, run: Run, selection: Selection) -> set[str]:
-    """Fingerprints of every finding the base had (hooks run on the files this change touches)."""
+
+def _shell(doc: Document) -> Document:
+    """A fresh Document around a shared parse (the loader fills its ``resources``); a constructor
+    call, not ``dataclasses.replace``, which costs several times more per document."""
+    return Document(doc.path, doc.index, doc.obj, doc.line, doc.positions, [], doc.text, doc.unit, doc.inputs, [],
+                    doc.consumed, doc.generated)
+
+
+def base_fingerprints(repo: Any, run: Run, selection: Selection, digest: str = "") -> tuple[set[str], bool]:
+    """Fingerprints of every finding the base had (hooks run on the files this change touches), and
+    whether they came from the store: with a store and the head report's ``digest`` (its policy
+    digest), a pass is kept by :func:`base_key` and not run again for the same base and change."""
     if selection.base_rev is None:
-        return set()
+        return set(), False
+    store = run.render_cache if isinstance(run.render_cache, ContextCache) else None
+    old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
+    key = base_key(repo, run, selection.base_rev, old_paths, digest) if store is not None and digest else None
+    if store is not None and key is not None:
+        kept = store.get_fingerprints(key)
+        if kept is not None:
+            return kept, True
     include = run.config.include or DEFAULT_INCLUDE
     every = git.tree_entries(repo, selection.base_rev)
     entries = git.select(every, ("",), include, run.config.exclude)
     files = git.read_blobs(repo, entries)
-    old_paths = {c.old_path or c.path for c in selection.changes if c.status != "A"} | selection.report_paths
     base_run = replace(run, files=files, report_paths=None, hook_paths=old_paths, progress=None,
-                       tree=GitTree(repo, every), render_outcome=None,
+                       tree=GitTree(repo, every, files), render_outcome=None,
                        allow_empty=True)  # a base without manifests yet is a base
     report = execute(base_run)
-    return {f.fingerprint for f in report.findings if f.fingerprint}
+    found = {f.fingerprint for f in report.findings if f.fingerprint}
+    if store is not None and key is not None:
+        store.put_fingerprints(key, found)
+    return found, False
+
+
+def base_key(repo: Any, run: Run, base_rev: str, hooked: set[str], digest: str) -> str:
+    """A digest of everything a pass at the base reads: the base tree (every path, mode and content),
+    the files its hooks run on, the units the change focuses, the run's settings, the checks' inputs
+    (``digest``: configuration, schemas, policies), the policy and data files named on the command
+    line or in the configuration, the waivers' clock, the renderer and the gate's own code."""
+    h = hashlib.sha256(b"gatekeeper/base/1\n")
+    settings = (git.tree_id(repo, base_rev), sorted(hooked), sorted(run.render_focus or ()), run.checks,
+                run.kubernetes_version, sorted(run.options.items()), run.render, str(run.root.absolute()),
+                str(run.today or datetime.datetime.now(datetime.timezone.utc).date()), sorted(run.published),
+                digest, _kustomize(), sorted((k, v) for k, v in os.environ.items() if k.startswith("GATEKEEPER_")))
+    h.update(repr(settings).encode())
+    for path in _named_paths(run):
+        h.update(_stat_digest(path))
+    h.update(_stat_digest(Path(__file__).parent))  # the gate's code
+    return h.hexdigest()
+
+
+def _kustomize() -> str:
+    from gatekeeper.sources.render import kustomize_executable
+
+    exe = kustomize_executable()
+    return exe + _stat_digest(Path(exe)).hex() if exe else ""
+
+
+def _named_paths(run: Run) -> list[Path]:
+    """Policy directories, data and schema files a run may read beside the tree: every path-like
+    option, the configured policy paths and the default policy directories."""
+    out = [run.root / name for name in ("policy", "policies")]
+    if run.config.path is not None:
+        out.append(run.config.path)
+    base = run.config.base_dir if run.config.base_dir else run.root
+    for section in run.config.checks.values():
+        for key in ("paths", "data", "schema_dirs", "policies"):
+            values = section.get(key) if isinstance(section, dict) else None
+            if isinstance(values, list):
+                out.extend(Path(base) / v for v in values if isinstance(v, str))
+    for value in run.options.values():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, Path)) and str(item) and len(str(item)) < 4096:
+                out.append(Path(item))
+    return out
+
+
+def _stat_digest(path: Path) -> bytes:
+    """Names, sizes and modification times of a file, or of every file under a directory."""
+    h = hashlib.sha256()
+    try:
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        elif path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if d not in (".git", "__pycache__"))
+                for name in sorted(filenames):
+                    full = os.path.join(dirpath, name)
+                    st = os.stat(full)
+                    h.update(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except (OSError, ValueError):
+        h.update(b"unreadable")
+    return h.digest()
 
 
 def configure(run: Run, selection: Selection, cache: ContextCache | None = None) -> None:

@@ -220,10 +220,13 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
     if scope.needs_base(report, selection, parsed.new_only, units):
         started = time.perf_counter()
         try:
-            existing = scope.base_fingerprints(repo, run, selection)
+            existing, kept = scope.base_fingerprints(repo, run, selection, report.policy_digest)
         except git.GitSourceError as exc:
             raise GitError(str(exc)) from None
         report.timings["base"] = time.perf_counter() - started
+        if kept:
+            report.notes.append(f"the findings at the base were read from {CACHE_FILE} (same base, change and "
+                                "configuration)")
     if isinstance(run.parser, scope.ParseMemo) and run.parser.cache is not None:
         cache = run.parser.cache
         cache.close()  # write the context parses the store was given

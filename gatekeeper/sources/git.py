@@ -182,6 +182,12 @@ def worktree_changes(repo: Any) -> list[Change]:
     return changes
 
 
+def tree_id(repo: Any, rev: str) -> str:
+    """The id of the tree at ``rev``: it names every path, mode and content of that state."""
+    commit = resolve(repo, rev).hexsha
+    return _git_text(repo, "rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}").strip()
+
+
 def tree_entries(repo: Any, rev: str) -> list[Entry]:
     """Every file of the tree at ``rev``."""
     sha = resolve(repo, rev).hexsha

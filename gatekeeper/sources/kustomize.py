@@ -18,7 +18,8 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
@@ -110,11 +111,13 @@ def is_kustomization_file(path: str) -> bool:
     return path.rpartition("/")[2] in KUSTOMIZATION_NAMES
 
 
+@lru_cache(maxsize=65536)
 def is_remote(entry: str) -> bool:
     """A URL, git or OCI reference that cannot be read offline."""
     return bool(_REMOTE.search(entry))
 
 
+@lru_cache(maxsize=65536)  # pure, and asked for the same entries by every reader of a run's kustomizations
 def resolve(directory: str, entry: str) -> tuple[str, bool]:
     """(root-relative normalised path, True when it leaves the repository)."""
     if entry.startswith("/"):
@@ -316,18 +319,61 @@ def find(documents: Iterable[Document], kind_of: Callable[[str], str | None] = l
     a directory with two kustomization files is a finding, as kustomize refuses it)."""
     found: dict[str, Kustomization] = {}
     for doc in documents:
-        if doc.index != 0 and is_kustomization_file(doc.path):
+        if not is_kustomization_file(doc.path) or doc.index != 0:
             continue
-        kust = parse(doc, kind_of)
+        kust = _parsed(doc, kind_of)
         if kust is None:
             continue
         other = found.get(kust.dir)
-        if other is not None:
-            other.findings.append(_finding(other, (), f"{kust.path} and {other.path} are both kustomizations in "
-                                           "one directory; kustomize refuses to choose"))
+        if other is not None:  # a copy: the parse is shared with later calls
+            found[kust.dir] = replace(other, findings=[*other.findings, _finding(
+                other, (), f"{kust.path} and {other.path} are both kustomizations in one directory; kustomize "
+                "refuses to choose")])
             continue
         found[kust.dir] = kust
     return found
+
+
+class _Asking:
+    """A ``kind_of`` that remembers what it was asked and answered."""
+
+    __slots__ = ("asked", "kind_of")
+
+    def __init__(self, kind_of: Callable[[str], str | None]) -> None:
+        self.kind_of = kind_of
+        self.asked: dict[str, str | None] = {}
+
+    def __call__(self, path: str) -> str | None:
+        if path not in self.asked:
+            self.asked[path] = self.kind_of(path)
+        return self.asked[path]
+
+
+# (object id, path, index) -> (the object, [(the kind_of answers a parse depended on, the parse)])
+_Answers = tuple[tuple[str, str | None], ...]
+_PARSES: dict[tuple[int, str, int], tuple[Any, list[tuple[_Answers, Kustomization | None]]]] = {}
+_MAX_PARSES = 20_000
+
+
+def _parsed(doc: Document, kind_of: Callable[[str], str | None]) -> Kustomization | None:
+    """``parse(doc, kind_of)``, shared by the several readers of one run's kustomizations (the render
+    stage, the classifier, the patch routes, a pass at the base): a parse is reused for the same
+    parsed object of the same file when ``kind_of`` gives the same answers to every path the parse
+    asked about. (Document shells around one parse share its object and positions.)"""
+    key = (id(doc.obj), doc.path, doc.index)
+    entry = _PARSES.get(key)
+    if entry is not None and entry[0] is doc.obj:
+        for asked, kust in entry[1]:
+            if all(kind_of(path) == kind for path, kind in asked):
+                return kust
+    else:
+        if len(_PARSES) >= _MAX_PARSES:
+            _PARSES.clear()
+        entry = _PARSES[key] = (doc.obj, [])
+    asking = _Asking(kind_of)
+    kust = parse(doc, asking)
+    entry[1].append((tuple(asking.asked.items()), kust))
+    return kust
 
 
 def reference_roles(documents: Iterable[Document], kind_of: Callable[[str], str | None] = lambda _: None

@@ -127,7 +127,8 @@ class DiskTree:
 class GitTree:
     """A commit's tree or the index: paths from the entries, blobs read on demand in one batch."""
 
-    def __init__(self, repo: Any, entries: Sequence[Any]) -> None:
+    def __init__(self, repo: Any, entries: Sequence[Any], read: Sequence[Any] = ()) -> None:
+        """``read``: files already read from these entries (``SourceFile``s), so no blob is read twice."""
         self.repo = repo
         self._entries = {e.path: e for e in entries if e.mode not in ("120000", "160000")}
         self._dirs: set[str] = {""}
@@ -135,7 +136,7 @@ class GitTree:
             parts = path.split("/")
             for i in range(1, len(parts)):
                 self._dirs.add("/".join(parts[:i]))
-        self._blobs: dict[str, bytes] = {}
+        self._blobs: dict[str, bytes] = {f.path: f.data for f in read if f.path in self._entries}
 
     def kind(self, path: str) -> str | None:
         norm = clean(path)

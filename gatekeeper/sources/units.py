@@ -252,7 +252,6 @@ class Discovery:
 
     def _argo_source(self, doc: Document, source: dict[str, Any], where: FieldPath, namespace: str | None,
                      obj: dict[str, Any], refs: dict[str, dict[str, Any]] | None = None) -> None:
-        how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
         if isinstance(source.get("chart"), str):
             self.findings.append(_remote_finding(doc, (*where, "chart"), f"chart {source['chart']!r} comes from "
                                                  f"{source.get('repoURL', 'a chart repository')}; it cannot be "
@@ -265,6 +264,9 @@ class Discovery:
         if outside:
             self.findings.append(_outside(doc, (*where, "path"), raw))
             return
+        if path not in self.kustomizations and path not in self.charts:
+            return  # no unit there: the files are checked as files (a line costs a parse of a stored file)
+        how = f"Argo CD {obj.get('kind')} at {doc.path}:{doc.locate(where)[0]}"
         if source.get("plugin") and (path in self.kustomizations or path in self.charts):
             self.findings.append(_unapplied(doc, (*where, "plugin"), "Argo CD renders this source with a config "
                                             "management plugin; the gate renders the path without it"))

@@ -101,12 +101,12 @@ def test_a_second_run_reads_context_from_the_store_and_reports_the_same(repo: Re
     second_code, second = run_json("--base", "main", "--new-only", cwd=repo.path)
     third_code, third = run_json("--base", "main", cwd=repo.path)
     assert (repo.path / STORE).is_file()
-    # stored: the clean ConfigMap and the file holding only a Secret (values as placeholders); the
-    # files with a secret anywhere else are parsed every time
+    # stored: the clean ConfigMap; the Secret and the files with a secret anywhere else are parsed
+    # every time
     assert _note(first) == ("parse cache: 0 context file(s) read from context-cache.sqlite3, "
-                            "2 stored (of 6 context files)")
-    assert _note(second).startswith("parse cache: 2 context file(s) read")
-    assert _note(third).startswith("parse cache: 2 context file(s) read")
+                            "1 stored (of 6 context files)")
+    assert _note(second).startswith("parse cache: 1 context file(s) read")
+    assert _note(third).startswith("parse cache: 1 context file(s) read")
     assert first_code == second_code == third_code == 1
     assert _key(first) == _key(second) == _key(third)
     # the change's own schema error is reported; the Deployment read from the store is context
@@ -120,7 +120,7 @@ def test_the_store_holds_no_detected_secret(repo: Repo) -> None:
     _secrets_at_base(repo, "apps/web.yaml", WEB_CM.replace("mode: fast", "mode: slow"))
     run_json("--base", "main", cwd=repo.path)
     stored = b"".join(p.read_bytes() for p in (repo.path / STORE).parent.iterdir())
-    assert b"apps/secret.yaml" in stored and b'"password"' in stored  # the Secret's keys are kept
+    assert b"apps/secret.yaml" in stored and b'"password"' not in stored  # marked: parsed every time
     for value in SECRETS:
         assert value.encode() not in stored, value
         assert base64.b64encode(value.encode()) not in stored, value

@@ -62,6 +62,12 @@ def render_finding(path: str, line: int, rule: str, message: str, severity: Seve
                    column=column, hint=hint, fingerprint=fingerprint(rule, None, path, str(line), message))
 
 
+def _at(kust: kz.Kustomization, ref: kz.Ref) -> tuple[str, int]:
+    """Where a reference is written (computed for findings only: a line of a stored document costs
+    a parse of its file)."""
+    return kust.path, kust.line(ref.field)
+
+
 def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree) -> Plan:
     """Walk a unit's kustomizations (depth first, bases before the overlay that includes them);
     ``kusts(dir)`` gives the kustomization of a directory."""
@@ -76,16 +82,15 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
         if not kust.valid:
             result.renderable = False  # the shape finding is reported with the kustomization
         for ref in kust.refs:
-            line = kust.line(ref.field)
             if ref.remote:
                 result.findings.append(render_finding(
-                    kust.path, line, "render-remote", f"{ref.raw!r} is remote; it cannot be rendered offline, so "
+                    *_at(kust, ref), "render-remote", f"{ref.raw!r} is remote; it cannot be rendered offline, so "
                     f"the unit {root or '.'} is checked file by file", Severity.WARNING,
                     "vendor the base into the repository to have the rendered state checked"))
                 result.renderable = False
             elif ref.outside:
                 result.findings.append(render_finding(
-                    kust.path, line, "render-outside", f"{ref.raw!r} resolves outside the repository; the unit "
+                    *_at(kust, ref), "render-outside", f"{ref.raw!r} resolves outside the repository; the unit "
                     f"{root or '.'} was not rendered", hint="keep every base and file inside the repository"))
                 result.renderable = False
             elif ref.role in (kz.BASE_DIR, kz.COMPONENT) or (
@@ -93,12 +98,12 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
                 if ref.path in stack:
                     loop = " -> ".join([*stack[stack.index(ref.path):], ref.path])
                     result.findings.append(render_finding(
-                        kust.path, line, "render-cycle", f"kustomizations include each other ({loop or '.'}); "
+                        *_at(kust, ref), "render-cycle", f"kustomizations include each other ({loop or '.'}); "
                         "kustomize cannot build them", hint="remove one of the references"))
                     result.renderable = False
                 elif kusts(ref.path) is None:
                     result.findings.append(render_finding(
-                        kust.path, line, "render-error", f"{ref.raw!r} is a directory without a kustomization"))
+                        *_at(kust, ref), "render-error", f"{ref.raw!r} is a directory without a kustomization"))
                     result.renderable = False
                 elif ref.path not in visited:
                     visit(ref.path, [*stack, ref.path])
@@ -106,7 +111,7 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
                 kind = tree.kind(ref.path)
                 if kind != "file":
                     what = "a directory without a kustomization" if kind == "dir" else "not in the repository"
-                    result.findings.append(render_finding(kust.path, line, "render-error",
+                    result.findings.append(render_finding(*_at(kust, ref), "render-error",
                                                           f"{ref.raw!r} is {what}"))
                     result.renderable = False
                 else:

@@ -16,7 +16,7 @@ discovers or takes the deployment units, renders each, and rearranges the docume
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Re
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.units import CHART_FILE, KUSTOMIZE, Unit, discover
-from gatekeeper.sources.yamlload import parse
+from gatekeeper.sources.yamlload import ParsedFile, parse
 
 MODES = ("auto", "none")
 
@@ -48,17 +48,18 @@ class Outcome:
 
 def start(files: Iterable[SourceFile], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
           configured: Iterable[dict[str, Any]] = (), cache: RenderCache | None = None,
-          focus: set[str] | None = None) -> Renderer | None:
+          focus: set[str] | None = None, parser: Callable[[SourceFile], ParsedFile] = parse) -> Renderer | None:
     """Start rendering before the run's files are parsed, so renderer processes work while the gate
     parses: the units found from kustomization files and chart directories alone (or the given
     ``units``) begin in the background. :func:`apply` takes the renderer over and uses a result
-    only for exactly the inputs it was rendered from; anything it finds later renders then."""
+    only for exactly the inputs it was rendered from; anything it finds later renders then.
+    ``parser`` reads a file (the run's own, when it keeps parses, so nothing is parsed twice)."""
     if mode == "none":
         return None
     docs: list[Document] = []
     for source in files:
         if kz.is_kustomization_file(source.path) or source.path.rpartition("/")[2] == CHART_FILE:
-            docs.extend(parse(source).documents)
+            docs.extend(parser(source).documents)
     kusts = kz.find(docs, tree.kind)
     if units is None:
         units = discover(docs, tree.kind, kusts, configured)[0]
