@@ -456,7 +456,9 @@ class Renderer:
 
     def _collect_helm(self, unit: Unit) -> Rendered:
         started = time.perf_counter()
-        result = Rendered(unit, frozenset(self._helm_inputs(unit)))
+        # a document holding values (an Application, a HelmRelease, a ConfigMap) is applied itself too
+        result = Rendered(unit, frozenset(self._helm_inputs(unit)),
+                          references=frozenset(v.path for v in unit.values if v.field))
         prepared = self._prepare_helm(unit, result)
         if prepared is None:
             return result
