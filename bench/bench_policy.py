@@ -8,10 +8,15 @@ them (workers included), and prints the ratio policy / schema. ``--by-template``
 Gatekeeper template's cost per evaluation (in this process, no workers) and the inventory's cost
 (build + load into the engine). ``--curve 2000,10000,50000`` instead runs whole
 ``gatekeeper check`` processes (all checks, starter library) on corpora of those sizes and prints
-wall time and the policy check's time per size, to show how it scales.
+wall time and the policy check's time per size, to show how it scales; ``--check-curve`` loads
+each corpus in this process and reports the schema and policy checks' CPU time per size.
 
-Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template]
+``--findings-out DIR`` writes each policy set's findings (last round) to DIR/<set>.jsonl in a
+stable order, so two versions of the gate can be compared byte for byte.
+
+Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template] [--findings-out DIR]
        bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
+       bench_policy.py --check-curve 2000,10000,50000 [--jobs N] [--curve-dir DIR]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from gatekeeper.rego import native
 from gatekeeper.rego.engine import RegorusEngine
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
+from gatekeeper.report.json import finding_dict
 
 
 def policy_sets() -> dict[str, Path]:
@@ -69,12 +75,14 @@ def simple_rule(repeat: int) -> float:
     return best
 
 
-def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int
-          ) -> tuple[float, float, int]:
+def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any], repeat: int,
+          out: Path | None = None) -> tuple[float, float, int]:
     """Best of ``repeat`` runs of the checks over the loaded corpus: (wall seconds in the checks,
-    CPU seconds of this process and of the workers it started, findings)."""
+    CPU seconds of this process and of the workers it started, findings). ``out``: the last run's
+    findings are written there, one JSON object a line in a stable order (to compare two versions)."""
     best = best_cpu = float("inf")
     findings = 0
+    produced: list[Any] = []
     for _ in range(repeat):
         run = Run(root=root, paths=[root], checks=checks, options=dict(options))
         report = Report()
@@ -85,6 +93,12 @@ def timed(root: Path, loaded: Loaded, checks: list[str], options: dict[str, Any]
         findings = len(produced)
         best = min(best, sum(report.timings.get(c, 0.0) for c in checks))
         best_cpu = min(best_cpu, cpu)
+    if out is not None:  # the policy directories' places (temporary copies) are written as <policies>
+        lines = sorted(json.dumps(finding_dict(f), sort_keys=True, default=str) for f in produced)
+        text = "".join(line + "\n" for line in lines)
+        for where in sorted({str(p) for p in options.get("policy", [])}, key=len, reverse=True):
+            text = text.replace(where, "<policies>")
+        out.write_text(text)
     return best, best_cpu, findings
 
 
@@ -124,22 +138,44 @@ def by_template(root: Path, loaded: Loaded) -> None:
 
 def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
     """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size."""
-    print("| resources | wall (s) | policy check (s) | schema check (s) | wall per 1,000 |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| resources | wall (s) | CPU, all processes (s) | policy check (s) | schema check (s) | wall per 1,000 | "
+          "CPU per 1,000 | load |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         given = directory / f"c{size}" if directory is not None else None
         root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
         cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--policy", str(library_path()),
                "--format", "json"] + (["--jobs", str(jobs)] if jobs else [])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
         if proc.returncode not in (0, 1):
             print(f"| {size} | failed with exit {proc.returncode}: {proc.stderr[-300:]} |")
             continue
         timings = json.loads(proc.stdout)["timings"]
-        print(f"| {size:,} | {wall:.1f} | {timings.get('policy', 0):.2f} | {timings.get('schema', 0):.2f} | "
-              f"{1000 * wall / size:.2f} |")
+        policy, schema = timings.get("policy", 0), timings.get("schema", 0)
+        print(f"| {size:,} | {wall:.1f} | {cpu:.1f} | {policy:.2f} | {schema:.2f} | {1000 * wall / size:.2f} | "
+              f"{1000 * cpu / size:.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
+        if root != given:
+            shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def check_curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
+    """Per corpus size, in this process: the schema check and the policy check with the whole
+    starter library, CPU time of all processes (the check's own share, without loading)."""
+    print("| resources | schema check CPU (s) | policy check CPU (s) | policy / schema | policy CPU per 1,000 "
+          "| policy wall (s) | load |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    extra = {"jobs": jobs} if jobs else {}
+    for size in sizes:
+        given = directory / f"c{size}" if directory is not None else None
+        root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
+        loaded = load(Run(root=root, paths=[root]))
+        _, schema_cpu, _ = timed(root, loaded, ["schema"], {}, 1)
+        wall, cpu, _ = timed(root, loaded, ["policy"], {"policy": [str(library_path())], **extra}, 1)
+        print(f"| {size:,} | {schema_cpu:.2f} | {cpu:.2f} | {cpu / schema_cpu:.1f}x | {1000 * cpu / size:.3f} | "
+              f"{wall:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
+        del loaded
         if root != given:
             shutil.rmtree(root.parent, ignore_errors=True)
 
@@ -153,11 +189,18 @@ def main() -> int:
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
     ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
+    ap.add_argument("--check-curve", help="Comma-separated corpus sizes: the two checks' CPU per size, in this "
+                                          "process (loading not counted).")
+    ap.add_argument("--findings-out", type=Path,
+                    help="Write each policy set's findings to DIR/<set>.jsonl (compare two versions with cmp).")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
     if args.curve:
         curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir)
+        return 0
+    if args.check_curve:
+        check_curve([int(x) for x in args.check_curve.split(",")], args.jobs, args.curve_dir)
         return 0
     root = corpus(args.count, args.dir, "bench-policy")
     loaded = load(Run(root=root, paths=[root]))
@@ -168,7 +211,11 @@ def main() -> int:
     schema, schema_cpu, _ = timed(root, loaded, ["schema"], {}, args.repeat)
     print(f"{'schema':>10}: {schema:7.2f} s wall, {schema_cpu:6.2f} s CPU")
     for name, policies in policy_sets().items():
-        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat)
+        out = None
+        if args.findings_out is not None:
+            args.findings_out.mkdir(parents=True, exist_ok=True)
+            out = args.findings_out / f"{name}.jsonl"
+        secs, cpu, findings = timed(root, loaded, ["policy"], {"policy": [str(policies)], **extra}, args.repeat, out)
         print(f"{name:>10}: {secs:7.2f} s wall ({secs / schema:5.2f}x the schema check), {cpu:6.2f} s CPU "
               f"in all processes ({cpu / schema_cpu:5.2f}x)  {len(loaded.resources) / secs:8.0f} resources/s  "
               f"({findings} findings, best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")

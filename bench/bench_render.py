@@ -136,6 +136,8 @@ def check(repo: Path, *args: str) -> tuple[float, dict]:
         raise SystemExit(f"check {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-500:]}")
     report = json.loads(proc.stdout)
     report["cpu"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"    check {' '.join(args)}: {seconds:.2f} s wall, {report['cpu']:.2f} s CPU "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     return seconds, report
 
 

@@ -20,6 +20,7 @@ git directory, so it is never committed and goes away with the clone; any proble
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -85,6 +86,9 @@ class ContextCache:
         self._unstorable: set[str] = set()
         self._broken = False
         self.render_hits = 0
+        self._marked: set[str] = set()  # render keys stored as the mark: judged unstorable already
+        self._objects: dict[str, str] = {}  # render key -> its output's documents as JSON (hits)
+        self._alone: set[str] | None = None  # render keys of units that render alone (read once)
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
@@ -94,7 +98,13 @@ class ContextCache:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=OFF")  # a lost record is only a miss
                 db.execute("CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-                db.execute("CREATE TABLE IF NOT EXISTS rendered (key TEXT PRIMARY KEY, output BLOB)")
+                db.execute("CREATE TABLE IF NOT EXISTS rendered (key TEXT PRIMARY KEY, output BLOB, objects TEXT)")
+                if "objects" not in {row[1] for row in db.execute("PRAGMA table_info(rendered)")}:
+                    # a store from before the loaded documents were kept beside the output (another
+                    # process may add the column first)
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        db.execute("ALTER TABLE rendered ADD COLUMN objects TEXT")
+                db.execute("CREATE TABLE IF NOT EXISTS render_alone (key TEXT PRIMARY KEY)")
                 db.execute("CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, fingerprints TEXT NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
@@ -167,27 +177,74 @@ class ContextCache:
         if db is None:
             return None
         try:
-            row = db.execute("SELECT output FROM rendered WHERE key = ?", (_render_key(key),)).fetchone()
+            row = db.execute("SELECT output, objects FROM rendered WHERE key = ?", (_render_key(key),)).fetchone()
         except sqlite3.Error:
             return None
-        if row is None or row[0] is None:
+        if row is None:
             return None
+        if row[0] is None:
+            self._marked.add(key)
+            return None
+        if isinstance(row[1], str):
+            self._objects[key] = row[1]
         self.render_hits += 1
         return bytes(row[0])
 
+    def get_render_objects(self, key: str) -> list[Any] | None:
+        """The documents of the output ``get_render`` gave for ``key``, as stored beside it (fresh
+        objects on every call; None when none were stored: the caller loads the text)."""
+        found = self._objects.get(key)
+        if found is None:
+            return None
+        try:
+            value = json.loads(found)
+        except ValueError:
+            return None
+        return value if isinstance(value, list) else None
+
+    def marked(self, key: str) -> bool:
+        """Whether ``get_render`` read the mark for ``key`` (its output is never stored)."""
+        return key in self._marked
+
+    def renders_alone(self, key: str) -> bool:
+        """Whether a unit with exactly these inputs failed in a batch, or had to be rendered again
+        alone after one (``put_alone``): it is then rendered alone from the start. Only the
+        digest of the inputs is stored, so this holds nothing a secret could be read from."""
+        if self._alone is None:
+            db = self._connect()
+            try:
+                self._alone = {row[0] for row in db.execute("SELECT key FROM render_alone")} if db else set()
+            except sqlite3.Error:
+                self._alone = set()
+        return _render_key(key) in self._alone
+
+    def put_alone(self, key: str) -> None:
+        """Remember that a unit with these inputs renders alone (see ``renders_alone``)."""
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO render_alone (key) VALUES (?)", (_render_key(key),))
+        except sqlite3.Error:
+            self._broken = True
+
     def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
-                   inputs: Iterable[RenderInput] = ()) -> None:
+                   inputs: Iterable[RenderInput] = (), objects: str | None = None) -> None:
         """Store a unit's rendered output when the secrets check finds nothing in its inputs (see
         ``inputs_hold_secrets``) nor in the output (a Secret's values included); otherwise store
         the mark that says to render it every time. ``values`` are the output's documents when the
-        caller has loaded them already (else the text is parsed)."""
+        caller has loaded them already (else the text is parsed); ``objects``, the same documents
+        as JSON, is stored beside the output (a later run reads it instead of parsing the text). A
+        key this run read as the mark was judged for exactly these inputs: nothing to do."""
         db = self._connect()
-        if db is None:
+        if db is None or key in self._marked:
             return
         keep: bytes | None = text if not inputs_hold_secrets(inputs) and _render_storable(text, values) else None
         try:
             with db:
-                db.execute("INSERT OR REPLACE INTO rendered (key, output) VALUES (?, ?)", (_render_key(key), keep))
+                db.execute("INSERT OR REPLACE INTO rendered (key, output, objects) VALUES (?, ?, ?)",
+                           (_render_key(key), keep, objects if keep is not None else None))
         except sqlite3.Error:
             self._broken = True
 

@@ -9,6 +9,8 @@ Usage::
     program.evaluate({"object": obj, "params": p})    # plain value; EvaluationError,
                                                       # CostLimitExceeded, Unsupported
     bound = env.bindings({"object": obj})             # shared by several programs
+    budget = cel.Budget()                             # one evaluation's total (10,000,000)
+    program.evaluate(bound, budget=budget)            # charged its cost bound; CostLimitExceeded
     program.variables                                 # the declared variables it reads
     program.ast.select_paths("object")                # [("spec", "replicas")]
 
@@ -20,6 +22,9 @@ The CRD schema check, the ``admission`` check and CEL Gatekeeper templates share
 checks add libraries with ``environment(variables, libraries)``.
 """
 
+from gatekeeper.cel.cost import LIMIT as COST_LIMIT
+from gatekeeper.cel.cost import TOTAL as TOTAL_BUDGET
+from gatekeeper.cel.cost import Budget
 from gatekeeper.cel.engine import (
     ITERATION_BUDGET,
     NESTING_LIMIT,
@@ -40,9 +45,12 @@ from gatekeeper.cel.errors import (
 from gatekeeper.cel.lib import Function, Library, Overload, kubernetes_libraries
 
 __all__ = [
+    "COST_LIMIT",
     "ITERATION_BUDGET",
     "NESTING_LIMIT",
+    "TOTAL_BUDGET",
     "Bindings",
+    "Budget",
     "CelError",
     "CompileError",
     "CostLimitExceeded",

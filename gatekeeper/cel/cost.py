@@ -15,8 +15,14 @@ An evaluation whose bound passes the budget is ``CostLimitExceeded`` without run
 strings, lists and time can never exceed the budget's worth (about 10 M characters).
 
 Most evaluations need no abstract evaluation: ``Bound.check`` first bounds the cost with every
-bound value as large as all of them together (``weight``), and remembers per program the
-largest total weight known to fit.
+bound value as large as all of them together (``weight``), and remembers per program that coarse
+bound for each power of two of the total weight that fits.
+
+Beside each expression's limit, Kubernetes gives each evaluation of a policy (a policy, binding
+and param: its matchConditions, variables, validations and messageExpressions) and each CRD
+validation of an object (all its rules) a total budget of 10,000,000 (``TOTAL``). A ``Budget``
+is charged every expression's bound; when the coarse bound would not fit what is left, the
+precise one is charged. Past the budget the evaluation stops (``TooCostly`` with ``total``).
 
 Functions implemented in Python (the Kubernetes and Kyverno libraries) are also metered while
 the runtime runs (``metered``/``Meter``): what each call returns is charged by its weight, so a
@@ -45,10 +51,11 @@ _SAMPLES = 256  # concrete values kept per abstract value; past it only sizes ar
 class TooCostly(Exception):
     """The evaluation's cost bound passes the budget."""
 
-    def __init__(self, bound: float, limit: int) -> None:
+    def __init__(self, bound: float, limit: int, total: bool = False) -> None:
         super().__init__(f"{bound:,.0f}")
         self.bound = bound
         self.limit = limit
+        self.total = total  # the evaluation's whole budget (``Budget``), not the expression's own
 
 
 Memo = dict[int, tuple[Any, int]]  # id -> (the value, kept alive so that its id is not reused; its weight)
@@ -276,7 +283,7 @@ def _split(args: list[Est]) -> tuple[Est, float]:
 def _find_all(args: list[Est]) -> tuple[Est, float]:
     text, pattern = args[0], args[1] if len(args) > 1 else _EMPTY
     regex = _traverse(1 + text.size) * math.ceil(pattern.size * REGEX)
-    return Est(text.size, 2 * text.size + 1), 1 + regex
+    return Est(text.size + 1, 2 * text.size + 2), 1 + regex  # empty matches too: up to size + 1
 
 
 def _find(args: list[Est]) -> tuple[Est, float]:
@@ -344,33 +351,65 @@ _CALLS: dict[str, Callable[[list[Est]], tuple[Est, float]]] = {
 class Bound:
     """An expression's cost bound, checked before each evaluation (``check``)."""
 
-    __slots__ = ("_expression", "_fits", "_needed", "_overruns")
+    __slots__ = ("_costs", "_expression", "_overruns", "needed")
 
     def __init__(self, expression: Expression) -> None:
         self._expression = expression
-        self._fits = -1  # the largest total weight of the bound values known to fit the budget
+        self._costs: dict[int, float] = {}  # power of two -> coarse bound for total weights up to it, when it fits
         self._overruns = math.inf  # the smallest total weight whose coarse bound passes the budget
-        self._needed = sorted(expression.free_variables())
+        self.needed = tuple(sorted(expression.free_variables()))
 
-    def check(self, values: Mapping[str, Any], total: int | None = None, memo: Memo | None = None) -> None:
-        """Raise ``TooCostly`` when evaluating with ``values`` could cost more than ``LIMIT``.
-        ``total``: the bound values' weight, when the caller knows it."""
+    def check(self, values: Mapping[str, Any] | Callable[[], Mapping[str, Any]], total: int | None = None,
+              memo: Memo | None = None, budget: Budget | None = None) -> float:
+        """The evaluation's cost bound with ``values`` (or a function giving them, called only when
+        they are looked at); ``TooCostly`` when it could cost more than ``LIMIT``, or than what is left
+        of ``budget`` (which it is charged to). ``total``: the bound values' weight, when the caller
+        knows it."""
         memo = {} if memo is None else memo
         if total is None:
-            total = sum(weight(values.get(name), memo) for name in self._needed)
-        if total <= self._fits:
-            return
-        ceiling = 1 << max(total - 1, 1).bit_length()  # remember powers of two: few coarse passes
-        if ceiling < self._overruns:
+            values = values() if callable(values) else values
+            total = sum(weight(values.get(name), memo) for name in self.needed)
+        ceiling = 1 << max(total - 1, 1).bit_length()  # powers of two: few coarse passes per program
+        found = self._costs.get(ceiling)
+        if found is None and ceiling < self._overruns:
             whole = Est(ceiling, ceiling)
-            if Estimator(self._expression, memo).bound(dict.fromkeys(self._needed, whole)) <= LIMIT:
-                self._fits = ceiling
-                return
-            self._overruns = ceiling
-        env = {name: Est.of((values[name],), memo) for name in self._needed if name in values}
-        found = Estimator(self._expression, memo).bound(env)
-        if found > LIMIT:
-            raise TooCostly(found, LIMIT)
+            coarse = Estimator(self._expression, memo).bound(dict.fromkeys(self.needed, whole))
+            if coarse <= LIMIT:
+                found = self._costs[ceiling] = coarse
+            else:
+                self._overruns = ceiling
+        if found is None or (budget is not None and budget.spent + found > budget.limit):
+            found = self.precise(values() if callable(values) else values, memo)
+            if found > LIMIT:
+                raise TooCostly(found, LIMIT)
+        if budget is not None:
+            budget.charge(found)
+        return found
+
+    def precise(self, values: Mapping[str, Any], memo: Memo) -> float:
+        """The bound from the values themselves (not only their weight)."""
+        env = {name: Est.of((values[name],), memo) for name in self.needed if name in values}
+        return Estimator(self._expression, memo).bound(env)
+
+
+TOTAL = 10_000_000  # Kubernetes' RuntimeCELCostBudget: what all expressions of one evaluation may spend
+
+
+class Budget:
+    """What one policy evaluation (a policy, binding and param; a CRD's rules on one object) may still
+    spend: every expression it evaluates is charged its cost bound (``Bound.check``)."""
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int = TOTAL) -> None:
+        self.limit = limit
+        self.spent = 0.0
+
+    def charge(self, cost: float) -> None:
+        """Add ``cost``; ``TooCostly`` (``total`` set) when the budget is then exceeded."""
+        self.spent += cost
+        if self.spent > self.limit:
+            raise TooCostly(self.spent, self.limit, total=True)
 
 
 class Meter:

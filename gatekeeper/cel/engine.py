@@ -20,11 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from gatekeeper.cel import cost, fast
+from gatekeeper.cel import cost, fast, rewrite
 from gatekeeper.cel.ast import Expression, decode
 from gatekeeper.cel.errors import CompileError, CostLimitExceeded, EngineUnavailable, EvaluationError, Unsupported
 from gatekeeper.cel.lib import Library, Overload, kubernetes_libraries
-from gatekeeper.cel.views import Trie, plain_within, prune
+from gatekeeper.cel.measure import measure
+from gatekeeper.cel.views import Trie, measure_within, prune
 
 ITERATION_BUDGET = 10_000  # the runtime's fixed comprehension budget per evaluation
 NESTING_LIMIT = 32  # the parser's and planner's fixed recursion limit
@@ -185,14 +186,17 @@ class Program:
             self._ast = decode(self._compiled.serialize())
         return self._ast
 
-    def evaluate(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> Any:
+    def evaluate(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False,
+                 budget: cost.Budget | None = None) -> Any:
         """The expression's value for ``bindings`` (a mapping or ``Bindings``). Plain bindings of a
         simple expression are evaluated in Python (``gatekeeper.cel.fast``) unless ``runtime_only``;
         the result is the runtime's either way. ``CostLimitExceeded`` when its cost bound
-        (``gatekeeper.cel.cost``) passes the budget: then it does not run at all."""
-        return self.result(bindings, runtime_only=runtime_only)[0]
+        (``gatekeeper.cel.cost``) passes the per-expression limit, or what is left of ``budget`` (the
+        evaluation's total, charged with the bound): then it does not run at all."""
+        return self.result(bindings, runtime_only=runtime_only, budget=budget)[0]
 
-    def result(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False) -> tuple[Any, bool]:
+    def result(self, bindings: Mapping[str, Any] | Bindings, *, runtime_only: bool = False,
+               budget: cost.Budget | None = None) -> tuple[Any, bool]:
         """``evaluate``'s value, and True when it is known to be plain (``fast.plain``) without looking:
         the fast path's values are, when it was given plain ones."""
         if self.unsupported is not None:
@@ -200,12 +204,17 @@ class Program:
         if not isinstance(bindings, Bindings):
             bindings = Bindings(self._env, dict(bindings))
         try:
-            bindings.within(self._bound)
+            plain = bindings.within(self._bound, budget, self.variables)
         except cost.TooCostly as exc:
+            if exc.total:
+                raise CostLimitExceeded(f"the evaluation's expressions together could cost {exc}, over the total "
+                                        f"cost budget of {exc.limit:,} per evaluation (as the API server charges "
+                                        "every expression of a policy, binding and param, or of a CRD's rules for "
+                                        "an object); not evaluated") from None
             raise CostLimitExceeded(f"the expression's cost could reach {exc} for these values, over the cost "
                                     f"budget of {exc.limit:,} per evaluation (charged as the API server charges "
                                     "it: string and list sizes, comprehension steps); not evaluated") from None
-        if self._fast is not None and not runtime_only and bindings.plain(self.variables):
+        if self._fast is not None and not runtime_only and plain:
             try:
                 return self._fast(bindings.values), True
             except fast.Fallback:
@@ -279,76 +288,116 @@ class Environment:
         try:
             with _lock:
                 compiled = self._env.compile(source)
-            return Program(self, source, compiled)
         except RuntimeError as exc:
-            return compile_error(str(exc), source)
+            message = str(exc)
+        else:
+            text = rewrite.transforms(source)
+            if text is not None:  # transformMap(Entry): through transformList (gatekeeper.cel.rewrite)
+                try:
+                    with _lock:
+                        compiled = self._env.compile(text)
+                except RuntimeError as exc:
+                    return compile_error(str(exc), source)
+            return Program(self, source, compiled)
+        text = rewrite.renamed(source, message) if rewrite.NEEDS.search(message) else None
+        if text is not None:  # string(ip)/string(cidr): Kubernetes' overloads, under their own name
+            try:
+                with _lock:
+                    compiled = self._env.compile(text)
+                return Program(self, source, compiled)
+            except RuntimeError:
+                pass
+        return compile_error(message, source)
 
     def activation(self, bindings: Mapping[str, Any]) -> Any:
         """Bindings converted once, for evaluating several programs against the same values."""
         return self._env.Activation(dict(bindings))
 
-    def bindings(self, values: dict[str, Any], views: dict[str, Trie | None] | None = None) -> Bindings:
+    def bindings(self, values: dict[str, Any], views: dict[str, Trie | None] | None = None,
+                 measured: dict[str, tuple[int, bool]] | None = None) -> Bindings:
         """``values`` for evaluating several programs: converted for the runtime only if one needs it.
         ``views``: for a variable, the paths (a ``views.trie``) that every program evaluated with these
-        bindings reads at most; the runtime is given just those (``views.prune``)."""
-        return Bindings(self, values, views=views)
+        bindings reads at most; the runtime is given just those (``views.prune``). ``measured``: what the
+        caller already knows of some values (``measure``: weight, plain)."""
+        return Bindings(self, values, views=views, measured=measured)
 
 
 class Bindings:
     """Values bound to variables, shared by several evaluations: the runtime's activation is built on
-    first need, and whether each variable's value is plain (``fast.plain``) is checked once (also for
-    bindings derived with ``with_values``). A variable with a view is bound pruned to it for the
-    runtime; the fast path reads the value as it is (it reads only the view's paths, where the two
-    agree), so the view is what must be plain."""
+    first need, and each variable's value is measured once (``measure``: its weight for the cost bound
+    and whether it is plain for the fast path, in one walk; also for bindings derived with
+    ``with_values``). A variable with a view is bound pruned to it for the runtime; the fast path reads
+    the value as it is (it reads only the view's paths, where the two agree), so the view is what must
+    be plain, and what the cost bound weighs (``views.measure_within``: no copy is built for either)."""
 
-    __slots__ = ("_activation", "_changed", "_env", "_memo", "_parent", "_plain", "_views", "values")
+    __slots__ = ("_activation", "_changed", "_env", "_measured", "_memo", "_parent", "_totals", "_views",
+                 "values")
 
     def __init__(self, env: Environment, values: dict[str, Any], *, views: dict[str, Trie | None] | None = None,
                  parent: Bindings | None = None, changed: frozenset[str] = frozenset(),
-                 plain: dict[str, bool] | None = None) -> None:
+                 measured: dict[str, tuple[int, bool]] | None = None) -> None:
         self._env = env
         self.values = values
         self._activation: Any = None
-        self._plain: dict[str, bool] = plain or {}  # what is known (else: the parent's, unless changed)
+        # (weight, plain) per variable, what is known (else: the parent's, unless changed)
+        self._measured: dict[str, tuple[int, bool]] = measured or {}
         self._parent = parent
         self._changed = changed
         self._views = views
         self._memo: cost.Memo = parent._memo if parent is not None else {}  # weights by id (cost)
+        self._totals: dict[tuple[str, ...], tuple[int, bool]] = {}  # variables read -> (weight, all plain)
 
-    def within(self, bound: cost.Bound) -> None:
-        """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its budget
-        with these values (weights are measured once per value and kept with the bindings)."""
-        bound.check(self.values, memo=self._memo)
+    def within(self, bound: cost.Bound, budget: cost.Budget | None = None,
+               names: frozenset[str] = frozenset()) -> bool:
+        """Raise ``cost.TooCostly`` when a program with ``bound`` could cost more than its limit with
+        these values, or than what is left of ``budget`` (charged with it); else whether the values of
+        ``names`` are plain (``plain``). Values are measured once and kept with the bindings."""
+        key = bound.needed
+        known = self._totals.get(key)
+        if known is None:
+            total, plain = 0, True
+            for name in key:
+                weight, ok = self._measure(name)
+                total += weight
+                plain = plain and (ok or name not in self._env.variables)
+            known = self._totals[key] = (total, plain)
+        bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
+        return known[1] and (names.issubset(key) or self.plain(names))
 
     def plain(self, names: frozenset[str]) -> bool:
         """True when the values of ``names`` are plain (unbound ones count as plain: the fast path
         falls back on reading them)."""
-        return all(self._plain_of(name) for name in names)
+        return all(self._measure(name)[1] for name in names)
 
-    def _plain_of(self, name: str) -> bool:
-        found = self._plain.get(name)
+    def _measure(self, name: str) -> tuple[int, bool]:
+        found = self._measured.get(name)
         if found is None:
             if self._parent is not None and name not in self._changed:
-                return self._parent._plain_of(name)
+                return self._parent._measure(name)
             value = self.values.get(name)
             views = self._views
-            found = self._plain[name] = plain_within(value, views[name]) if views and name in views \
-                else fast.plain(value)
+            found = measure_within(value, views[name]) if views and name in views else measure(value)
+            self._measured[name] = found
         return found
+
+    def _pruned(self) -> dict[str, Any]:
+        """The values as the runtime is given them (each pruned to its view)."""
+        views = self._views or {}
+        return {k: prune(v, views[k]) if k in views else v for k, v in self.values.items()}
 
     def activation(self) -> Any:
         if self._activation is None:
-            values = self.values
-            if self._views:
-                values = {k: prune(v, self._views[k]) if k in self._views else v for k, v in values.items()}
-            self._activation = self._env.activation(values)
+            self._activation = self._env.activation(self._pruned() if self._views else self.values)
         return self._activation
 
-    def with_values(self, changes: dict[str, Any], plain: bool = False) -> Bindings:
-        """These bindings with some values replaced (``plain``: the new ones are known to be plain)."""
-        views = {k: v for k, v in self._views.items() if k not in changes} if self._views else None
+    def with_values(self, changes: dict[str, Any], measured: dict[str, tuple[int, bool]] | None = None,
+                    views: dict[str, Trie | None] | None = None) -> Bindings:
+        """These bindings with some values replaced (``measured``: what is known of the new ones;
+        ``views``: the views of new ones, as ``Environment.bindings`` takes them)."""
+        kept = {k: v for k, v in self._views.items() if k not in changes} if self._views else {}
+        views = {**kept, **views} if views else kept or None
         return Bindings(self._env, {**self.values, **changes}, views=views, parent=self,
-                        changed=frozenset(changes), plain=dict.fromkeys(changes, True) if plain else None)
+                        changed=frozenset(changes), measured=measured)
 
 
 @cache

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from gatekeeper.cel.ast import Expression, Node
+from gatekeeper.cel.measure import INT_MAX, INT_MIN, utf8
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
 
-INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 BUDGET = "#iterations"  # not a CEL identifier: the env slot counting comprehension iterations
 ITERATION_LIMIT = 5_000  # well below the runtime's budget: past it, the runtime decides
 
@@ -52,23 +52,15 @@ _NONE = object()
 _MISSING = object()
 
 
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: the runtime cannot take the string
-        return False
-    return True
-
-
 def plain(value: Any) -> bool:
     """True when the runtime converts ``value`` without error to what the fast path sees: null, bool,
     int64, double, valid UTF-8 strings, lists, and maps with string keys."""
     kind = type(value)
     if kind is str:
-        return value.isascii() or _utf8(value)
+        return value.isascii() or utf8(value)
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not (key.isascii() or _utf8(key)) or not plain(item):
+            if type(key) is not str or not (key.isascii() or utf8(key)) or not plain(item):
                 return False
         return True
     if kind is list:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gatekeeper.cel.measure import measure
+
 Paths = tuple[tuple[str, ...], ...]
 
 
@@ -78,18 +80,35 @@ def prune(value: Any, kept: Trie | None) -> Any:
     return value
 
 
-def plain_within(value: Any, kept: Trie | None) -> bool:
-    """``fast.plain(prune(value, kept))`` without building the pruned copy."""
-    from gatekeeper.cel.fast import plain
-
+def measure_within(value: Any, kept: Trie | None) -> tuple[int, bool]:
+    """``measure(prune(value, kept))`` (weight, plain) without building the pruned copy."""
     if kept is None:
-        return plain(value)
-    if type(value) is dict:
+        return measure(value)
+    kind = type(value)
+    if kind is dict:
         if "*" in kept:
-            return plain(value)
-        # the copy's keys are the trie's, which are strings from the expressions
-        return all(plain_within(value[key], below) for key, below in kept.items() if key in value)
-    if type(value) is list and "*" in kept and len(kept) == 1:
+            return measure(value)  # a map iterated by a comprehension: kept whole
+        total, ok = 1, True
+        for key, below in kept.items():
+            if key in value:
+                child = value[key]
+                if below is None and type(child) is str:
+                    total += len(key) + len(child) + 2
+                    if ok and not child.isascii():
+                        ok = measure(child)[1]
+                    continue
+                weight, plain = measure(child) if below is None else measure_within(child, below)
+                total += len(key) + 1 + weight  # the copy's keys are the trie's: strings of the expressions
+                ok = ok and plain
+        return total, ok
+    if kind is list and "*" in kept and len(kept) == 1:
         below = kept["*"]
-        return plain(value) if below is None else all(plain_within(item, below) for item in value)
-    return plain(value)
+        if below is None:
+            return measure(value)
+        total, ok = 1, True
+        for item in value:
+            weight, plain = measure_within(item, below)
+            total += weight
+            ok = ok and plain
+        return total, ok
+    return measure(value)

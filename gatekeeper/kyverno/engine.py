@@ -9,11 +9,11 @@ the cluster) or not-evaluated (mutate, generate, verifyImages and other kinds no
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.kyverno import celeval, conditions, fastpath, jmes, pss, vpol
+from gatekeeper.kyverno import celeval, conditions, fastpath, jmes, pss, references, vpol
 from gatekeeper.kyverno.autogen import TEMPLATE_CONTROLLERS, template_path
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.exceptions import PolicyException
@@ -29,6 +29,7 @@ from gatekeeper.kyverno.match import (
 )
 from gatekeeper.kyverno.pattern import Matcher, Mismatch, slash_path
 from gatekeeper.kyverno.policy import Policy, Rule
+from gatekeeper.kyverno.references import has_references
 from gatekeeper.kyverno.shape import mapping
 from gatekeeper.kyverno.values import UserInfo, Values, set_path
 from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
@@ -118,16 +119,21 @@ class Evaluator:
         self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
         self._fast = fastpath.FastPath(self)
 
-    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
+    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
+                 skip: Collection[int] = ()) -> list[Result]:
         """The results of ``evaluate(obj, matching=True)`` that become findings (fail, error,
         unavailable), in the same order; compiled checks prove the rest without making results.
-        ``progress(n)`` is told each rule's number (``rules[n]``) before the rule runs."""
-        if self._has_values:
-            return self._reported(obj, progress)
+        ``progress(n)`` is told each rule's number (``rules[n]``) before the rule runs; the rules
+        numbered in ``skip`` are not evaluated (a rule that blew an evaluation limit)."""
+        if self._has_values or skip:
+            return self._reported(obj, progress, skip)
         return self._fast.failures(obj, progress)
 
-    def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
-        return [r for r in self.evaluate(obj, matching=True, progress=progress) if r.status in fastpath.REPORTED]
+    def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
+                  skip: Collection[int] = ()) -> list[Result]:
+        number = self.number
+        only = (lambda _p, r: number[id(r)] not in skip) if skip else None
+        return [r for r in self.evaluate(obj, only, matching=True, progress=progress) if r.status in fastpath.REPORTED]
 
     def evaluate(self, obj: Mapping[str, Any], only: Callable[[Policy, Rule], bool] | None = None,
                  *, matching: bool = False, progress: Callable[[int], None] | None = None) -> list[Result]:
@@ -381,7 +387,7 @@ class Evaluator:
         return found
 
     def _vpol(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request) -> Result:
-        spec = policy.spec
+        spec = rule.raw["spec"] if rule.autogen else policy.spec
         op = request.operation
         constraints = mapping(spec.get("matchConstraints"))
         if not vpol.matches(spec, target.group, target.version, target.kind, op) or vpol.matches(
@@ -398,15 +404,35 @@ class Evaluator:
         try:
             if not celeval.conditions_hold(spec.get("matchConditions") or [], bindings, objects):
                 return Result(policy, rule, SKIP, "matchConditions not met", matched=False, action=action)
-            celeval.variables(spec.get("variables") or [], bindings, objects)
-            failed = celeval.validations(spec["validations"], bindings, objects)
         except ContextUnavailable as exc:
             return Result(policy, rule, UNAVAILABLE, str(exc), action=action)
         except RuleError as exc:
             return Result(policy, rule, ERROR, str(exc), action=action)
+        exception = self._cel_exception(policy, bindings)
+        try:
+            celeval.variables(spec.get("variables") or [], bindings, objects)
+            failed = celeval.validations(spec["validations"], bindings, objects)
+        except ContextUnavailable as exc:
+            return Result(policy, rule, UNAVAILABLE, str(exc), action=action, exception=exception)
+        except RuleError as exc:
+            return Result(policy, rule, ERROR, str(exc), action=action, exception=exception)
         if failed:
-            return Result(policy, rule, FAIL, "; ".join(failed), action=action)
-        return Result(policy, rule, PASS, action=action)
+            return Result(policy, rule, FAIL, "; ".join(failed), action=action, exception=exception)
+        return Result(policy, rule, PASS, action=action, exception=exception)
+
+    def _cel_exception(self, policy: Policy, bindings: dict[str, Any]) -> PolicyException | None:
+        """The first ``policies.kyverno.io`` exception naming this ValidatingPolicy whose
+        matchConditions all hold for the request. One whose conditions cannot be evaluated (an
+        error, context not offline) does not exempt: the policy's own result stands."""
+        for exc in self.env.exceptions:
+            if not exc.cel or exc.unsupported or not exc.names(policy.kind, policy.name):
+                continue
+            try:
+                if celeval.conditions_hold(exc.match_conditions, dict(bindings), self.env.objects):
+                    return exc
+            except (RuleError, ContextUnavailable):
+                continue
+        return None
 
     def _cel_request(self, target: Target, request: Request) -> dict[str, Any]:
         return {"operation": request.operation, "namespace": target.namespace, "name": target.name,
@@ -426,13 +452,15 @@ class Evaluator:
         return PASS, "", ()
 
     def _patterns(self, rule: Rule, body: Mapping[str, Any], scope: Any, data: dict[str, Any], deadline: Deadline,
-                  base: FieldPath, label: str) -> tuple[str, str, FieldPath]:
+                  base: FieldPath, label: str, *, in_foreach: bool = False) -> tuple[str, str, FieldPath]:
         matcher = Matcher(deadline)
         single = "pattern" in body
         patterns = [body["pattern"]] if single else list(body.get("anyPattern") or [])
         failures: list[tuple[str, FieldPath, Mismatch]] = []
         skipped: list[Mismatch] = []
         for i, pattern in enumerate(patterns):
+            if has_references(pattern):
+                pattern = references.prepare(pattern, in_foreach)  # $(...) and {{@}}, before variables
             substituted = has_variables(pattern)
             if substituted:
                 pattern = substitute(pattern, data, deadline)
@@ -543,7 +571,7 @@ class Evaluator:
         element_scope = entry.get("elementScope", True) is not False
         target = element if element_scope else scope
         base = (where or ()) if element_scope else ()
-        status, message, path = self._patterns(rule, entry, target, data, deadline, base, rule.name)
+        status, message, path = self._patterns(rule, entry, target, data, deadline, base, rule.name, in_foreach=True)
         if status == SKIP:
             return None
         return status, message, path if (where is not None or not element_scope) else ()
@@ -578,7 +606,8 @@ def _reads_data(rule: Rule) -> bool:
     if rule.validate_type == "podSecurity":
         return False
     if rule.validate_type in ("pattern", "anyPattern"):
-        return has_variables(rule.validate.get(rule.validate_type))
+        written = rule.validate.get(rule.validate_type)
+        return has_variables(written) or has_references(written)
     return True
 
 

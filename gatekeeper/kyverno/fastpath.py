@@ -19,6 +19,7 @@ from gatekeeper.kyverno import conditions, jmes, jmesc, patterngen
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.match import Target, rule_applies, static_block
 from gatekeeper.kyverno.policy import Policy, Rule
+from gatekeeper.kyverno.references import has_references
 from gatekeeper.kyverno.variables import VARIABLE, expressions, has_variables, substitute_string
 
 if TYPE_CHECKING:
@@ -196,8 +197,8 @@ def _body(rule: Rule) -> Body | None:
 
 def _checkers(body: Mapping[str, Any]) -> list[patterngen.Checker] | None:
     patterns = [body["pattern"]] if "pattern" in body else list(body.get("anyPattern") or [])
-    if any(has_variables(p) for p in patterns):
-        return None
+    if any(has_variables(p) or has_references(p) for p in patterns):
+        return None  # substituted per resource (or resolved by references) by the interpreter
     return [patterngen.checker(p) for p in patterns]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from jmespath import visitor
 
-from gatekeeper.kyverno.errors import UNLIMITED, Deadline
+from gatekeeper.kyverno.errors import UNLIMITED, Deadline, RuleError
 from gatekeeper.kyverno.functions import KyvernoFunctions
 
 Fn = Callable[[Any], Any]
@@ -26,6 +26,12 @@ _is_comparable = visitor._is_comparable
 _is_actual_number = visitor._is_actual_number
 _ORDERING: dict[str, Callable[[Any, Any], Any]] = {"lt": lambda a, b: a < b, "gt": lambda a, b: a > b,
              "lte": lambda a, b: a <= b, "gte": lambda a, b: a >= b}
+
+
+class UnsupportedExpression(RuleError):
+    """An expression parsed into a node this compiler has no closure for (a newer parser's node):
+    the rule cannot be decided, which is an error of the rule, never a pass (not even in
+    preconditions, where an unresolved variable reads as "")."""
 
 
 FUNCTIONS = KyvernoFunctions()  # the registry every evaluation calls (the tree interpreter's too)
@@ -59,7 +65,7 @@ def _node(node: dict[str, Any]) -> Fn:
     kind = node["type"]
     build = _BUILDERS.get(kind)
     if build is None:
-        raise NotImplementedError(kind)
+        raise UnsupportedExpression(f"JMESPath expression node {kind!r} is not supported by the gate's evaluator")
     return build(node)
 
 

@@ -287,8 +287,9 @@ def _type(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A value as a message quotes it, whole: whoever shows the message masks secret values and
+    then shortens it (a value cut here could not be recognised and masked)."""
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
 
 
 # --- scalar values ----------------------------------------------------------------------------

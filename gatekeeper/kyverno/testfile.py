@@ -29,7 +29,7 @@ from gatekeeper.kyverno.engine import (
     target_of,
 )
 from gatekeeper.kyverno.errors import KyvernoLoadError
-from gatekeeper.kyverno.shape import mapping, sequence
+from gatekeeper.kyverno.shape import mapping, sequence, shorten
 from gatekeeper.model import Document
 
 TEST_FILE_NAMES = ("kyverno-test.yaml", "kyverno-test.yml")
@@ -85,8 +85,11 @@ def candidates(roots: Sequence[Path]) -> list[Path]:
 
 
 def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[str],
-        pattern: re.Pattern[str] | None = None) -> list[Case]:
-    """Run one Test document; KyvernoLoadError when a file it names cannot load."""
+        pattern: re.Pattern[str] | None = None,
+        masking: Callable[[list[Any]], Callable[[str], str]] | None = None) -> list[Case]:
+    """Run one Test document; KyvernoLoadError when a file it names cannot load. ``masking``
+    gives, for the test's resources, what masks their secret values in a case's message (applied
+    before the message is shortened)."""
     obj = doc.obj
     name = str(mapping(obj.get("metadata")).get("name") or obj.get("name") or Path(doc.path).parent.name)
     expected = obj.get("results")
@@ -121,6 +124,7 @@ def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[
     evaluator = Evaluator(policies, env)
     outcomes: dict[int, list[Result]] = {}
     cases: list[Case] = []
+    mask: Callable[[str], str] | None = None
     for index, entry in selected:
         policy_name = str(entry.get("policy") or "")
         rule_name = str(entry.get("rule") or "")
@@ -171,10 +175,19 @@ def run(doc: Document, directory: Path, read: Reader, cluster_scoped: frozenset[
                 key = id(res_doc)
                 if key not in outcomes:
                     outcomes[key] = evaluator.evaluate(res_doc.obj)
-                result = next(r for r in outcomes[key] if r.policy is policy and r.rule is rule)
+                if validating:  # the policy's own rule or, for a Pod controller, its auto-generated one
+                    mine = [r for r in outcomes[key] if r.policy is policy]
+                    result = next((r for r in mine if r.matched), mine[0])
+                else:
+                    result = next(r for r in outcomes[key] if r.policy is policy and r.rule is rule)
                 got = actual(result)
                 ok = got == want
-                detail = f"want {want}, got {got}" + (f": {result.message}" if result.message and not ok else "")
+                said = result.message if result.message and not ok else ""
+                if said and masking is not None:
+                    if mask is None:
+                        mask = masking([d.obj for d in resources])
+                    said = mask(said)
+                detail = f"want {want}, got {got}" + (f": {shorten(said)}" if said else "")
                 cases.append(Case(doc.path, name, lab, ok, "" if ok else detail, line=line))
     return cases
 

@@ -12,7 +12,9 @@ the loaded objects without copying them), each with
 * crash detection: a worker that dies (segmentation fault, abort, killed) ends the run.
 
 Every such event becomes a ``BoundaryError`` that names the task (the policy and the object,
-from the caller's ``describe``) and never quotes what the worker printed. The same workers give
+from the caller's ``describe``) and never quotes what the worker printed; a blown limit (CPU time,
+memory, nesting) is a ``LimitExceeded``, which also carries the step and the results completed so
+far, for callers that report it as the policy's result and go on. The same workers give
 parallelism: tasks are handed out in batches to ``jobs`` workers. Nothing here is particular to
 Rego: the kyverno check and ``kyverno test`` files in verify evaluate behind the same boundary,
 with the same limits.
@@ -79,6 +81,17 @@ class Limits:
 
 class BoundaryError(Exception):
     """An evaluation that took too long, ran out of memory or crashed its worker."""
+
+
+class LimitExceeded(BoundaryError):
+    """An evaluation ran past the CPU-time limit, the memory limit or the nesting bound: the
+    policy's fault, not the gate's. Carries the task (``index``), the step it was on, the reason,
+    and the results of the tasks that had completed (``done``), so a caller can report the step
+    that blew the limit and evaluate the rest without it."""
+
+    def __init__(self, message: str, index: int, step: int, reason: str, done: dict[int, Any]) -> None:
+        super().__init__(message)
+        self.index, self.step, self.reason, self.done = index, step, reason, dict(done)
 
 
 class Mark:
@@ -212,13 +225,14 @@ def _child(task_r: int, result_w: int, stderr: Any, mark: Mark, work: Callable[[
             mark.index = index
             mark(0)
             try:
-                out.append((index, True, work(index, mark), 0))
+                out.append((index, True, work(index, mark), 0, False))
             except MemoryError:
-                out.append((index, False, "ran out of memory (the policy memory limit was reached)", mark.current))
+                out.append((index, False, "ran out of memory (the policy memory limit was reached)", mark.current,
+                            True))
             except RecursionError:
-                out.append((index, False, "nested too deeply", mark.current))
+                out.append((index, False, "nested too deeply", mark.current, True))
             except Exception as exc:  # reported by the parent, naming the task
-                out.append((index, False, f"{exc.__class__.__name__}: {exc}", mark.current))
+                out.append((index, False, f"{exc.__class__.__name__}: {exc}", mark.current, False))
         mark.write(-1, 0, 0.0, 0.0)
         _write_message(result_w, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -285,12 +299,14 @@ def _collect(workers: list[_Worker], pending: list[int], batch: int, results: di
                 continue
             if message == b"":
                 raise BoundaryError(_died(worker, shm, describe, limits))
-            for index, ok, value, step in pickle.loads(message):
+            for index, ok, value, step, limit in pickle.loads(message):
                 if not ok:
+                    if limit:
+                        raise LimitExceeded(f"{describe(index, step)}: {value}", index, step, value, results)
                     raise BoundaryError(f"{describe(index, step)}: {value}")
                 results[index] = value
             _dispatch(worker, pending, batch)
-        _watch(workers, shm, describe, limits)
+        _watch(workers, shm, describe, limits, results)
 
 
 def _receive(worker: _Worker) -> bytes | None:
@@ -324,7 +340,8 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _watch(workers: list[_Worker], shm: mmap.mmap, describe: Callable[[int, int], str], limits: Limits) -> None:
+def _watch(workers: list[_Worker], shm: mmap.mmap, describe: Callable[[int, int], str], limits: Limits,
+           results: dict[int, Any]) -> None:
     """Kill a worker whose current step used more CPU time than the limit (an evaluation is pure
     computation), or made no progress at all for much longer (blocked in native code). CPU time,
     not wall time, decides: on a loaded or paused machine a worker may wait for a CPU for seconds
@@ -351,8 +368,9 @@ def _watch(workers: list[_Worker], shm: mmap.mmap, describe: Callable[[int, int]
         if cpu is not None and not stalled:
             reason = (f"used more than {limits.timeout:g} s of CPU time (the policy loops or does unbounded "
                       "work); raise the limit with --policy-timeout or checks.policy.timeout if it is only slow")
-        else:
-            reason = f"made no progress for {now - started:.0f} s (the policy engine is stuck)"
+            raise LimitExceeded(f"{describe(index, step)}: evaluation {reason}", index, step, f"evaluation {reason}",
+                                results)
+        reason = f"made no progress for {now - started:.0f} s (the policy engine is stuck)"
         raise BoundaryError(f"{describe(index, step)}: evaluation {reason}")
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from gatekeeper.rego import native
+from gatekeeper.rego import hoist, native
 from gatekeeper.rego.modules import Module, PolicyLoadError, check_builtins, check_recursion
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,8 +77,10 @@ def describe_error(exc: BaseException, modules: Sequence[Module]) -> str:
 class RegorusProgram:
     """A compiled policy set on one regorus engine."""
 
-    def __init__(self, engine: Any, queries: Mapping[str, Sequence[str]], modules: Sequence[Module]) -> None:
+    def __init__(self, engine: Any, queries: Mapping[str, Sequence[str]], modules: Sequence[Module],
+                 rebuild: Callable[[Mapping[str, Any]], Any] | None = None) -> None:
         self._engine = engine
+        self._rebuild = rebuild  # a fresh engine holding the program's data and more (for hoisting)
         self._queries = {name: data_ref(path) for name, path in queries.items()}
         # a reference to a package (not a rule) is evaluated as a query: regorus's rule API refuses it
         packages = {m.package[:k] for m in modules for k in range(1, len(m.package) + 1)}
@@ -136,6 +138,27 @@ class RegorusProgram:
         behind the evaluation boundary."""
         _dry_run(self._engine, {n: r.split(".")[1:] for n, r in self._queries.items()}, self._modules)
 
+    def hoisted_values(self) -> dict[hoist.Key, Any]:
+        """The values of the rules worth computing once (``hoist.hoistable``), computed on a copy
+        of the engine. This runs policy code: call it behind the evaluation boundary."""
+        keys = hoist.hoistable(self._modules)
+        return hoist.evaluate(self._engine.clone(), keys) if keys else {}
+
+    def use_hoisted(self, values: Mapping[hoist.Key, Any]) -> None:
+        """Replace the hoisted rules by their values (from ``hoisted_values``, in any process):
+        the program is rebuilt with those rules reading data. Evaluations give the same results."""
+        if not values or self._rebuild is None:
+            return
+        defined = {k: v for k, v in values.items() if v is not hoist.UNDEFINED}
+        try:
+            engine = self._rebuild(hoist.as_data(defined) if defined else {})
+            for module in hoist.rewrite(self._modules, values):
+                engine.set_rego_v0(module.v0)
+                engine.add_policy(module.path, module.source)
+        except (RuntimeError, TypeError, ValueError, OverflowError, native.NativeError):
+            return  # the program stays as written
+        self._engine = engine
+
     def take_prints(self) -> list[str]:
         """``print()`` output gathered since the last call (``file:line: text`` lines)."""
         out, self._prints = self._prints, []
@@ -178,7 +201,14 @@ class RegorusEngine:
                 engine.add_policy(module.path, module.source)
             except RuntimeError as exc:
                 raise PolicyLoadError(native.parse_error(exc).where()) from None
-        return RegorusProgram(engine, queries, modules)
+        return RegorusProgram(engine, queries, modules, lambda extra: self._with(data, extra))
+
+    def _with(self, data: Mapping[str, Any], extra: Mapping[str, Any]) -> Any:
+        """A native engine holding ``data`` plus ``extra`` (no modules)."""
+        engine = self._base(data)
+        if extra:
+            engine.add_data(dict(extra))
+        return engine
 
 
 def _dry_run(engine: Any, queries: Mapping[str, Sequence[str]], modules: Sequence[Module]) -> None:

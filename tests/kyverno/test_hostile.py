@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import PROJECT, run_subprocess
 from tests.kyverno.helpers import rule_policy, write_tree
 
@@ -190,24 +192,40 @@ BURN = """
 """
 WIDGET = ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec:\n"
           f"  items: {json.dumps(list(range(500)))}\n")
-BLOWN = ("kyverno/burn/nested on Widget/shop/w: evaluation used more than 0.3 s of CPU time (the policy loops or "
-         "does unbounded work); raise the limit with --policy-timeout or checks.policy.timeout if it is only slow")
+NAMED = """
+- name: named
+  match: {any: [{resources: {kinds: [Widget]}}]}
+  validate:
+    message: widgets are named x-something
+    pattern: {metadata: {name: "x-*"}}
+"""
 
 
-def test_evaluation_runs_behind_the_cpu_time_limit(tmp_path: Path) -> None:
+def test_a_blown_cpu_time_limit_is_an_error_on_the_rule_and_the_run_goes_on(tmp_path: Path) -> None:
     """Kyverno evaluation runs in workers with the policy check's limits: work the rule budget
-    allows (raised here) but the CPU-time limit does not ends the run with exit 2 naming the
-    policy, rule and resource."""
+    allows (raised here) but the CPU-time limit does not is an error finding on the rule (Kyverno
+    reports an error result for it), naming the resource; the rule is not run again, the other
+    rules still judge every resource, and the run fails (exit 1)."""
     (tmp_path / ".gatekeeper.yaml").write_text("checks:\n  kyverno:\n    budget: 600\n", encoding="utf-8")
     (tmp_path / "policies").mkdir()
     (tmp_path / "apps").mkdir()
-    (tmp_path / "policies" / "pol.yaml").write_text(rule_policy(BURN, name="burn"), encoding="utf-8")
-    (tmp_path / "apps" / "w.yaml").write_text(WIDGET, encoding="utf-8")
+    (tmp_path / "policies" / "pol.yaml").write_text(rule_policy(NAMED + BURN, name="burn"), encoding="utf-8")
+    for name in ("w", "v"):
+        (tmp_path / "apps" / f"{name}.yaml").write_text(WIDGET.replace("name: w,", f"name: {name},"), encoding="utf-8")
     proc = run_subprocess("check", "apps", "--policy", "policies", "--checks", "kyverno", "--policy-timeout", "0.3",
-                          cwd=tmp_path, timeout=GUARD)
-    assert proc.returncode == 2
-    assert f"error: kyverno: w.yaml: {BLOWN}" in proc.stdout + proc.stderr
-
+                          "--format", "json", cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert not report["errors"]
+    rows = sorted((f["path"], f["line"], f["rule"], f["severity"], f["field"]) for f in report["findings"])
+    assert rows == [("policies/pol.yaml", 14, "kyverno-rule-error", "error", "spec.rules[1]"),
+                    ("v.yaml", 3, "kyverno/burn/named", "error", "metadata.name"),
+                    ("w.yaml", 3, "kyverno/burn/named", "error", "metadata.name")]
+    [blown] = [f for f in report["findings"] if f["rule"] == "kyverno-rule-error"]
+    assert blown["message"].startswith("kyverno/burn/nested exceeded an evaluation limit on ")
+    assert ("evaluation used more than 0.3 s of CPU time (the policy loops or does unbounded work); raise the limit "
+            "with --policy-timeout or checks.policy.timeout if it is only slow; the rule is not evaluated for the rest "
+            "of this run") in blown["message"]
 
 
 GROW = """
@@ -223,13 +241,17 @@ LONG_CM = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: sho
 
 def test_evaluation_runs_behind_the_memory_limit_in_check_and_verify(tmp_path: Path) -> None:
     """One allocation of 400 MB (a single operation no budget interrupts) passes under the default
-    limit and ends the run with exit 2 under a lower one, in the check and in kyverno test files."""
+    limit; under a lower one it is an error on the rule in the check (exit 1) and ends a kyverno
+    test file's run (exit 2: the test cannot be decided)."""
     write_tree(tmp_path, rule_policy(GROW, name="grow"), {"cm": LONG_CM})
     proc = run_subprocess("check", "apps", "--policy", "policies", "--checks", "kyverno", "--policy-memory", "256",
-                          cwd=tmp_path, timeout=GUARD)
-    assert proc.returncode == 2
-    assert ("error: kyverno: cm.yaml: kyverno/grow/big on ConfigMap/shop/c: ran out of memory (the policy memory "
-            "limit was reached)") in proc.stdout + proc.stderr
+                          "--format", "json", cwd=tmp_path, timeout=GUARD)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [finding] = json.loads(proc.stdout)["findings"]
+    assert (finding["path"], finding["line"], finding["rule"], finding["severity"]) == (
+        "policies/pol.yaml", 8, "kyverno-rule-error", "error")
+    assert finding["message"].startswith("kyverno/grow/big exceeded an evaluation limit on cm.yaml (ConfigMap/shop/c): "
+                                         "ran out of memory (the policy memory limit was reached)")
     (tmp_path / "policies" / "kyverno-test.yaml").write_text(
         "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: grow}\npolicies: [pol.yaml]\n"
         "resources: [../apps/cm.yaml]\nresults:\n  - {policy: grow, rule: big, resources: [c], kind: ConfigMap, "
@@ -240,3 +262,60 @@ def test_evaluation_runs_behind_the_memory_limit_in_check_and_verify(tmp_path: P
     assert proc.returncode == 2
     assert "kyverno-test.yaml: kyverno test: ran out of memory (the policy memory limit was reached)" in \
         proc.stdout + proc.stderr
+
+
+def test_an_expression_node_the_evaluator_lacks_is_a_rule_error_not_a_crash(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node type the parser produces but the closure compiler has no builder for (as with a newer
+    jmespath release) is a typed RuleError: the rule becomes a kyverno-rule-error at the resource,
+    even in preconditions (where unresolved variables read as ""), never a traceback or a pass."""
+    from gatekeeper.kyverno import jmes, jmesc
+    from tests.conftest import run_json
+
+    monkeypatch.delitem(jmesc._BUILDERS, "not_expression")
+    jmesc.compile_ast.cache_clear()
+    jmes.compiled.cache_clear()
+    try:
+        write_tree(tmp_path, rule_policy("""
+            - name: gated
+              match: {any: [{resources: {kinds: [ConfigMap]}}]}
+              preconditions: {all: [{key: "{{ !request.object.data.off }}", operator: Equals, value: true}]}
+              validate: {message: never, pattern: {data: {on: "?*"}}}
+            """, name="neg"), {"cm": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {on: x}\n"})
+        code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno", cwd=tmp_path)
+    finally:
+        jmesc.compile_ast.cache_clear()
+        jmes.compiled.cache_clear()
+    assert code == 1
+    [finding] = report["findings"]
+    assert (finding["path"], finding["line"], finding["rule"]) == ("cm.yaml", 1, "kyverno-rule-error")
+    assert "JMESPath expression node 'not_expression' is not supported" in finding["message"]
+
+
+TOKEN = "ghp_" + "Zq8r3NfX2kLw9PvT4mHs7YcB1dJe6GuA0xRo"
+
+
+@pytest.mark.parametrize("message", [
+    "token {{ truncate(request.object.data.api_token, `20`) }} is not allowed",  # a cut token
+    "{{ request.object.data.api_token }} " + "x" * 1200,  # a message cut after masking
+])
+def test_a_cut_secret_in_a_message_is_masked(tmp_path: Path, message: str) -> None:
+    """Messages are masked before they are shortened, and for every run of 8 or more characters
+    of a detected value: a token cut by the policy (truncate) or by the message bound never
+    shows."""
+    from tests.conftest import run_json
+
+    write_tree(tmp_path, rule_policy(f"""
+        - name: no-token
+          match: {{any: [{{resources: {{kinds: [ConfigMap]}}}}]}}
+          validate:
+            message: "{message}"
+            deny: {{}}
+        """, name="tok"), {"cm": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n"
+                                 f"  api_token: {TOKEN}\n"})
+    code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno", cwd=tmp_path)
+    assert code == 1
+    text = json.dumps(report)
+    assert not any(TOKEN[i:i + 8] in text for i in range(len(TOKEN) - 7)), text
+    finding = next(f for f in report["findings"] if f["rule"] == "kyverno/tok/no-token")
+    assert finding["line"] == 1 and len(finding["message"]) <= 1000

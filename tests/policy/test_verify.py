@@ -25,7 +25,7 @@ def test_starter_library_is_green() -> None:
     code, out, _ = verify(str(library_path()))
     assert code == 0, out
     # 28 Rego tests and Suite cases, the rest kyverno test results (a mutate rule's result is skipped)
-    assert out.splitlines()[-1] == "PASS: 225 passed, 0 failed, 1 skipped"
+    assert out.splitlines()[-1] == "PASS: 234 passed, 0 failed, 1 skipped"
     assert "ok    " in out
 
 

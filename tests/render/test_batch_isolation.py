@@ -91,6 +91,9 @@ def test_crossed_names_a_unit_that_holds_another_units_object_name() -> None:
     assert batch.crossed(parts) == {"b"}
     assert batch.crossed({**parts, "d": b"kind: Pod\nmetadata:\n  name: \"a\\tb\"\n"}) == {"a", "b", "c", "d"}
     assert batch.crossed({**parts, "d": b"kind: Pod\nmetadata: {}\n"}) == {"a", "b", "c", "d"}
+    # the next run renders alone only the unit that caused it, not its whole batch
+    assert batch.unreadable({**parts, "d": b"kind: Pod\nmetadata:\n  name: \"a\\tb\"\n"}) == {"d"}
+    assert batch.unreadable(parts) == set()
 
 
 def test_check_locates_the_unit_findings_in_its_own_files(tmp_path: Path) -> None:

@@ -140,3 +140,16 @@ def test_agent_overrides_the_gate_cannot_apply_are_reported(tmp_path: Path) -> N
     _, report = run_json(str(tmp_path))
     assert at(report, "render-unapplied") == [("clusters/argo.yaml", 9), ("clusters/flux.yaml", 9)]
     assert at(report, "render-outside") == [("clusters/flux.yaml", 18)]
+
+
+@needs_helm
+def test_objects_beside_inline_values_are_still_checked_as_files(tmp_path: Path) -> None:
+    # the HelmRelease's file holds values the chart reads, and a Pod: the Pod is applied as written
+    copy_fixture("chart", tmp_path)
+    pod = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: dbg, namespace: prod}\nspec:\n" \
+          "  containers: [{name: d, image: 'busybox:latest'}]\n"
+    put(tmp_path, {"releases/web.yaml": HELM_RELEASE + pod})
+    code, report = run_json(str(tmp_path))
+    assert code == 1
+    assert at(report, "image-latest") == [("releases/web.yaml", 28)]
+    assert at(report, "run-as-non-root")[0] == ("releases/web.yaml", 22)  # the values line still

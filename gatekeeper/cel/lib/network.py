@@ -13,6 +13,7 @@ from typing import Any
 
 from gatekeeper.cel import types
 from gatekeeper.cel.lib import Library, glob, member
+from gatekeeper.cel.rewrite import STRING
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -131,4 +132,7 @@ LIBRARY = Library("kubernetes.net", (
     member("ip", ("cidr_ip", ("CIDR",), "IP", lambda c: _make_ip(_cidr(c)[0]))),
     member("masked", ("cidr_masked", ("CIDR",), "CIDR", _masked)),
     member("prefixLength", ("cidr_prefixLength", ("CIDR",), "int", lambda c: _cidr(c)[1])),
+    # string(ip) and string(cidr): the engine calls this name for them (gatekeeper.cel.rewrite)
+    glob(STRING, ("string_ip", ("IP",), "string", lambda a: str(_ip(a))),
+         ("string_cidr", ("CIDR",), "string", lambda c: "{}/{}".format(*_cidr(c)))),
 ))

@@ -4,13 +4,16 @@ Python's ``re`` backtracks (a hostile pattern can run for hours); RE2 runs in li
 So the implementations call the engine's RE2-backed ``regex.extract``/``regex.extractAll``
 through a private helper environment, after turning every capturing group into a
 non-capturing one (Kubernetes returns the whole match, the extract functions the group).
-``find`` is Go's ``FindString`` (first match, "" when none); ``findAll`` lists the non-empty
-matches (Go's ``FindAllString`` also lists empty ones: patterns that can match nothing differ).
+``find`` is Go's ``FindString`` (first match, "" when none). ``findAll`` is Go's
+``FindAllString`` step by step, on RE2 (``google-re2``, matching from a position with the whole
+text as context): successive non-overlapping matches, empty ones included except an empty match
+right after the previous match (``'abc'.findAll('b*')`` is ``['', 'b', '']``), at most ``n`` of them
+when ``n`` is not negative.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from gatekeeper.cel.lib import Library, member
@@ -71,7 +74,7 @@ def _programs() -> tuple[Any, Any]:
 
     config = cel.NewEnvConfigFromYaml('extensions:\n  - name: "regex"\n  - name: "optional"\n')
     env = cel.NewEnv(config=config, variables={"s": cel.Type.STRING, "p": cel.Type.STRING})
-    return env.compile('regex.extract(s, p).orValue("")'), env.compile("regex.extractAll(s, p)")
+    return env.compile('regex.extract(s, p).orValue("")'), None
 
 
 def _run(program: Any, text: str, pattern: str) -> Any:
@@ -85,9 +88,40 @@ def _find(text: str, pattern: str) -> str:
     return str(_run(_programs()[0], text, pattern))
 
 
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"Illegal regex: {detail}") from None
+
+
 def _find_all(text: str, pattern: str, limit: int = -1) -> list[str]:
-    found = [str(x) for x in _run(_programs()[1], text, pattern)]
-    return found if limit < 0 else found[:limit]
+    regex = _compiled(pattern)
+    if limit < 0:
+        limit = len(text) + 1
+    found: list[str] = []
+    pos, end, previous = 0, len(text), -1  # as Go's regexp.allMatches steps
+    while len(found) < limit and pos <= end:
+        m = regex.search(text, pos)
+        if m is None:
+            break
+        start, stop = m.span()
+        accept = True
+        if stop == pos:  # an empty match here: not right after the previous match; one character on
+            accept = start != previous
+            pos += 1
+        else:
+            pos = stop
+        previous = stop
+        if accept:
+            found.append(text[start:stop])
+    return found
 
 
 LIBRARY = Library("kubernetes.regex", (

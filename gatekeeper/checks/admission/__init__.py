@@ -134,13 +134,14 @@ class AdmissionCheck(Check):
 
     def __init__(self) -> None:
         self.pairs: list[_Pair] = []
-        self._by_kind: dict[tuple[str, str, str, str, bool], _Candidates] = {}
+        self._by_kind: dict[tuple[str, str], _Candidates] = {}
         self.unbound: list[policies.Binding] = []
         self.policies: list[policies.Policy] = []
         self.scope = Scope({}, set(), {})
         self.params: dict[tuple[str, str], list[Resource]] = {}
         self.outside: list[Resource] = []  # policy-directory objects
         self._redactor: Redactor | None = None
+        self._measured: dict[int, tuple[Resource, tuple[int, bool]]] = {}  # param objects (cel.measure)
 
     def rules(self) -> Sequence[Rule]:
         return list(RULES.values())
@@ -215,10 +216,13 @@ class AdmissionCheck(Check):
             return "no ValidatingAdmissionPolicy or binding in the tree or a policy directory"
         return None
 
-    def _candidates(self, target: Target) -> _Candidates:
-        key = (target.group, target.version, target.kind, target.plural, target.cluster_scoped)
+    def _candidates(self, resource: Resource) -> _Candidates:
+        """The bindings whose rules match the resource's kind (all of which follow from its apiVersion
+        and kind), found once per kind."""
+        key = (resource.api_version, resource.kind)
         found = self._by_kind.get(key)
         if found is None:
+            target = Target.of(resource, self.scope)
             pairs = [p for p in self.pairs if rules_match(p.policy.match, target, need_rules=True)
                      and rules_match(p.binding.match, target, need_rules=False)]
             reads = frozenset(v for p in pairs for v in p.policy.reads)
@@ -228,10 +232,10 @@ class AdmissionCheck(Check):
     def check_resource(self, resource: Resource, ctx: Context) -> Iterable[Finding]:
         if not self.pairs:
             return []
-        target = Target.of(resource, self.scope)
-        candidates = self._candidates(target)
+        candidates = self._candidates(resource)
         if not candidates.pairs:
             return []
+        target = Target.of(resource, self.scope)
         findings: list[Finding] = []
         shared: Shared | None = None
         for pair in candidates.pairs:
@@ -246,9 +250,10 @@ class AdmissionCheck(Check):
                     self._redactor = Redactor(ctx.documents, ctx.detected)
                 shared = Shared.of(target, self.scope, candidates.paths, candidates.reads,
                                    self._redactor(resource.obj))
-            outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params)
-            findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
-                                         evidence=o.evidence) for o in outcomes)
+            outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params, self._measured)
+            if outcomes:
+                findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
+                                             evidence=o.evidence) for o in outcomes)
         return findings
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from gatekeeper import cel
-from gatekeeper.cel.views import Trie, prune
+from gatekeeper.cel.measure import measure
+from gatekeeper.cel.views import Trie
 from gatekeeper.checks.admission.matching import NAME_LABEL, Scope, Target
 from gatekeeper.checks.admission.policies import VARIABLES, Binding, Expression, Policy
 from gatekeeper.checks.policy.match import selector_matches
+from gatekeeper.checks.secrets.masking import cut
 from gatekeeper.model import FieldPath, Resource, Severity
 
 MESSAGE_LIMIT = 400
+_NULL = (1, True)  # what null measures (``cel.measure``)
 
 
 @dataclass(slots=True)
@@ -34,8 +37,13 @@ class Outcome:
     evidence: str
 
 
+_ENV: list[cel.Environment] = []
+
+
 def _env() -> cel.Environment:
-    return cel.environment(VARIABLES)
+    if not _ENV:
+        _ENV.append(cel.environment(VARIABLES))
+    return _ENV[0]
 
 
 class _Failed(Exception):
@@ -74,14 +82,14 @@ def _namespace_object(target: Target, scope: Scope) -> dict[str, Any] | None:
             "metadata": {"name": target.namespace, "labels": {NAME_LABEL: target.namespace}}}
 
 
-def _run(expr: Expression, bound: Any) -> Any:
+def _run(expr: Expression, bound: Any, budget: cel.Budget | None) -> Any:
     program = expr.program
     if program is None:
         raise _Failed(expr, expr.limit)
     if "authorizer" in program.variables:
         raise _Unsupported(expr, "reads authorizer, which needs an API server")
     try:
-        return program.evaluate(bound)
+        return program.evaluate(bound, budget=budget)
     except cel.Unsupported as exc:
         raise _Unsupported(expr, exc.message) from None
     except cel.CostLimitExceeded as exc:
@@ -115,10 +123,12 @@ def _labels(obj: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Shared:
-    """What every binding evaluated for one object shares: the values (the object reduced to the
-    paths the applicable policies read), bound once for every policy without params."""
+    """What every binding evaluated for one object shares: the values, bound once for every policy
+    without params, the object viewed through the paths the applicable policies read (``paths``): the
+    runtime is given it pruned to them, and only they are measured (no copy is made for that)."""
 
     base: dict[str, Any]
+    paths: Trie | None
     _bindings: cel.Bindings | None = None
 
     @classmethod
@@ -126,23 +136,56 @@ class Shared:
            obj: dict[str, Any] | None = None) -> Shared:
         """Only what the policies read is built and bound (a request or a namespace costs conversion);
         ``obj`` is the object as policies may see it (detected secret values redacted)."""
-        base: dict[str, Any] = {"object": prune(target.resource.obj if obj is None else obj, paths),
-                                "oldObject": None, "params": None}
+        base: dict[str, Any] = {"object": target.resource.obj if obj is None else obj, "oldObject": None,
+                                "params": None}
         if "request" in reads:
             base["request"] = _request(target)
         if "namespaceObject" in reads:
             base["namespaceObject"] = _namespace_object(target, scope)
-        return cls(base)
+        return cls(base, paths)
 
     def bindings(self) -> cel.Bindings:
         if self._bindings is None:
-            self._bindings = _env().bindings(self.base)
+            views: dict[str, Trie | None] | None = {"object": self.paths} if self.paths is not None else None
+            self._bindings = _env().bindings(self.base, views=views, measured={"oldObject": _NULL, "params": _NULL})
         return self._bindings
 
 
+def _variables_view(policy: Policy, paths: Trie | None) -> dict[str, Trie | None] | None:
+    """``variable_view`` as ``Bindings`` takes it, found once per policy and object view."""
+    if paths is None:
+        return None
+    found = policy.views.get(id(paths))
+    if found is None:
+        found = policy.views[id(paths)] = (paths, {"variables": variable_view(policy, paths)})
+    return found[1]
+
+
+def variable_view(policy: Policy, paths: Trie | None) -> Trie | None:
+    """The view of ``variables`` matching the object's (``paths``): a variable that is a field of
+    ``object`` (``object.spec.template.spec.containers``) is seen through the object's view below that
+    field, as if the object had been pruned before the variable was evaluated; others whole."""
+    if paths is None:
+        return None
+    view: dict[str, Trie | None] = {}
+    for name, expr in policy.variables:
+        chain = expr.program.ast.chain_of("object") if expr.program is not None else None
+        below: Trie | None = None
+        if chain:
+            below = paths
+            for key in chain:
+                if below is None:
+                    break
+                below = below.get(key, {})
+        view[name] = below
+    return view
+
+
 def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
-             params: dict[tuple[str, str], list[Resource]]) -> list[Outcome]:
-    """Every outcome of a binding for one object it matches (empty: the object passes)."""
+             params: dict[tuple[str, str], list[Resource]],
+             measured: dict[int, tuple[Resource, tuple[int, bool]]] | None = None) -> list[Outcome]:
+    """Every outcome of a binding for one object it matches (empty: the object passes). ``measured``:
+    what param objects measure (``cel.measure``), kept by the caller across objects."""
     severity = binding.severity
     suffix = binding.suffix
     selected: list[Resource | None]
@@ -167,8 +210,13 @@ def evaluate(policy: Policy, binding: Binding, target: Target, shared: Shared,
         try:
             bindings = shared.bindings()
             if param is not None:
-                bindings = bindings.with_values({"params": param.obj})
-            out.extend(_one(policy, bindings, severity, suffix))
+                known = measured.get(id(param)) if measured is not None else None
+                if known is None:
+                    known = (param, measure(param.obj))
+                    if measured is not None:
+                        measured[id(param)] = known
+                bindings = bindings.with_values({"params": param.obj}, {"params": known[1]})
+            out.extend(_one(policy, bindings, severity, suffix, _budget(policy), shared.paths))
         except _Unsupported as exc:
             out.append(Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                                f"{exc.message}" + suffix, (), Severity.INFO, "unsupported"))
@@ -188,7 +236,7 @@ def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERRO
     without binding or params logic: CEL code of Gatekeeper templates. Evaluation errors are outcomes of
     ``admission-error`` at ``severity`` (whatever the failure policy: a template's error is a finding)."""
     try:
-        return _one(policy, _env().bindings(base), severity, "")
+        return _one(policy, _env().bindings(base), severity, "", _budget(policy))
     except _Unsupported as exc:
         return [Outcome("admission-unsupported", f"not evaluated offline: {_short(exc.expression.source)!r} "
                         f"{exc.message}", (), Severity.INFO, "unsupported")]
@@ -198,6 +246,12 @@ def run(policy: Policy, base: dict[str, Any], severity: Severity = Severity.ERRO
         return [Outcome("admission-error", f"expression could not be evaluated: {exc.message} "
                         f"[expression: {_short(exc.expression.source)}]", exc.expression.where, severity,
                         exc.expression.source)]
+
+
+def _budget(policy: Policy) -> cel.Budget | None:
+    """A total cost budget for one evaluation of ``policy``: None when it has too few expressions to
+    pass it (each is held to the per-expression limit, a tenth of the total)."""
+    return cel.Budget() if policy.expression_count * cel.COST_LIMIT > cel.TOTAL_BUDGET else None
 
 
 def _limit(exc: _Limit, severity: Severity, suffix: str) -> Outcome:
@@ -211,28 +265,32 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
-def _one(policy: Policy, bindings: cel.Bindings, severity: Severity, suffix: str) -> list[Outcome]:
+def _one(policy: Policy, bindings: cel.Bindings, severity: Severity, suffix: str,
+         budget: cel.Budget | None, paths: Trie | None = None) -> list[Outcome]:
     """One policy with one set of bindings (without ``variables``): expressions that do not read
-    variables share them (and the runtime's conversion of the object, when one needs it)."""
+    variables share them (and the runtime's conversion of the object, when one needs it). Every
+    expression evaluated is charged to ``budget``, the evaluation's total."""
     bound = bindings
     for _name, condition in policy.match_conditions:
-        value = _run(condition, bound)
+        value = _run(condition, bound, budget)
         if value is False:
             return []
         if value is not True:
             raise _Failed(condition, "matchCondition did not evaluate to a boolean")
     if policy.variables:
+        views = _variables_view(policy, paths)
         values: dict[str, Any] = {}
         failed: dict[str, _Failed] = {}
         for name, expr in policy.variables:
             reads = expr.program is not None and "variables" in expr.program.variables
             try:
-                values[name] = _run(expr, bindings.with_values({"variables": dict(values)}) if reads else bindings)
+                values[name] = _run(expr, bindings.with_values({"variables": dict(values)}, views=views)
+                                    if reads else bindings, budget)
             except _Unsupported:
                 raise
             except _Failed as exc:
                 failed[name] = exc
-        bound = bindings.with_values({"variables": values})
+        bound = bindings.with_values({"variables": values}, views=views)
     else:
         failed = {}
     out: list[Outcome] = []
@@ -243,24 +301,25 @@ def _one(policy: Policy, bindings: cel.Bindings, severity: Severity, suffix: str
             missing = sorted(used & failed.keys())
             if missing:
                 raise failed[missing[0]]
-        value = _run(expr, bound)
+        value = _run(expr, bound, budget)
         if value is True:
             continue
         if value is not False:
             raise _Failed(expr, "validation did not evaluate to a boolean")
-        message = _message(validation.message, validation.message_expression, bound, expr.source)
+        message = _message(validation.message, validation.message_expression, bound, expr.source, budget)
         if validation.reason:
             message += f" (reason: {validation.reason})"
-        out.append(Outcome("admission-denied", message[:MESSAGE_LIMIT] + suffix, expr.where, severity, expr.source))
+        out.append(Outcome("admission-denied", cut(message, MESSAGE_LIMIT) + suffix, expr.where, severity, expr.source))
     return out
 
 
-def _message(static: str, expression: Expression | None, bound: Any, source: str) -> str:
+def _message(static: str, expression: Expression | None, bound: Any, source: str,
+             budget: cel.Budget | None) -> str:
     """messageExpression's string (when it evaluates to a non-empty one-line string), else message,
     else the API server's default."""
     if expression is not None and expression.program is not None:
         try:
-            value = expression.program.evaluate(bound)
+            value = expression.program.evaluate(bound, budget=budget)
         except cel.CelError:
             value = None
         if isinstance(value, str) and value.strip() and "\n" not in value:

@@ -54,6 +54,8 @@ class Policy:
     match_conditions: list[tuple[str, Expression]] = field(default_factory=list)
     variables: list[tuple[str, Expression]] = field(default_factory=list)
     validations: list[Validation] = field(default_factory=list)
+    expression_count: int = 0  # how many expressions it has (set when read)
+    views: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # by the object's view (evaluate)
 
     @property
     def object_paths(self) -> tuple[tuple[str, ...], ...] | None:
@@ -175,6 +177,7 @@ def read_spec(resource: Resource, spec: dict[str, Any], at: FieldPath,
             validation.message_expression = _compile(env, resource, entry["messageExpression"],
                                                      (*at, "validations", i, "messageExpression"))
         policy.validations.append(validation)
+    policy.expression_count = len(policy.expressions())
     return policy
 
 

@@ -32,6 +32,7 @@ from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, 
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
+from gatekeeper.kyverno.shape import shorten
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
 from gatekeeper.rego import boundary
@@ -183,12 +184,21 @@ class KyvernoCheck(Check):
         if users:
             out.append("kyverno: subjects/roles/clusterRoles cannot be known offline; evaluated as a CREATE by an "
                        f"unknown user: {', '.join(users)}")
+        unsupported = sorted(f"{e.label} ({e.unsupported})" for e in self.evaluator_exceptions() if e.unsupported)
+        if unsupported:
+            out.append(f"kyverno: {len(unsupported)} PolicyException(s) not honoured offline: {', '.join(unsupported)} "
+                       "feed the ValidatingPolicy's own expressions, which are not bound offline; the policy's "
+                       "results stand")
         if self._ignored:
             out.append(f"kyverno: {len(self._ignored)} PolicyException(s) not honoured "
                        f"({', '.join(sorted(e.label for e in self._ignored))}): Kyverno reads exceptions only when "
                        "enabled and only from its exception namespaces; name them in "
                        "checks.kyverno.exception_namespaces")
         return out
+
+    def evaluator_exceptions(self) -> list[PolicyException]:
+        """The honoured exceptions (those of the exception namespaces)."""
+        return list(self.evaluator.env.exceptions) if self.evaluator is not None else []
 
     def _in_roots(self, ctx: Context, path: str) -> bool:
         return bool(self.roots) and inside(ctx.root / path, self.roots)
@@ -238,31 +248,58 @@ class KyvernoCheck(Check):
         """Evaluate behind the evaluation boundary: policies and resources come from the repository,
         and one Python operation (a bignum, a regular expression, a serialisation) cannot be
         interrupted in-process, so worker processes with the policy check's CPU-time and memory
-        limits evaluate, and a blown limit ends the run (exit 2) naming the policy, rule and resource."""
+        limits evaluate. A rule that blows a limit is the policy's result, as in Kyverno (an error
+        for that rule): an error finding on the rule, naming the resource, and the run goes on
+        without that rule (each blown rule costs one limit, never one per resource). A crash or an
+        internal error still ends the run (exit 2)."""
         evaluator = self.evaluator
         assert evaluator is not None
         subjects = [r for r in self.subjects(ctx) if ctx.hook_paths is None or r.path in ctx.hook_paths]
         policies = {id(p): n for n, p in enumerate(evaluator.policies)}
         exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
+        blown: dict[int, tuple[int, str]] = {}  # rule number -> (subject where it blew, reason)
+        todo = list(range(len(subjects)))
 
-        def work(i: int, mark: boundary.Mark) -> list[_Compact]:
+        def work(k: int, mark: boundary.Mark) -> list[_Compact]:
             return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
                      -1 if r.exception is None else exceptions[id(r.exception)])
-                    for r in evaluator.failures(redact(subjects[i].obj), lambda n: mark.step(n + 1))]
+                    for r in evaluator.failures(redact(subjects[todo[k]].obj), lambda n: mark.step(n + 1), blown)]
 
-        def describe(i: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
+        def describe(k: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
             what = "Kyverno policies"
             if 0 < step <= len(evaluator.rules):
                 policy, rule = evaluator.rules[step - 1]
                 what = f"kyverno/{policy.name}/{rule.name}"
-            return f"{subjects[i].path}: {what} on {subjects[i].ref.key}"
+            return f"{subjects[todo[k]].path}: {what} on {subjects[todo[k]].ref.key}"
 
-        try:
-            outcomes = boundary.run(len(subjects), work, describe, limits(ctx.options, ctx.check_config("policy")))
-        except boundary.BoundaryError as exc:
-            raise CheckLoadError(Masker(run_values(ctx.documents)).mask(str(exc))) from None
+        run_masker: list[Masker] = []
+
+        def masker() -> Masker:  # the run's detected values, scanned only when something is reported
+            if not run_masker:
+                run_masker.append(Masker(run_values(ctx.documents)))
+            return run_masker[0]
+
+        outcomes: dict[int, list[_Compact]] = {}
+        while todo:
+            try:
+                got = boundary.run(len(todo), work, describe, limits(ctx.options, ctx.check_config("policy")))
+            except boundary.LimitExceeded as exc:
+                rule = exc.step - 1
+                if not 0 <= rule < len(evaluator.rules) or rule in blown:  # not one rule's doing
+                    raise CheckLoadError(masker().mask(str(exc))) from None
+                blown[rule] = (todo[exc.index], exc.reason)
+                outcomes.update((todo[k], v) for k, v in exc.done.items())
+                todo = [i for i in todo if i not in outcomes]
+                continue
+            except boundary.BoundaryError as exc:
+                raise CheckLoadError(masker().mask(str(exc))) from None
+            outcomes.update(zip(todo, got, strict=True))
+            todo = []
         findings = [self._exception_finding(e, how) for e, how in self._changed]
-        for resource, compact in zip(subjects, outcomes, strict=True):
+        findings.extend(self._limit_finding(evaluator, rule, subjects[i], masker().mask(reason))
+                        for rule, (i, reason) in blown.items())
+        for index, resource in enumerate(subjects):
+            compact = outcomes[index]
             if not compact:
                 continue
             values = secret_values(resource.obj)
@@ -270,11 +307,22 @@ class KyvernoCheck(Check):
                 result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
                 findings.append(self._finding(resource, result, values))
+            ctx.detected.update(values)  # the report is masked for them too (every 8-character run)
         return findings
+
+    def _limit_finding(self, evaluator: Evaluator, number: int, resource: Resource, reason: str) -> Finding:
+        """A rule that blew an evaluation limit: an error on the rule where the policy writes it."""
+        policy, rule = evaluator.rules[number]
+        return self.document_finding(
+            _BY_ID[RULE_ERROR], policy.doc,
+            f"kyverno/{policy.name}/{rule.name} exceeded an evaluation limit on {resource.path} ({resource.ref.key}): "
+            f"{reason}; the rule is not evaluated for the rest of this run (Kyverno reports an error for it)",
+            (*policy.base, *rule.pointer), severity=Severity.ERROR, evidence=f"kyverno/{policy.name}/{rule.name}")
 
     def _exception_finding(self, exception: PolicyException, how: str) -> Finding:
         rule = _BY_ID[EXCEPTION_CHANGED]
-        waives = "; ".join(f"{policy}: {', '.join(rules)}" for policy, rules in exception.entries)
+        waives = "; ".join(f"{policy}: {', '.join(rules) or 'every validation'}"
+                           for policy, rules in exception.entries)
         sweeping = exc_mod.sweeping(exception)
         return self.document_finding(
             rule, exception.doc, f"PolicyException {exception.label} is {how} since the base and waives {waives}"
@@ -288,7 +336,12 @@ class KyvernoCheck(Check):
             named = self._names[id(rule)] = (f"kyverno/{policy.name}/{rule.name}",
                                              f"{policy.kind} {policy.key} ({policy.path}:{policy.line(rule.pointer)})")
         rule_id, where = named
+        # masked before it is shortened: the resource's detected values as written and every run of
+        # 8 or more of their characters (a token a policy cut with truncate() too)
         message = mask(result.message, values)
+        if message and values:
+            message = Masker(values).mask(message)
+        message = shorten(message)
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
             finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,

@@ -155,29 +155,39 @@ class PolicyCheck(Check):
     def _check_programs(self) -> None:
         """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
         that no object reaches still fails the load when regorus would refuse it (see
-        ``RegorusProgram.check``)."""
+        ``RegorusProgram.check``); in the same worker, compute the rules that read no input once
+        (``rego/hoist.py``) and give their values to the programs here, before any worker starts."""
         programs: list[tuple[str, Any]] = []
         if self.conftest is not None and not self.conftest.remote:
             programs.append(("conftest policies", self.conftest.program))
         if self.gatekeeper is not None:
             programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
                             for kind, program in self.gatekeeper.programs.items())
+        checked = len(programs)  # a unit's copy of a template is not dry-run again, only hoisted
+        if self.gatekeeper is not None:
+            programs.extend((f"template {self.gatekeeper.templates[kind].name} (deployment unit {unit})", program)
+                            for unit, by_kind in self.gatekeeper.scoped.items() for kind, program in by_kind.items())
 
-        def work(i: int, mark: boundary.Mark) -> str | None:
-            try:
-                programs[i][1].check()
-            except PolicyLoadError as exc:
-                return f"{programs[i][0]}: {exc}"
-            return None
+        def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
+            if i < checked:
+                try:
+                    programs[i][1].check()
+                except PolicyLoadError as exc:
+                    return f"{programs[i][0]}: {exc}", {}
+            hoisted = getattr(programs[i][1], "hoisted_values", None)
+            return None, hoisted() if hoisted is not None else {}
 
         try:
-            failures = boundary.run(len(programs), work, lambda i, _: f"{programs[i][0]} (checked on an empty input)",
+            outcomes = boundary.run(len(programs), work, lambda i, _: f"{programs[i][0]} (checked on an empty input)",
                                     replace(self.settings.limits, jobs=1))
         except boundary.BoundaryError as exc:
             raise CheckLoadError(str(exc)) from None
-        failure = next((f for f in failures if f), None)
+        failure = next((f for f, _ in outcomes if f), None)
         if failure:
             raise CheckLoadError(failure)
+        for (_, program), (_, values) in zip(programs, outcomes, strict=True):
+            if values:
+                program.use_hoisted(values)
 
     def _load(self, files: Sequence[tuple[str, str]]) -> list[Module]:
         """The conftest modules, read behind the evaluation boundary (policy text is untrusted)."""
@@ -359,10 +369,13 @@ class PolicyCheck(Check):
             out.extend(self.gatekeeper.take_prints())
         return out
 
-    def _invalid(self, value: Any) -> tuple[FieldPath, str] | None:
-        """Where ``value`` holds something no policy can be given exactly, or None."""
+    def _invalid(self, value: Any, doubt: bool | None = None) -> tuple[FieldPath, str] | None:
+        """Where ``value`` holds something no policy can be given exactly, or None; ``doubt``:
+        whether a walk of it already found a leaf to doubt (``Redactor.prepare``)."""
         depth = self.settings.limits.max_depth
-        return invalid_value(value, depth) if may_hold_invalid(value, depth, LOADER_DEPTH) else None
+        if doubt is None or depth < LOADER_DEPTH:
+            doubt = may_hold_invalid(value, depth, LOADER_DEPTH)
+        return invalid_value(value, depth) if doubt else None
 
     def _work_conftest(self, task: _Task) -> tuple[str, Any, list[str]]:
         assert self.conftest is not None
@@ -373,8 +386,8 @@ class PolicyCheck(Check):
                 return "input", bad, []
             return "ok", self.conftest.evaluate(combined, None), self._prints()
         doc = self._docs[task.item]
-        obj = self.redactor(doc.obj)
-        bad = self._invalid(obj)
+        obj, doubt = self.redactor.prepare(doc.obj)
+        bad = self._invalid(obj, doubt)
         if bad is not None:
             return "input", bad, []
         info = {"name": doc.path, "dir": _parent(doc.path)}
@@ -384,8 +397,9 @@ class PolicyCheck(Check):
         gk = self.gatekeeper
         assert gk is not None
         resource = self._resources[task.item]
-        s = gkdialect.subject(self.redactor(resource.obj), self.cluster_kinds)
-        bad = self._invalid(s.obj)
+        obj, doubt = self.redactor.prepare(resource.obj)
+        s = gkdialect.subject(obj, self.cluster_kinds)
+        bad = self._invalid(s.obj, doubt)
         if bad is not None:
             return "input", bad, []
         return "ok", gk.evaluate(s, task.only, mark, self.namespaces, resource.unit), self._prints()

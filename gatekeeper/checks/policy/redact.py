@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from gatekeeper.checks.policy.values import INT_MAX, INT_MIN, may_hold_invalid
 from gatekeeper.model import Document
 
 _FIELDS = ("data", "stringData")
@@ -104,13 +105,30 @@ class Redactor:
         self.values = sorted(found, key=len, reverse=True)
         self._exact = frozenset(found)
         self._local = {key: tuple(sorted(v, key=len, reverse=True)) for key, v in local.items()}
+        # objects already prepared (the inventory's, before the workers fork: they inherit them)
+        self._memo: dict[int, tuple[Any, Any, bool]] = {}
 
     def __call__(self, obj: Any) -> Any:
         """``obj`` as a policy may see it."""
+        return self.prepare(obj)[0] if self._exact else redact(obj)
+
+    def prepare(self, obj: Any) -> tuple[Any, bool]:
+        """``obj`` as a policy may see it, and whether it may hold a value no policy can be given
+        exactly (``values.may_hold_invalid``: an integer beyond 64 bits, NaN, an unusual type),
+        found in the same walk."""
+        known = self._memo.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1], known[2]
         out = redact(obj)
         if not self._exact:
-            return out
-        return _scrub(out, self._local.get(id(obj), ()), self._exact)
+            doubt = may_hold_invalid(out, 1, 0)
+        else:
+            odd: list[bool] = []
+            out = _scrub(out, self._local.get(id(obj), ()), self._exact, odd)
+            doubt = bool(odd) or _odd(out)
+        if isinstance(obj, dict | list):  # the object is kept with its entry, so its id stays its own
+            self._memo[id(obj)] = (obj, out, doubt)
+        return out, doubt
 
 
 def _note(local: dict[int, set[str]], obj: Any, hits: Iterable[Any]) -> None:
@@ -119,9 +137,20 @@ def _note(local: dict[int, set[str]], obj: Any, hits: Iterable[Any]) -> None:
         local.setdefault(id(obj), set()).update(values)
 
 
-def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str]) -> Any:
-    """``value`` with detected values replaced (the same object where nothing changes). Leaves are
-    tested inline: this runs for every object a policy reads."""
+def _odd(value: Any) -> bool:
+    """Whether a leaf (not a dict or list) is a value ``may_hold_invalid`` doubts."""
+    kind = type(value)
+    if kind is int:
+        return not INT_MIN <= value <= INT_MAX
+    if kind is float:
+        return bool(value != value)
+    return not (kind is str or kind is bool or kind is dict or kind is list or value is None)
+
+
+def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str], odd: list[bool]) -> Any:
+    """``value`` with detected values replaced (the same object where nothing changes); a leaf
+    ``_odd`` finds is noted in ``odd``. Leaves are tested inline: this runs for every object a
+    policy reads."""
     kind = type(value)
     if kind is str:
         return _scrub_text(value, local, exact)
@@ -135,10 +164,18 @@ def _scrub(value: Any, local: tuple[str, ...], exact: frozenset[str]) -> Any:
                 continue
             new = _scrub_text(item, local, exact)
         elif sub is dict or sub is list:
-            new = _scrub(item, local, exact)
+            new = _scrub(item, local, exact, odd)
             if new is item:
                 continue
         else:
+            if sub is int:
+                if not INT_MIN <= item <= INT_MAX:
+                    odd.append(True)
+            elif sub is float:
+                if item != item:
+                    odd.append(True)
+            elif sub is not bool and item is not None:
+                odd.append(True)
             continue
         if out is None:
             out = dict(value) if kind is dict else list(value)

@@ -16,6 +16,7 @@ a key, as the API server checks.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import re
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 from gatekeeper import cel
 from gatekeeper.cel.source import replace_identifier
+from gatekeeper.checks.secrets.masking import cut
 from gatekeeper.model import FieldPath
 
 _VARIABLES = ("self", "oldSelf")
@@ -293,33 +295,39 @@ class RuleTree:
             stack.extend(n for n in (node.items, node.additional) if n is not None)
 
     def evaluate(self, obj: Any) -> list[Failure]:
-        """Every failure of ``obj`` against the tree's rules, in walk order."""
+        """Every failure of ``obj`` against the tree's rules, in walk order. All rules evaluated for
+        one object share the API server's total cost budget: past it, no further rule runs."""
         out: list[Failure] = []
-        _walk(self.root, obj, (), out)
+        with contextlib.suppress(_Exhausted):
+            _walk(self.root, obj, (), out, cel.Budget())
         return out
 
 
-def _walk(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> None:
+class _Exhausted(Exception):
+    """The object's rules spent the total cost budget: no further rule runs."""
+
+
+def _walk(node: Node, value: Any, path: FieldPath, out: list[Failure], budget: cel.Budget) -> None:
     if value is None:
         return
     if node.rules:
-        _run_rules(node, value, path, out)
+        _run_rules(node, value, path, out, budget)
     if node.list_type and isinstance(value, list):
         _check_list(node, value, path, out)
     if isinstance(value, dict):
         for name, child in node.properties.items():
             if name in value:
-                _walk(child, value[name], (*path, name), out)
+                _walk(child, value[name], (*path, name), out, budget)
         if node.additional is not None:
             for key, item in value.items():
                 if key not in node.properties:
-                    _walk(node.additional, item, (*path, key), out)
+                    _walk(node.additional, item, (*path, key), out, budget)
     elif isinstance(value, list) and node.items is not None:
         for i, item in enumerate(value):
-            _walk(node.items, item, (*path, i), out)
+            _walk(node.items, item, (*path, i), out, budget)
 
 
-def _run_rules(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> None:
+def _run_rules(node: Node, value: Any, path: FieldPath, out: list[Failure], budget: cel.Budget) -> None:
     bound = cel.environment(_VARIABLES).bindings({"self": node.view(value) if node.view else value})
     for rule in node.rules:
         if rule.limit:
@@ -328,12 +336,16 @@ def _run_rules(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> N
             continue  # a transition rule: nothing to compare with on create
         where = (*path, *rule.field_path)
         try:
-            result = rule.program.evaluate(bound)
+            result = rule.program.evaluate(bound, budget=budget)
         except cel.Unsupported as exc:
             out.append(Failure("unsupported", f"rule not evaluated offline: it {exc.message} [rule: "
                                f"{_short(rule.rule)}]", where, rule))
             continue
         except cel.CostLimitExceeded as exc:
+            if budget.spent > budget.limit:
+                out.append(Failure("cost", f"{exc.message}; no further rule of the object runs [rule: "
+                                   f"{_short(rule.rule)}]", where, rule))
+                raise _Exhausted from None
             out.append(Failure("cost", f"{exc.message} [rule: {_short(rule.rule)}]", where, rule))
             continue
         except cel.EvaluationError as exc:
@@ -346,7 +358,7 @@ def _run_rules(node: Node, value: Any, path: FieldPath, out: list[Failure]) -> N
             out.append(Failure("error", f"rule did not evaluate to a boolean [rule: {_short(rule.rule)}]",
                                where, rule))
             continue
-        out.append(Failure("failed", _message(rule, bound), where, rule))
+        out.append(Failure("failed", _message(rule, bound, budget), where, rule))
 
 
 def _short(text: str) -> str:
@@ -354,12 +366,12 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
-def _message(rule: Rule, bound: cel.Bindings) -> str:
+def _message(rule: Rule, bound: cel.Bindings, budget: cel.Budget) -> str:
     """messageExpression's string, else message, else the API server's default."""
     text = ""
     if rule.message_program is not None:
         try:
-            value = rule.message_program.evaluate(bound)
+            value = rule.message_program.evaluate(bound, budget=budget)
         except cel.CelError:
             value = None
         if isinstance(value, str) and value.strip() and "\n" not in value:
@@ -367,7 +379,7 @@ def _message(rule: Rule, bound: cel.Bindings) -> str:
     text = text or rule.message or f"failed rule: {_short(rule.rule)}"
     if rule.reason:
         text += f" (reason: {rule.reason})"
-    return text[:MESSAGE_LIMIT]
+    return cut(text, MESSAGE_LIMIT)  # marked, so the report's masking sees a value cut short
 
 
 def _check_list(node: Node, items: list[Any], path: FieldPath, out: list[Failure]) -> None:

@@ -4,7 +4,9 @@ Checks quote manifest content on purpose (a port name, an object's name, a polic
 prints its input), so a credential written where no one expects one (a token as a name, in a
 label, under a field the schema does not know) could reach a report through any of them. The
 pipeline's last step replaces, in every message, hint, field path, object identity, note and
-error, each value a check detected (raw and JSON-escaped) and each token-family match.
+error, each value a check detected (raw and JSON-escaped) and each token-family match. A check
+that shortens a message marks the cut (``cut``): a detected value cut short just before the mark
+is masked too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from gatekeeper.checks.secrets.tokens import find_tokens, may_hold_token
 from gatekeeper.model import Finding, Report
 
 MASK = "<redacted>"
+CUT = "…"  # what a check puts where it shortened a message (``cut``): the masker looks before it
+MIN_CUT = 4  # the shortest prefix of a detected value masked before a cut (shorter ones would match words)
 MIN_MASKED = 6  # shorter detected values are not masked in free text (they would match words)
 _KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
 _PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
@@ -38,6 +42,7 @@ class Masker:
         # Case-insensitive: a check that case-folds what it quotes (a capability name upper-cased)
         # must not turn a detected value into one the mask no longer recognises.
         self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+        self._forms = [f.lower() for f in ordered]
         self._done: dict[str, str] = {}  # paths, kinds and rule ids repeat across findings
 
     def text(self, text: str) -> str:
@@ -48,8 +53,26 @@ class Masker:
         if done is not None:
             return done
         masked = self._tokens(self._pattern.sub(MASK, text) if self._pattern is not None else text)
+        if CUT in masked and self._forms:
+            masked = self._cut_prefix(masked)
         self._done[text] = masked
         return masked
+
+    def _cut_prefix(self, text: str) -> str:
+        """A shortened text (``CUT`` where it was cut) with a prefix of a detected value (``MIN_CUT``
+        characters or more) just before a cut masked too (a value cut short is no longer found whole)."""
+        pieces = text.split(CUT)
+        for i, body in enumerate(pieces[:-1]):
+            lower = body.lower()
+            longest = 0
+            for form in self._forms:
+                for k in range(min(len(form) - 1, len(lower)), max(longest, MIN_CUT - 1), -1):
+                    if lower.endswith(form[:k]):
+                        longest = k
+                        break
+            if longest:
+                pieces[i] = body[:len(body) - longest] + MASK
+        return CUT.join(pieces)
 
     def path(self, path: str) -> str:
         """A repository path with every token masked. Detected values are left: a file's name is
@@ -101,3 +124,9 @@ class Masker:
                 setattr(report, item.name, [(self.path(v[0]), *self._value(v[1:])) for v in value])
             elif isinstance(value, list):
                 setattr(report, item.name, [self._value(v) for v in value])
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to at most ``limit`` characters, ending in ``CUT`` when it was: the report's
+    masking then also masks a detected value cut short at the end."""
+    return text if len(text) <= limit else text[:max(limit - len(CUT), 0)] + CUT

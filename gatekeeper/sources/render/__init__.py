@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import sys
@@ -52,7 +53,16 @@ class RenderCache(Protocol):
     def get_render(self, key: str) -> bytes | None: ...
 
     def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
-                   inputs: Iterable[tuple[str, Sequence[Document], bytes | None]] = ()) -> None: ...
+                   inputs: Iterable[tuple[str, Sequence[Document], bytes | None]] = (),
+                   objects: str | None = None) -> None: ...
+
+    def get_render_objects(self, key: str) -> list[Any] | None: ...
+
+    def marked(self, key: str) -> bool: ...
+
+    def renders_alone(self, key: str) -> bool: ...
+
+    def put_alone(self, key: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -68,6 +78,16 @@ class Rendered:
     cached: bool = False
     text: bytes = b""
     references: frozenset[str] = frozenset()  # inputs the unit reads but does not consume (a GitOps object)
+
+
+def as_json(documents: list[Any]) -> str | None:
+    """Loaded documents as JSON, when JSON gives back exactly the same values (plain mappings with
+    text keys, lists, text, numbers, booleans, null; no NaN or infinity), else None."""
+    try:
+        text = json.dumps(documents, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == documents else None
 
 
 def kustomize_executable() -> str | None:
@@ -112,6 +132,8 @@ class Renderer:
         self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
         self._plans: dict[Any, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
+        self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
+        self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
 
     def attach(self, documents: list[Document], kustomizations: dict[str, kz.Kustomization]) -> None:
         """Hand a renderer started early (on kustomization files alone) the run's parsed documents:
@@ -186,13 +208,18 @@ class Renderer:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def _read(self, path: str) -> bytes | None:
+        if path not in self._bytes:
+            self._bytes[path] = self.tree.read(path)
+        return self._bytes[path]
+
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
         memo = (renderer, repr(unit.key()), frozenset(inputs))
         found = self._digests.get(memo)
         if found is None:
-            h = hashlib.sha256(f"render/2\n{renderer}\n{unit.key()!r}\n".encode())
+            h = hashlib.sha256(f"render/3\n{renderer}\n{unit.key()!r}\n".encode())
             for path in sorted(inputs):
-                data = self.tree.read(path) or b""
+                data = self._read(path) or b""
                 h.update(f"{path}\0{len(data)}\0".encode())
                 h.update(data)
             found = self._digests[memo] = h.hexdigest()
@@ -202,7 +229,7 @@ class Renderer:
         """A unit's input files as the render cache judges them: path, parsed documents, bytes
         (a file the run has not parsed is parsed here, and not adopted into the run)."""
         for path in sorted(paths):
-            data = self.tree.read(path)
+            data = self._read(path)
             docs = self._docs.get(path)
             if docs is None:
                 docs = parse(SourceFile(path, data)).documents if data is not None else []
@@ -251,10 +278,10 @@ class Renderer:
                     prepared = self._prepare_kustomize(unit)[1]
                     if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None:
                         continue
-                    if batch.can_batch(prepared[0]):
+                    if batch.can_batch(prepared[0]) and not (self.cache and self.cache.renders_alone(prepared[1])):
                         batchable.append(prepared)
                     else:
-                        self._submit([prepared])
+                        self._submit([prepared], alone=True)
                 else:
                     self._begin_helm(unit)
             except MissingRenderer:
@@ -263,9 +290,9 @@ class Renderer:
             keys = {p.root: k for p, k in batchable}
             self._submit([(p, keys[p.root]) for p in group.plans])
 
-    def _submit(self, prepared: list[tuple[kz_render.Plan, str]]) -> None:
+    def _submit(self, prepared: list[tuple[kz_render.Plan, str]], *, alone: bool = False) -> None:
         exe = self._exe()
-        if len(prepared) == 1 and not batch.can_batch(prepared[0][0]):
+        if len(prepared) == 1 and (alone or not batch.can_batch(prepared[0][0])):
             job = self._pool.submit(self._run_solo, prepared[0][0], exe)
         else:
             job = self._pool.submit(self._run_group, batch.Batch([p for p, _ in prepared]), exe)
@@ -293,23 +320,25 @@ class Renderer:
             unit_plan, key = prepared
             cached = self._cached_text(key)
             if cached is not None:
-                self._fill(result, unit_plan, cached, cached=True)
+                self._fill(result, unit_plan, cached, key, cached=True)
             else:
                 if key not in self._jobs:
                     self._submit([prepared])
                 job, root = self._jobs[key]
                 waited = time.perf_counter()
                 produced, seconds = job.result()[root]
+                if root in self._alone and self.cache is not None:
+                    self.cache.put_alone(key)  # the next run renders it alone from the start
                 started += time.perf_counter() - waited  # the wait is counted as the job's own time
                 result.seconds += seconds
                 if isinstance(produced, kz_render.Output):
                     result.findings.extend(produced.findings)
                 else:
                     self._hits[key] = produced
-                    loaded = self._fill(result, unit_plan, produced, cached=False)
+                    loaded, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
                     if self.cache is not None and loaded is not None:
                         inputs = unit_plan.files | _references(unit_plan)
-                        self.cache.put_render(key, produced, loaded, self._input_files(inputs))
+                        self.cache.put_render(key, produced, loaded, self._input_files(inputs), snapshot)
         result.seconds += time.perf_counter() - started
         return result
 
@@ -339,11 +368,14 @@ class Renderer:
             if outputs is not None:
                 out.update((p.root, (kz_render.with_base(batch.BATCH_DIR, outputs[p.root]), share))
                            for p in plans if p.root in outputs)
+                self._alone |= todo.alone
                 for unit_plan in (p for p in plans if p.root not in outputs):
                     produced, seconds = self._run_solo(unit_plan, exe)[unit_plan.root]
                     out[unit_plan.root] = (produced, share + seconds)
                 continue
             at = next((i for i, p in enumerate(plans) if p.root == failed), None) if failed else None
+            if at is not None:
+                self._alone.add(plans[at].root)
             for unit_plan in [plans[at]] if at is not None else plans:
                 produced, seconds = self._run_solo(unit_plan, exe)[unit_plan.root]
                 out[unit_plan.root] = (produced, share + seconds)
@@ -365,16 +397,27 @@ class Renderer:
         exe = self._exe()
         return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files | refs))
 
-    def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, *, cached: bool) -> list[Any] | None:
-        """Objects and provenance from a unit's output; returns every document loaded (None: the
-        output could not be read, and is not stored)."""
-        output = kz_render.objects(text, unit_plan, self.docs_of)
+    def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, key: str, *, cached: bool
+              ) -> tuple[list[Any] | None, str | None]:
+        """Objects and provenance from a unit's output (a cache hit's documents as stored beside
+        it, else loaded from the text); returns every document loaded (None: the output could not
+        be read, and is not stored) and, for a fresh render, the documents as JSON for the cache."""
+        loaded: list[Any] | Finding | None = None
+        snapshot = None
+        if cached and self.cache is not None:
+            loaded = self.cache.get_render_objects(key)
+        if loaded is None:
+            loaded, regular = kz_render.load_output(text)
+            if regular and not cached and self.cache is not None and not self.cache.marked(key) \
+                    and not isinstance(loaded, Finding):
+                snapshot = as_json(loaded)  # before provenance takes the origin annotations off
+        output = kz_render.objects(text, unit_plan, self.docs_of, loaded)
         result.findings.extend(output.findings)
         result.objects = list(output.objects)
         result.rendered = output.rendered
         result.cached = cached
         result.text = text
-        return output.loaded if output.rendered else None
+        return (output.loaded, snapshot) if output.rendered else (None, None)
 
     # -- Helm ---------------------------------------------------------------------------------
 
@@ -415,7 +458,9 @@ class Renderer:
 
     def _collect_helm(self, unit: Unit) -> Rendered:
         started = time.perf_counter()
-        result = Rendered(unit, frozenset(self._helm_inputs(unit)))
+        # a document holding values (an Application, a HelmRelease, a ConfigMap) is applied itself too
+        result = Rendered(unit, frozenset(self._helm_inputs(unit)),
+                          references=frozenset(v.path for v in unit.values if v.field))
         prepared = self._prepare_helm(unit, result)
         if prepared is None:
             return result

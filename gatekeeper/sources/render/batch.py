@@ -54,6 +54,7 @@ class Batch:
 
     plans: list[Plan] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
+    alone: set[str] = field(default_factory=set)  # after a run: the units to render alone next time
 
 
 def can_batch(unit_plan: Plan) -> bool:
@@ -108,10 +109,8 @@ def crossed(parts: dict[str, bytes]) -> set[str]:
     unit when an object's name cannot be read as a plain token."""
     names: dict[str, set[str]] = {}
     for unit, text in parts.items():
-        decoded = text.decode("utf-8", "replace")
-        found = {_unquote(m.group(1)) for m in _NAME.finditer(decoded)}
-        chunks = sum(1 for c in re.split(r"(?m)^---\n", decoded) if c.strip())
-        if sum(1 for _ in _NAME.finditer(decoded)) != chunks or any(_PLAIN.fullmatch(n) is None for n in found):
+        found = _names(text)
+        if found is None:
             return set(parts)
         names[unit] = found
     out: set[str] = set()
@@ -120,6 +119,22 @@ def crossed(parts: dict[str, bytes]) -> set[str]:
         if others and not others.isdisjoint(_TOKEN.findall(text.decode("utf-8", "replace"))):
             out.add(unit)
     return out
+
+
+def unreadable(parts: dict[str, bytes]) -> set[str]:
+    """The units of a batch whose object names cannot be read as plain tokens (they make every
+    unit of their batch render alone)."""
+    return {unit for unit, text in parts.items() if _names(text) is None}
+
+
+def _names(text: bytes) -> set[str] | None:
+    """The names of the objects in a unit's output, or None when one cannot be read as a plain token."""
+    decoded = text.decode("utf-8", "replace")
+    found = {_unquote(m.group(1)) for m in _NAME.finditer(decoded)}
+    chunks = sum(1 for c in re.split(r"(?m)^---\n", decoded) if c.strip())
+    if sum(1 for _ in _NAME.finditer(decoded)) != chunks or any(_PLAIN.fullmatch(n) is None for n in found):
+        return None
+    return found
 
 
 def _unquote(value: str) -> str:
@@ -162,4 +177,5 @@ def run_batch(batch: Batch, tree: Tree, exe: str, workdir: Path, timeout: float,
     if parts is None:
         return None, ""
     alone = crossed(parts)
+    batch.alone = (unreadable(parts) or alone) if alone else set()  # the cause, not the whole batch
     return {unit: text for unit, text in parts.items() if unit not in alone}, None

@@ -605,22 +605,25 @@ def _origin_base(text: bytes, default: str) -> str:
     return default
 
 
-def _load_output(text: bytes) -> list[Any] | Finding:
-    """The output's objects (the fast loader, else the full parse), or the parse's first finding."""
+def load_output(text: bytes) -> tuple[list[Any] | Finding, bool]:
+    """The output's objects (the fast loader, else the full parse), or the parse's first finding;
+    and whether the fast loader read it (regular output: no alias, no tag, plain JSON values)."""
     try:
         fast = fastload.load(text.decode("utf-8"))
     except UnicodeDecodeError:
         fast = None
     if fast is not None:
-        return fast
+        return fast, True
     parsed = parse(SourceFile("(kustomize output)", text))
-    return parsed.findings[0] if parsed.findings else [doc.obj for doc in parsed.documents]
+    return (parsed.findings[0] if parsed.findings else [doc.obj for doc in parsed.documents]), False
 
 
-def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf) -> Output:
-    """Parse kustomize's output and give each object its provenance."""
+def objects(text: bytes, unit_plan: Plan, docs_of: DocsOf, loaded: list[Any] | Finding | None = None) -> Output:
+    """Parse kustomize's output (unless ``loaded`` gives it, as ``load_output`` would) and give each
+    object its provenance (which takes the origin annotations off the loaded objects)."""
     root = unit_plan.kustomizations[-1]
-    loaded = _load_output(text)
+    if loaded is None:
+        loaded = load_output(text)[0]
     if isinstance(loaded, Finding):
         return Output(findings=[render_finding(root.path, 1, "render-error", f"kustomize output of "
                                                f"{unit_plan.root or '.'} cannot be read: {loaded.message}")])

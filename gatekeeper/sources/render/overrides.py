@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ import yaml
 from gatekeeper.model import Document, FieldPath, Finding, Origin, PositionIndex, Severity
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import envsubst
+from gatekeeper.sources.render import envsubst, fastload
 from gatekeeper.sources.render import kustomize as kz_render
 from gatekeeper.sources.render.provenance import Attribution, ProvenanceIndex, Transform, as_map
 from gatekeeper.sources.tree import Tree
@@ -41,6 +41,27 @@ RULE_SUBSTITUTE = "render-substitute"
 DocsOf = Callable[[str], list[Document]]
 Kusts = Callable[[str], kz.Kustomization | None]
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Chained(list[Transform]):
+    """The unit's transforms (a list still growing while the unit's objects are read) followed by
+    one object's own; only iteration is needed, and an object's own come last (they win)."""
+
+    def __init__(self, shared: list[Transform], own: list[Transform]) -> None:
+        super().__init__()
+        self.shared, self.own = shared, own
+
+    def __iter__(self) -> Iterator[Transform]:
+        yield from self.shared
+        yield from self.own
+
+    def __reversed__(self) -> Iterator[Transform]:
+        yield from reversed(self.own)
+        yield from reversed(self.shared)
+
+    def __len__(self) -> int:
+        return len(self.shared) + len(self.own)
 
 
 class MappedPositions(PositionIndex):
@@ -196,7 +217,7 @@ class Layer:
                      findings: list[Finding]) -> tuple[dict[str, Any], ProvenanceIndex]:
         if not self.substitute or _disabled(obj):
             return obj, index
-        text = yaml.safe_dump(obj, sort_keys=False, width=1 << 20, allow_unicode=True)
+        text = yaml.dump(obj, Dumper=_DUMPER, sort_keys=False, width=1 << 20, allow_unicode=True)
         if not envsubst.has_references(text):
             return obj, index
         kind_name = f"{obj.get('kind')}/{as_map(obj.get('metadata')).get('name')}"
@@ -209,17 +230,16 @@ class Layer:
                 self.doc.path, line, "render-error", f"Flux cannot substitute variables in {kind_name}: {exc}",
                 hint="fix the reference (write $${var} for a literal ${var})"))
             return obj, index
-        parsed = parse(SourceFile("(substituted)", result.text.encode("utf-8")))
-        new = parsed.documents[0].obj if parsed.documents and not parsed.findings else None
+        new = _load_one(result.text)
         if not isinstance(new, dict):
             line, _ = self.at(("postBuild",))
             findings.append(kz_render.render_finding(
                 self.doc.path, line, "render-error", f"{kind_name} is no longer valid YAML after Flux's variable "
                 "substitution; Flux fails to apply the unit", hint="quote the values or the references"))
             return obj, index
-        new_index = ProvenanceIndex(new, index.contributors, transforms, index.home, index.fallback)
-        self._attribute(obj, new, index, transforms, findings, kind_name)
-        return new, new_index
+        own: list[Transform] = []  # this object's substituted leaves (a unit-wide list would grow with them)
+        self._attribute(obj, new, index, own, findings, kind_name)
+        return new, ProvenanceIndex(new, index.contributors, _Chained(transforms, own), index.home, index.fallback)
 
     def _attribute(self, old: dict[str, Any], new: dict[str, Any], index: ProvenanceIndex,
                    transforms: list[Transform], findings: list[Finding], kind_name: str) -> None:
@@ -249,6 +269,16 @@ class Layer:
                 continue
             transforms.append(Transform(written.path, written.line, _leaf_test(new, path), "base", written.column,
                                         source=_definition(self.variables[name][1])))
+
+
+def _load_one(text: str) -> Any:
+    """The one object of a substituted text: the fast loader, else the full parse (same values;
+    None when the text is no longer one valid document)."""
+    fast = fastload.load(text)
+    if fast is not None:
+        return fast[0] if len(fast) == 1 else None
+    parsed = parse(SourceFile("(substituted)", text.encode("utf-8")))
+    return parsed.documents[0].obj if len(parsed.documents) == 1 and not parsed.findings else None
 
 
 def _sets_meta(section: str, key: str, expected: str) -> Callable[[Sequence[str | int], Any, dict[str, Any]], bool]:
