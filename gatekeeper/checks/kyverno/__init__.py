@@ -27,12 +27,13 @@ from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
+from gatekeeper.checks.secrets.masking import cut
 from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
-from gatekeeper.kyverno.shape import shorten
+from gatekeeper.kyverno.shape import MAX_MESSAGE
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
 from gatekeeper.rego import boundary
@@ -341,7 +342,7 @@ class KyvernoCheck(Check):
         message = mask(result.message, values)
         if message and values:
             message = Masker(values).mask(message)
-        message = shorten(message)
+        message = cut(message, MAX_MESSAGE)  # marked: the report's masking sees a value cut short
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
             finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,
