@@ -117,6 +117,7 @@ class Evaluator:
                         for p in self.policies for r in p.rules}
         self._applies: dict[tuple[int, str, str, str, str], bool] = {}
         self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
+        self._pss: dict[int, tuple[str, int, list[dict[str, Any]]]] = {}  # podSecurity rule -> level, minor, excludes
         self._fast = fastpath.FastPath(self)
 
     def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
@@ -128,6 +129,15 @@ class Evaluator:
         if self._has_values or skip:
             return self._reported(obj, progress, skip)
         return self._fast.failures(obj, progress)
+
+    def quiet(self, obj: Mapping[str, Any]) -> bool:
+        """True when ``failures(obj)`` is certainly empty, whatever rules are skipped: no rule whose
+        match can hold for the object's kind is evaluated offline (decided from the plan of its
+        kind, made here if new, so worker processes forked afterwards share it)."""
+        if self._has_values:
+            return False
+        steps = self._fast.plan(obj)
+        return steps is not None and not steps
 
     def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
                   skip: Collection[int] = ()) -> list[Result]:
@@ -497,10 +507,13 @@ class Evaluator:
     def _pss_violations(self, rule: Rule, obj: Mapping[str, Any], exception: PolicyException | None
                         ) -> tuple[FieldPath, list[pss.Violation] | None]:
         """(where the pod template is, the violations left after excludes); None: no pod template."""
-        spec = rule.validate["podSecurity"]
-        level = str(spec.get("level"))
-        version = str(spec.get("version") or "latest")
-        minor = pss.parse_version(version) or pss.LATEST_MINOR
+        settings = self._pss.get(id(rule))
+        if settings is None:
+            spec = rule.validate["podSecurity"]
+            settings = self._pss[id(rule)] = (
+                str(spec.get("level")), pss.parse_version(str(spec.get("version") or "latest")) or pss.LATEST_MINOR,
+                [e for e in spec.get("exclude") or [] if isinstance(e, dict)])
+        level, minor, excludes = settings
         prefix: FieldPath = ()
         pod: Any = obj
         kind = str(obj.get("kind") or "")
@@ -512,7 +525,6 @@ class Evaluator:
             return prefix, None
         meta = mapping(pod.get("metadata"))
         pod_spec = mapping(pod.get("spec"))
-        excludes = [e for e in spec.get("exclude") or [] if isinstance(e, dict)]
         if exception is not None and exception.pod_security:
             excludes = [*excludes, *exception.pod_security]
         return prefix, [v for v in pss.check(meta, pod_spec, level, minor) if not pss.excluded(v, excludes)]

@@ -47,9 +47,21 @@ def wildcard_test(pattern: str) -> Callable[[str], bool]:
     return wildcard.compile_test(pattern)
 
 
+_MEMO_SIZE = 4096  # texts remembered per compared operand (quantities and durations repeat)
+
+
 def _part_test(part: Any) -> Callable[[str], bool]:
     if part.either is not None or part.duration is not None or part.quantity is not None:
-        return lambda text: pm._test(text, part)
+        seen: dict[str, bool] = {}  # text -> outcome: parsing and comparing fractions is the cost
+
+        def compared(text: str) -> bool:
+            found = seen.get(text)
+            if found is None:
+                found = pm._test(text, part)
+                if len(seen) < _MEMO_SIZE:
+                    seen[text] = found
+            return found
+        return compared
     if part.op == "=":
         return wildcard_test(part.operand)
     if part.op == "!":

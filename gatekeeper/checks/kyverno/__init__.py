@@ -259,7 +259,10 @@ class KyvernoCheck(Check):
         policies = {id(p): n for n, p in enumerate(evaluator.policies)}
         exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
         blown: dict[int, tuple[int, str]] = {}  # rule number -> (subject where it blew, reason)
-        todo = list(range(len(subjects)))
+        # the plans of every kind are made here, before the workers fork (they share them); a
+        # subject no rule can report on is not handed to a worker at all
+        quiet = [evaluator.quiet(r.obj) for r in subjects]
+        todo = [i for i, q in enumerate(quiet) if not q]
 
         def work(k: int, mark: boundary.Mark) -> list[_Compact]:
             return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
@@ -280,7 +283,7 @@ class KyvernoCheck(Check):
                 run_masker.append(Masker(run_values(ctx.documents)))
             return run_masker[0]
 
-        outcomes: dict[int, list[_Compact]] = {}
+        outcomes: dict[int, list[_Compact]] = {i: [] for i, q in enumerate(quiet) if q}
         while todo:
             try:
                 got = boundary.run(len(todo), work, describe, limits(ctx.options, ctx.check_config("policy")))
