@@ -264,10 +264,17 @@ class KyvernoCheck(Check):
         quiet = [evaluator.quiet(r.obj) for r in subjects]
         todo = [i for i, q in enumerate(quiet) if not q]
 
-        def work(k: int, mark: boundary.Mark) -> list[_Compact]:
-            return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
-                     -1 if r.exception is None else exceptions[id(r.exception)])
-                    for r in evaluator.failures(redact(subjects[todo[k]].obj), lambda n: mark.step(n + 1), blown)]
+        def work(k: int, mark: boundary.Mark) -> tuple[list[_Compact], list[str]]:
+            """The subject's reported results and, when there are any, the values the secrets check
+            detects in it (found here, in parallel, for masking the messages)."""
+            obj = subjects[todo[k]].obj
+            found = [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
+                      -1 if r.exception is None else exceptions[id(r.exception)])
+                     for r in evaluator.failures(redact(obj), lambda n: mark.step(n + 1), blown)]
+            if not found:
+                return found, []
+            mark.step(0)  # not a rule's doing
+            return found, secret_values(obj)
 
         def describe(k: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
             what = "Kyverno policies"
@@ -283,7 +290,7 @@ class KyvernoCheck(Check):
                 run_masker.append(Masker(run_values(ctx.documents)))
             return run_masker[0]
 
-        outcomes: dict[int, list[_Compact]] = {i: [] for i, q in enumerate(quiet) if q}
+        outcomes: dict[int, tuple[list[_Compact], list[str]]] = {i: ([], []) for i, q in enumerate(quiet) if q}
         while todo:
             try:
                 got = boundary.run(len(todo), work, describe, limits(ctx.options, ctx.check_config("policy")))
@@ -303,10 +310,9 @@ class KyvernoCheck(Check):
         findings.extend(self._limit_finding(evaluator, rule, subjects[i], masker().mask(reason))
                         for rule, (i, reason) in blown.items())
         for index, resource in enumerate(subjects):
-            compact = outcomes[index]
+            compact, values = outcomes[index]
             if not compact:
                 continue
-            values = secret_values(resource.obj)
             for p, n, status, message, path, action, e in compact:
                 result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
