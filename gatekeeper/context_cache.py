@@ -32,6 +32,7 @@ from typing import Any
 from gatekeeper import __version__
 from gatekeeper.model import Document, FieldPath, PositionIndex
 from gatekeeper.sources.files import SourceFile
+from gatekeeper.sources.render import fastload
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
@@ -146,6 +147,10 @@ class ContextCache:
                                              text=text))
         self.hits += 1
         return result
+
+    def unstorable(self, source: SourceFile, digest: bytes) -> bool:
+        """Whether ``load`` read the mark that says this file is parsed every time."""
+        return self.key(source, digest) in self._unstorable
 
     def save(self, source: SourceFile, digest: bytes, parsed: ParsedFile) -> None:
         """Queue a fresh parse of a context file (written by ``flush``) when it may be stored."""
@@ -309,6 +314,25 @@ class ContextCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def quick(source: SourceFile) -> ParsedFile | None:
+    """A context file's documents read without positions (a lookup parses the file, as for a
+    stored document), or None when the fast loader cannot give exactly what ``parse`` gives (an
+    alias, a tag, a duplicate key, a parse error...: see ``sources/render/fastload``); the objects
+    are ``parse``'s, so this is only a cheaper way to the same documents."""
+    text, problem = decode(source)
+    if problem is not None or text is None:
+        return None
+    found = fastload.load_documents(text)
+    if found is None:
+        return None
+    result = ParsedFile(source.path, text=text)
+    shared: list[ParsedFile] = []
+    for index, (obj, start) in enumerate(found):
+        result.documents.append(Document(source.path, index, obj, start[0],
+                                         LazyPositions(source, index, start, shared), text=text))
+    return result
 
 
 def _render_key(key: str) -> str:

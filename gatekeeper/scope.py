@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.context_cache import ContextCache
+from gatekeeper.context_cache import quick as quick_parse
 from gatekeeper.model import Document, Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
@@ -157,8 +158,13 @@ class ParseMemo:
                 if found is not None:
                     self._context[key] = found
         if found is None:
-            found = self._parsed[key] = parse(source)
-            if context and self.cache is not None:
+            # a context file the store may not hold (or no store): the fast loader's objects, positions
+            # parsed only if a finding needs them; a file the store has not judged yet is parsed in full
+            # for ``save``, as are files whose hooks run
+            quick = context and (self.cache is None or self.cache.unstorable(source, digest))
+            found = (quick_parse(source) if quick else None) or parse(source)
+            self._parsed[key] = found
+            if context and self.cache is not None and not quick:
                 self.cache.save(source, digest, found)
         else:
             self.hits += 1
