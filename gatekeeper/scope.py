@@ -162,7 +162,8 @@ class ParseMemo:
             # parsed only if a finding needs them; a file the store has not judged yet is parsed in full
             # for ``save``, as are files whose hooks run
             quick = context and (self.cache is None or self.cache.unstorable(source, digest))
-            found = (quick_parse(source) if quick else None) or parse(source)
+            located = self.cache.located(source, digest) if quick and self.cache is not None else None
+            found = (quick_parse(source, located) if quick else None) or parse(source)
             self._parsed[key] = found
             if context and self.cache is not None and not quick:
                 self.cache.save(source, digest, found)

@@ -9,6 +9,8 @@ Real git repositories, real kustomize renders.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +278,59 @@ def test_a_file_the_store_marked_is_read_quickly_and_parsed_only_for_a_position(
     # a file whose hooks run is always parsed in full
     hooked = ParseMemo(ContextCache(tmp_path / "store.sqlite3"))(source, False)
     assert not isinstance(hooked.documents[0].positions, LazyPositions)
+
+
+def test_positions_looked_up_once_are_kept_by_content_and_hold_no_field_name(tmp_path: Path) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  distinctiveFieldName: 'x'\n"
+    source = SourceFile("cm.yaml", text.encode())
+    store_path = tmp_path / "store.sqlite3"
+    path = ("data", "distinctiveFieldName")
+    store = ContextCache(store_path)
+    memo = ParseMemo(store)
+    memo(source, True)  # judged and stored (nothing detected)
+    store.close()
+    store = ContextCache(store_path)
+    first = ParseMemo(store)(source, True)
+    assert isinstance(first.documents[0].positions, LazyPositions)
+    assert first.documents[0].locate(path) == (6, 3)  # parses the file once, and keeps the answer
+    store.close()
+    with sqlite3.connect(store_path) as db:
+        rows = db.execute("SELECT key, record FROM located").fetchall()
+    assert len(rows) == 1 and "distinctiveFieldName" not in rows[0][0] + rows[0][1]
+    assert list(json.loads(rows[0][1]).values()) == [[6, 3]]
+    store = ContextCache(store_path)
+    later = ParseMemo(store)(source, True)
+    positions = later.documents[0].positions
+    assert isinstance(positions, LazyPositions)
+    assert later.documents[0].locate(path) == (6, 3)
+    assert positions._loaded is None  # answered from the store: no parse
+    assert later.documents[0].locate(("data",)) == (5, 1)  # a new lookup parses, as before
+    assert positions._loaded is not None
+    store.close()
+    # other content at the same path: the kept positions are not used
+    moved = SourceFile("cm.yaml", text.replace("\ndata:\n", "\n# moved\ndata:\n").encode())
+    store = ContextCache(store_path)
+    ParseMemo(store)(moved, True)
+    store.close()
+    store = ContextCache(store_path)
+    other = ParseMemo(store)(moved, True)
+    assert other.documents[0].locate(path) == (7, 3)
+    store.close()
+
+
+def test_a_quickly_read_file_keeps_its_looked_up_positions_too(tmp_path: Path) -> None:
+    source = SourceFile("shop/a-secret.yaml", FILES["shop/a-secret.yaml"].replace("\n        ", "\n")
+                        .lstrip("\n").encode())
+    store_path = tmp_path / "store.sqlite3"
+    for _ in range(2):  # judged (marked: a Secret), then read quickly and located
+        store = ContextCache(store_path)
+        parsed = ParseMemo(store)(source, True)
+        assert parsed.documents[1].locate(("metadata", "name")) == (13, 3)
+        store.close()
+    store = ContextCache(store_path)
+    parsed = ParseMemo(store)(source, True)
+    assert parsed.documents[1].locate(("metadata", "name")) == (13, 3)
+    positions = parsed.documents[1].positions
+    assert isinstance(positions, LazyPositions) and positions._loaded is None
+    store.close()
+    assert TOKEN.encode() not in store_path.read_bytes()
