@@ -69,6 +69,16 @@ def _matched_prefixes(paths: Iterable[str], prefixes: Sequence[str]) -> set[str]
     return found
 
 
+def _lies_under(path: str, wanted: set[str]) -> bool:
+    """Whether ``path`` is one of ``wanted`` (paths without a trailing slash) or lies under one."""
+    part = path
+    while part:
+        if part in wanted:
+            return True
+        part = part.rpartition("/")[0]
+    return False
+
+
 def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = None,
            prefixes: Sequence[str] = (), scope: str = "changed", include: Sequence[str] = DEFAULT_INCLUDE,
            exclude: Sequence[str] = ()) -> Selection:
@@ -124,7 +134,8 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
             notes.append(f"{prefix}: no manifest there in {source}; nothing was checked for it")
     if scope == "all":
         everything = not prefixes or any(not p for p in prefixes)
-        report = set(present) if everything else {p for p in present if _matched_prefixes((p,), prefixes)}
+        wanted = {p.rstrip("/") for p in prefixes if p}
+        report = set(present) if everything else {p for p in present if _lies_under(p, wanted)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree,
