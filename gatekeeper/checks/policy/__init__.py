@@ -164,9 +164,14 @@ class PolicyCheck(Check):
             programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
                             for kind, program in self.gatekeeper.programs.items())
         checked = len(programs)  # a unit's copy of a template is not dry-run again, only hoisted
-        if self.gatekeeper is not None:
-            programs.extend((f"template {self.gatekeeper.templates[kind].name} (deployment unit {unit})", program)
-                            for unit, by_kind in self.gatekeeper.scoped.items() for kind, program in by_kind.items())
+        if self.gatekeeper is not None:  # units with the same inventory share a program: hoisted once
+            seen = {id(p) for _, p in programs}
+            for unit, by_kind in self.gatekeeper.scoped.items():
+                for kind, program in by_kind.items():
+                    if id(program) not in seen:
+                        seen.add(id(program))
+                        programs.append((f"template {self.gatekeeper.templates[kind].name} (deployment unit "
+                                         f"{unit})", program))
 
         def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
             if i < checked:

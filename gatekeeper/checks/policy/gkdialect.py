@@ -10,6 +10,8 @@ point); its failed validations are violations like Rego's, with the field the ex
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from gatekeeper.sources.resources import extract
 if TYPE_CHECKING:  # celcode runs on the admission check, which imports this package: imported on use
     from gatekeeper.checks.policy.celcode import CelTemplate
 
+_UNSHARED = itertools.count()
 USER_INFO = {"username": "gatekeeper-ci", "groups": ["system:authenticated"]}
 
 
@@ -93,6 +96,8 @@ class GatekeeperPolicies:
     scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    # deployment units whose programs evaluated since the last ``take_prints`` (only those can have printed)
+    _units_used: dict[str, None] = field(default_factory=dict)
 
     @property
     def rule_count(self) -> int:
@@ -141,7 +146,11 @@ class GatekeeperPolicies:
             if self.uses_cel(constraint):
                 out.append((i, self._cel_violations(constraint, s, namespaces or {})))
                 continue
-            program = self.scoped.get(scope or "", {}).get(constraint.kind) or self.programs[constraint.kind]
+            program = self.scoped.get(scope or "", {}).get(constraint.kind)
+            if program is None:
+                program = self.programs[constraint.kind]
+            elif scope is not None:
+                self._units_used[scope] = None
             values = program.evaluate({"review": request, "parameters": constraint.parameters})
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
@@ -157,7 +166,12 @@ class GatekeeperPolicies:
         return [{"msg": v.message, "field": _dotted(v.path)} if v.path else {"msg": v.message} for v in results]
 
     def take_prints(self) -> list[str]:
-        scoped = [p for programs in self.scoped.values() for p in programs.values()]
+        """``print()`` output of every program since the last call, in the programs' order (the
+        templates', then each deployment unit's copies; only units that evaluated are visited)."""
+        units = [u for u in self.scoped if u in self._units_used] if len(self._units_used) > 1 else \
+            [u for u in self._units_used if u in self.scoped]
+        self._units_used.clear()
+        scoped = [p for unit in units for p in self.scoped[unit].values()]
         return [line for p in [*self.programs.values(), *scoped] for line in p.take_prints()]
 
     @staticmethod
@@ -251,19 +265,36 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
 def scope_inventory(policies: GatekeeperPolicies, engine: RegorusEngine,
                     inventories: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
     """Compile each inventory-reading template once more per deployment unit, with the inventory of
-    what that unit applies (``inventories()`` is only called when such a template exists)."""
+    what that unit applies (``inventories()`` is only called when such a template exists). Units
+    whose inventory, restricted to the kinds the template reads, is the same (often: none of those
+    kinds) share one compiled program: the same modules over the same data are the same program."""
     referential = {kind: t for kind, t in policies.templates.items() if t.uses_inventory and not t.cel_only}
     if not referential:
         return
+    kinds = {kind: referenced_kinds(m.source for m in t.modules) for kind, t in referential.items()}
+    compiled: dict[tuple[str, str], RegorusProgram] = {}
     for unit, inventory in inventories().items():
         for kind, template in referential.items():
-            kinds = referenced_kinds(m.source for m in template.modules)
-            data = {"inventory": inventory if kinds is None else prune(dict(inventory), kinds)}
-            try:
-                policies.scoped.setdefault(unit, {})[kind] = engine.compile(
-                    template.modules, data, {"violation": [*template.package, "violation"]})
-            except PolicyLoadError as exc:
-                raise CheckLoadError(f"template {template.name}: {exc}") from None
+            wanted = kinds[kind]
+            data = {"inventory": inventory if wanted is None else prune(dict(inventory), wanted)}
+            key = (kind, _canonical(data))
+            program = compiled.get(key)
+            if program is None:
+                try:
+                    program = compiled[key] = engine.compile(
+                        template.modules, data, {"violation": [*template.package, "violation"]})
+                except PolicyLoadError as exc:
+                    raise CheckLoadError(f"template {template.name}: {exc}") from None
+            policies.scoped.setdefault(unit, {})[kind] = program
+
+
+def _canonical(data: Mapping[str, Any]) -> str:
+    """A text equal only for equal data (keys sorted); data that is not plain JSON gets a text of
+    its own (no sharing), and loading it fails as it would have."""
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return f"<unshared {next(_UNSHARED)}>"
 
 
 def _resource(doc: Document) -> Resource:
