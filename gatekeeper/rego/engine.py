@@ -88,6 +88,7 @@ class RegorusProgram:
         self._modules = list(modules)
         self._conftest = any("conftest" in m.source for m in modules)
         self._prints: list[str] = []
+        self.hoisted = False  # whether some rules were replaced by their values (``use_hoisted``)
 
     def evaluate(self, input_value: Any, conftest: Any = None, only: Sequence[str] | None = None
                  ) -> dict[str, Any]:
@@ -158,6 +159,7 @@ class RegorusProgram:
         except (RuntimeError, TypeError, ValueError, OverflowError, native.NativeError):
             return  # the program stays as written
         self._engine = engine
+        self.hoisted = True
 
     def take_prints(self) -> list[str]:
         """``print()`` output gathered since the last call (``file:line: text`` lines)."""

@@ -140,3 +140,18 @@ def test_print_output_of_a_units_program_is_shown(tmp_path: Path, capsys: pytest
     assert err.count("web sees 2") == 1
     assert err.count("admin sees 2") == 1
     assert err.count("web sees 1") == 1
+
+
+def test_a_units_program_is_hoisted_only_when_evaluated_more_than_once(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    policy = _tree(root)
+    check, findings = _run(root, policy)
+    gk = check.gatekeeper
+    assert gk is not None
+    kind = "K8sUniqueIngressHost"
+    assert gk.programs[kind].hoisted  # the template itself: always (its index over the whole tree)
+    assert gk.scoped["a"][kind].hoisted  # two Ingresses evaluate unit a's copy
+    assert not gk.scoped["b"][kind].hoisted  # one Ingress: computing the index once gains nothing
+    assert not gk.scoped["c"][kind].hoisted  # no object evaluates it
+    assert [p for p, _, _, _ in findings] == ["a/admin.yaml", "a/web.yaml"]
