@@ -49,7 +49,6 @@ spec:
         package k8scountingressesprint
 
         violation[{"msg": msg}] {
-          input.review.kind.kind == "Ingress"
           n := count([name | data.inventory.namespace[_][_]["Ingress"][name]])
           print(sprintf("%v sees %v", [input.review.name, n]))
           n > 99
@@ -65,6 +64,8 @@ spec:
     kinds:
       - apiGroups: ["networking.k8s.io"]
         kinds: ["Ingress"]
+      - apiGroups: ["apps"]
+        kinds: ["Deployment"]
 """
 
 # unit -> files it applies: "a" holds two Ingresses with one host (a conflict), "b" one with the
@@ -136,10 +137,12 @@ def test_print_output_of_a_units_program_is_shown(tmp_path: Path, capsys: pytest
     policy = _tree(root, printing=True)
     _run(root, policy)
     err = capsys.readouterr().err
-    # each Ingress counts the Ingresses of its own unit: two in a, one in b
+    # each object counts the Ingresses of its own unit: two in a, one in b, none in c and d
     assert err.count("web sees 2") == 1
     assert err.count("admin sees 2") == 1
     assert err.count("web sees 1") == 1
+    assert err.count("app sees 0") == 2
+    assert "sees 3" not in err  # no object of a unit sees the whole tree's Ingresses
 
 
 def test_a_units_program_is_hoisted_only_when_evaluated_more_than_once(tmp_path: Path) -> None:
@@ -154,4 +157,28 @@ def test_a_units_program_is_hoisted_only_when_evaluated_more_than_once(tmp_path:
     assert gk.scoped["a"][kind].hoisted  # two Ingresses evaluate unit a's copy
     assert not gk.scoped["b"][kind].hoisted  # one Ingress: computing the index once gains nothing
     assert not gk.scoped["c"][kind].hoisted  # no object evaluates it
+    assert [p for p, _, _, _ in findings] == ["a/admin.yaml", "a/web.yaml"]
+
+
+def test_the_inventory_holds_only_the_kinds_the_templates_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    policy = _tree(root, printing=True)
+    built: list[list[str]] = []
+    real = gkdialect.scope_inventory
+
+    def spy(policies: Any, engine: Any, inventories: Any) -> None:
+        def record(kinds: Any) -> Any:
+            units = inventories(kinds)
+            built.append(sorted({kind for inv in units.values() for gvs in inv["namespace"].values()
+                                 for by_kind in gvs.values() for kind in by_kind}))
+            return units
+        real(policies, engine, record)
+
+    monkeypatch.setattr(gkdialect, "scope_inventory", spy)
+    check, findings = _run(root, policy)
+    assert check.gatekeeper is not None
+    assert gkdialect.inventory_kinds(check.gatekeeper) == {"Ingress"}  # both templates name Ingress only
+    assert built == [["Ingress"]]  # the units' Deployments were left out
     assert [p for p, _, _, _ in findings] == ["a/admin.yaml", "a/web.yaml"]

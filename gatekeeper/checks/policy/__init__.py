@@ -125,12 +125,14 @@ class PolicyCheck(Check):
         self.namespaces = {str(_meta(o).get("name")): o for o in objects
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
+            # the inventory holds the kinds the templates read (all when one may read any kind)
             self.gatekeeper = gkdialect.load(
                 self.files.documents, s.rego_version, engine,
-                lambda: build_inventory([self.redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
+                lambda kinds: build_inventory([self.redactor(r.obj) for r in _of_kinds(subjects, kinds)],
+                                              self.cluster_kinds), s.limits)
             if any(r.unit for r in subjects):  # rendered objects see what their own unit applies
-                gkdialect.scope_inventory(self.gatekeeper, engine, lambda: by_unit(
-                    [(r.unit, self.redactor(r.obj)) for r in subjects], self.cluster_kinds))
+                gkdialect.scope_inventory(self.gatekeeper, engine,
+                                          lambda kinds: self._unit_inventories(subjects, kinds))
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -142,6 +144,14 @@ class PolicyCheck(Check):
             where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
+
+    def _unit_inventories(self, subjects: list[Resource], kinds: frozenset[str] | None) -> dict[str, Any]:
+        """Each deployment unit's inventory of the given kinds (``inventory.by_unit``), in the order
+        units first appear; a unit without objects of those kinds has an empty one (its objects
+        still see only what their unit applies)."""
+        found = by_unit([(r.unit, self.redactor(r.obj)) for r in _of_kinds(subjects, kinds)], self.cluster_kinds)
+        units = dict.fromkeys(r.unit for r in subjects if r.unit is not None)
+        return {unit: found.get(unit) or build_inventory([], self.cluster_kinds) for unit in units}
 
     @property
     def redactor(self) -> Redactor:
@@ -537,6 +547,13 @@ def _shows_text(task: _Task, outcome: tuple[str, Any, list[str]]) -> bool:
     if task.dialect == "gatekeeper":
         return any(violations for _, violations in value)
     return bool(value)
+
+
+def _of_kinds(resources: list[Resource], kinds: frozenset[str] | None) -> list[Resource]:
+    """The resources whose object's kind is one of ``kinds`` (all for None)."""
+    if kinds is None:
+        return resources
+    return [r for r in resources if isinstance(kind := r.obj.get("kind"), str) and kind in kinds]
 
 
 def _parent(path: str) -> str:

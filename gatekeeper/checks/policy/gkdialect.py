@@ -205,8 +205,10 @@ def _violations(constraint: Constraint, value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine,
-         inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+Inventory = Mapping[str, Any] | Callable[[frozenset[str] | None], Mapping[str, Any]] | None
+
+
+def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine, inventory: Inventory,
          limits: Limits | None = None) -> GatekeeperPolicies:
     """Load templates and constraints from policy documents and compile each template once (their
     Rego is read behind the evaluation boundary, with ``limits``)."""
@@ -226,13 +228,13 @@ def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine
     return policies
 
 
-def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
-                      inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> None:
+def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine, inventory: Inventory) -> None:
     """Compile every template with Rego once, and the CEL code of templates some constraint runs it
     for. Templates that read ``data.inventory`` get it (only the kinds they name, when every
     reference names its kind); the inventory is built only when a template reads it (``inventory``
-    may be a function that builds it), and the same value is loaded into the engine once and
-    shared. CEL code that does not compile is a ``CheckLoadError`` naming file and line."""
+    may be a function that builds it, given the kinds those templates read, None for all), and the
+    same value is loaded into the engine once and shared. CEL code that does not compile is a
+    ``CheckLoadError`` naming file and line."""
     from gatekeeper import cel
     from gatekeeper.checks.policy.celcode import CelTemplate, cel_source, runs_cel
 
@@ -244,7 +246,7 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
             policies.cel[kind] = CelTemplate(_resource(template.doc))
     shared: dict[frozenset[str] | None, Mapping[str, Any]] = {}
     if callable(inventory) and any(t.uses_inventory for t in policies.templates.values() if not t.cel_only):
-        inventory = inventory()
+        inventory = inventory(inventory_kinds(policies))
     for kind, template in policies.templates.items():
         if template.cel_only:
             continue
@@ -262,10 +264,25 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
             raise CheckLoadError(f"template {template.name}: {exc}") from None
 
 
+def inventory_kinds(policies: GatekeeperPolicies) -> frozenset[str] | None:
+    """The kinds the inventory-reading Rego templates read (``referenced_kinds``), or None when
+    some template may read any kind: an inventory of only these kinds gives them what a whole one
+    does (each template gets its own kinds of it)."""
+    kinds: set[str] = set()
+    for template in policies.templates.values():
+        if template.uses_inventory and not template.cel_only:
+            found = referenced_kinds(m.source for m in template.modules)
+            if found is None:
+                return None
+            kinds.update(found)
+    return frozenset(kinds)
+
+
 def scope_inventory(policies: GatekeeperPolicies, engine: RegorusEngine,
-                    inventories: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+                    inventories: Callable[[frozenset[str] | None], Mapping[str, Mapping[str, Any]]]) -> None:
     """Compile each inventory-reading template once more per deployment unit, with the inventory of
-    what that unit applies (``inventories()`` is only called when such a template exists). Units
+    what that unit applies (``inventories(kinds)`` is only called when such a template exists, with
+    the kinds those templates read, None for all). Units
     whose inventory, restricted to the kinds the template reads, is the same (often: none of those
     kinds) share one compiled program: the same modules over the same data are the same program."""
     referential = {kind: t for kind, t in policies.templates.items() if t.uses_inventory and not t.cel_only}
@@ -273,7 +290,7 @@ def scope_inventory(policies: GatekeeperPolicies, engine: RegorusEngine,
         return
     kinds = {kind: referenced_kinds(m.source for m in t.modules) for kind, t in referential.items()}
     compiled: dict[tuple[str, str], RegorusProgram] = {}
-    for unit, inventory in inventories().items():
+    for unit, inventory in inventories(inventory_kinds(policies)).items():
         for kind, template in referential.items():
             wanted = kinds[kind]
             data = {"inventory": inventory if wanted is None else prune(dict(inventory), wanted)}
