@@ -109,3 +109,15 @@ def test_a_pull_request_changing_a_file_of_the_path_reports_the_rendered_unit(tm
     assert at(report, "privileged-container") == [("apps/web/deploy.yaml", line)]
     assert at(report, "schema-type") == []
     assert ("Deployment", "prod", "web") in resources(report)
+
+
+def test_a_path_in_another_source_is_not_generated(tmp_path: Path) -> None:
+    # an OCI artifact holds its own tree at that path: the repository's directory is no build of it
+    flux = FLUX.replace("sourceRef: {kind: GitRepository, name: flux-system}", "sourceRef: {kind: OCIRepository, "
+                        "name: apps}")
+    put(tmp_path, {**FILES, "clusters/prod/apps.yaml": flux})
+    listed_code, listed = run_cli("units", str(tmp_path), "--format", "json")
+    assert listed_code == 0 and json.loads(listed)["units"] == [
+        {"name": "apps/extra", "kind": "kustomize", "path": "apps/extra", "found_by": ["root kustomization"],
+         "values": [], "release": None, "namespace": None,
+         "inputs": ["apps/extra/cm.yaml", "apps/extra/kustomization.yaml"]}]

@@ -75,13 +75,21 @@ def flux_paths(documents: Iterable[Document]) -> list[tuple[str, Document, int]]
             if res.kind != "Kustomization" or res.group != FLUX_GROUP:
                 continue
             spec = res.obj.get("spec")
-            raw = spec.get("path") if isinstance(spec, dict) else None
-            if not isinstance(raw, str):
+            if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not _from_git(spec):
                 continue
+            raw = spec["path"]
             directory, outside = kz.resolve("", raw.strip().lstrip("/"))
             if not outside:
                 out.append((directory, doc, doc.locate((*res.base, "spec", "path"))[0]))
     return out
+
+
+def _from_git(spec: dict[str, object]) -> bool:
+    """Whether the Kustomization builds a Git source (the repository's own, as far as the gate can
+    tell); an OCI artifact, a bucket or an ExternalArtifact holds something else at that path."""
+    ref = spec.get("sourceRef")
+    kind = ref.get("kind") if isinstance(ref, dict) else None
+    return kind in (None, "GitRepository")
 
 
 def generate(documents: list[Document], kusts: dict[str, kz.Kustomization], tree: Tree) -> list[Generated]:
