@@ -150,7 +150,11 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
     adopted = renderer.adopted if adopt else []
     _drop_kustomize_inputs(adopted, {k: v for k, v in renderer.kustomizations.items() if v is not None},
                            published)
-    _place([*documents, *adopted], out, published)
+    # a file a Flux path applies as it is (kept whole above) is consumed when that path's generated
+    # build rendered: its objects are checked as the build gives them, once
+    built = {path for r in out.rendered if r.rendered and r.unit.path in {g.directory for g in out.generated}
+             for path in r.inputs}
+    _place([*documents, *adopted], out, published - built)
     out.documents[:0] = adopted
     out.documents.extend(out.partial)
     out.adopted_files = len({d.path for d in adopted})
