@@ -16,7 +16,6 @@ from typing import Any
 
 from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
 from gatekeeper.sources import kustomize
-from gatekeeper.sources.render.provenance import as_map
 
 KUSTOMIZE, HELM = "kustomize", "helm"
 MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
@@ -27,6 +26,12 @@ FLUX, ARGO = "flux", "argo"
 # Flux Kustomization fields that change what kustomize-controller applies (render/overrides.py applies them)
 FLUX_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
                   "commonMetadata", "components")
+
+
+def as_map(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (objects that fail validation are read
+    defensively)."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
