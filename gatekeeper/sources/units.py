@@ -119,8 +119,9 @@ class Discovery:
     """Collects units from kustomizations, charts, GitOps objects and the config."""
 
     def __init__(self, documents: list[Document], kind_of: Callable[[str], str | None],
-                 kustomizations: dict[str, kustomize.Kustomization]) -> None:
+                 kustomizations: dict[str, kustomize.Kustomization], generated: frozenset[str] = frozenset()) -> None:
         self.documents = documents
+        self.generated = generated  # directories whose kustomization Flux generates: units only through Flux
         self.kind_of = kind_of
         self.kustomizations = kustomizations
         self.charts = {posixpath.dirname(d.path) for d in documents
@@ -143,7 +144,7 @@ class Discovery:
                                              kustomize.GENERATOR, kustomize.VALIDATOR):
                     included.add(ref.path)
         for directory, kust in sorted(self.kustomizations.items()):
-            if directory not in included and not kust.component:
+            if directory not in included and not kust.component and directory not in self.generated:
                 self.add(Unit(KUSTOMIZE, directory), "root kustomization")
         for chart in sorted(self.charts):
             if _is_subchart(chart, self.charts):
@@ -529,9 +530,12 @@ def _is_subchart(chart: str, charts: set[str]) -> bool:
 
 def discover(documents: list[Document], kind_of: Callable[[str], str | None],
              kustomizations: dict[str, kustomize.Kustomization],
-             configured: Iterable[dict[str, Any]] = ()) -> tuple[list[Unit], list[Finding]]:
-    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered."""
-    found = Discovery(documents, kind_of, kustomizations)
+             configured: Iterable[dict[str, Any]] = (),
+             generated: frozenset[str] = frozenset()) -> tuple[list[Unit], list[Finding]]:
+    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered.
+    ``generated``: directories whose kustomization exists only as Flux generates it (units only
+    through a Flux Kustomization, never as root kustomizations)."""
+    found = Discovery(documents, kind_of, kustomizations, generated)
     found.roots()
     found.gitops()
     found.configured(configured)
