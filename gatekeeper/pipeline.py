@@ -25,8 +25,8 @@ from gatekeeper.config import Config
 from gatekeeper.model import CheckError, Document, Finding, PositionIndex, Report, Resource, Severity
 from gatekeeper.sources import classify, kustomize, routes, texts
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.render import fluxgen, stage
 from gatekeeper.sources.render import partial as partial_patches
-from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import DiskTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
@@ -483,6 +483,7 @@ def _execute(run: Run) -> Report:
         findings = loaded.findings + run_checks(run, loaded, report, detected)
         if loaded.render is not None:  # patches of units not rendered: only what they set counts
             findings = partial_patches.keep(findings, loaded.render.partial)
+            findings = fluxgen.relocate(findings, loaded.render.generated)  # no finding in a file not in Git
     except CheckLoadError as exc:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings

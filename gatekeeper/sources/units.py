@@ -26,6 +26,8 @@ FLUX, ARGO = "flux", "argo"
 # Flux Kustomization fields that change what kustomize-controller applies (render/overrides.py applies them)
 FLUX_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
                   "commonMetadata", "components")
+# v1beta2 patch fields (removed in v1): applied by Flux versions that serve v1beta2, not by the gate
+FLUX_UNAPPLIED = ("patchesStrategicMerge", "patchesJson6902")
 
 
 def as_map(value: Any) -> dict[str, Any]:
@@ -119,8 +121,9 @@ class Discovery:
     """Collects units from kustomizations, charts, GitOps objects and the config."""
 
     def __init__(self, documents: list[Document], kind_of: Callable[[str], str | None],
-                 kustomizations: dict[str, kustomize.Kustomization]) -> None:
+                 kustomizations: dict[str, kustomize.Kustomization], generated: frozenset[str] = frozenset()) -> None:
         self.documents = documents
+        self.generated = generated  # directories whose kustomization Flux generates: units only through Flux
         self.kind_of = kind_of
         self.kustomizations = kustomizations
         self.charts = {posixpath.dirname(d.path) for d in documents
@@ -143,7 +146,7 @@ class Discovery:
                                              kustomize.GENERATOR, kustomize.VALIDATOR):
                     included.add(ref.path)
         for directory, kust in sorted(self.kustomizations.items()):
-            if directory not in included and not kust.component:
+            if directory not in included and not kust.component and directory not in self.generated:
                 self.add(Unit(KUSTOMIZE, directory), "root kustomization")
         for chart in sorted(self.charts):
             if _is_subchart(chart, self.charts):
@@ -193,6 +196,12 @@ class Discovery:
             self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
         how = f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}"
+        for key in FLUX_UNAPPLIED:
+            if spec.get(key):
+                self.findings.append(_unapplied(doc, (*base, "spec", key), f"Flux (v1beta2) applies spec.{key} to "
+                                                f"what it builds from {path[0] or '.'}; the gate does not, so "
+                                                "those objects are checked without these patches (move them to "
+                                                "spec.patches, as Flux's v1 API requires)"))
         applied = [key for key in FLUX_OVERRIDES if spec.get(key)]
         kust = self.kustomizations.get(path[0])
         if applied and kust is not None and not kust.component:
@@ -529,9 +538,12 @@ def _is_subchart(chart: str, charts: set[str]) -> bool:
 
 def discover(documents: list[Document], kind_of: Callable[[str], str | None],
              kustomizations: dict[str, kustomize.Kustomization],
-             configured: Iterable[dict[str, Any]] = ()) -> tuple[list[Unit], list[Finding]]:
-    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered."""
-    found = Discovery(documents, kind_of, kustomizations)
+             configured: Iterable[dict[str, Any]] = (),
+             generated: frozenset[str] = frozenset()) -> tuple[list[Unit], list[Finding]]:
+    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered.
+    ``generated``: directories whose kustomization exists only as Flux generates it (units only
+    through a Flux Kustomization, never as root kustomizations)."""
+    found = Discovery(documents, kind_of, kustomizations, generated)
     found.roots()
     found.gitops()
     found.configured(configured)
