@@ -9,6 +9,7 @@ the cluster) or not-evaluated (mutate, generate, verifyImages and other kinds no
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from gatekeeper.model import FieldPath
 PASS, FAIL, SKIP, ERROR, UNAVAILABLE, NOT_EVALUATED = "pass", "fail", "skip", "error", "unavailable", "not-evaluated"
 DEFAULT_BUDGET = 2.0  # seconds of work one rule may take for one resource
 MAX_FOREACH_ELEMENTS = 10_000
+PLAN_BUDGET = 1.0  # CPU seconds ``quiet`` may spend making plans (outside the workers' limits)
 _LIST_PATH = re.compile(r"^(request\.object|element\d*)((?:\.[A-Za-z_$][\w$]*)*)(\[\])?$")
 
 
@@ -133,10 +135,17 @@ class Evaluator:
     def quiet(self, obj: Mapping[str, Any]) -> bool:
         """True when ``failures(obj)`` is certainly empty, whatever rules are skipped: no rule whose
         match can hold for the object's kind is evaluated offline (decided from the plan of its
-        kind, made here if new, so worker processes forked afterwards share it)."""
+        kind, made here if new, so worker processes forked afterwards share it). Making plans here
+        is bounded (``PLAN_BUDGET``): past it a new kind is not quiet and its plan is made by the
+        worker that meets it, under the workers' limits."""
         if self._has_values:
             return False
-        steps = self._fast.plan(obj)
+        fast = self._fast
+        if fast.spent > PLAN_BUDGET and (obj.get("apiVersion"), obj.get("kind")) not in fast.plans:
+            return False  # made by a worker, under its limits, as it meets the kind
+        started = time.process_time()
+        steps = fast.plan(obj)
+        fast.spent += time.process_time() - started
         return steps is not None and not steps
 
     def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,

@@ -86,6 +86,7 @@ class FastPath:
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
         self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
+        self.spent = 0.0  # CPU seconds ``Evaluator.quiet`` spent making plans
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
             _reads_images(e.conditions) for e in evaluator.env.exceptions)

@@ -22,6 +22,16 @@ from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.errors import UNLIMITED
 
 Checker = Callable[[Any], int]
+# a pattern whose code would need more names than this is left to the interpreter: generating and
+# compiling code grows with the pattern, and plans are made before the evaluation workers fork
+# (outside their limits); the library's largest pattern needs 20
+MAX_NAMES = 2000
+
+
+class PatternTooLarge(ValueError):
+    """A pattern too large to generate code for (the interpreter evaluates it)."""
+
+
 PASS, SKIP, FAIL = 0, 1, 2
 _CACHE: dict[int, tuple[Any, Checker]] = {}
 _MATCHER = pm.Matcher(UNLIMITED)
@@ -111,6 +121,8 @@ class _Gen:
 
     def name(self, prefix: str, value: Any = None) -> str:
         self.count += 1
+        if self.count > MAX_NAMES:
+            raise PatternTooLarge(f"pattern needs more than {MAX_NAMES} generated names")
         name = f"{prefix}{self.count}"
         if value is not None:
             self.ns[name] = value

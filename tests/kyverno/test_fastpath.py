@@ -163,3 +163,49 @@ def test_the_images_variable_is_made_only_for_rules_that_may_read_it() -> None:
     assert _reads_images({"validate": {"message": "{{ @ }}", "deny": {}}})  # the data as a whole
     assert _reads_images({"validate": {"foreach": [{"list": "images.containers", "deny": {}}]}})
     assert _reads_images({"context": [{"name": "x", "variable": {"jmesPath": "images"}}]})
+
+
+def test_a_pattern_too_large_for_code_is_left_to_the_interpreter(tmp_path: Path) -> None:
+    """Plans are made before the workers fork, outside their limits: a pattern whose code would
+    need more than ``MAX_NAMES`` names is not generated (the interpreter, in the workers, evaluates
+    it) and the outcome is the interpreter's."""
+    import time
+
+    big = {"metadata": {"labels": {f"k{i}": f"v{i}*" for i in range(patterngen.MAX_NAMES)}}}
+    with pytest.raises(patterngen.PatternTooLarge):
+        patterngen._Gen().build(big)
+    labels = {f"k{i}": f"v{i}" for i in range(patterngen.MAX_NAMES)}
+    (tmp_path / "policies").mkdir()
+    import json
+    (tmp_path / "policies" / "pol.yaml").write_text(rule_policy(f"""
+        - name: labels
+          match: {{any: [{{resources: {{kinds: [ConfigMap]}}}}]}}
+          validate:
+            message: every label
+            pattern: {json.dumps(big)}
+        """, name="big"), encoding="utf-8")
+    run = Run(root=tmp_path, options={"policy": [str(tmp_path / "policies")]})
+    loaded = load(run)
+    check = KyvernoCheck()
+    check.prepare(Context(run.root, loaded.documents, loaded.resources, run.config, "", dict(run.options)))
+    evaluator = check.evaluator
+    assert evaluator is not None
+    good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": labels}}
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {**labels, "k7": "x"}}}
+    started = time.process_time()
+    assert not evaluator.quiet(good)
+    assert time.process_time() - started < 5  # no code generated for the pattern
+    assert evaluator.failures(good) == evaluator._reported(good) == []
+    assert [_key(r) for r in evaluator.failures(bad)] == [_key(r) for r in evaluator._reported(bad)] != []
+
+
+def test_plans_past_the_budget_are_made_by_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gatekeeper.kyverno import engine
+
+    evaluator, subjects = _prepared(tmp_path)
+    monkeypatch.setattr(engine, "PLAN_BUDGET", -1.0)  # spent from the start
+    assert not any(evaluator.quiet(obj) for obj in subjects)
+    assert not evaluator._fast.plans
+    for obj in subjects:  # a worker makes them as it meets the kinds, with the same outcomes
+        assert [_key(r) for r in evaluator.failures(obj)] == [_key(r) for r in evaluator._reported(obj)]
+    assert evaluator._fast.plans
