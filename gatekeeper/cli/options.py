@@ -92,8 +92,9 @@ def limit_options() -> list[Callable[[F], F]]:
                           "fails the run (exit 2); a Kyverno rule gets a kyverno-rule-error finding and is skipped for "
                           "the rest of the run."),
         click.option("--policy-memory", "policy_memory", type=click.IntRange(min=64),
-                     help="MiB a policy evaluation worker may allocate before the run fails (exit 2) "
-                          "[default: 2048]."),
+                     help="MiB a policy evaluation worker may allocate [default: 2048]. Past it a Rego policy or a "
+                          "test fails the run (exit 2); a Kyverno rule gets a kyverno-rule-error finding and is "
+                          "skipped for the rest of the run."),
         click.option("--policy-max-depth", "policy_max_depth", type=click.IntRange(min=1, max=1000),
                      help="Deepest nesting of a value given to a policy [default: 100]."),
     ]

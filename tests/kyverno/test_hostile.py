@@ -244,6 +244,10 @@ def test_the_timeout_help_says_what_a_blown_limit_does_for_each_engine(command: 
     assert help_text is not None, text
     assert "exit 2" in help_text.group(1) and "kyverno-rule-error" in help_text.group(1)
     assert "CPU seconds" in help_text.group(1)
+    # the memory limit: the same two outcomes (test_evaluation_runs_behind_the_memory_limit_in_check_and_verify)
+    memory_text = re.search(r"--policy-memory INTEGER RANGE (.*?)\[x>=64\]", text)
+    assert memory_text is not None, text
+    assert "exit 2" in memory_text.group(1) and "kyverno-rule-error" in memory_text.group(1)
 
 
 GROW = """
