@@ -20,6 +20,7 @@ from gatekeeper.cel.views import Trie, merge_paths, trie
 from gatekeeper.checks.admission import policies
 from gatekeeper.checks.admission.evaluate import Shared, evaluate
 from gatekeeper.checks.admission.matching import MatchError, Scope, Target, object_matches, rules_match, selective
+from gatekeeper.checks.admission.seen import seen
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.policy.redact import Redactor
 from gatekeeper.model import Finding, Resource, Rule, Severity
@@ -248,8 +249,8 @@ class AdmissionCheck(Check):
             if shared is None:  # policies see detected secret values redacted, as Rego policies do
                 if self._redactor is None:
                     self._redactor = Redactor(ctx.documents, ctx.detected)
-                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads,
-                                   self._redactor(resource.obj))
+                obj, measured = seen(self._redactor, resource.obj, candidates.paths)
+                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads, obj, measured)
             outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params, self._measured)
             if outcomes:
                 findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
