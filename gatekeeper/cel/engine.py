@@ -361,7 +361,8 @@ class Bindings:
                 total += weight
                 plain = plain and (ok or name not in self._env.variables)
             known = self._totals[key] = (total, plain)
-        bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
+        if budget is not None or not bound.fits(known[0]):
+            bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
         return known[1] and (names.issubset(key) or self.plain(names))
 
     def plain(self, names: frozenset[str]) -> bool:

@@ -10,7 +10,7 @@ line, or at the field the failed expression reads when it reads one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,16 @@ from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.cel.views import Trie, merge_paths, trie
 from gatekeeper.checks.admission import policies
 from gatekeeper.checks.admission.evaluate import Shared, evaluate
-from gatekeeper.checks.admission.matching import MatchError, Scope, Target, object_matches, rules_match, selective
-from gatekeeper.checks.admission.seen import seen
+from gatekeeper.checks.admission.matching import (
+    MatchError,
+    Scope,
+    Target,
+    by_namespace,
+    object_matches,
+    rules_match,
+    selective,
+)
+from gatekeeper.checks.admission.seen import Seen
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.policy.redact import Redactor
 from gatekeeper.model import Finding, Resource, Rule, Severity
@@ -114,7 +122,9 @@ class _Pair:
     policy: policies.Policy
     binding: policies.Binding
     selective: bool  # matching depends on the object (names, selectors), not only its kind
+    by_namespace: bool  # ... only through its namespace (but for Namespace objects): found once per namespace
     paths: tuple[tuple[str, ...], ...] | None  # what the policy reads below ``object``
+    matched: dict[tuple[str, str, str | None], bool] = field(default_factory=dict)  # (apiVersion, kind, namespace)
 
 
 @dataclass(slots=True)
@@ -141,7 +151,7 @@ class AdmissionCheck(Check):
         self.scope = Scope({}, set(), {})
         self.params: dict[tuple[str, str], list[Resource]] = {}
         self.outside: list[Resource] = []  # policy-directory objects
-        self._redactor: Redactor | None = None
+        self._seen: Seen | None = None  # what policies see of an object (detected secret values redacted)
         self._measured: dict[int, tuple[Resource, tuple[int, bool]]] = {}  # param objects (cel.measure)
 
     def rules(self) -> Sequence[Rule]:
@@ -205,6 +215,7 @@ class AdmissionCheck(Check):
                 self.unbound.append(binding)
             else:
                 self.pairs.append(_Pair(bound, binding, selective(bound.match) or selective(binding.match),
+                                        by_namespace(bound.match) and by_namespace(binding.match),
                                         bound.object_paths))
         self.scope = Scope.of(everything)
         kinds = {p.param_kind for p in self.policies if p.param_kind is not None}
@@ -240,22 +251,36 @@ class AdmissionCheck(Check):
         findings: list[Finding] = []
         shared: Shared | None = None
         for pair in candidates.pairs:
-            try:
-                if pair.selective and not (object_matches(pair.policy.match, target, self.scope)
-                                           and object_matches(pair.binding.match, target, self.scope)):
-                    continue
-            except MatchError as exc:
-                raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
+            if pair.selective and not self._matches(pair, target):
+                continue
             if shared is None:  # policies see detected secret values redacted, as Rego policies do
-                if self._redactor is None:
-                    self._redactor = Redactor(ctx.documents, ctx.detected)
-                obj, measured = seen(self._redactor, resource.obj, candidates.paths)
+                if self._seen is None:
+                    self._seen = Seen(Redactor(ctx.documents, ctx.detected))
+                obj, measured = self._seen(resource.obj, candidates.paths)
                 shared = Shared.of(target, self.scope, candidates.paths, candidates.reads, obj, measured)
             outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params, self._measured)
             if outcomes:
                 findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
                                              evidence=o.evidence) for o in outcomes)
         return findings
+
+    def _matches(self, pair: _Pair, target: Target) -> bool:
+        """The object-dependent part of matching (names, selectors), once per namespace where only the
+        namespace counts."""
+        key = None
+        if pair.by_namespace and not (target.kind == "Namespace" and target.group == ""):
+            key = (target.resource.api_version, target.kind, target.namespace)
+            found = pair.matched.get(key)
+            if found is not None:
+                return found
+        try:
+            found = object_matches(pair.policy.match, target, self.scope) and \
+                object_matches(pair.binding.match, target, self.scope)
+        except MatchError as exc:
+            raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
+        if key is not None:
+            pair.matched[key] = found
+        return found
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []
