@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gatekeeper.cel.measure import measure
+from gatekeeper.cel.measure import INT_MAX, INT_MIN, measure
 
 Paths = tuple[tuple[str, ...], ...]
 
@@ -193,6 +193,12 @@ def _items_clean(items: Iterable[Any], exact: frozenset[str]) -> tuple[int, bool
             total += weight
             ok = ok and plain
             clean = clean and seen
+        elif item_kind is bool or item is None or item_kind is float:
+            total += 1  # scalars inline: most items are
+        elif item_kind is int:
+            total += 1
+            if ok and not INT_MIN <= item <= INT_MAX:
+                ok = False
         else:
             weight, plain = measure(item)
             total += weight
