@@ -32,6 +32,7 @@ from typing import Any
 from gatekeeper import __version__
 from gatekeeper.model import Document, FieldPath, PositionIndex
 from gatekeeper.sources.files import SourceFile
+from gatekeeper.sources.render import fastload
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
@@ -46,16 +47,19 @@ _SECRET_FIELDS = ("data", "stringData")
 
 class LazyPositions(PositionIndex):
     """Positions of a stored document, computed by parsing its file on the first lookup (one parse
-    per file, shared by its documents through ``parsed``)."""
+    per file, shared by its documents through ``parsed``). With ``located``, a lookup made in an
+    earlier run of the same file content is answered from the store without the parse."""
 
-    __slots__ = ("_index", "_loaded", "_parsed", "_source")
+    __slots__ = ("_index", "_loaded", "_located", "_parsed", "_source")
 
-    def __init__(self, source: SourceFile, index: int, start: tuple[int, int], parsed: list[ParsedFile]) -> None:
+    def __init__(self, source: SourceFile, index: int, start: tuple[int, int], parsed: list[ParsedFile],
+                 located: Located | None = None) -> None:
         super().__init__(None, start)
         self._source = source
         self._index = index
         self._parsed = parsed
         self._loaded: PositionIndex | None = None
+        self._located = located
 
     def _positions(self) -> PositionIndex:
         if self._loaded is None:
@@ -66,10 +70,46 @@ class LazyPositions(PositionIndex):
         return self._loaded
 
     def lookup(self, path: Sequence[str | int]) -> tuple[int, int]:
-        return self._positions().lookup(path)
+        if self._located is None:
+            return self._positions().lookup(path)
+        found = self._located.get(self._index, path)
+        if found is None:
+            found = self._positions().lookup(path)
+            self._located.put(self._index, path, found)
+        return found
 
     def exists(self, path: Sequence[str | int]) -> bool:
         return self._positions().exists(path)
+
+
+class Located:
+    """The positions looked up in one file's documents, kept in the store under the file's key
+    (its path and content digest) and the digest of the code that computes positions: a later run
+    answers the same lookups without parsing the file. A path is kept as a digest and a position
+    as two numbers, so the record holds no field name or value of the file."""
+
+    __slots__ = ("_cache", "_key", "_memo")
+
+    def __init__(self, cache: ContextCache, key: str) -> None:
+        self._cache = cache
+        self._key = key
+        self._memo: dict[str, list[int]] | None = None
+
+    def get(self, index: int, path: Sequence[str | int]) -> tuple[int, int] | None:
+        if self._memo is None:
+            self._memo = self._cache.read_located(self._key)
+        found = self._memo.get(_path_key(index, path))
+        return (found[0], found[1]) if found is not None else None
+
+    def put(self, index: int, path: Sequence[str | int], position: tuple[int, int]) -> None:
+        if self._memo is None:
+            self._memo = self._cache.read_located(self._key)
+        self._memo[_path_key(index, path)] = [int(position[0]), int(position[1])]
+        self._cache.note_located(self._key, self._memo)
+
+
+def _path_key(index: int, path: Sequence[str | int]) -> str:
+    return hashlib.blake2b(f"{index}\0{tuple(path)!r}".encode(), digest_size=10).hexdigest()
 
 
 class ContextCache:
@@ -89,6 +129,8 @@ class ContextCache:
         self._marked: set[str] = set()  # render keys stored as the mark: judged unstorable already
         self._objects: dict[str, str] = {}  # render key -> its output's documents as JSON (hits)
         self._alone: set[str] | None = None  # render keys of units that render alone (read once)
+        self._located: dict[str, dict[str, list[int]]] = {}  # positions looked up this run, by file key
+        self._located_dirty: set[str] = set()
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
@@ -106,6 +148,7 @@ class ContextCache:
                         db.execute("ALTER TABLE rendered ADD COLUMN objects TEXT")
                 db.execute("CREATE TABLE IF NOT EXISTS render_alone (key TEXT PRIMARY KEY)")
                 db.execute("CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, fingerprints TEXT NOT NULL)")
+                db.execute("CREATE TABLE IF NOT EXISTS located (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._broken = True
@@ -130,22 +173,56 @@ class ContextCache:
             self._unstorable.add(self.key(source, digest))
             return None
         try:
-            return self._restore(source, json.loads(row[0]))
+            return self._restore(source, digest, json.loads(row[0]))
         except Exception:  # any malformed record is a miss, never a failed run
             return None
 
-    def _restore(self, source: SourceFile, record: list[list[Any]]) -> ParsedFile | None:
+    def _restore(self, source: SourceFile, digest: bytes, record: list[list[Any]]) -> ParsedFile | None:
         text, problem = decode(source)
         if problem is not None or text is None:
             return None
         result = ParsedFile(source.path, text=text)
         shared: list[ParsedFile] = []
+        located = self.located(source, digest)
         for index, line, column, obj in record:
             result.documents.append(Document(source.path, int(index), obj, int(line),
-                                             LazyPositions(source, int(index), (int(line), int(column)), shared),
+                                             LazyPositions(source, int(index), (int(line), int(column)), shared,
+                                                           located),
                                              text=text))
         self.hits += 1
         return result
+
+    def located(self, source: SourceFile, digest: bytes) -> Located:
+        """The positions kept for a file's content (read on its first lookup; see ``Located``)."""
+        return Located(self, f"{_positions_code()}:{self.key(source, digest)}")
+
+    def read_located(self, key: str) -> dict[str, list[int]]:
+        """The positions the store keeps under ``key`` (an empty record on a miss or any problem)."""
+        known = self._located.get(key)
+        if known is not None:
+            return known
+        db = self._connect()
+        found: dict[str, list[int]] = {}
+        try:
+            row = db.execute("SELECT record FROM located WHERE key = ?", (key,)).fetchone() if db else None
+            value = json.loads(row[0]) if row is not None else {}
+            if isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, list) and len(v) == 2
+                    and all(type(n) is int for n in v) for k, v in value.items()):
+                found = value
+        except (sqlite3.Error, ValueError):
+            pass
+        self._located[key] = found
+        return found
+
+    def note_located(self, key: str, record: dict[str, list[int]]) -> None:
+        """Queue a file's positions record (``record`` is the one ``read_located`` gave, extended)."""
+        self._located[key] = record
+        self._located_dirty.add(key)
+
+    def unstorable(self, source: SourceFile, digest: bytes) -> bool:
+        """Whether ``load`` read the mark that says this file is parsed every time."""
+        return self.key(source, digest) in self._unstorable
 
     def save(self, source: SourceFile, digest: bytes, parsed: ParsedFile) -> None:
         """Queue a fresh parse of a context file (written by ``flush``) when it may be stored."""
@@ -289,10 +366,18 @@ class ContextCache:
         db = self._connect()
         pending = [(k, r) for k, r in self._pending if k.split(":", 2)[2].rsplit(":", 1)[0] not in self._excluded]
         self._pending = []
-        if db is None or (not pending and not self._excluded):
+        located = [(k, json.dumps(self._located[k])) for k in sorted(self._located_dirty)]
+        self._located_dirty = set()
+        if db is None or (not pending and not self._excluded and not located):
             return
         try:
             with db:
+                if located:
+                    db.executemany("INSERT OR REPLACE INTO located (key, record) VALUES (?, ?)", located)
+                    (rows,) = db.execute("SELECT count(*) FROM located").fetchone()
+                    if rows > MAX_ROWS:
+                        db.execute("DELETE FROM located WHERE rowid IN (SELECT rowid FROM located ORDER BY rowid "
+                                   "LIMIT ?)", (rows - MAX_ROWS,))
                 for path in self._excluded:
                     db.execute("DELETE FROM parsed WHERE key >= ? AND key < ?", (_prefix(path), _prefix(path) + "~"))
                 db.executemany("INSERT OR REPLACE INTO parsed (key, record) VALUES (?, ?)", pending)
@@ -309,6 +394,25 @@ class ContextCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def quick(source: SourceFile, located: Located | None = None) -> ParsedFile | None:
+    """A context file's documents read without positions (a lookup parses the file, as for a
+    stored document), or None when the fast loader cannot give exactly what ``parse`` gives (an
+    alias, a tag, a duplicate key, a parse error...: see ``sources/render/fastload``); the objects
+    are ``parse``'s, so this is only a cheaper way to the same documents."""
+    text, problem = decode(source)
+    if problem is not None or text is None:
+        return None
+    found = fastload.load_documents(text)
+    if found is None:
+        return None
+    result = ParsedFile(source.path, text=text)
+    shared: list[ParsedFile] = []
+    for index, (obj, start) in enumerate(found):
+        result.documents.append(Document(source.path, index, obj, start[0],
+                                         LazyPositions(source, index, start, shared, located), text=text))
+    return result
 
 
 def _render_key(key: str) -> str:
@@ -465,6 +569,19 @@ def _is_list(obj: Any) -> bool:
 def _prefix(path: str) -> str:
     """The key of every record of ``path`` under this format and these detectors starts with this."""
     return f"{FORMAT}:{_detectors()}:{path}:"
+
+
+@cache
+def _positions_code() -> str:
+    """A digest of the code that computes positions (the loader and the position index): positions
+    kept by another version of it are never served."""
+    from gatekeeper import model
+    from gatekeeper.sources import yamlload
+
+    h = hashlib.sha256(__version__.encode())
+    for module in (model, yamlload):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()[:16]
 
 
 @cache

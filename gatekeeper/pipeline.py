@@ -22,11 +22,11 @@ from gatekeeper import __version__, baseline
 from gatekeeper.checks import Check, CheckLoadError, Context, catalogue, get_check, names
 from gatekeeper.checks.secrets.masking import Masker
 from gatekeeper.config import Config
-from gatekeeper.model import CheckError, Document, Finding, Report, Resource, Severity
+from gatekeeper.model import CheckError, Document, Finding, PositionIndex, Report, Resource, Severity
 from gatekeeper.sources import classify, kustomize, routes, texts
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, Walker, file_finding
+from gatekeeper.sources.render import fluxgen, stage
 from gatekeeper.sources.render import partial as partial_patches
-from gatekeeper.sources.render import stage
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import DiskTree, Tree
 from gatekeeper.sources.yamlload import ParsedFile, parse
@@ -483,6 +483,7 @@ def _execute(run: Run) -> Report:
         findings = loaded.findings + run_checks(run, loaded, report, detected)
         if loaded.render is not None:  # patches of units not rendered: only what they set counts
             findings = partial_patches.keep(findings, loaded.render.partial)
+            findings = fluxgen.relocate(findings, loaded.render.generated)  # no finding in a file not in Git
     except CheckLoadError as exc:
         report.errors.append(CheckError("pipeline", str(exc)))
         findings = loaded.findings
@@ -497,7 +498,16 @@ def _execute(run: Run) -> Report:
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.check, f.rule, f.message))
     report.findings = findings
     Masker(detected).report(report)  # no text of the report shows a detected value or a token
-    for doc in loaded.documents:  # break Document<->Resource cycles: refcounting frees the run at once,
-        doc.resources = []        # instead of a full GC pass over millions of nodes (10 s at 10k resources)
-        doc.held = []
+    release(loaded.documents)
     return report
+
+
+def release(documents: Iterable[Document]) -> None:
+    """Free a finished run's parsed state by refcounting, instead of a GC pass over millions of
+    nodes (10 s at 10k resources): Document<->Resource cycles are broken, and each document lets go
+    of its node tree, which an object a check keeps in a cycle of its own (a closure, an evaluator)
+    would otherwise hold until the next collection walks all of it."""
+    for doc in documents:
+        doc.resources = []
+        doc.held = []
+        doc.positions = PositionIndex(None, (doc.line, 1))

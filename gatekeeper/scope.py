@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.context_cache import ContextCache
+from gatekeeper.context_cache import quick as quick_parse
 from gatekeeper.model import Document, Finding, Report
 from gatekeeper.pipeline import Run, execute
 from gatekeeper.sources import git
@@ -66,6 +67,16 @@ def _matched_prefixes(paths: Iterable[str], prefixes: Sequence[str]) -> set[str]
                 found.add(part)
             part = part.rpartition("/")[0]
     return found
+
+
+def _lies_under(path: str, wanted: set[str]) -> bool:
+    """Whether ``path`` is one of ``wanted`` (paths without a trailing slash) or lies under one."""
+    part = path
+    while part:
+        if part in wanted:
+            return True
+        part = part.rpartition("/")[0]
+    return False
 
 
 def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = None,
@@ -123,7 +134,8 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
             notes.append(f"{prefix}: no manifest there in {source}; nothing was checked for it")
     if scope == "all":
         everything = not prefixes or any(not p for p in prefixes)
-        report = set(present) if everything else {p for p in present if _matched_prefixes((p,), prefixes)}
+        wanted = {p.rstrip("/") for p in prefixes if p}
+        report = set(present) if everything else {p for p in present if _lies_under(p, wanted)}
     else:
         report = {c.path for c in changes if not c.deleted and c.path in present and _under(c.path, prefixes)}
     return Selection(mode, files, report, changes, base_rev, scope, notes, time.perf_counter() - started, tree,
@@ -157,8 +169,14 @@ class ParseMemo:
                 if found is not None:
                     self._context[key] = found
         if found is None:
-            found = self._parsed[key] = parse(source)
-            if context and self.cache is not None:
+            # a context file the store may not hold (or no store): the fast loader's objects, positions
+            # parsed only if a finding needs them; a file the store has not judged yet is parsed in full
+            # for ``save``, as are files whose hooks run
+            quick = context and (self.cache is None or self.cache.unstorable(source, digest))
+            located = self.cache.located(source, digest) if quick and self.cache is not None else None
+            found = (quick_parse(source, located) if quick else None) or parse(source)
+            self._parsed[key] = found
+            if context and self.cache is not None and not quick:
                 self.cache.save(source, digest, found)
         else:
             self.hits += 1

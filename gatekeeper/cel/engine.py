@@ -291,8 +291,8 @@ class Environment:
         except RuntimeError as exc:
             message = str(exc)
         else:
-            text = rewrite.transforms(source)
-            if text is not None:  # transformMap(Entry): through transformList (gatekeeper.cel.rewrite)
+            text = rewrite.rewritten(source)
+            if text is not None:  # transformMap(Entry), the format library's optionals (gatekeeper.cel.rewrite)
                 try:
                     with _lock:
                         compiled = self._env.compile(text)

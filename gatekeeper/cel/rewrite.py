@@ -9,6 +9,12 @@ calls are found outside literals and comments) and compiles again. Every other `
 keeps the runtime's own conversion. A value only known at run time to be an IP (``string(dyn(x))``)
 is not converted.
 
+**The format library** (``format.named(n)``, ``<Format>.validate(s)``) returns optional values,
+which the runtime cannot build from Python: ``x.validate(s)`` is evaluated as
+``x.kubernetesFormatCheck(s)[?"errors"]`` and ``format.named(n)`` as
+``kubernetesFormatNamed(n)[?"format"]`` (maps that hold the key only when there is a value; CEL's
+optional index turns them into the optionals Kubernetes returns; ``gatekeeper.cel.lib.format``).
+
 **``transformMap`` and ``transformMapEntry``** (two-variable comprehensions). The runtime parses and
 type-checks them, but has no implementation of the map insertion their expansion calls. So
 ``m.transformMap(k, v, [filter,] t)`` is evaluated as ``m.transformList(k, v, [filter,] {k: t})``
@@ -28,6 +34,9 @@ _TRANSFORM = re.compile(r"\.\s*(transformMapEntry|transformMap)\s*\(")
 NEEDS = re.compile(r"no matching overload for 'string' applied to '\(kubernetes\.(IP|CIDR)\)'")
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): found " + NEEDS.pattern)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+FORMAT_CHECK = "kubernetesFormatCheck"
+FORMAT_NAMED = "kubernetesFormatNamed"
+_FORMAT_CALLS = re.compile(r"(?<![\w.])format\s*\.\s*named\s*\(|\.\s*validate\s*\(")
 
 
 def string_calls(source: str) -> list[int]:
@@ -167,3 +176,31 @@ def transforms(source: str) -> str | None:
         middle = text[m.end():last_start]
         text = head + middle + last + text[last_end:close] + f").{ENTRIES}()" + text[close + 1:]
         changed = True
+
+
+def rewritten(source: str) -> str | None:
+    """``source`` with every rewrite of this module that applies to an expression that compiles as
+    written (``transforms``, ``formats``); None when none does."""
+    text = transforms(source)
+    formatted = formats(source if text is None else text)
+    return text if formatted is None else formatted
+
+
+def formats(source: str) -> str | None:
+    """``source`` with the format library's optional-returning calls evaluated through maps and CEL's
+    optional index (module docstring); None when it has none."""
+    text, changed = source, False
+    code = _code(text)
+    for m in reversed([m for m in _FORMAT_CALLS.finditer(text) if code[m.start()]]):
+        code = _code(text)
+        parsed = _arguments(text, code, m.end() - 1)
+        if parsed is None:
+            return None
+        _spans, close = parsed
+        if m.group(0).startswith("."):
+            head, tail = f".{FORMAT_CHECK}(", '[?"errors"]'
+        else:
+            head, tail = f"{FORMAT_NAMED}(", '[?"format"]'
+        text = text[:m.start()] + head + text[m.end():close + 1] + tail + text[close + 1:]
+        changed = True
+    return text if changed else None

@@ -1,4 +1,4 @@
-"""The Kubernetes CEL object types (Quantity, IP, CIDR, URL, Semver) as protobuf messages.
+"""The Kubernetes CEL object types (Quantity, IP, CIDR, URL, Semver, Format) as protobuf messages.
 
 The engine only converts plain values (null, bool, numbers, strings, bytes, lists, maps,
 timestamps, durations) and protobuf messages to and from Python. Kubernetes' library types are
@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 PACKAGE = "kubernetes"
-TYPES = ("Quantity", "IP", "CIDR", "URL", "Semver")
+TYPES = ("Quantity", "IP", "CIDR", "URL", "Semver", "Format")
 
 
 @cache

@@ -11,7 +11,7 @@ import click
 from gatekeeper.cli.options import load_config
 from gatekeeper.pipeline import Run, load
 from gatekeeper.sources import kustomize
-from gatekeeper.sources.render import Renderer
+from gatekeeper.sources.render import Renderer, fluxgen
 from gatekeeper.sources.tree import DiskTree
 
 
@@ -29,10 +29,12 @@ def units(path: Path | None, config_path: Path | None, fmt: str) -> None:
     loaded = load(run)
     outcome = loaded.render
     found = outcome.units if outcome is not None else []
-    tree = DiskTree(root)
-    renderer = Renderer(tree, loaded.documents, kustomize.find(loaded.documents, tree.kind))
+    generated = outcome.generated if outcome is not None else []
+    tree = fluxgen.WithGenerated(DiskTree(root), generated)  # Flux paths without a kustomization
+    documents = [*loaded.documents, *fluxgen.documents_of(generated)]
+    renderer = Renderer(tree, documents, kustomize.find(documents, tree.kind))
     try:
-        listed = [_entry(unit, renderer) for unit in found]
+        listed = [_entry(unit, renderer, set(tree.files)) for unit in found]
     finally:
         renderer.close()
     if fmt == "json":
@@ -51,9 +53,10 @@ def units(path: Path | None, config_path: Path | None, fmt: str) -> None:
         click.echo(f"          inputs: {len(item['inputs'])} file(s)")
 
 
-def _entry(unit: Any, renderer: Renderer) -> dict[str, Any]:
+def _entry(unit: Any, renderer: Renderer, generated: set[str]) -> dict[str, Any]:
     return {
         "name": unit.display(), "kind": unit.kind, "path": unit.path or ".", "found_by": list(unit.found_by),
         "values": [v.path + (f"#{'.'.join(str(p) for p in v.field)}" if v.field else "") for v in unit.values],
-        "release": unit.release, "namespace": unit.namespace, "inputs": renderer.inputs(unit),
+        "release": unit.release, "namespace": unit.namespace,
+        "inputs": [p for p in renderer.inputs(unit) if p not in generated],  # files in the repository
     }

@@ -147,6 +147,7 @@ class GitTree:
         self._blobs: dict[str, bytes] = {f.path: f.data for f in read if f.path in self._entries}
         self._targets: dict[str, str | None] = {}
         self._dir_links: set[str] = set()  # links to a directory inside the tree (not descended, as on disk)
+        self._kinds: dict[str, str | None] = {}  # answers of ``kind`` (a run asks for the same paths often)
 
     def _target(self, norm: str) -> str | None:
         """The file a symlink entry leads to, inside the tree (None: outside, a directory, a loop)."""
@@ -180,6 +181,15 @@ class GitTree:
         return self._target(norm) if norm in self._links else norm
 
     def kind(self, path: str) -> str | None:
+        if path in self._kinds:
+            return self._kinds[path]
+        found = self._kind(path)
+        self._kinds[path] = found
+        return found
+
+    def _kind(self, path: str) -> str | None:
+        # fixed once asked: the entries never change, and a link's target (and whether it leads to a
+        # directory) is resolved in this call when the path is a link
         norm = clean(path)
         if norm is None:
             return None

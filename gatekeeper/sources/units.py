@@ -16,7 +16,6 @@ from typing import Any
 
 from gatekeeper.model import Document, FieldPath, Finding, Severity, fingerprint, format_field
 from gatekeeper.sources import kustomize
-from gatekeeper.sources.render.provenance import as_map
 
 KUSTOMIZE, HELM = "kustomize", "helm"
 MERGE, SET, SET_STRING, SET_FILE = "merge", "set", "set-string", "set-file"
@@ -27,6 +26,12 @@ FLUX, ARGO = "flux", "argo"
 # Flux Kustomization fields that change what kustomize-controller applies (render/overrides.py applies them)
 FLUX_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
                   "commonMetadata", "components")
+
+
+def as_map(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (objects that fail validation are read
+    defensively)."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +119,9 @@ class Discovery:
     """Collects units from kustomizations, charts, GitOps objects and the config."""
 
     def __init__(self, documents: list[Document], kind_of: Callable[[str], str | None],
-                 kustomizations: dict[str, kustomize.Kustomization]) -> None:
+                 kustomizations: dict[str, kustomize.Kustomization], generated: frozenset[str] = frozenset()) -> None:
         self.documents = documents
+        self.generated = generated  # directories whose kustomization Flux generates: units only through Flux
         self.kind_of = kind_of
         self.kustomizations = kustomizations
         self.charts = {posixpath.dirname(d.path) for d in documents
@@ -138,7 +144,7 @@ class Discovery:
                                              kustomize.GENERATOR, kustomize.VALIDATOR):
                     included.add(ref.path)
         for directory, kust in sorted(self.kustomizations.items()):
-            if directory not in included and not kust.component:
+            if directory not in included and not kust.component and directory not in self.generated:
                 self.add(Unit(KUSTOMIZE, directory), "root kustomization")
         for chart in sorted(self.charts):
             if _is_subchart(chart, self.charts):
@@ -524,9 +530,12 @@ def _is_subchart(chart: str, charts: set[str]) -> bool:
 
 def discover(documents: list[Document], kind_of: Callable[[str], str | None],
              kustomizations: dict[str, kustomize.Kustomization],
-             configured: Iterable[dict[str, Any]] = ()) -> tuple[list[Unit], list[Finding]]:
-    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered."""
-    found = Discovery(documents, kind_of, kustomizations)
+             configured: Iterable[dict[str, Any]] = (),
+             generated: frozenset[str] = frozenset()) -> tuple[list[Unit], list[Finding]]:
+    """Every unit of the tree (sorted by path), and findings for sources that cannot be rendered.
+    ``generated``: directories whose kustomization exists only as Flux generates it (units only
+    through a Flux Kustomization, never as root kustomizations)."""
+    found = Discovery(documents, kind_of, kustomizations, generated)
     found.roots()
     found.gitops()
     found.configured(configured)

@@ -56,7 +56,7 @@ def glob(name: str, *signatures: tuple[str, tuple[str, ...], str, Callable[..., 
 
 def kubernetes_libraries() -> tuple[Library, ...]:
     """The Kubernetes libraries, imported on first use."""
-    from gatekeeper.cel.lib import lists, maps, network, quantity, regex, semver, strings, unsupported, urls
+    from gatekeeper.cel.lib import format, lists, maps, network, quantity, regex, semver, strings, unsupported, urls
 
     return (strings.LIBRARY, lists.LIBRARY, regex.LIBRARY, urls.LIBRARY, quantity.LIBRARY, network.LIBRARY,
-            semver.LIBRARY, maps.LIBRARY, unsupported.LIBRARY)
+            semver.LIBRARY, maps.LIBRARY, format.LIBRARY, unsupported.LIBRARY)

@@ -88,8 +88,8 @@ RULES = {
              "Add the param object to the repository, fix paramRef, or set parameterNotFoundAction: Allow."),
         Rule("admission-unsupported", "admission", _I,
              "A ValidatingAdmissionPolicy expression that cannot be evaluated offline.",
-             "Expressions that read the authorizer, or use the Kubernetes format library, need what only "
-             "a live API server has; the gate says so rather than guess.",
+             "Expressions that read the authorizer need what only a live API server has; the gate says so "
+             "rather than guess.",
              "Nothing to fix in the object; the policy is evaluated by the API server at apply time."),
         Rule("admission-limit", "admission", _E,
              "A ValidatingAdmissionPolicy expression over the CEL engine's limits.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar
@@ -27,6 +28,9 @@ MIN_MASKED = 6  # shorter detected values are not masked in free text (they woul
 _KEPT = frozenset({"fingerprint"})  # a hash for tracking a finding across runs: no text of the input
 _PATHS = frozenset({"path", "subjects", "file_classes"})  # repository paths (or records led by one)
 _T = TypeVar("_T")
+# The non-ASCII characters that Python's case-insensitive regex matches to an ASCII letter
+# (dotted and dotless i, long s, the Kelvin sign; a test scans every code point), as that letter.
+_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 class Masker:
@@ -41,8 +45,20 @@ class Masker:
         ordered = sorted(forms, key=len, reverse=True)  # the longest form first: no partial masks
         # Case-insensitive: a check that case-folds what it quotes (a capability name upper-cased)
         # must not turn a detected value into one the mask no longer recognises.
-        self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
-        self._forms = [f.lower() for f in ordered]
+        self._pattern = _alternation(ordered)
+        self._forms = sorted({f.lower() for f in ordered})  # sorted: prefix search by bisection
+        self._widest = max(map(len, self._forms), default=0) - 1  # the longest proper prefix
+        # A regex of hundreds of alternatives tries each at every position (milliseconds a text).
+        # A text is first looked up by the first MIN_MASKED characters of each form and then
+        # masked with the forms whose heads it holds, in the same order (the same matches). For
+        # ASCII forms only, where IGNORECASE is lower-casing plus the few non-ASCII characters
+        # that match an ASCII letter (_ASCII_FOLD); other forms send every text to the whole regex.
+        self._heads: dict[str, list[str]] | None = None
+        if all(f.isascii() for f in ordered):
+            self._heads = {}
+            for form in ordered:
+                self._heads.setdefault(form[:MIN_MASKED].lower(), []).append(form)
+        self._subsets: dict[tuple[str, ...], re.Pattern[str] | None] = {}
         self._done: dict[str, str] = {}  # paths, kinds and rule ids repeat across findings
 
     def text(self, text: str) -> str:
@@ -52,27 +68,55 @@ class Masker:
         done = self._done.get(text)
         if done is not None:
             return done
-        masked = self._tokens(self._pattern.sub(MASK, text) if self._pattern is not None else text)
+        pattern = self._pattern_for(text)
+        masked = self._tokens(pattern.sub(MASK, text) if pattern is not None else text)
         if CUT in masked and self._forms:
             masked = self._cut_prefix(masked)
         self._done[text] = masked
         return masked
 
+    def _pattern_for(self, text: str) -> re.Pattern[str] | None:
+        """The detected-value regex for ``text``: the whole one, or the one of the forms whose first
+        MIN_MASKED characters occur in it (None when there are none: nothing can match)."""
+        heads = self._heads
+        if heads is None or self._pattern is None:
+            return self._pattern
+        lower = text.lower() if text.isascii() else text.translate(_ASCII_FOLD).lower()
+        size = len(lower) - MIN_MASKED + 1
+        grams = map(lower.__getitem__, map(slice, range(size), range(MIN_MASKED, size + MIN_MASKED)))
+        found = heads.keys() & set(grams)
+        if not found:
+            return None
+        # in the whole regex's order (longest first), so the same alternative wins at each position
+        chosen = tuple(sorted((form for head in found for form in heads[head]), key=len, reverse=True))
+        if chosen not in self._subsets:
+            self._subsets[chosen] = _alternation(chosen)
+        return self._subsets[chosen]
+
     def _cut_prefix(self, text: str) -> str:
         """A shortened text (``CUT`` where it was cut) with a prefix of a detected value (``MIN_CUT``
-        characters or more) just before a cut masked too (a value cut short is no longer found whole)."""
+        characters or more, shorter than the value) just before a cut masked too (a value cut short
+        is no longer found whole). The longest such prefix wins: the earliest start in the text
+        whose rest begins some form, found by bisection in the sorted forms."""
         pieces = text.split(CUT)
         for i, body in enumerate(pieces[:-1]):
-            lower = body.lower()
-            longest = 0
-            for form in self._forms:
-                for k in range(min(len(form) - 1, len(lower)), max(longest, MIN_CUT - 1), -1):
-                    if lower.endswith(form[:k]):
-                        longest = k
-                        break
+            longest = self._longest_cut(body.lower())
             if longest:
                 pieces[i] = body[:len(body) - longest] + MASK
         return CUT.join(pieces)
+
+    def _longest_cut(self, lower: str) -> int:
+        """The length of the longest tail of ``lower`` (``MIN_CUT`` or more) that is a proper prefix
+        of a detected form; 0 when there is none."""
+        forms = self._forms
+        for start in range(max(len(lower) - self._widest, 0), len(lower) - MIN_CUT + 1):
+            tail = lower[start:]
+            at = bisect_left(forms, tail)
+            # forms starting with ``tail`` follow it in order; at most one equals it (a set)
+            for form in forms[at:at + 2]:
+                if len(form) > len(tail) and form.startswith(tail):
+                    return len(tail)
+        return 0
 
     def path(self, path: str) -> str:
         """A repository path with every token masked. Detected values are left: a file's name is
@@ -96,13 +140,11 @@ class Masker:
 
     def _masked(self, obj: _T) -> _T:
         changes: dict[str, Any] = {}
-        for item in fields(obj):  # type: ignore[arg-type]  # every caller passes a dataclass
-            if item.name in _KEPT:
-                continue
-            old = getattr(obj, item.name)
-            new = self.path(old) if item.name in _PATHS and isinstance(old, str) else self._value(old)
+        for name in _names(type(obj)):
+            old = getattr(obj, name)
+            new = self.path(old) if name in _PATHS and isinstance(old, str) else self._value(old)
             if new is not old and new != old:
-                changes[item.name] = new
+                changes[name] = new
         return replace(obj, **changes) if changes else obj  # type: ignore[type-var]
 
     def _value(self, value: Any) -> Any:
@@ -124,6 +166,23 @@ class Masker:
                 setattr(report, item.name, [(self.path(v[0]), *self._value(v[1:])) for v in value])
             elif isinstance(value, list):
                 setattr(report, item.name, [self._value(v) for v in value])
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    """The fields of dataclass ``kind`` that masking walks (all but the kept ones)."""
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(item.name for item in fields(kind) if item.name not in _KEPT)
+    return names
+
+
+def _alternation(forms: Iterable[str]) -> re.Pattern[str] | None:
+    """One case-insensitive regex matching any of ``forms`` (tried in the order given)."""
+    forms = list(forms)
+    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE) if forms else None
 
 
 def cut(text: str, limit: int) -> str:

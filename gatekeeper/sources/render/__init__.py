@@ -135,9 +135,13 @@ class Renderer:
         self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
         self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
 
-    def attach(self, documents: list[Document], kustomizations: dict[str, kz.Kustomization]) -> None:
-        """Hand a renderer started early (on kustomization files alone) the run's parsed documents:
-        lookups start over from them, running and finished jobs are kept."""
+    def attach(self, documents: list[Document], kustomizations: dict[str, kz.Kustomization],
+               tree: Tree | None = None) -> None:
+        """Hand a renderer started early (on kustomization files alone) the run's parsed documents
+        (and the tree, when the run adds generated files to it): lookups start over from them,
+        running and finished jobs are kept."""
+        if tree is not None:
+            self.tree = tree
         self.kustomizations = dict(kustomizations)
         self.found, self.adopted = [], []
         self._plans = {}

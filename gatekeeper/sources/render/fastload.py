@@ -83,18 +83,27 @@ class _Builder:
 
 def load(text: str) -> list[Any] | None:
     """Every non-empty document's value, or None when the text needs the full parse."""
+    found = load_documents(text)
+    return None if found is None else [value for value, _ in found]
+
+
+def load_documents(text: str) -> list[tuple[Any, tuple[int, int]]] | None:
+    """Every non-empty document's value and the (line, column) where it starts, or None when the
+    text needs the full parse (the documents' index in the list is their index in the file, as
+    :func:`gatekeeper.sources.yamlload.parse` counts them)."""
     if "\\u" in text or "\\U" in text:  # only an escape can spell a lone surrogate
         return None
     loader = yamlload._Loader(text)
     builder = _Builder(loader)
-    out: list[Any] = []
+    out: list[tuple[Any, tuple[int, int]]] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None or (node.id == "scalar" and node.tag == _NULL and not node.value):
                 continue
             builder.seen.clear()  # ids are per document (the previous document's nodes are gone)
-            out.append(builder.value(node, 1))
+            mark = node.start_mark
+            out.append((builder.value(node, 1), (mark.line + 1, mark.column + 1)))
     except (_Irregular, yaml.YAMLError, RecursionError):
         return None
     finally:

@@ -74,7 +74,9 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
     result = Plan(root)
     visited: set[str] = set()
 
-    def visit(directory: str, stack: list[str]) -> None:
+    # ``again`` is ``visit`` itself, passed in: a closure that named itself would be a reference cycle
+    # keeping the renderer (and through it the run's documents) alive until the cyclic GC walks it all
+    def visit(directory: str, stack: list[str], again: Callable[..., None]) -> None:
         kust = kusts(directory)
         if kust is None:
             return
@@ -106,7 +108,7 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
                         *_at(kust, ref), "render-error", f"{ref.raw!r} is a directory without a kustomization"))
                     result.renderable = False
                 elif ref.path not in visited:
-                    visit(ref.path, [*stack, ref.path])
+                    again(ref.path, [*stack, ref.path], again)
             else:
                 kind = tree.kind(ref.path)
                 if kind != "file":
@@ -126,7 +128,7 @@ def plan(root: str, kusts: Callable[[str], kz.Kustomization | None], tree: Tree)
         result.files.add(kust.path)
         result.kustomizations.append(kust)
 
-    visit(root, [root])
+    visit(root, [root], visit)
     return result
 
 

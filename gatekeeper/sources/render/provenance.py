@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gatekeeper.model import Document, FieldPath, Origin, PositionIndex
+from gatekeeper.sources.units import as_map as as_map  # render modules read it from here
 
 MERGE_KEYS = ("name", "mountPath", "containerPort", "devicePath", "ip", "topologyKey", "key", "port")
 
@@ -84,12 +85,6 @@ class Attribution:
     line: int
     column: int
     origins: list[Origin] = field(default_factory=list)
-
-
-def as_map(value: Any) -> dict[str, Any]:
-    """``value`` when it is a mapping, else an empty one (objects that fail validation are read
-    defensively)."""
-    return value if isinstance(value, dict) else {}
 
 
 class ShiftedPositions(PositionIndex):

@@ -23,7 +23,7 @@ from typing import Any
 from gatekeeper.model import Document, Finding, Resource
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer, partial
+from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer, fluxgen, partial
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.tree import Tree
 from gatekeeper.sources.units import CHART_FILE, KUSTOMIZE, Unit, discover
@@ -44,6 +44,7 @@ class Outcome:
     documents: list[Document] = field(default_factory=list)  # the rendered objects' documents
     adopted_files: int = 0  # input files read from the tree because the run had not collected them
     partial: list[Document] = field(default_factory=list)  # patches of units not rendered, as objects
+    generated: list[fluxgen.Generated] = field(default_factory=list)  # kustomizations Flux would generate
 
 
 def start(files: Iterable[SourceFile], tree: Tree, *, mode: str = "auto", units: list[Unit] | None = None,
@@ -103,8 +104,15 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
     for kust in kusts.values():
         out.findings.extend(kust.findings)
     _drop_kustomize_inputs(documents, kusts, published)
+    generated_docs: list[Document] = []
     if units is None:
-        units, found = discover(documents, tree.kind, kusts, configured)
+        out.generated = fluxgen.generate(documents, kusts, tree)
+        if out.generated:  # Flux paths without a kustomization: built as Flux builds them
+            tree = fluxgen.WithGenerated(tree, out.generated)
+            generated_docs = fluxgen.documents_of(out.generated)
+            kusts = {**kusts, **kz.find(generated_docs, tree.kind)}
+        units, found = discover(documents, tree.kind, kusts, configured,
+                                generated=frozenset(g.directory for g in out.generated))
         out.findings.extend(found)
     out.units = units
     if not units:
@@ -115,9 +123,9 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
         return out
     if early is not None:
         renderer = early
-        renderer.attach(documents, kusts)
+        renderer.attach([*documents, *generated_docs], kusts, tree)
     else:
-        renderer = Renderer(tree, documents, kusts, cache)
+        renderer = Renderer(tree, [*documents, *generated_docs], kusts, cache)
     try:
         if focus is not None:
             chosen = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
@@ -142,7 +150,11 @@ def _apply(documents: list[Document], tree: Tree, mode: str, units: list[Unit] |
     adopted = renderer.adopted if adopt else []
     _drop_kustomize_inputs(adopted, {k: v for k, v in renderer.kustomizations.items() if v is not None},
                            published)
-    _place([*documents, *adopted], out, published)
+    # a file a Flux path applies as it is (kept whole above) is consumed when that path's generated
+    # build rendered: its objects are checked as the build gives them, once
+    built = {path for r in out.rendered if r.rendered and r.unit.path in {g.directory for g in out.generated}
+             for path in r.inputs}
+    _place([*documents, *adopted], out, published - built)
     out.documents[:0] = adopted
     out.documents.extend(out.partial)
     out.adopted_files = len({d.path for d in adopted})
