@@ -35,6 +35,7 @@ from gatekeeper.model import Finding, Resource, Rule, Severity
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 DEFAULT_DIRS = ("policy", "policies")
+_KINDS = frozenset((policies.POLICY_KIND, policies.BINDING_KIND))
 
 _POLICY = """apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -175,7 +176,7 @@ class AdmissionCheck(Check):
         from gatekeeper.sources.resources import extract
         from gatekeeper.sources.yamlload import parse
 
-        inside = {(r.path, r.document.index) for r in ctx.resources}
+        inside: set[tuple[str, int]] | None = None  # found when a policy directory has a file
         out: list[Resource] = []
         for root in self._dirs(ctx):
             for path in walk(root):
@@ -188,6 +189,8 @@ class AdmissionCheck(Check):
                 parsed = parse(SourceFile(rel, path.read_bytes()))
                 if parsed.findings:
                     raise CheckLoadError(f"{rel}: {parsed.findings[0].message}")
+                if inside is None:
+                    inside = {(r.path, r.document.index) for r in ctx.resources}
                 for doc in parsed.documents:
                     extract(doc)
                     out.extend(r for r in doc.resources if (r.path, r.document.index) not in inside)
@@ -196,8 +199,9 @@ class AdmissionCheck(Check):
     def prepare(self, ctx: Context) -> None:
         self.outside = self._outside(ctx)
         everything = [*ctx.whole, *self.outside]
-        found_policies = [r for r in everything if policies.is_policy(r)]
-        found_bindings = [r for r in everything if policies.is_binding(r)]
+        named = [r for r in everything if r.kind in _KINDS]
+        found_policies = [r for r in named if policies.is_policy(r)]
+        found_bindings = [r for r in named if policies.is_binding(r)]
         if not found_policies and not found_bindings:
             return
         if not cel.available():
@@ -219,8 +223,9 @@ class AdmissionCheck(Check):
                                         bound.object_paths))
         self.scope = Scope.of(everything)
         kinds = {p.param_kind for p in self.policies if p.param_kind is not None}
+        param_kinds = {kind for _api_version, kind in kinds}
         for r in everything:
-            if (r.api_version, r.kind) in kinds:
+            if r.kind in param_kinds and (r.api_version, r.kind) in kinds:
                 self.params.setdefault((r.api_version, r.kind), []).append(r)
 
     def active(self, ctx: Context) -> str | None:

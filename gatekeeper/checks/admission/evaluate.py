@@ -89,7 +89,7 @@ def _run(expr: Expression, bound: Any, budget: cel.Budget | None) -> Any:
     if "authorizer" in program.variables:
         raise _Unsupported(expr, "reads authorizer, which needs an API server")
     try:
-        return program.evaluate(bound, budget=budget)
+        return program.result(bound, budget=budget)[0]
     except cel.Unsupported as exc:
         raise _Unsupported(expr, exc.message) from None
     except cel.CostLimitExceeded as exc:
