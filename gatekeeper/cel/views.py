@@ -114,16 +114,17 @@ def measure_within(value: Any, kept: Trie | None) -> tuple[int, bool]:
     return measure(value)
 
 
-def measure_clean(value: Any, kept: Trie | None, exact: frozenset[str]) -> tuple[int, bool, bool]:
-    """``measure_within(value, kept)``, and True when no string value the trie keeps is in ``exact`` (a
-    set of values a caller would replace: then the value is seen within the trie as it is), in the same
-    walk. Keys are not tested (no caller replaces keys)."""
+def measure_clean(value: Any, kept: Trie | None, exact: frozenset[str],
+                  inside: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
+    """``measure_within(value, kept)``, and True when no string value the trie keeps is in ``exact`` or
+    holds one of ``inside`` (values a caller would replace, whole or inside strings: then the value is
+    seen within the trie as it is), in the same walk. Keys are not tested (no caller replaces keys)."""
     if kept is None:
-        return _measure_clean(value, exact)
+        return _measure_clean(value, exact, inside)
     kind = type(value)
     if kind is dict:
         if "*" in kept:
-            return _measure_clean(value, exact)  # a map iterated by a comprehension: kept whole
+            return _measure_clean(value, exact, inside)  # a map iterated by a comprehension: kept whole
         total, ok, clean = 1, True, True
         for key, below in kept.items():
             if key in value:
@@ -132,11 +133,11 @@ def measure_clean(value: Any, kept: Trie | None, exact: frozenset[str]) -> tuple
                     total += len(key) + len(child) + 2
                     if ok and not child.isascii():
                         ok = measure(child)[1]
-                    if clean and child in exact:
+                    if clean and (child in exact or (inside and _holds(child, inside))):
                         clean = False
                     continue
-                weight, plain, seen = _measure_clean(child, exact) if below is None else \
-                    measure_clean(child, below, exact)
+                weight, plain, seen = _measure_clean(child, exact, inside) if below is None else \
+                    measure_clean(child, below, exact, inside)
                 total += len(key) + 1 + weight
                 ok = ok and plain
                 clean = clean and seen
@@ -144,22 +145,22 @@ def measure_clean(value: Any, kept: Trie | None, exact: frozenset[str]) -> tuple
     if kind is list and "*" in kept and len(kept) == 1:
         below = kept["*"]
         if below is None:
-            return _measure_clean(value, exact)
+            return _measure_clean(value, exact, inside)
         total, ok, clean = 1, True, True
         for item in value:
-            weight, plain, seen = measure_clean(item, below, exact)
+            weight, plain, seen = measure_clean(item, below, exact, inside)
             total += weight
             ok = ok and plain
             clean = clean and seen
         return total, ok, clean
-    return _measure_clean(value, exact)
+    return _measure_clean(value, exact, inside)
 
 
-def _measure_clean(value: Any, exact: frozenset[str]) -> tuple[int, bool, bool]:
-    """``measure(value)`` and whether no string value in it is in ``exact``."""
+def _measure_clean(value: Any, exact: frozenset[str], inside: tuple[str, ...]) -> tuple[int, bool, bool]:
+    """``measure(value)`` and whether no string value in it is in ``exact`` or holds one of ``inside``."""
     kind = type(value)
     if kind is str:
-        return len(value) + 1, value.isascii() or measure(value)[1], value not in exact
+        return len(value) + 1, value.isascii() or measure(value)[1], _clean(value, exact, inside)
     if kind is dict:
         total, ok = 1, True
         for key in value:
@@ -170,15 +171,15 @@ def _measure_clean(value: Any, exact: frozenset[str]) -> tuple[int, bool, bool]:
             else:
                 total += measure(key)[0]
                 ok = False
-        weight, plain, clean = _items_clean(value.values(), exact)
+        weight, plain, clean = _items_clean(value.values(), exact, inside)
         return total + weight - 1, ok and plain, clean
     if kind is list:
-        return _items_clean(value, exact)
+        return _items_clean(value, exact, inside)
     weight, plain = measure(value)
     return weight, plain, True
 
 
-def _items_clean(items: Iterable[Any], exact: frozenset[str]) -> tuple[int, bool, bool]:
+def _items_clean(items: Iterable[Any], exact: frozenset[str], inside: tuple[str, ...]) -> tuple[int, bool, bool]:
     total, ok, clean = 1, True, True
     for item in items:
         item_kind = type(item)
@@ -186,10 +187,10 @@ def _items_clean(items: Iterable[Any], exact: frozenset[str]) -> tuple[int, bool
             total += len(item) + 1
             if ok and not item.isascii():
                 ok = measure(item)[1]
-            if clean and item in exact:
+            if clean and (item in exact or (inside and _holds(item, inside))):
                 clean = False
         elif item_kind is dict or item_kind is list:
-            weight, plain, seen = _measure_clean(item, exact)
+            weight, plain, seen = _measure_clean(item, exact, inside)
             total += weight
             ok = ok and plain
             clean = clean and seen
@@ -204,3 +205,11 @@ def _items_clean(items: Iterable[Any], exact: frozenset[str]) -> tuple[int, bool
             total += weight
             ok = ok and plain
     return total, ok, clean
+
+
+def _holds(text: str, inside: tuple[str, ...]) -> bool:
+    return any(value in text for value in inside)
+
+
+def _clean(text: str, exact: frozenset[str], inside: tuple[str, ...]) -> bool:
+    return text not in exact and not (inside and _holds(text, inside))

@@ -49,6 +49,9 @@ def test_measure_clean_is_measure_within_and_a_test_of_the_kept_strings(value: A
     weight, plain, clean = measure_clean(value, kept, frozenset(exact))
     assert (weight, plain) == measure_within(value, kept)
     assert clean == (not set(strings(prune(value, kept))) & exact)
+    inside = tuple(sorted(exact))
+    assert measure_clean(value, kept, frozenset(), inside) == (
+        weight, plain, not any(v in s for s in strings(prune(value, kept)) for v in inside))
 
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -90,8 +93,10 @@ def test_within_the_view_policies_see_what_the_redactor_gives(tmp_path: Path) ->
                 assert got is obj  # no copy: the object itself, measured on the way
                 assert measured == measure_within(redactor(obj), view)
                 taken.add(name)
-    # the clean object (and the copy, when its label is outside the view) are never copied
-    assert taken == {"clean", "copy"}
+    # the clean object, and the others where their detected values are outside the view, are not copied
+    assert taken == {"clean", "copy", "holder"}
+    got, measured = seen(redactor, by_name["holder"], views[0])  # its connection string is in this view
+    assert measured is None and secret not in got["spec"]["template"]["spec"]["containers"][0]["args"][0]
     got, measured = seen(redactor, by_name["copy"], views[0])
     assert measured is None and got["metadata"]["labels"]["app"] != secret
 

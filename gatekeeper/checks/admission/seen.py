@@ -6,9 +6,8 @@ given the object pruned to that view. The redactor walks (and copies where it re
 object; most objects hold no detected value within the view, and then the object itself is what
 the policies see there. ``Seen`` finds that out in the walk that measures the view for the cost
 bound and the fast path (``views.measure_clean``), and calls the redactor only for the others:
-Secrets and lists (whose values ``redact`` replaces), objects holding a value detected in them
-(replaced inside their strings), and objects whose view holds a value detected elsewhere in the
-run.
+Secrets and lists (whose values ``redact`` replaces) and objects whose view holds a detected value
+(one detected anywhere in the run, or inside a string of its own when detected in the object).
 """
 
 from __future__ import annotations
@@ -34,14 +33,17 @@ class Seen:
         """The object as the policies see it within ``paths``, and its measure there (``cel.measure``:
         weight, plain) when found on the way (None: the caller measures it)."""
         exact, local = self._exact, self._local
-        if exact is None or local is None or type(obj) is not dict or id(obj) in local:
+        if exact is None or local is None or type(obj) is not dict:
             return self._redactor(obj), None
         kind = obj.get("kind")
         if (type(kind) is not str or kind == "Secret" or kind.endswith("List")) and redact(obj) is not obj:
             return self._redactor(obj), None
         if not exact:
             return obj, None  # nothing detected in the run: the redactor gives the object itself
-        weight, plain, clean = measure_clean(obj, paths, exact)
+        inside = local.get(id(obj), ())  # values detected in the object: replaced inside its strings
+        if type(inside) is not tuple:
+            return self._redactor(obj), None
+        weight, plain, clean = measure_clean(obj, paths, exact, inside)
         if clean:
             return obj, (weight, plain)
         return self._redactor(obj), None
