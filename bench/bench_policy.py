@@ -14,7 +14,10 @@ each corpus in this process and reports the schema and policy checks' CPU time p
 ``--findings-out DIR`` writes each policy set's findings (last round) to DIR/<set>.jsonl in a
 stable order, so two versions of the gate can be compared byte for byte.
 
-Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template] [--findings-out DIR]
+``--phases`` adds where the policy check's CPU goes, its steps run in this process.
+
+Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template] [--phases]
+                       [--findings-out DIR]
        bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
        bench_policy.py --check-curve 2000,10000,50000 [--jobs N] [--curve-dir DIR]
 """
@@ -37,10 +40,11 @@ from typing import Any
 from corpus import corpus  # bench/corpus.py (scripts run from their directory)
 
 from gatekeeper.checks.base import Context
-from gatekeeper.checks.policy import PolicyCheck
+from gatekeeper.checks.policy import PolicyCheck, _shows_text
 from gatekeeper.checks.policy.gkdialect import subject
 from gatekeeper.checks.policy.inventory import build, cluster_scoped_kinds
-from gatekeeper.checks.policy.redact import redact
+from gatekeeper.checks.policy.masking import Masker
+from gatekeeper.checks.policy.redact import Redactor, redact
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Loaded, Run, load, run_checks
 from gatekeeper.rego import native
@@ -108,7 +112,8 @@ def _children_cpu() -> float:
 
 
 def by_template(root: Path, loaded: Loaded) -> None:
-    """Per-evaluation cost of each Gatekeeper template (in this process) and the inventory's cost."""
+    """Per-evaluation CPU cost of each Gatekeeper template (in this process; CPU time, since wall time
+    on the shared machine mostly measures the load) and the inventory's cost."""
     objects = [redact(r.obj) for r in loaded.resources]
     started = time.perf_counter()
     kinds = cluster_scoped_kinds(objects)
@@ -128,12 +133,48 @@ def by_template(root: Path, loaded: Loaded) -> None:
     for i, constraint in enumerate(gk.constraints):
         chosen = [(s, gk.chosen(s, check.namespaces, [i])) for s in subjects]
         chosen = [(s, c) for s, c in chosen if c]
-        started = time.perf_counter()
+        started = time.process_time()
         for s, c in chosen:
             gk.evaluate(s, c)
-        secs = time.perf_counter() - started
+        secs = time.process_time() - started
         each = 1e3 * secs / max(len(chosen), 1)
-        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms each ({secs:.2f} s)")
+        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms of CPU each "
+              f"({secs:.2f} s)")
+
+
+def phases(root: Path, loaded: Loaded) -> None:
+    """Where the policy check's CPU goes, per policy set, its steps run in this process (no workers):
+    the scan of the run's documents for secret values, the rest of loading (compiling, inventory,
+    dry runs and hoisting), planning, evaluating every task, and making findings (with masking)."""
+    print("| policy set | secret-value scan | rest of prepare | plan | evaluation (tasks, evaluations) | findings | "
+          "total |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, policies in policy_sets().items():
+        run = Run(root=root, paths=[root], options={"policy": [str(policies)]})
+        ctx = Context(run.root, loaded.documents, loaded.resources, run.config, "1.31", dict(run.options))
+        check = PolicyCheck()
+        started = time.process_time()
+        Redactor(ctx.documents, ctx.detected)  # the scan on its own (the check makes it once, below)
+        scan = time.process_time() - started
+        started = time.process_time()
+        check.prepare(ctx)
+        check.redactor  # noqa: B018
+        prepare = time.process_time() - started - scan
+        started = time.process_time()
+        tasks = check._plan(ctx, None)
+        check._hoist_scoped(tasks)
+        plan = time.process_time() - started
+        started = time.process_time()
+        done = {task: check._work(task, None) for task in tasks}
+        work = time.process_time() - started
+        started = time.process_time()
+        shown = any(_shows_text(task, done[task]) for task in tasks)  # as check_all: masking only with text
+        check._masker = Masker(check.redactor.values if shown else ())
+        count = sum(len(check._findings(task, done[task])) for task in tasks)
+        made = time.process_time() - started
+        evaluations = sum(len(t.only) if t.dialect == "gatekeeper" else 1 for t in tasks)
+        print(f"| {name} | {scan:.2f} | {prepare:.2f} | {plan:.2f} | {work:.2f} ({len(tasks):,}, {evaluations:,}) | "
+              f"{made:.2f} ({count:,}) | {scan + prepare + plan + work + made:.2f} |", flush=True)
 
 
 def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
@@ -187,6 +228,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--by-template", action="store_true", help="Also time each Gatekeeper template alone.")
+    ap.add_argument("--phases", action="store_true", help="Also show where the policy check's CPU goes (in this "
+                                                          "process, no workers).")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
     ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
     ap.add_argument("--check-curve", help="Comma-separated corpus sizes: the two checks' CPU per size, in this "
@@ -221,6 +264,8 @@ def main() -> int:
               f"({findings} findings, best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")
     if args.by_template:
         by_template(root, loaded)
+    if args.phases:
+        phases(root, loaded)
     return 0
 
 

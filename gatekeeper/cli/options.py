@@ -88,7 +88,9 @@ def limit_options() -> list[Callable[[F], F]]:
         click.option("--jobs", "-j", "jobs", type=click.IntRange(min=0),
                      help="Worker processes that evaluate policies [default: the machine's cores]."),
         click.option("--policy-timeout", "policy_timeout", type=PositiveSeconds(),
-                     help="Seconds one policy evaluation may take before the run fails (exit 2) [default: 10]."),
+                     help="CPU seconds one policy evaluation may take [default: 10]. Past it a Rego policy or a test "
+                          "fails the run (exit 2); a Kyverno rule gets a kyverno-rule-error finding and is skipped for "
+                          "the rest of the run."),
         click.option("--policy-memory", "policy_memory", type=click.IntRange(min=64),
                      help="MiB a policy evaluation worker may allocate before the run fails (exit 2) "
                           "[default: 2048]."),

@@ -11,7 +11,7 @@ from typing import Any
 from gatekeeper.kyverno import quantities as q
 from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.errors import Deadline
-from gatekeeper.kyverno.variables import has_variables, substitute, substitute_string
+from gatekeeper.kyverno.variables import has_variables, reader, substitute, substitute_string
 
 OPERATORS = frozenset({
     "Equals", "NotEquals", "Equal", "NotEqual", "In", "NotIn", "AnyIn", "AllIn", "AnyNotIn", "AllNotIn",
@@ -44,7 +44,7 @@ def _durations(key: Any, value: Any) -> tuple[Fraction, Fraction] | None:
 def _float(text: str) -> Fraction | None:
     try:
         return Fraction(float(text.strip())) if text.strip() not in ("", "nan", "inf", "-inf") else None
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number; "Infinity", "1e999": no finite value either
         return None
 
 
@@ -213,6 +213,7 @@ _HANDLERS: dict[str, Callable[[Any, Any], bool]] = {
 
 _SET_OPERATORS = {"In": all, "AllIn": all, "AnyIn": any, "NotIn": any, "AnyNotIn": any, "AllNotIn": all}
 _NEGATED = frozenset({"NotIn", "AnyNotIn", "AllNotIn"})
+_EQUALITY = frozenset({"Equals", "Equal", "NotEquals", "NotEqual"})
 Operand = Callable[[Any, Deadline, bool], Any]
 Condition = Callable[[Any, Deadline, bool], bool]
 _CONDITIONS: dict[int, tuple[Any, Condition]] = {}
@@ -231,8 +232,25 @@ def _operand(raw: Any) -> Operand:
     if _constant(raw):
         return lambda data, deadline, lenient: raw
     if isinstance(raw, str):
+        direct = reader(raw)
+        if direct is not None:
+            return direct
         return lambda data, deadline, lenient: substitute_string(raw, data, deadline, lenient=lenient)
     return lambda data, deadline, lenient: substitute(raw, data, deadline, lenient=lenient)
+
+
+def _plain_text(value: str) -> bool:
+    """True when ``equals(key, value)`` is ``key == value`` for a string key and False for any other:
+    the value is no duration, quantity or number and holds no wildcard."""
+    if wildcard.has_wildcard(value) or q.parse_duration(value) is not None or q.parse_quantity(value) is not None:
+        return False
+    try:
+        float(value.strip())
+    except ValueError:
+        return True
+    except OverflowError:
+        return False
+    return False
 
 
 def _members(value: Any) -> Callable[[str], bool] | None:
@@ -283,6 +301,13 @@ def _compile(cond: dict[str, Any]) -> Condition:
     op = str(cond.get("operator"))
     if op in _SET_OPERATORS and _constant(raw_value):
         return _set_condition(op, key_of, raw_value)
+    if op in _EQUALITY and isinstance(raw_value, str) and "{{" not in raw_value and _plain_text(raw_value):
+        negated = op in ("NotEquals", "NotEqual")
+
+        def same(data: Any, deadline: Deadline, lenient: bool) -> bool:
+            key = key_of(data, deadline, lenient)
+            return (isinstance(key, str) and key == raw_value) is not negated
+        return same
 
     def run(data: Any, deadline: Deadline, lenient: bool) -> bool:
         key = key_of(data, deadline, lenient)
@@ -299,6 +324,18 @@ def evaluate_condition(cond: dict[str, Any], data: Any, deadline: Deadline, *, l
         if len(_CONDITIONS) < 50_000:
             _CONDITIONS[id(cond)] = hit
     return hit[1](data, deadline, lenient)
+
+
+def prepare(block: Any) -> None:
+    """Compile the conditions of an ``any``/``all`` block (or a legacy list) now, not on first use."""
+    if isinstance(block, list):
+        block = {"all": block}
+    if not isinstance(block, dict):
+        return
+    for cond in [*(block.get("any") or []), *(block.get("all") or [])]:
+        if isinstance(cond, dict) and not (id(cond) in _CONDITIONS and _CONDITIONS[id(cond)][0] is cond) \
+                and len(_CONDITIONS) < 50_000:
+            _CONDITIONS[id(cond)] = (cond, _compile(cond))
 
 
 def evaluate(block: Any, data: Any, deadline: Deadline, *, lenient: bool) -> tuple[bool, str]:

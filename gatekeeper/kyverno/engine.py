@@ -9,6 +9,7 @@ the cluster) or not-evaluated (mutate, generate, verifyImages and other kinds no
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from gatekeeper.model import FieldPath
 PASS, FAIL, SKIP, ERROR, UNAVAILABLE, NOT_EVALUATED = "pass", "fail", "skip", "error", "unavailable", "not-evaluated"
 DEFAULT_BUDGET = 2.0  # seconds of work one rule may take for one resource
 MAX_FOREACH_ELEMENTS = 10_000
+PLAN_BUDGET = 1.0  # CPU seconds ``quiet`` may spend making plans (outside the workers' limits)
 _LIST_PATH = re.compile(r"^(request\.object|element\d*)((?:\.[A-Za-z_$][\w$]*)*)(\[\])?$")
 
 
@@ -117,6 +119,7 @@ class Evaluator:
                         for p in self.policies for r in p.rules}
         self._applies: dict[tuple[int, str, str, str, str], bool] = {}
         self._actions = {id(r): p.action(r) for p in self.policies for r in p.rules if not p.overrides(r)}
+        self._pss: dict[int, tuple[str, int, list[dict[str, Any]]]] = {}  # podSecurity rule -> level, minor, excludes
         self._fast = fastpath.FastPath(self)
 
     def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
@@ -128,6 +131,22 @@ class Evaluator:
         if self._has_values or skip:
             return self._reported(obj, progress, skip)
         return self._fast.failures(obj, progress)
+
+    def quiet(self, obj: Mapping[str, Any]) -> bool:
+        """True when ``failures(obj)`` is certainly empty, whatever rules are skipped: no rule whose
+        match can hold for the object's kind is evaluated offline (decided from the plan of its
+        kind, made here if new, so worker processes forked afterwards share it). Making plans here
+        is bounded (``PLAN_BUDGET``): past it a new kind is not quiet and its plan is made by the
+        worker that meets it, under the workers' limits."""
+        if self._has_values:
+            return False
+        fast = self._fast
+        if fast.spent > PLAN_BUDGET and (obj.get("apiVersion"), obj.get("kind")) not in fast.plans:
+            return False  # made by a worker, under its limits, as it meets the kind
+        started = time.process_time()
+        steps = fast.plan(obj)
+        fast.spent += time.process_time() - started
+        return steps is not None and not steps
 
     def _reported(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None,
                   skip: Collection[int] = ()) -> list[Result]:
@@ -497,10 +516,13 @@ class Evaluator:
     def _pss_violations(self, rule: Rule, obj: Mapping[str, Any], exception: PolicyException | None
                         ) -> tuple[FieldPath, list[pss.Violation] | None]:
         """(where the pod template is, the violations left after excludes); None: no pod template."""
-        spec = rule.validate["podSecurity"]
-        level = str(spec.get("level"))
-        version = str(spec.get("version") or "latest")
-        minor = pss.parse_version(version) or pss.LATEST_MINOR
+        settings = self._pss.get(id(rule))
+        if settings is None:
+            spec = rule.validate["podSecurity"]
+            settings = self._pss[id(rule)] = (
+                str(spec.get("level")), pss.parse_version(str(spec.get("version") or "latest")) or pss.LATEST_MINOR,
+                [e for e in spec.get("exclude") or [] if isinstance(e, dict)])
+        level, minor, excludes = settings
         prefix: FieldPath = ()
         pod: Any = obj
         kind = str(obj.get("kind") or "")
@@ -512,7 +534,6 @@ class Evaluator:
             return prefix, None
         meta = mapping(pod.get("metadata"))
         pod_spec = mapping(pod.get("spec"))
-        excludes = [e for e in spec.get("exclude") or [] if isinstance(e, dict)]
         if exception is not None and exception.pod_security:
             excludes = [*excludes, *exception.pod_security]
         return prefix, [v for v in pss.check(meta, pod_spec, level, minor) if not pss.excluded(v, excludes)]

@@ -12,10 +12,11 @@ decides, so findings are the interpreter's by construction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gatekeeper.kyverno import conditions, jmes, jmesc, patterngen
+from gatekeeper.kyverno import conditions, jmes, jmesc, patterngen, variables
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.match import Target, rule_applies, static_block
 from gatekeeper.kyverno.policy import Policy, Rule
@@ -85,9 +86,25 @@ class FastPath:
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
         self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
+        self.spent = 0.0  # CPU seconds ``Evaluator.quiet`` spent making plans
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
             _reads_images(e.conditions) for e in evaluator.env.exceptions)
+
+    def plan(self, obj: Mapping[str, Any]) -> list[tuple[int, Step]] | None:
+        """The steps for ``obj``'s (apiVersion, kind), made on first use; None when the object has
+        no string apiVersion and kind (the interpreter takes it). Making a plan reads only the
+        policies and the object's apiVersion, kind, namespace and name (match blocks that read
+        nothing else), so a caller may make them before handing objects to worker processes,
+        which then share them."""
+        api, kind = obj.get("apiVersion"), obj.get("kind")
+        if api.__class__ is not str or kind.__class__ is not str:
+            return None
+        key = (api, kind)
+        steps = self.plans.get(key)
+        if steps is None:
+            steps = self.plans[key] = self._plan(obj)
+        return steps
 
     def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
         """``progress(n)`` is told the number (``Evaluator.number``) of each rule before it runs."""
@@ -133,6 +150,7 @@ class FastPath:
                     continue  # not evaluated offline: never a finding
             body = None if interpreted or rule.raw.get("context") else _body(rule)
             steps.append((ev.number[id(rule)], _step(policy, rule, body, static)))
+            _warm(rule.raw)
         return steps
 
 
@@ -310,17 +328,43 @@ def _entry_checkers(entry: Mapping[str, Any]) -> list[patterngen.Checker]:
     return found
 
 
-# -- what the data must hold --------------------------------------------------------------------
-
-def _reads_images(raw: Any) -> bool:
-    """True when a rule (or an exception's conditions) may read the ``images`` variable: it names
-    it anywhere, or one of its expressions may read the data as a whole."""
+def _warm(raw: Any) -> None:
+    """Read a rule's variables and JMESPath expressions and compile its conditions now (each is
+    otherwise done on first use): made before the evaluation workers fork, every worker shares
+    them instead of each making its own. Only the policy's text is read; what does not compile
+    is left for evaluation to report."""
     texts: list[str] = []
     _strings(raw, texts)
     for text in texts:
-        if "images" in text:
-            return True
-        if "{{" in text and not all(_root_safe(expr) for expr in expressions(text)):
+        if "{{" in text:
+            with contextlib.suppress(Exception):
+                variables.prepare(text)
+    validate = raw.get("validate") if isinstance(raw, dict) else None
+    entries = _foreach_entries(validate.get("foreach") if isinstance(validate, dict) else None)
+    for entry in entries:
+        if isinstance(entry.get("list"), str) and "{{" not in entry["list"]:
+            with contextlib.suppress(Exception):
+                jmes.compiled(entry["list"].strip())
+    blocks = [raw.get("preconditions") if isinstance(raw, dict) else None,
+              *(e.get("preconditions") for e in entries)]
+    for holder in [validate, *entries]:
+        deny = holder.get("deny") if isinstance(holder, dict) else None
+        blocks.append(deny.get("conditions") if isinstance(deny, dict) else None)
+    for block in blocks:
+        with contextlib.suppress(Exception):
+            conditions.prepare(block)
+
+
+# -- what the data must hold --------------------------------------------------------------------
+
+def _reads_images(raw: Any) -> bool:
+    """True when a rule (or an exception's conditions) may read the ``images`` variable: one of its
+    expressions (a variable, a foreach list, a context entry's jmesPath) names it or may read the
+    data as a whole."""
+    texts: list[str] = []
+    _strings(raw, texts)
+    for text in texts:  # a variable anywhere (a word "images" outside one, a podSecurity exclude's key, reads nothing)
+        if "{{" in text and not all("images" not in expr and _root_safe(expr) for expr in expressions(text)):
             return True
     validate = raw.get("validate") if isinstance(raw, dict) else None
     for entry in _foreach_entries(validate.get("foreach") if isinstance(validate, dict) else None):

@@ -410,5 +410,16 @@ def _as_text(value: Any) -> str | None:
 
 
 def _ordered(have: Fraction, want: Fraction, op: str) -> bool:
-    return {"=": have == want, "!": have != want, ">": have > want, "<": have < want,
-            ">=": have >= want, "<=": have <= want}[op]
+    if op == "=":
+        return have == want
+    if op == "!":
+        return have != want
+    if op == ">":
+        return have > want
+    if op == "<":
+        return have < want
+    if op == ">=":
+        return have >= want
+    if op == "<=":
+        return have <= want
+    raise KeyError(op)

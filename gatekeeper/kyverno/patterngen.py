@@ -22,6 +22,16 @@ from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.errors import UNLIMITED
 
 Checker = Callable[[Any], int]
+# a pattern whose code would need more names than this is left to the interpreter: generating and
+# compiling code grows with the pattern, and plans are made before the evaluation workers fork
+# (outside their limits); the library's largest pattern needs 20
+MAX_NAMES = 2000
+
+
+class PatternTooLarge(ValueError):
+    """A pattern too large to generate code for (the interpreter evaluates it)."""
+
+
 PASS, SKIP, FAIL = 0, 1, 2
 _CACHE: dict[int, tuple[Any, Checker]] = {}
 _MATCHER = pm.Matcher(UNLIMITED)
@@ -47,9 +57,21 @@ def wildcard_test(pattern: str) -> Callable[[str], bool]:
     return wildcard.compile_test(pattern)
 
 
+_MEMO_SIZE = 4096  # texts remembered per compared operand (quantities and durations repeat)
+
+
 def _part_test(part: Any) -> Callable[[str], bool]:
     if part.either is not None or part.duration is not None or part.quantity is not None:
-        return lambda text: pm._test(text, part)
+        seen: dict[str, bool] = {}  # text -> outcome: parsing and comparing fractions is the cost
+
+        def compared(text: str) -> bool:
+            found = seen.get(text)
+            if found is None:
+                found = pm._test(text, part)
+                if len(seen) < _MEMO_SIZE:
+                    seen[text] = found
+            return found
+        return compared
     if part.op == "=":
         return wildcard_test(part.operand)
     if part.op == "!":
@@ -99,6 +121,8 @@ class _Gen:
 
     def name(self, prefix: str, value: Any = None) -> str:
         self.count += 1
+        if self.count > MAX_NAMES:
+            raise PatternTooLarge(f"pattern needs more than {MAX_NAMES} generated names")
         name = f"{prefix}{self.count}"
         if value is not None:
             self.ns[name] = value

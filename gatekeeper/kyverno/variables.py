@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +177,27 @@ def _template(text: str) -> tuple[tuple[str | _Var, ...], bool]:
     if len(_TEMPLATES) < 50_000:
         _TEMPLATES[text] = template
     return template
+
+
+def reader(text: str) -> Callable[[Any, Deadline, bool], Any] | None:
+    """``substitute_string(text, data, deadline, lenient=lenient)`` as a direct call when the whole
+    string is one variable whose expression compiles and nests no other; None otherwise."""
+    if "{{" not in text:
+        return None
+    pieces, whole = _template(text)
+    var = pieces[0]
+    if not whole or not isinstance(var, _Var) or var.compiled is None:
+        return None
+    run, expr = var.compiled, var.expr
+
+    def read(data: Any, deadline: Deadline, lenient: bool) -> Any:
+        return _value(run, expr, data, deadline, lenient)
+    return read
+
+
+def prepare(text: str) -> None:
+    """Read a string of the policy for variables now (compiling their expressions), not on first use."""
+    _template(text)
 
 
 def _evaluate(var: _Var, data: Any, deadline: Deadline, lenient: bool) -> Any:

@@ -88,6 +88,7 @@ class RegorusProgram:
         self._modules = list(modules)
         self._conftest = any("conftest" in m.source for m in modules)
         self._prints: list[str] = []
+        self.hoisted = False  # whether some rules were replaced by their values (``use_hoisted``)
 
     def evaluate(self, input_value: Any, conftest: Any = None, only: Sequence[str] | None = None
                  ) -> dict[str, Any]:
@@ -158,6 +159,7 @@ class RegorusProgram:
         except (RuntimeError, TypeError, ValueError, OverflowError, native.NativeError):
             return  # the program stays as written
         self._engine = engine
+        self.hoisted = True
 
     def take_prints(self) -> list[str]:
         """``print()`` output gathered since the last call (``file:line: text`` lines)."""
@@ -172,6 +174,9 @@ class RegorusEngine:
 
     def __init__(self) -> None:
         self._bases: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        # module set -> how often it was compiled, and (from the second time) an engine holding it without data
+        self._compiled: dict[tuple[tuple[str, str, bool], ...], int] = {}
+        self._parsed: dict[tuple[tuple[str, str, bool], ...], Any] = {}
 
     def is_builtin(self, name: str) -> bool:
         return name in native.builtins()
@@ -182,25 +187,28 @@ class RegorusEngine:
         if key not in self._bases:
             base = native.new_engine(v0=True)
             if data:
-                try:
-                    base.add_data_json(json.dumps(data, allow_nan=False))
-                except (TypeError, ValueError, RuntimeError) as exc:
-                    raise PolicyLoadError(f"policy data cannot be loaded: {native.parse_error(exc).message}") \
-                        from None
+                _load_data(base, data)
             self._bases[key] = (data, base)
         return self._bases[key][1].clone()
 
     def compile(self, modules: Sequence[Module], data: Mapping[str, Any],
                 queries: Mapping[str, Sequence[str]]) -> RegorusProgram:
-        check_builtins(modules, self.is_builtin)
-        check_recursion(modules)
-        engine = self._base(data)
-        for module in modules:
-            engine.set_rego_v0(module.v0)
-            try:
-                engine.add_policy(module.path, module.source)
-            except RuntimeError as exc:
-                raise PolicyLoadError(native.parse_error(exc).where()) from None
+        key = tuple((m.path, m.source, m.v0) for m in modules)
+        seen = self._compiled.get(key, 0)
+        if not seen:
+            check_builtins(modules, self.is_builtin)
+            check_recursion(modules)
+        if seen and data and id(data) not in self._bases:
+            # the same modules over other data (a template per deployment unit): the modules are
+            # parsed once, and each copy gets its data (the order of loading changes nothing)
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                parsed = self._parsed[key] = _with_modules(native.new_engine(v0=True), modules)
+            engine = parsed.clone()
+            _load_data(engine, data)
+        else:
+            engine = _with_modules(self._base(data), modules)
+        self._compiled[key] = seen + 1
         return RegorusProgram(engine, queries, modules, lambda extra: self._with(data, extra))
 
     def _with(self, data: Mapping[str, Any], extra: Mapping[str, Any]) -> Any:
@@ -209,6 +217,23 @@ class RegorusEngine:
         if extra:
             engine.add_data(dict(extra))
         return engine
+
+
+def _load_data(engine: Any, data: Mapping[str, Any]) -> None:
+    try:
+        engine.add_data_json(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise PolicyLoadError(f"policy data cannot be loaded: {native.parse_error(exc).message}") from None
+
+
+def _with_modules(engine: Any, modules: Sequence[Module]) -> Any:
+    for module in modules:
+        engine.set_rego_v0(module.v0)
+        try:
+            engine.add_policy(module.path, module.source)
+        except RuntimeError as exc:
+            raise PolicyLoadError(native.parse_error(exc).where()) from None
+    return engine
 
 
 def _dry_run(engine: Any, queries: Mapping[str, Sequence[str]], modules: Sequence[Module]) -> None:

@@ -182,6 +182,20 @@ def rewrite(modules: Sequence[Module], keys: Iterable[Key]) -> list[Module]:
     chosen = set(keys)
     if not chosen:
         return list(modules)
+    # the text depends on the modules and the keys only (a template compiled once per deployment
+    # unit is rewritten once)
+    memo = (tuple((m.path, m.source, m.v0) for m in modules), frozenset(chosen))
+    if memo not in _REWRITTEN:
+        if len(_REWRITTEN) >= 256:
+            _REWRITTEN.clear()
+        _REWRITTEN[memo] = _rewrite(modules, chosen)
+    return list(_REWRITTEN[memo])
+
+
+_REWRITTEN: dict[tuple[Any, ...], list[Module]] = {}
+
+
+def _rewrite(modules: Sequence[Module], chosen: set[Key]) -> list[Module]:
     written: set[Key] = set()
     out: list[Module] = []
     for m in modules:

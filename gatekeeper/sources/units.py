@@ -26,6 +26,8 @@ FLUX, ARGO = "flux", "argo"
 # Flux Kustomization fields that change what kustomize-controller applies (render/overrides.py applies them)
 FLUX_OVERRIDES = ("patches", "images", "postBuild", "namePrefix", "nameSuffix", "targetNamespace",
                   "commonMetadata", "components")
+# v1beta2 patch fields (removed in v1): applied by Flux versions that serve v1beta2, not by the gate
+FLUX_UNAPPLIED = ("patchesStrategicMerge", "patchesJson6902")
 
 
 def as_map(value: Any) -> dict[str, Any]:
@@ -194,6 +196,12 @@ class Discovery:
             self.findings.append(_outside(doc, (*base, "spec", "path"), spec["path"]))
             return
         how = f"Flux Kustomization at {doc.path}:{doc.locate((*base, 'spec', 'path'))[0]}"
+        for key in FLUX_UNAPPLIED:
+            if spec.get(key):
+                self.findings.append(_unapplied(doc, (*base, "spec", key), f"Flux (v1beta2) applies spec.{key} to "
+                                                f"what it builds from {path[0] or '.'}; the gate does not, so "
+                                                "those objects are checked without these patches (move them to "
+                                                "spec.patches, as Flux's v1 API requires)"))
         applied = [key for key in FLUX_OVERRIDES if spec.get(key)]
         kust = self.kustomizations.get(path[0])
         if applied and kust is not None and not kust.component:

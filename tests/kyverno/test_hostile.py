@@ -228,6 +228,24 @@ def test_a_blown_cpu_time_limit_is_an_error_on_the_rule_and_the_run_goes_on(tmp_
             "of this run") in blown["message"]
 
 
+
+@pytest.mark.parametrize("command", ["check", "sync", "verify"])
+def test_the_timeout_help_says_what_a_blown_limit_does_for_each_engine(command: str) -> None:
+    """A blown CPU-time limit fails the run for Rego policies and tests (exit 2), but is a
+    kyverno-rule-error finding for a Kyverno rule (the test above): the option's help says both."""
+    import re
+
+    from tests.conftest import run_cli
+
+    code, out = run_cli(command, "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    help_text = re.search(r"--policy-timeout SECONDS (.*?)\[x>0\]", text)
+    assert help_text is not None, text
+    assert "exit 2" in help_text.group(1) and "kyverno-rule-error" in help_text.group(1)
+    assert "CPU seconds" in help_text.group(1)
+
+
 GROW = """
 - name: big
   match: {any: [{resources: {kinds: [ConfigMap]}}]}
@@ -319,3 +337,29 @@ def test_a_cut_secret_in_a_message_is_masked(tmp_path: Path, message: str) -> No
     assert not any(TOKEN[i:i + 8] in text for i in range(len(TOKEN) - 7)), text
     finding = next(f for f in report["findings"] if f["rule"] == "kyverno/tok/no-token")
     assert finding["line"] == 1 and len(finding["message"]) <= 1000
+
+
+def test_a_value_cut_by_the_message_bound_is_marked_and_masked(tmp_path: Path) -> None:
+    """A message longer than the bound is cut with the report's cut mark (``masking.CUT``): a value
+    detected elsewhere in the run (a Secret's password, not a secret where the ConfigMap holds it)
+    cut short at the bound is still masked by the report's masking."""
+    from gatekeeper.checks.secrets.masking import CUT
+    from gatekeeper.kyverno.shape import MAX_MESSAGE
+    from tests.conftest import run_json
+
+    value = "Qw7tZp2mVx9kLr4s"
+    pad = "x" * (MAX_MESSAGE - 10)  # the value starts 10 characters before the bound
+    write_tree(tmp_path, rule_policy("""
+        - name: quote
+          match: {any: [{resources: {kinds: [ConfigMap]}}]}
+          validate:
+            message: "{{ request.object.data.pad }}{{ request.object.data.greeting }}"
+            deny: {}
+        """, name="tok"), {
+        "cm": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  pad: {pad}\n  greeting: {value}\n",
+        "secret": f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  password: {value}\n"})
+    code, report = run_json("apps", "--policy", "policies", "--checks", "kyverno,secrets", cwd=tmp_path)
+    assert code == 1
+    finding = next(f for f in report["findings"] if f["rule"] == "kyverno/tok/quote")
+    assert finding["message"] == pad + "<redacted>" + CUT  # the value's cut prefix masked before the mark
+    assert value[:4] not in json.dumps(report), finding["message"][-40:]

@@ -238,3 +238,19 @@ def test_a_json_patch_operation_that_does_not_apply_is_located_at_its_entry(tmp_
     assert code == 1
     assert at(report, "render-error") == [("clusters/prod/web.yaml", 17)]
     assert "/spec/nothing/here" in next(f["message"] for f in report["findings"] if f["rule"] == "render-error")
+
+
+@needs_kustomize
+def test_v1beta2_patch_fields_are_reported_unapplied_never_ignored(tmp_path: Path) -> None:
+    # Flux versions that serve v1beta2 apply these; the gate does not, and says so at their lines
+    flux = HEAD.replace("kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2") + """  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  patchesStrategicMerge:
+    - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {template: {spec: {hostNetwork: true}}}}
+  patchesJson6902:
+    - target: {group: apps, version: v1, kind: Deployment, name: web}
+      patch: [{op: add, path: /spec/template/spec/hostPID, value: true}]
+"""
+    put(tmp_path, {**APP, "clusters/web.yaml": flux})
+    _code, report = run_json(str(tmp_path), "--checks", "schema,lint")
+    assert at(report, "render-unapplied") == [("clusters/web.yaml", 9), ("clusters/web.yaml", 11)]

@@ -27,12 +27,13 @@ from gatekeeper.checks.policy.match import CLUSTER_SCOPED
 from gatekeeper.checks.policy.redact import mask, redact, secret_values
 from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
+from gatekeeper.checks.secrets.masking import cut
 from gatekeeper.kyverno import celeval
 from gatekeeper.kyverno.engine import DEFAULT_BUDGET, ERROR, FAIL, Environment, Evaluator, Result
 from gatekeeper.kyverno.exceptions import PolicyException
 from gatekeeper.kyverno.match import uses_user_filters
 from gatekeeper.kyverno.policy import NOT_OFFLINE
-from gatekeeper.kyverno.shape import shorten
+from gatekeeper.kyverno.shape import MAX_MESSAGE
 from gatekeeper.kyverno.values import Values
 from gatekeeper.model import Finding, Resource, Rule, Severity, Waiver
 from gatekeeper.rego import boundary
@@ -258,12 +259,22 @@ class KyvernoCheck(Check):
         policies = {id(p): n for n, p in enumerate(evaluator.policies)}
         exceptions = {id(e): n for n, e in enumerate(evaluator.env.exceptions)}
         blown: dict[int, tuple[int, str]] = {}  # rule number -> (subject where it blew, reason)
-        todo = list(range(len(subjects)))
+        # the plans of every kind are made here, before the workers fork (they share them); a
+        # subject no rule can report on is not handed to a worker at all
+        quiet = [evaluator.quiet(r.obj) for r in subjects]
+        todo = [i for i, q in enumerate(quiet) if not q]
 
-        def work(k: int, mark: boundary.Mark) -> list[_Compact]:
-            return [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
-                     -1 if r.exception is None else exceptions[id(r.exception)])
-                    for r in evaluator.failures(redact(subjects[todo[k]].obj), lambda n: mark.step(n + 1), blown)]
+        def work(k: int, mark: boundary.Mark) -> tuple[list[_Compact], list[str]]:
+            """The subject's reported results and, when there are any, the values the secrets check
+            detects in it (found here, in parallel, for masking the messages)."""
+            obj = subjects[todo[k]].obj
+            found = [(policies[id(r.policy)], evaluator.number[id(r.rule)], r.status, r.message, r.path, r.action,
+                      -1 if r.exception is None else exceptions[id(r.exception)])
+                     for r in evaluator.failures(redact(obj), lambda n: mark.step(n + 1), blown)]
+            if not found:
+                return found, []
+            mark.step(0)  # not a rule's doing
+            return found, secret_values(obj)
 
         def describe(k: int, step: int) -> str:  # step 0: before the first rule, else rule step - 1
             what = "Kyverno policies"
@@ -279,7 +290,7 @@ class KyvernoCheck(Check):
                 run_masker.append(Masker(run_values(ctx.documents)))
             return run_masker[0]
 
-        outcomes: dict[int, list[_Compact]] = {}
+        outcomes: dict[int, tuple[list[_Compact], list[str]]] = {i: ([], []) for i, q in enumerate(quiet) if q}
         while todo:
             try:
                 got = boundary.run(len(todo), work, describe, limits(ctx.options, ctx.check_config("policy")))
@@ -299,10 +310,9 @@ class KyvernoCheck(Check):
         findings.extend(self._limit_finding(evaluator, rule, subjects[i], masker().mask(reason))
                         for rule, (i, reason) in blown.items())
         for index, resource in enumerate(subjects):
-            compact = outcomes[index]
+            compact, values = outcomes[index]
             if not compact:
                 continue
-            values = secret_values(resource.obj)
             for p, n, status, message, path, action, e in compact:
                 result = Result(evaluator.policies[p], evaluator.rules[n][1], status, message, path, action=action,
                                 exception=None if e < 0 else evaluator.env.exceptions[e])
@@ -341,7 +351,7 @@ class KyvernoCheck(Check):
         message = mask(result.message, values)
         if message and values:
             message = Masker(values).mask(message)
-        message = shorten(message)
+        message = cut(message, MAX_MESSAGE)  # marked: the report's masking sees a value cut short
         if result.status == FAIL:
             severity = Severity.ERROR if result.action == "Enforce" and policy.scored else Severity.WARNING
             finding = self.finding(rule_id, resource, message or f"rule {rule.name} failed", result.path,

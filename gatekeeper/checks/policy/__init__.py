@@ -125,12 +125,14 @@ class PolicyCheck(Check):
         self.namespaces = {str(_meta(o).get("name")): o for o in objects
                            if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"}
         try:
+            # the inventory holds the kinds the templates read (all when one may read any kind)
             self.gatekeeper = gkdialect.load(
                 self.files.documents, s.rego_version, engine,
-                lambda: build_inventory([self.redactor(r.obj) for r in subjects], self.cluster_kinds), s.limits)
+                lambda kinds: build_inventory([self.redactor(r.obj) for r in _of_kinds(subjects, kinds)],
+                                              self.cluster_kinds), s.limits)
             if any(r.unit for r in subjects):  # rendered objects see what their own unit applies
-                gkdialect.scope_inventory(self.gatekeeper, engine, lambda: by_unit(
-                    [(r.unit, self.redactor(r.obj)) for r in subjects], self.cluster_kinds))
+                gkdialect.scope_inventory(self.gatekeeper, engine,
+                                          lambda kinds: self._unit_inventories(subjects, kinds))
         except PolicyLoadError as exc:
             raise CheckLoadError(str(exc)) from None
         self._check_programs()
@@ -142,6 +144,14 @@ class PolicyCheck(Check):
             where = ", ".join(display(d) for d in s.dirs) or (safe_url(s.opa_url) if s.opa_url else "")
             raise CheckLoadError(f"policy directory {where} loads no rules (no deny/violation/warn rule in "
                                  "the selected namespaces and no ConstraintTemplate)")
+
+    def _unit_inventories(self, subjects: list[Resource], kinds: frozenset[str] | None) -> dict[str, Any]:
+        """Each deployment unit's inventory of the given kinds (``inventory.by_unit``), in the order
+        units first appear; a unit without objects of those kinds has an empty one (its objects
+        still see only what their unit applies)."""
+        found = by_unit([(r.unit, self.redactor(r.obj)) for r in _of_kinds(subjects, kinds)], self.cluster_kinds)
+        units = dict.fromkeys(r.unit for r in subjects if r.unit is not None)
+        return {unit: found.get(unit) or build_inventory([], self.cluster_kinds) for unit in units}
 
     @property
     def redactor(self) -> Redactor:
@@ -156,18 +166,49 @@ class PolicyCheck(Check):
         """Evaluate every compiled policy set once on an empty input, behind the boundary, so a rule
         that no object reaches still fails the load when regorus would refuse it (see
         ``RegorusProgram.check``); in the same worker, compute the rules that read no input once
-        (``rego/hoist.py``) and give their values to the programs here, before any worker starts."""
+        (``rego/hoist.py``) and give their values to the programs here, before any worker starts.
+        A deployment unit's copy of a template is hoisted later, when the plan shows that objects
+        evaluate it more than once (``_hoist_scoped``)."""
         programs: list[tuple[str, Any]] = []
         if self.conftest is not None and not self.conftest.remote:
             programs.append(("conftest policies", self.conftest.program))
         if self.gatekeeper is not None:
             programs.extend((f"template {self.gatekeeper.templates[kind].name}", program)
                             for kind, program in self.gatekeeper.programs.items())
-        checked = len(programs)  # a unit's copy of a template is not dry-run again, only hoisted
-        if self.gatekeeper is not None:
-            programs.extend((f"template {self.gatekeeper.templates[kind].name} (deployment unit {unit})", program)
-                            for unit, by_kind in self.gatekeeper.scoped.items() for kind, program in by_kind.items())
+        self._prepare_programs(programs, len(programs))
 
+    def _hoist_scoped(self, tasks: Sequence[_Task]) -> None:
+        """Hoist the input-independent rules (``rego/hoist.py``) of each deployment unit's copy of
+        a template that the planned tasks evaluate at least twice. Hoisting costs about two
+        evaluations and a compile, and saves one computation of those rules per evaluation after
+        the first: a unit's program evaluated once is left as written (the same results either way)."""
+        gk = self.gatekeeper
+        if gk is None or not gk.scoped:
+            return
+        uses: dict[int, int] = {}
+        labels: dict[int, tuple[str, Any]] = {}
+        for task in tasks:
+            if task.dialect != "gatekeeper":
+                continue
+            unit = self._resources[task.item].unit
+            by_kind = gk.scoped.get(unit or "")
+            if not by_kind:
+                continue
+            for i in task.only:
+                constraint = gk.constraints[i]
+                program = by_kind.get(constraint.kind)
+                if program is None or gk.uses_cel(constraint):
+                    continue
+                key = id(program)
+                uses[key] = uses.get(key, 0) + 1
+                if key not in labels:
+                    labels[key] = (f"template {constraint.template.name} (deployment unit {unit})", program)
+        programs = [labels[key] for key, count in uses.items() if count >= 2]
+        if programs:
+            self._prepare_programs(programs, 0)
+
+    def _prepare_programs(self, programs: list[tuple[str, Any]], checked: int) -> None:
+        """Dry-run the first ``checked`` programs and hoist every one of them (one worker)."""
         def work(i: int, mark: boundary.Mark) -> tuple[str | None, dict[Any, Any]]:
             if i < checked:
                 try:
@@ -280,6 +321,7 @@ class PolicyCheck(Check):
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         limit = self._limit(ctx)
         tasks = self._plan(ctx, limit)
+        self._hoist_scoped(tasks)
         remote = self.conftest is not None and self.conftest.remote
         local = [t for t in tasks if not (remote and t.dialect != "gatekeeper")]
         if local:
@@ -505,6 +547,13 @@ def _shows_text(task: _Task, outcome: tuple[str, Any, list[str]]) -> bool:
     if task.dialect == "gatekeeper":
         return any(violations for _, violations in value)
     return bool(value)
+
+
+def _of_kinds(resources: list[Resource], kinds: frozenset[str] | None) -> list[Resource]:
+    """The resources whose object's kind is one of ``kinds`` (all for None)."""
+    if kinds is None:
+        return resources
+    return [r for r in resources if isinstance(kind := r.obj.get("kind"), str) and kind in kinds]
 
 
 def _parent(path: str) -> str:

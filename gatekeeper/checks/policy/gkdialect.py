@@ -10,6 +10,8 @@ point); its failed validations are violations like Rego's, with the field the ex
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from gatekeeper.sources.resources import extract
 if TYPE_CHECKING:  # celcode runs on the admission check, which imports this package: imported on use
     from gatekeeper.checks.policy.celcode import CelTemplate
 
+_UNSHARED = itertools.count()
 USER_INFO = {"username": "gatekeeper-ci", "groups": ["system:authenticated"]}
 
 
@@ -93,6 +96,8 @@ class GatekeeperPolicies:
     scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    # deployment units whose programs evaluated since the last ``take_prints`` (only those can have printed)
+    _units_used: dict[str, None] = field(default_factory=dict)
 
     @property
     def rule_count(self) -> int:
@@ -141,7 +146,11 @@ class GatekeeperPolicies:
             if self.uses_cel(constraint):
                 out.append((i, self._cel_violations(constraint, s, namespaces or {})))
                 continue
-            program = self.scoped.get(scope or "", {}).get(constraint.kind) or self.programs[constraint.kind]
+            program = self.scoped.get(scope or "", {}).get(constraint.kind)
+            if program is None:
+                program = self.programs[constraint.kind]
+            elif scope is not None:
+                self._units_used[scope] = None
             values = program.evaluate({"review": request, "parameters": constraint.parameters})
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
@@ -157,7 +166,12 @@ class GatekeeperPolicies:
         return [{"msg": v.message, "field": _dotted(v.path)} if v.path else {"msg": v.message} for v in results]
 
     def take_prints(self) -> list[str]:
-        scoped = [p for programs in self.scoped.values() for p in programs.values()]
+        """``print()`` output of every program since the last call, in the programs' order (the
+        templates', then each deployment unit's copies; only units that evaluated are visited)."""
+        units = [u for u in self.scoped if u in self._units_used] if len(self._units_used) > 1 else \
+            [u for u in self._units_used if u in self.scoped]
+        self._units_used.clear()
+        scoped = [p for unit in units for p in self.scoped[unit].values()]
         return [line for p in [*self.programs.values(), *scoped] for line in p.take_prints()]
 
     @staticmethod
@@ -191,8 +205,10 @@ def _violations(constraint: Constraint, value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine,
-         inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+Inventory = Mapping[str, Any] | Callable[[frozenset[str] | None], Mapping[str, Any]] | None
+
+
+def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine, inventory: Inventory,
          limits: Limits | None = None) -> GatekeeperPolicies:
     """Load templates and constraints from policy documents and compile each template once (their
     Rego is read behind the evaluation boundary, with ``limits``)."""
@@ -212,13 +228,13 @@ def load(documents: Iterable[Document], rego_version: str, engine: RegorusEngine
     return policies
 
 
-def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
-                      inventory: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> None:
+def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine, inventory: Inventory) -> None:
     """Compile every template with Rego once, and the CEL code of templates some constraint runs it
     for. Templates that read ``data.inventory`` get it (only the kinds they name, when every
     reference names its kind); the inventory is built only when a template reads it (``inventory``
-    may be a function that builds it), and the same value is loaded into the engine once and
-    shared. CEL code that does not compile is a ``CheckLoadError`` naming file and line."""
+    may be a function that builds it, given the kinds those templates read, None for all), and the
+    same value is loaded into the engine once and shared. CEL code that does not compile is a
+    ``CheckLoadError`` naming file and line."""
     from gatekeeper import cel
     from gatekeeper.checks.policy.celcode import CelTemplate, cel_source, runs_cel
 
@@ -230,7 +246,7 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
             policies.cel[kind] = CelTemplate(_resource(template.doc))
     shared: dict[frozenset[str] | None, Mapping[str, Any]] = {}
     if callable(inventory) and any(t.uses_inventory for t in policies.templates.values() if not t.cel_only):
-        inventory = inventory()
+        inventory = inventory(inventory_kinds(policies))
     for kind, template in policies.templates.items():
         if template.cel_only:
             continue
@@ -248,22 +264,54 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine,
             raise CheckLoadError(f"template {template.name}: {exc}") from None
 
 
+def inventory_kinds(policies: GatekeeperPolicies) -> frozenset[str] | None:
+    """The kinds the inventory-reading Rego templates read (``referenced_kinds``), or None when
+    some template may read any kind: an inventory of only these kinds gives them what a whole one
+    does (each template gets its own kinds of it)."""
+    kinds: set[str] = set()
+    for template in policies.templates.values():
+        if template.uses_inventory and not template.cel_only:
+            found = referenced_kinds(m.source for m in template.modules)
+            if found is None:
+                return None
+            kinds.update(found)
+    return frozenset(kinds)
+
+
 def scope_inventory(policies: GatekeeperPolicies, engine: RegorusEngine,
-                    inventories: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+                    inventories: Callable[[frozenset[str] | None], Mapping[str, Mapping[str, Any]]]) -> None:
     """Compile each inventory-reading template once more per deployment unit, with the inventory of
-    what that unit applies (``inventories()`` is only called when such a template exists)."""
+    what that unit applies (``inventories(kinds)`` is only called when such a template exists, with
+    the kinds those templates read, None for all). Units
+    whose inventory, restricted to the kinds the template reads, is the same (often: none of those
+    kinds) share one compiled program: the same modules over the same data are the same program."""
     referential = {kind: t for kind, t in policies.templates.items() if t.uses_inventory and not t.cel_only}
     if not referential:
         return
-    for unit, inventory in inventories().items():
+    kinds = {kind: referenced_kinds(m.source for m in t.modules) for kind, t in referential.items()}
+    compiled: dict[tuple[str, str], RegorusProgram] = {}
+    for unit, inventory in inventories(inventory_kinds(policies)).items():
         for kind, template in referential.items():
-            kinds = referenced_kinds(m.source for m in template.modules)
-            data = {"inventory": inventory if kinds is None else prune(dict(inventory), kinds)}
-            try:
-                policies.scoped.setdefault(unit, {})[kind] = engine.compile(
-                    template.modules, data, {"violation": [*template.package, "violation"]})
-            except PolicyLoadError as exc:
-                raise CheckLoadError(f"template {template.name}: {exc}") from None
+            wanted = kinds[kind]
+            data = {"inventory": inventory if wanted is None else prune(dict(inventory), wanted)}
+            key = (kind, _canonical(data))
+            program = compiled.get(key)
+            if program is None:
+                try:
+                    program = compiled[key] = engine.compile(
+                        template.modules, data, {"violation": [*template.package, "violation"]})
+                except PolicyLoadError as exc:
+                    raise CheckLoadError(f"template {template.name}: {exc}") from None
+            policies.scoped.setdefault(unit, {})[kind] = program
+
+
+def _canonical(data: Mapping[str, Any]) -> str:
+    """A text equal only for equal data (keys sorted); data that is not plain JSON gets a text of
+    its own (no sharing), and loading it fails as it would have."""
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return f"<unshared {next(_UNSHARED)}>"
 
 
 def _resource(doc: Document) -> Resource:
