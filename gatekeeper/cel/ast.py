@@ -187,9 +187,19 @@ class Expression:
         def visit(node: Node, bound: frozenset[str]) -> None:
             if node.kind == "ident" and node.name not in bound:
                 found.add(node.name)
-            inner = bound | set(node.bound) if node.kind == "comprehension" else bound
-            for child in node.children:
-                visit(child, inner)
+            if node.kind != "comprehension":
+                for child in node.children:
+                    visit(child, bound)
+                return
+            # the range and the accumulator's start are outside the loop's scope, the result sees the
+            # accumulator only, the condition and step every name the loop binds
+            for i, child in enumerate(node.children):
+                if i < 2:
+                    visit(child, bound)
+                elif i == 4 and len(node.bound) > 1:
+                    visit(child, bound | {node.bound[1]})
+                else:
+                    visit(child, bound | set(node.bound))
 
         visit(self.root, frozenset())
         return found
@@ -261,7 +271,12 @@ def _uses(name: str, node: Node) -> list[tuple[str, ...]] | None:
             continue  # a chain's inner nodes are selections only
         if item.kind == "comprehension" and item.children:
             if name in item.bound:
-                continue  # shadowed inside: only the range can read the outer name
+                # shadowed inside the loop: the range and the accumulator's start read the outer name,
+                # and the result too unless it is the accumulator's name
+                stack.extend(item.children[:2])
+                if len(item.children) == 5 and len(item.bound) > 1 and name != item.bound[1]:
+                    stack.append(item.children[4])
+                continue
             range_chain = _chain(item.children[0])
             if range_chain is not None and range_chain[0] == name and range_chain[1] and len(item.bound) == 2:
                 inner: list[tuple[str, ...]] | None = []

@@ -386,6 +386,11 @@ class Bound:
             budget.charge(found)
         return found
 
+    def fits(self, total: int) -> bool:
+        """True when ``check`` with this total weight and no budget is known to pass (its coarse bound
+        for that weight was computed and fits the limit): nothing to compute."""
+        return (1 << max(total - 1, 1).bit_length()) in self._costs
+
     def precise(self, values: Mapping[str, Any], memo: Memo) -> float:
         """The bound from the values themselves (not only their weight)."""
         env = {name: Est.of((values[name],), memo) for name in self.needed if name in values}

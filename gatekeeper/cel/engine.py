@@ -159,7 +159,7 @@ def compile_error(message: str, source: str) -> CompileError:
 class Program:
     """A compiled expression: evaluate it against bindings as often as needed."""
 
-    __slots__ = ("_ast", "_bound", "_compiled", "_env", "_fast", "source", "unsupported", "variables")
+    __slots__ = ("_ast", "_bound", "_compiled", "_env", "_fast", "_unread", "source", "unsupported", "variables")
 
     def __init__(self, env: Environment, source: str, compiled: Any) -> None:
         self._env = env
@@ -173,6 +173,8 @@ class Program:
         self.unsupported = next((UNSUPPORTED[c] for c in sorted(calls) if c in UNSUPPORTED), None)
         self._fast = fast.compile_fast(self.ast, env.variables)
         self._bound = cost.Bound(self.ast)
+        # the variables ``Bindings.within`` must also find plain: none when the bound weighs them all
+        self._unread = self.variables - set(self._bound.needed)
 
     @property
     def has_fast_path(self) -> bool:
@@ -204,7 +206,7 @@ class Program:
         if not isinstance(bindings, Bindings):
             bindings = Bindings(self._env, dict(bindings))
         try:
-            plain = bindings.within(self._bound, budget, self.variables)
+            plain = bindings.within(self._bound, budget, self._unread)
         except cost.TooCostly as exc:
             if exc.total:
                 raise CostLimitExceeded(f"the evaluation's expressions together could cost {exc}, over the total "
@@ -361,8 +363,9 @@ class Bindings:
                 total += weight
                 plain = plain and (ok or name not in self._env.variables)
             known = self._totals[key] = (total, plain)
-        bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
-        return known[1] and (names.issubset(key) or self.plain(names))
+        if budget is not None or not bound.fits(known[0]):
+            bound.check(self._pruned if self._views else self.values, known[0], memo=self._memo, budget=budget)
+        return known[1] and (not names or names.issubset(key) or self.plain(names))
 
     def plain(self, names: frozenset[str]) -> bool:
         """True when the values of ``names`` are plain (unbound ones count as plain: the fast path

@@ -392,3 +392,54 @@ def test_rule_examples_run_through_the_pipeline(tmp_path: Path) -> None:
     _, good = run_json(str(tmp_path / "good"), "--checks", "admission")
     assert [f[2] for f in found(bad)] == ["admission-denied"]
     assert found(good) == []
+
+
+EVERYWHERE_POLICY = """\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: flag}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: ["", "apps"], apiVersions: ["v1"], operations: ["CREATE"], resources: ["deployments", "namespaces"]}
+  validations:
+    - expression: "false"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: flag-test}
+spec:
+  policyName: flag
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchExpressions: [{key: environment, operator: In, values: [test]}]
+"""
+
+
+def test_namespace_selector_results_kept_per_namespace_never_mix_namespaces_or_kinds(tmp_path: Path) -> None:
+    """Matching that depends only on the namespace is found once per namespace and kind: objects of
+    the same kind in other namespaces, and Namespace objects (matched by their own labels), each get
+    their own answer, in any order."""
+    apps = "---\n".join([deployment("a1", "test-ns", 1), deployment("b1", "prod-ns", 1),
+                         namespace("test-ns", environment="test"), deployment("a2", "test-ns", 1),
+                         namespace("prod-ns", environment="production"), deployment("b2", "prod-ns", 1),
+                         deployment("c1", "no-object-ns", 1), namespace("other-test", environment="test"),
+                         deployment("a3", "other-test", 1)])
+    write_tree(tmp_path, {"policy.yaml": EVERYWHERE_POLICY, "apps.yaml": apps})
+    code, report = run_json(str(tmp_path), "--checks", "admission")
+    assert code == 1
+    assert sorted(name for *_rest, name in found(report)) == ["a1", "a2", "a3", "other-test", "test-ns"]
+
+
+def test_a_loop_variable_shadowing_object_still_reads_the_object_it_ranges_over(tmp_path: Path) -> None:
+    """``object.metadata.labels.exists(object, ...)``: the range reads the outer ``object`` (so its paths
+    stay in the object's view) while the loop's ``object`` is each key."""
+    # matches(): not in the fast path, so the runtime evaluates it, on the object pruned to its view
+    policy = EVERYWHERE_POLICY.replace('"false"', "\"object.metadata.labels.exists(object, object.matches('^team$'))\"")
+    policy = policy.split("  matchResources")[0]
+    apps = "---\n".join([deployment("with-team", "x", 1, labels="{team: a}"), deployment("without", "x", 1)])
+    write_tree(tmp_path, {"policy.yaml": policy, "apps.yaml": apps})
+    code, report = run_json(str(tmp_path), "--checks", "admission")
+    assert [(rule, name) for _p, _l, rule, _s, name in found(report)] == [("admission-denied", "without")]
+    assert code == 1

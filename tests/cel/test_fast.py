@@ -65,6 +65,17 @@ EXPRESSIONS = [
     "object.spec.replicas",
     "1u == 1u",
     "object.spec.replicas * 2 < 10",
+    # shapes the generated functions must scope and order as CEL does
+    "object.spec.containers.all(c, object.spec.containers.exists(c, c.name == 'web'))",
+    "object.metadata.labels.exists(object, object == 'app')",
+    "object.spec.containers.exists(c, c.name == 'web') && object.spec.containers.all(c, has(c.image))",
+    "object.spec.containers.map(c, object.spec.containers.filter(d, d.name == c.name).size())",
+    "[1, 2].all(x, [3, 4].exists(x, x > 2))",
+    "object.metadata.labels.all(k, object.metadata.labels[k].size() < 10)",
+    "has(object.spec.replicas) ? object.spec.replicas : -1",
+    "!(object.spec.replicas < 3) && object.metadata.name >= 'a'",
+    "object.metadata.labels['a\\'b\\\\\"c'] == 'x' || object.metadata.name != 'we\\'b'",
+    "object.spec.containers.exists_one(c, object.spec.containers.exists_one(d, d == c))",
 ]
 
 BASE: dict[str, Any] = {

@@ -10,7 +10,7 @@ line, or at the field the failed expression reads when it reads one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,23 @@ from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.cel.views import Trie, merge_paths, trie
 from gatekeeper.checks.admission import policies
 from gatekeeper.checks.admission.evaluate import Shared, evaluate
-from gatekeeper.checks.admission.matching import MatchError, Scope, Target, object_matches, rules_match, selective
+from gatekeeper.checks.admission.matching import (
+    MatchError,
+    Scope,
+    Target,
+    by_namespace,
+    object_matches,
+    rules_match,
+    selective,
+)
+from gatekeeper.checks.admission.seen import Seen
 from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.policy.redact import Redactor
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 DEFAULT_DIRS = ("policy", "policies")
+_KINDS = frozenset((policies.POLICY_KIND, policies.BINDING_KIND))
 
 _POLICY = """apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -113,7 +123,9 @@ class _Pair:
     policy: policies.Policy
     binding: policies.Binding
     selective: bool  # matching depends on the object (names, selectors), not only its kind
+    by_namespace: bool  # ... only through its namespace (but for Namespace objects): found once per namespace
     paths: tuple[tuple[str, ...], ...] | None  # what the policy reads below ``object``
+    matched: dict[tuple[str, str, str | None], bool] = field(default_factory=dict)  # (apiVersion, kind, namespace)
 
 
 @dataclass(slots=True)
@@ -140,7 +152,7 @@ class AdmissionCheck(Check):
         self.scope = Scope({}, set(), {})
         self.params: dict[tuple[str, str], list[Resource]] = {}
         self.outside: list[Resource] = []  # policy-directory objects
-        self._redactor: Redactor | None = None
+        self._seen: Seen | None = None  # what policies see of an object (detected secret values redacted)
         self._measured: dict[int, tuple[Resource, tuple[int, bool]]] = {}  # param objects (cel.measure)
 
     def rules(self) -> Sequence[Rule]:
@@ -164,7 +176,7 @@ class AdmissionCheck(Check):
         from gatekeeper.sources.resources import extract
         from gatekeeper.sources.yamlload import parse
 
-        inside = {(r.path, r.document.index) for r in ctx.resources}
+        inside: set[tuple[str, int]] | None = None  # found when a policy directory has a file
         out: list[Resource] = []
         for root in self._dirs(ctx):
             for path in walk(root):
@@ -177,6 +189,8 @@ class AdmissionCheck(Check):
                 parsed = parse(SourceFile(rel, path.read_bytes()))
                 if parsed.findings:
                     raise CheckLoadError(f"{rel}: {parsed.findings[0].message}")
+                if inside is None:
+                    inside = {(r.path, r.document.index) for r in ctx.resources}
                 for doc in parsed.documents:
                     extract(doc)
                     out.extend(r for r in doc.resources if (r.path, r.document.index) not in inside)
@@ -185,8 +199,9 @@ class AdmissionCheck(Check):
     def prepare(self, ctx: Context) -> None:
         self.outside = self._outside(ctx)
         everything = [*ctx.whole, *self.outside]
-        found_policies = [r for r in everything if policies.is_policy(r)]
-        found_bindings = [r for r in everything if policies.is_binding(r)]
+        named = [r for r in everything if r.kind in _KINDS]
+        found_policies = [r for r in named if policies.is_policy(r)]
+        found_bindings = [r for r in named if policies.is_binding(r)]
         if not found_policies and not found_bindings:
             return
         if not cel.available():
@@ -204,11 +219,13 @@ class AdmissionCheck(Check):
                 self.unbound.append(binding)
             else:
                 self.pairs.append(_Pair(bound, binding, selective(bound.match) or selective(binding.match),
+                                        by_namespace(bound.match) and by_namespace(binding.match),
                                         bound.object_paths))
         self.scope = Scope.of(everything)
         kinds = {p.param_kind for p in self.policies if p.param_kind is not None}
+        param_kinds = {kind for _api_version, kind in kinds}
         for r in everything:
-            if (r.api_version, r.kind) in kinds:
+            if r.kind in param_kinds and (r.api_version, r.kind) in kinds:
                 self.params.setdefault((r.api_version, r.kind), []).append(r)
 
     def active(self, ctx: Context) -> str | None:
@@ -239,22 +256,36 @@ class AdmissionCheck(Check):
         findings: list[Finding] = []
         shared: Shared | None = None
         for pair in candidates.pairs:
-            try:
-                if pair.selective and not (object_matches(pair.policy.match, target, self.scope)
-                                           and object_matches(pair.binding.match, target, self.scope)):
-                    continue
-            except MatchError as exc:
-                raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
+            if pair.selective and not self._matches(pair, target):
+                continue
             if shared is None:  # policies see detected secret values redacted, as Rego policies do
-                if self._redactor is None:
-                    self._redactor = Redactor(ctx.documents, ctx.detected)
-                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads,
-                                   self._redactor(resource.obj))
+                if self._seen is None:
+                    self._seen = Seen(Redactor(ctx.documents, ctx.detected))
+                obj, measured = self._seen(resource.obj, candidates.paths)
+                shared = Shared.of(target, self.scope, candidates.paths, candidates.reads, obj, measured)
             outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params, self._measured)
             if outcomes:
                 findings.extend(self.finding(RULES[o.rule], resource, o.message, o.path, severity=o.severity,
                                              evidence=o.evidence) for o in outcomes)
         return findings
+
+    def _matches(self, pair: _Pair, target: Target) -> bool:
+        """The object-dependent part of matching (names, selectors), once per namespace where only the
+        namespace counts."""
+        key = None
+        if pair.by_namespace and not (target.kind == "Namespace" and target.group == ""):
+            key = (target.resource.api_version, target.kind, target.namespace)
+            found = pair.matched.get(key)
+            if found is not None:
+                return found
+        try:
+            found = object_matches(pair.policy.match, target, self.scope) and \
+                object_matches(pair.binding.match, target, self.scope)
+        except MatchError as exc:
+            raise CheckLoadError(f"{pair.binding.resource.path}: {exc}") from None
+        if key is not None:
+            pair.matched[key] = found
+        return found
 
     def check_all(self, ctx: Context) -> Iterable[Finding]:
         out: list[Finding] = []

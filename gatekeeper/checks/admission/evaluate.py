@@ -89,7 +89,7 @@ def _run(expr: Expression, bound: Any, budget: cel.Budget | None) -> Any:
     if "authorizer" in program.variables:
         raise _Unsupported(expr, "reads authorizer, which needs an API server")
     try:
-        return program.evaluate(bound, budget=budget)
+        return program.result(bound, budget=budget)[0]
     except cel.Unsupported as exc:
         raise _Unsupported(expr, exc.message) from None
     except cel.CostLimitExceeded as exc:
@@ -129,25 +129,30 @@ class Shared:
 
     base: dict[str, Any]
     paths: Trie | None
+    measured: tuple[int, bool] | None = None  # the object's measure within ``paths``, when known
     _bindings: cel.Bindings | None = None
 
     @classmethod
     def of(cls, target: Target, scope: Scope, paths: Trie | None, reads: frozenset[str],
-           obj: dict[str, Any] | None = None) -> Shared:
+           obj: dict[str, Any] | None = None, measured: tuple[int, bool] | None = None) -> Shared:
         """Only what the policies read is built and bound (a request or a namespace costs conversion);
-        ``obj`` is the object as policies may see it (detected secret values redacted)."""
+        ``obj`` is the object as policies may see it (detected secret values redacted), ``measured`` what
+        it measures within ``paths`` (``cel.measure``) when the caller found it."""
         base: dict[str, Any] = {"object": target.resource.obj if obj is None else obj, "oldObject": None,
                                 "params": None}
         if "request" in reads:
             base["request"] = _request(target)
         if "namespaceObject" in reads:
             base["namespaceObject"] = _namespace_object(target, scope)
-        return cls(base, paths)
+        return cls(base, paths, measured)
 
     def bindings(self) -> cel.Bindings:
         if self._bindings is None:
             views: dict[str, Trie | None] | None = {"object": self.paths} if self.paths is not None else None
-            self._bindings = _env().bindings(self.base, views=views, measured={"oldObject": _NULL, "params": _NULL})
+            measured = {"oldObject": _NULL, "params": _NULL}
+            if self.measured is not None:
+                measured["object"] = self.measured
+            self._bindings = _env().bindings(self.base, views=views, measured=measured)
         return self._bindings
 
 

@@ -22,8 +22,8 @@ from gatekeeper.model import Resource
 NAME_LABEL = "kubernetes.io/metadata.name"
 _IRREGULAR = {"Endpoints": "endpoints", "PodMetrics": "pods", "NodeMetrics": "nodes"}
 
-__all__ = ["MatchError", "Scope", "Target", "matches", "namespace_labels", "object_matches", "rules_match",
-           "selective"]
+__all__ = ["MatchError", "Scope", "Target", "by_namespace", "matches", "namespace_labels", "object_matches",
+           "rules_match", "selective"]
 
 
 def guess_resource(kind: str) -> str:
@@ -164,6 +164,15 @@ def selective(match: Mapping[str, Any] | None) -> bool:
              if isinstance(r, dict)]
     return any(r.get("resourceNames") for r in rules) or bool(match.get("namespaceSelector")) or \
         bool(match.get("objectSelector"))
+
+
+def by_namespace(match: Mapping[str, Any] | None) -> bool:
+    """True when ``object_matches`` depends on the object only through its kind and namespace (a
+    namespaceSelector, no resourceNames or objectSelector), except for Namespace objects themselves."""
+    match = match or {}
+    rules = [r for key in ("resourceRules", "excludeResourceRules") for r in match.get(key) or []
+             if isinstance(r, dict)]
+    return not any(r.get("resourceNames") for r in rules) and not match.get("objectSelector")
 
 
 def object_matches(match: Mapping[str, Any] | None, target: Target, scope: Scope) -> bool:
