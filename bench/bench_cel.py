@@ -10,8 +10,10 @@ a namespaceSelector) and ``bench-cel/certificate-crd.yaml`` (cert-manager's Cert
 
 One process; the corpus is loaded once per round; best of ``--repeat``. Timed: the schema check
 (prepare + every hook, its validators warm after the first round), the admission check, and the
-CRD rules alone (every Certificate through its rule tree, as the schema check does it). The bar:
-admission + CRD rules within 1x the schema check's time without the CRD rules.
+CRD rules alone (every Certificate through its rule tree, as the schema check does it), each check
+in a run of its own and then both in one run, as the gate runs them (the run's redaction scan is
+then done once, by the first check that needs it). The bar: admission + CRD rules within 1x the
+schema check's time without the CRD rules.
 
 ``--findings FILE`` writes every finding of the last round (schema and admission checks, sorted
 JSON) so that an optimisation can be shown to change no outcome: diff the files of two runs.
@@ -180,6 +182,7 @@ def main() -> int:
     prepare(root)
     best = {"schema": float("inf"), "admission": float("inf"), "crd-rules": float("inf")}
     cpu = dict(best)
+    together = {"schema": float("inf"), "admission": float("inf")}  # both checks in one run, as the gate runs them
     counts: dict[str, int] = {}
     findings: dict[str, list[Finding]] = {}
     for _ in range(args.repeat):
@@ -194,6 +197,12 @@ def main() -> int:
             best[name] = min(best[name], report.timings[name])
             counts[name] = len(found)
             findings[name] = list(found)
+        report = Report()
+        with gc_paused():
+            run_checks(Run(root=root, paths=[root], checks=["schema", "admission"]), loaded, report)
+        assert not report.errors, report.errors
+        for name in together:
+            together[name] = min(together[name], report.timings[name])
         crd = next(r for r in loaded.resources if r.kind == "CustomResourceDefinition"
                    and r.name == "certificates.cert-manager.io")
         _av, _kind, raw, path = next(iter(raw_schemas(crd.obj)))
@@ -224,6 +233,11 @@ def main() -> int:
         work, schema = times["admission"] + times["crd-rules"], times["schema"] - times["crd-rules"]
         print(f"CEL work / schema check without CEL ({label}): {work:.3f} / {schema:.3f} s = {work / schema:.2f}x "
               "(target <= 1x)")
+    # In one run the checks share the run's redaction scan (secret values policies must not see):
+    # the first check that needs it pays for it (here the schema check, for the CRD rules).
+    work, schema = together["admission"] + best["crd-rules"], together["schema"] - best["crd-rules"]
+    print(f"same run, both checks (wall): admission {together['admission']:.3f} s, schema {together['schema']:.3f} s; "
+          f"CEL work / schema check without CEL = {work / schema:.2f}x (target <= 1x)")
     return 0
 
 

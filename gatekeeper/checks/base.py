@@ -44,6 +44,9 @@ class Context:
     # Committed files no parser reads (Helm chart templates, helpers and files/, upper-case YAML
     # extensions): checks that read text (secrets) scan them at their own lines.
     texts: list[SourceFile] = field(default_factory=list)
+    # Work several checks would repeat over the same run (the redaction scan of every document),
+    # done by the first that needs it; keyed by what it is.
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def whole(self) -> list[Resource]:

@@ -79,3 +79,33 @@ def test_a_crd_rule_message_cannot_print_a_secret(tmp_path: Path) -> None:
     assert "schema-cel" in out
     assert secret[1:] not in out and secret[1:8] not in out
     assert code == 1
+
+
+def test_one_run_scans_for_redaction_once_and_every_check_still_redacts(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema check's CRD rules and the admission check share the run's redaction scan (the
+    first that needs it does it); each still sees the detected values redacted."""
+    import importlib
+
+    redact = importlib.import_module("gatekeeper.checks.policy.redact")  # (the package exports a function "redact")
+    calls: list[int] = []
+    real = redact.scan
+
+    def counted(documents: object) -> redact.Scanned:
+        calls.append(1)
+        return real(documents)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redact, "scan", counted)
+    secret, other = password(), password()
+    (tmp_path / "crd.yaml").write_text(CRD)
+    (tmp_path / "vap.yaml").write_text(VAP)
+    (tmp_path / "c.yaml").write_text(f"apiVersion: example.com/v1\nkind: Cred\nmetadata: {{name: c, namespace: x}}\n"
+                                     f"spec:\n  password: \"{secret}\"\n")
+    (tmp_path / "s.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: x}\n"
+                                     f"stringData: {{password: \"{other}\"}}\n")
+    code, out = run_cli("check", "--checks", "schema,admission", str(tmp_path))
+    assert "schema-cel" in out and "admission-denied" in out
+    for value in (secret, other):
+        assert value[1:] not in out and value[1:8] not in out
+    assert code == 1
+    assert calls == [1]

@@ -30,7 +30,7 @@ from gatekeeper.checks.admission.matching import (
 )
 from gatekeeper.checks.admission.seen import Seen
 from gatekeeper.checks.base import Check, CheckLoadError, Context
-from gatekeeper.checks.policy.redact import Redactor
+from gatekeeper.checks.policy.redact import for_run
 from gatekeeper.model import Finding, Resource, Rule, Severity
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -260,7 +260,7 @@ class AdmissionCheck(Check):
                 continue
             if shared is None:  # policies see detected secret values redacted, as Rego policies do
                 if self._seen is None:
-                    self._seen = Seen(Redactor(ctx.documents, ctx.detected))
+                    self._seen = Seen(for_run(ctx))
                 obj, measured = self._seen(resource.obj, candidates.paths)
                 shared = Shared.of(target, self.scope, candidates.paths, candidates.reads, obj, measured)
             outcomes = evaluate(pair.policy, pair.binding, target, shared, self.params, self._measured)

@@ -27,7 +27,7 @@ from gatekeeper.checks.policy.inventory import build as build_inventory
 from gatekeeper.checks.policy.inventory import by_unit, cluster_scoped_kinds
 from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
 from gatekeeper.checks.policy.masking import Masker
-from gatekeeper.checks.policy.redact import Redactor, redact
+from gatekeeper.checks.policy.redact import Redactor, for_run, redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
 from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_invalid
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
@@ -159,7 +159,7 @@ class PolicyCheck(Check):
         secret values once, when first needed (before any worker starts, so workers inherit it)."""
         if self._redactor is None:
             ctx = self._ctx
-            self._redactor = Redactor(ctx.documents, ctx.detected) if ctx is not None else Redactor()
+            self._redactor = for_run(ctx) if ctx is not None else Redactor()
         return self._redactor
 
     def _check_programs(self) -> None:

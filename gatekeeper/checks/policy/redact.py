@@ -73,6 +73,41 @@ def marker(value: str) -> str:
     return f"<redacted: {len(value)} characters>"
 
 
+Scanned = tuple[list[str], dict[int, set[str]]]  # values detected in the documents; per object, its own
+
+
+def scan(documents: Iterable[Document]) -> Scanned:
+    """The run's documents scanned as the secrets check reads them: every detected value, and for
+    each object (by identity) the values detected in it."""
+    from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
+    from gatekeeper.checks.secrets.scan import Scanner
+
+    scanner = Scanner(high_entropy=True)
+    local: dict[int, set[str]] = {}
+    for doc in documents:
+        start = len(scanner.hits)
+        if doc.resources:
+            for resource in doc.resources:
+                before = len(scanner.hits)
+                reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
+                _note(local, resource.obj, scanner.hits[before:])
+        elif is_kubeconfig(doc.obj):
+            scan_kubeconfig(scanner, doc.obj)
+        elif isinstance(doc.obj, dict | list):
+            scanner.walk(doc.obj)
+        _note(local, doc.obj, scanner.hits[start:])
+    return [h.value for h in scanner.hits], local
+
+
+def for_run(ctx: Any) -> Redactor:
+    """A redactor for a check of the run ``ctx`` (a ``Context``): the documents are scanned once per
+    run, by the first check that asks, and each redactor adds the values detected so far."""
+    scanned = ctx.shared.get("redaction-scan")
+    if scanned is None:
+        scanned = ctx.shared["redaction-scan"] = scan(ctx.documents)
+    return Redactor(known=ctx.detected, scanned=scanned)
+
+
 class Redactor:
     """Prepares objects for policies: ``redact`` plus every value detected in the run replaced.
 
@@ -83,25 +118,10 @@ class Redactor:
     connection string). Objects are copied only along the paths that change.
     """
 
-    def __init__(self, documents: Iterable[Document] = (), known: Iterable[str] = ()) -> None:
-        from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
-        from gatekeeper.checks.secrets.scan import Scanner
-
-        scanner = Scanner(high_entropy=True)
-        local: dict[int, set[str]] = {}
-        for doc in documents:
-            start = len(scanner.hits)
-            if doc.resources:
-                for resource in doc.resources:
-                    before = len(scanner.hits)
-                    reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
-                    _note(local, resource.obj, scanner.hits[before:])
-            elif is_kubeconfig(doc.obj):
-                scan_kubeconfig(scanner, doc.obj)
-            elif isinstance(doc.obj, dict | list):
-                scanner.walk(doc.obj)
-            _note(local, doc.obj, scanner.hits[start:])
-        found = {v.strip() for v in [*(h.value for h in scanner.hits), *known] if len(v.strip()) >= 4}
+    def __init__(self, documents: Iterable[Document] = (), known: Iterable[str] = (),
+                 scanned: Scanned | None = None) -> None:
+        hits, local = scan(documents) if scanned is None else scanned
+        found = {v.strip() for v in [*hits, *known] if len(v.strip()) >= 4}
         self.values = sorted(found, key=len, reverse=True)
         self._exact = frozenset(found)
         self._local = {key: tuple(sorted(v, key=len, reverse=True)) for key, v in local.items()}

@@ -14,7 +14,7 @@ from typing import Any
 
 from gatekeeper.catalogue import REPOSITORY_PATH
 from gatekeeper.checks.base import Check, CheckLoadError, Context
-from gatekeeper.checks.policy.redact import Redactor
+from gatekeeper.checks.policy.redact import Redactor, for_run
 from gatekeeper.checks.schema import crd, deprecations, validations
 from gatekeeper.checks.schema.bundled import (
     BundledSchemas,
@@ -235,7 +235,7 @@ class SchemaCheck(Check):
         tree = self.validations.tree(resource)
         if tree is not None:
             if self._redactor is None:  # rules see detected secret values redacted, as every policy does
-                self._redactor = Redactor(ctx.documents, ctx.detected)
+                self._redactor = for_run(ctx)  # the run's scan, shared with the other checks
             findings.extend(self._cel_findings(resource, tree, valid, self._redactor(resource.obj)))
         return findings
 
