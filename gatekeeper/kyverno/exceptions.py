@@ -8,6 +8,7 @@ must hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +65,13 @@ class PolicyException:
         return (kind, name) in self.policy_refs
 
 
-def load(doc: Document) -> PolicyException:
-    if doc.obj.get("apiVersion") in CEL_API_VERSIONS:
-        return _load_cel(doc)
-    obj = doc.obj
-    meta = mapping(obj.get("metadata"))
+Fail = Callable[[tuple[str | int, ...], str], KyvernoLoadError]
+
+
+def _header(doc: Document) -> tuple[dict[str, Any], str, dict[str, Any], Fail]:
+    """What both kinds of exception need first: metadata, a name, a spec mapping, and the error
+    maker naming the file, the line and the exception (KyvernoLoadError when name or spec is amiss)."""
+    meta = mapping(doc.obj.get("metadata"))
     name = str(meta.get("name") or "")
 
     def fail(where: tuple[str | int, ...], message: str) -> KyvernoLoadError:
@@ -76,9 +79,16 @@ def load(doc: Document) -> PolicyException:
 
     if not name:
         raise fail(("metadata",), "metadata.name is required")
-    spec = obj.get("spec")
+    spec = doc.obj.get("spec")
     if not isinstance(spec, dict):
         raise fail(("spec",), "spec must be a mapping")
+    return meta, name, spec, fail
+
+
+def load(doc: Document) -> PolicyException:
+    if doc.obj.get("apiVersion") in CEL_API_VERSIONS:
+        return _load_cel(doc)
+    meta, name, spec, fail = _header(doc)
     raw = spec.get("exceptions")
     if not isinstance(raw, list) or not raw:
         raise fail(("spec", "exceptions"), "spec.exceptions must list the policies and rules it exempts")
@@ -104,18 +114,7 @@ def _load_cel(doc: Document) -> PolicyException:
     compile)."""
     from gatekeeper.kyverno import celeval
 
-    obj = doc.obj
-    meta = mapping(obj.get("metadata"))
-    name = str(meta.get("name") or "")
-
-    def fail(where: tuple[str | int, ...], message: str) -> KyvernoLoadError:
-        return KyvernoLoadError(doc.path, doc.locate(where)[0], f"PolicyException {name or '<unnamed>'}: {message}")
-
-    if not name:
-        raise fail(("metadata",), "metadata.name is required")
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        raise fail(("spec",), "spec must be a mapping")
+    meta, name, spec, fail = _header(doc)
     raw = spec.get("policyRefs")
     if not isinstance(raw, list) or not raw:
         raise fail(("spec", "policyRefs"), "spec.policyRefs must name at least one policy")
