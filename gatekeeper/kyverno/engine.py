@@ -130,7 +130,7 @@ class Evaluator:
         numbered in ``skip`` are not evaluated (a rule that blew an evaluation limit)."""
         if self._has_values or skip:
             return self._reported(obj, progress, skip)
-        return self._fast.failures(obj, progress)
+        return self._fast.failures(self, obj, progress)
 
     def quiet(self, obj: Mapping[str, Any]) -> bool:
         """True when ``failures(obj)`` is certainly empty, whatever rules are skipped: no rule whose
@@ -144,7 +144,7 @@ class Evaluator:
         if fast.spent > PLAN_BUDGET and (obj.get("apiVersion"), obj.get("kind")) not in fast.plans:
             return False  # made by a worker, under its limits, as it meets the kind
         started = time.process_time()
-        steps = fast.plan(obj)
+        steps = fast.plan(self, obj)
         fast.spent += time.process_time() - started
         return steps is not None and not steps
 
@@ -196,7 +196,15 @@ class Evaluator:
         if not rule.evaluated:
             return Result(policy, rule, NOT_EVALUATED, f"{rule.kind} rules are not evaluated offline", action=action)
         lazy = _Once(lambda: self._data(base.get(), request, values))
-        self._lazy = lazy
+        self._lazy = lazy  # read by ``_message``; dropped after the rule (it refers to this evaluator)
+        try:
+            return self._checked(policy, rule, obj, target, request, action, lazy, values)
+        finally:
+            self._lazy = None
+
+    def _checked(self, policy: Policy, rule: Rule, obj: Mapping[str, Any], target: Target, request: Request,
+                 action: str, lazy: _Once, values: dict[str, Any]) -> Result:
+        """A rule that applies and is evaluated offline: exceptions, context, preconditions, validate."""
         # the JMESPath data is built only for rules that read it (a plain pattern reads it on failure only)
         data = lazy.get() if id(rule) in self._reads_data or self.env.exceptions else _NO_DATA
         deadline = Deadline(self.env.budget)

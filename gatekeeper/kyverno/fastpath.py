@@ -81,17 +81,20 @@ class Resource:
 
 
 class FastPath:
-    """Plans per (apiVersion, kind) and the compiled steps of one evaluator's rules."""
+    """Plans per (apiVersion, kind) and the compiled steps of one evaluator's rules.
+
+    It holds no reference to its evaluator (the evaluator is passed to each call): the evaluator
+    holds it, and a cycle between them would keep every plan, compiled step and policy alive until
+    the cyclic collector runs, instead of freeing them with the evaluator."""
 
     def __init__(self, evaluator: Evaluator) -> None:
-        self.evaluator = evaluator
         self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
         self.spent = 0.0  # CPU seconds ``Evaluator.quiet`` spent making plans
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
             _reads_images(e.conditions) for e in evaluator.env.exceptions)
 
-    def plan(self, obj: Mapping[str, Any]) -> list[tuple[int, Step]] | None:
+    def plan(self, evaluator: Evaluator, obj: Mapping[str, Any]) -> list[tuple[int, Step]] | None:
         """The steps for ``obj``'s (apiVersion, kind), made on first use; None when the object has
         no string apiVersion and kind (the interpreter takes it). Making a plan reads only the
         policies and the object's apiVersion, kind, namespace and name (match blocks that read
@@ -103,21 +106,22 @@ class FastPath:
         key = (api, kind)
         steps = self.plans.get(key)
         if steps is None:
-            steps = self.plans[key] = self._plan(obj)
+            steps = self.plans[key] = self._plan(evaluator, obj)
         return steps
 
-    def failures(self, obj: Mapping[str, Any], progress: Callable[[int], None] | None = None) -> list[Result]:
+    def failures(self, evaluator: Evaluator, obj: Mapping[str, Any],
+                 progress: Callable[[int], None] | None = None) -> list[Result]:
         """``progress(n)`` is told the number (``Evaluator.number``) of each rule before it runs."""
         api, kind = obj.get("apiVersion"), obj.get("kind")
         if api.__class__ is not str or kind.__class__ is not str:
-            return self.evaluator._reported(obj, progress)
+            return evaluator._reported(obj, progress)
         key = (api, kind)
         steps = self.plans.get(key)
         if steps is None:
-            steps = self.plans[key] = self._plan(obj)
+            steps = self.plans[key] = self._plan(evaluator, obj)
         if not steps:
             return []
-        res = Resource(self.evaluator, obj)
+        res = Resource(evaluator, obj)
         out = []
         if progress is None:
             for _, step in steps:
@@ -134,8 +138,7 @@ class FastPath:
 
     # -- plans ----------------------------------------------------------------------------------
 
-    def _plan(self, obj: Mapping[str, Any]) -> list[tuple[int, Step]]:
-        ev = self.evaluator
+    def _plan(self, ev: Evaluator, obj: Mapping[str, Any]) -> list[tuple[int, Step]]:
         res = Resource(ev, obj)
         target = res.target()
         steps: list[tuple[int, Step]] = []
