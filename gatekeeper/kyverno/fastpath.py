@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gatekeeper.kyverno import conditions, jmes, jmesc, patterngen, variables
+from gatekeeper.kyverno import conditions, jmes, jmesc, memo, patterngen, reads, variables
 from gatekeeper.kyverno.errors import ContextUnavailable, Deadline, RuleError
 from gatekeeper.kyverno.match import Target, rule_applies, static_block
 from gatekeeper.kyverno.policy import Policy, Rule
@@ -38,7 +38,7 @@ class _Defer(Exception):
 class Resource:
     """One resource under evaluation: its target, JMESPath data and deadline, each made once."""
 
-    __slots__ = ("_base", "_data", "_deadline", "_target", "evaluator", "obj")
+    __slots__ = ("_base", "_data", "_deadline", "_keys", "_target", "evaluator", "obj")
 
     def __init__(self, evaluator: Evaluator, obj: Mapping[str, Any]) -> None:
         self.evaluator, self.obj = evaluator, obj
@@ -46,6 +46,13 @@ class Resource:
         self._data: dict[str, Any] | None = None
         self._base: dict[str, Any] | None = None
         self._deadline: Deadline | None = None
+        self._keys: memo.Keys | None = None
+
+    def keys(self) -> memo.Keys:
+        """The resource's memo keys, each made once (rules reading the same fields share one)."""
+        if self._keys is None:
+            self._keys = memo.Keys()
+        return self._keys
 
     def target(self) -> Target:
         if self._target is None:
@@ -89,6 +96,7 @@ class FastPath:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
+        self.writers: dict[str, tuple[memo.Writer, bool]] = {}  # the memos' key writers, by shape
         self.spent = 0.0  # CPU seconds ``Evaluator.quiet`` spent making plans
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
@@ -152,12 +160,23 @@ class FastPath:
                 if not rule.evaluated:
                     continue  # not evaluated offline: never a finding
             body = None if interpreted or rule.raw.get("context") else _body(rule)
-            steps.append((ev.number[id(rule)], _step(policy, rule, body, static)))
+            steps.append((ev.number[id(rule)], _step(policy, rule, body, static,
+                                                     self._memo(rule, target.kind) if static and body else None)))
             _warm(rule.raw)
         return steps
 
+    def _memo(self, rule: Rule, kind: str) -> memo.Memo | None:
+        """The memo of a static rule's passes, when what its check reads can be known."""
+        shape = reads.rule_shape(rule, kind)
+        if shape is None:
+            return None
+        try:
+            return memo.Memo(shape, self.writers)
+        except (ValueError, SyntaxError, RecursionError, MemoryError):  # too large to write a key for
+            return None
 
-def _step(policy: Policy, rule: Rule, body: Body | None, static: bool) -> Step:
+
+def _step(policy: Policy, rule: Rule, body: Body | None, static: bool, passes: memo.Memo | None = None) -> Step:
     if body is None:
         return lambda res: res.interpret(policy, rule)
     match, exclude = rule.raw.get("match"), rule.raw.get("exclude")
@@ -166,6 +185,8 @@ def _step(policy: Policy, rule: Rule, body: Body | None, static: bool) -> Step:
     if static and pre is None and isinstance(body, _Plain):
         check = body.check  # a pattern: nothing to evaluate before it, nothing it can raise
         return lambda res: None if check(res.obj) != 2 else res.interpret(policy, rule)
+    if passes is not None:  # static: the rule applies to every resource of the plan's kind
+        return _remembering(policy, rule, body, pre, passes)
 
     def step(res: Resource) -> Result | None:
         if not static and (not evaluated or not rule_applies(match, exclude, res.target(), res.evaluator._plain)):
@@ -176,6 +197,30 @@ def _step(policy: Policy, rule: Rule, body: Body | None, static: bool) -> Step:
                 if not held:
                     return None
             if body(res):
+                return None
+        except (RuleError, ContextUnavailable, _Defer):
+            pass
+        return res.interpret(policy, rule)
+    return step
+
+
+def _remembering(policy: Policy, rule: Rule, body: Body, pre: Any, passes: memo.Memo) -> Step:
+    """A static rule's step that remembers the data shapes it proved passing (or skipped by its
+    preconditions): a resource with the same key passes without evaluation. Only a pass the
+    compiled check proved is remembered; anything else goes to the interpreter every time."""
+
+    def step(res: Resource) -> Result | None:
+        key = passes.key(res.obj, res.data, res.keys())
+        if passes.passed(key):
+            return None
+        try:
+            if pre is not None:
+                held, _ = conditions.evaluate(pre, res.data(), res.deadline(), lenient=True)
+                if not held:
+                    passes.remember(key)
+                    return None
+            if body(res):
+                passes.remember(key)
                 return None
         except (RuleError, ContextUnavailable, _Defer):
             pass

@@ -1,0 +1,163 @@
+"""Remembered passes: a rule's compiled check proved a pass (or skip) for data of one shape, so it
+passes for every resource of the run whose data agree with it on that shape.
+
+Rendered repositories repeat themselves (overlays repeat their bases, Deployments share their
+security settings), and a rule reads only a few fields (``reads.Shape``). The key of a resource
+for a rule is a digest of what the rule's shape selects from its data, written so that values of
+different types never agree (``1``, ``1.0``, ``True`` and ``"1"`` differ; a missing field differs
+from a null one; a string read only as text counts only as a string). Only proved passes are
+kept: a failure, an error or an outcome the interpreter decided is computed every time, so a
+remembered entry can never turn an error into a pass. Everything the check reads besides the
+data (the policy, the plan's kind, the values and ConfigMaps of the run) is fixed within a run,
+and each plan's step has its own memo. Keys are digests, and memos live only in memory.
+
+A shape's key is written by Python code generated for it (one function per distinct shape,
+shared by the rules that read the same fields, like the Pod Security levels), and a resource's
+key for a shape is made once (``Keys``). A memo that rarely hits (a rule that fails everywhere)
+stops making keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from gatekeeper.kyverno.reads import Shape
+
+MAX_ENTRIES = 4096  # passes one rule remembers (per process); past it, nothing more is kept
+MAX_NODES = 400  # a larger shape gets no generated key (and no memo)
+TRIAL = 64  # keys made before a memo judges whether it pays
+MIN_HITS = 0.25  # the share of hits below which it stops
+_OPEN, _LIST, _MISSING, _TEXT, _EMPTY_LIST = "\x01{", "\x01[", "\x01-", "\x01s", "\x01[]"
+_ABSENT = object()  # a field not in the mapping (``get``'s default: no value of the data is it)
+Writer = Callable[[Any, Callable[[str], None]], None]
+
+
+class Keys:
+    """The keys of one resource, made once per distinct shape (``Memo.key`` fills it)."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: dict[int, bytes | None] = {}
+
+
+class Memo:
+    """The passes one compiled step proved, keyed by the digest of the data its rule reads."""
+
+    __slots__ = ("_calls", "_hits", "_object", "_passed", "_write", "off", "shape")
+
+    def __init__(self, shape: Shape, writers: dict[str, tuple[Writer, bool]]) -> None:
+        """``writers``: the generated writers of other memos, by shape (shared); ValueError when
+        the shape is too large to write."""
+        self.shape = shape
+        self._passed: set[bytes] = set()
+        self._calls = self._hits = 0
+        self.off = False
+        # a shape under ``request.object`` only is read from the object itself (no request data needed)
+        request = shape.fields.get("request")
+        only = (len(shape.fields) == 1 and request is not None and not request.whole and not request.text
+                and request.items is None and list(request.fields) == ["object"])
+        target = request.fields["object"] if only and request is not None else shape
+        text = describe(target)
+        known = writers.get(text)
+        if known is None:
+            known = writers[text] = (generate(target), only)
+        self._write, self._object = known
+
+    def key(self, obj: Any, data: Callable[[], Any], keys: Keys) -> bytes | None:
+        """The key of a resource (``data()`` gives its JMESPath data), or None when it cannot be
+        written (an unusual value: the resource is then evaluated as usual) or the memo is off."""
+        if self.off:
+            return None
+        ident = id(self._write)
+        if ident in keys.found:
+            return keys.found[ident]
+        out: list[str] = []
+        found: bytes | None
+        try:
+            self._write(obj if self._object else data(), out.append)
+            found = hashlib.blake2b("\x00".join(out).encode("utf-8", "surrogatepass"), digest_size=20).digest()
+        except (ValueError, TypeError, RecursionError, OverflowError):
+            found = None
+        keys.found[ident] = found
+        return found
+
+    def passed(self, key: bytes | None) -> bool:
+        if key is None:
+            return False
+        self._calls += 1
+        if key in self._passed:
+            self._hits += 1
+            return True
+        if self._calls == TRIAL and self._hits < TRIAL * MIN_HITS:
+            self.off = True  # the rule's data rarely repeats (or it rarely passes): keys cost more than they save
+        return False
+
+    def remember(self, key: bytes | None) -> None:
+        if key is not None and len(self._passed) < MAX_ENTRIES:
+            self._passed.add(key)
+
+
+def describe(shape: Shape) -> str:
+    """A shape written out (equal texts, equal shapes)."""
+    parts = ["W" if shape.whole else "T" if shape.text else ""]
+    for name, inner in shape.fields.items():
+        parts.append(f"{name!r}:({describe(inner)})")
+    if shape.items is not None:
+        parts.append(f"[]({describe(shape.items)})")
+    return ",".join(parts)
+
+
+def size(shape: Shape) -> int:
+    return 1 + sum(size(s) for s in shape.fields.values()) + (size(shape.items) if shape.items else 0)
+
+
+def generate(shape: Shape) -> Writer:
+    """A function ``write(value, emit)`` that emits the tokens of what ``shape`` selects from
+    ``value`` (a token never contains the separator: reprs escape control characters)."""
+    if size(shape) > MAX_NODES:
+        raise ValueError("shape too large")
+    lines = ["def write(v0, a):"]
+    counter = [0]
+    _lines(shape, "v0", 1, lines, counter)
+    namespace: dict[str, Any] = {"r": repr, "_ABSENT": _ABSENT, "_OPEN": _OPEN, "_LIST": _LIST, "_MISSING": _MISSING,
+                                 "_TEXT": _TEXT, "_EMPTY_LIST": _EMPTY_LIST}
+    exec(compile("\n".join(lines), "<kyverno memo key>", "exec"), namespace)  # field names are written as reprs
+    writer: Writer = namespace["write"]
+    return writer
+
+
+def _lines(shape: Shape, var: str, depth: int, lines: list[str], counter: list[int]) -> None:
+    pad = "    " * depth
+    if shape.whole:
+        lines.append(f"{pad}a(r({var}))")
+        return
+    counter[0] += 1
+    cls = f"c{counter[0]}"
+    lines.append(f"{pad}{cls} = {var}.__class__")
+    lines.append(f"{pad}if {cls} is dict:")
+    lines.append(f"{pad}    a(_OPEN)")
+    for name, inner in shape.fields.items():
+        counter[0] += 1
+        child = f"v{counter[0]}"
+        lines.append(f"{pad}    {child} = {var}.get({name!r}, _ABSENT)")
+        lines.append(f"{pad}    if {child} is _ABSENT:")
+        lines.append(f"{pad}        a(_MISSING)")
+        lines.append(f"{pad}    else:")
+        _lines(inner, child, depth + 2, lines, counter)
+    lines.append(f"{pad}elif {cls} is list:")
+    if shape.items is None:
+        lines.append(f"{pad}    a(_EMPTY_LIST)")
+    else:
+        counter[0] += 1
+        child = f"v{counter[0]}"
+        lines.append(f"{pad}    a(_LIST + str(len({var})))")
+        lines.append(f"{pad}    for {child} in {var}:")
+        _lines(shape.items, child, depth + 2, lines, counter)
+    if shape.text:
+        lines.append(f"{pad}elif {cls} is str:")
+        lines.append(f"{pad}    a(_TEXT)")
+    lines.append(f"{pad}else:")
+    lines.append(f"{pad}    a(r({var}))")
