@@ -5,7 +5,8 @@ Rendered repositories repeat themselves (overlays repeat their bases, Deployment
 security settings), and a rule reads only a few fields (``reads.Shape``). The key of a resource
 for a rule is a digest of what the rule's shape selects from its data, written so that values of
 different types never agree (``1``, ``1.0``, ``True`` and ``"1"`` differ; a missing field differs
-from a null one; a string read only as text counts only as a string). Only proved passes are
+from a null one; a string read only as text counts only as a string, one read only against
+wildcard patterns only as the patterns it matches). Only proved passes are
 kept: a failure, an error or an outcome the interpreter decided is computed every time, so a
 remembered entry can never turn an error into a pass. Everything the check reads besides the
 data (the policy, the plan's kind, the values and ConfigMaps of the run) is fixed within a run,
@@ -23,13 +24,14 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.reads import Shape
 
 MAX_ENTRIES = 4096  # passes one rule remembers (per process); past it, nothing more is kept
 MAX_NODES = 400  # a larger shape gets no generated key (and no memo)
 TRIAL = 64  # keys made before a memo judges whether it pays
 MIN_HITS = 0.25  # the share of hits below which it stops
-_OPEN, _LIST, _MISSING, _TEXT, _EMPTY_LIST = "\x01{", "\x01[", "\x01-", "\x01s", "\x01[]"
+_OPEN, _LIST, _MISSING, _TEXT, _EMPTY_LIST, _MATCHES = "\x01{", "\x01[", "\x01-", "\x01s", "\x01[]", "\x01m"
 _ABSENT = object()  # a field not in the mapping (``get``'s default: no value of the data is it)
 Writer = Callable[[Any, Callable[[str], None]], None]
 
@@ -102,7 +104,7 @@ class Memo:
 
 def describe(shape: Shape) -> str:
     """A shape written out (equal texts, equal shapes)."""
-    parts = ["W" if shape.whole else "T" if shape.text else ""]
+    parts = ["W" if shape.whole else "T" if shape.text else f"M{shape.matches!r}" if shape.matches else ""]
     for name, inner in shape.fields.items():
         parts.append(f"{name!r}:({describe(inner)})")
     if shape.items is not None:
@@ -123,7 +125,7 @@ def generate(shape: Shape) -> Writer:
     counter = [0]
     _lines(shape, "v0", 1, lines, counter)
     namespace: dict[str, Any] = {"r": repr, "_ABSENT": _ABSENT, "_OPEN": _OPEN, "_LIST": _LIST, "_MISSING": _MISSING,
-                                 "_TEXT": _TEXT, "_EMPTY_LIST": _EMPTY_LIST}
+                                 "_TEXT": _TEXT, "_EMPTY_LIST": _EMPTY_LIST, "_MATCHES": _MATCHES, "m": wildcard.match}
     exec(compile("\n".join(lines), "<kyverno memo key>", "exec"), namespace)  # field names are written as reprs
     writer: Writer = namespace["write"]
     return writer
@@ -159,5 +161,8 @@ def _lines(shape: Shape, var: str, depth: int, lines: list[str], counter: list[i
     if shape.text:
         lines.append(f"{pad}elif {cls} is str:")
         lines.append(f"{pad}    a(_TEXT)")
+    elif shape.matches:
+        lines.append(f"{pad}elif {cls} is str:")
+        lines.append(f"{pad}    a(_MATCHES + ''.join('1' if m(p, {var}) else '0' for p in {shape.matches!r}))")
     lines.append(f"{pad}else:")
     lines.append(f"{pad}    a(r({var}))")

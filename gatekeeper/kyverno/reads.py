@@ -39,15 +39,17 @@ class Unanalysable(Exception):
 
 class Shape:
     """One place in the data and what is read there: its fields, its elements, or all of it
-    (``whole``). ``text`` reads only whether a string is one (its text is not read)."""
+    (``whole``). ``text`` reads only whether a string is one (its text is not read); ``matches``
+    reads of a string only which of these wildcard patterns it matches."""
 
-    __slots__ = ("fields", "items", "text", "whole")
+    __slots__ = ("fields", "items", "matches", "text", "whole")
 
     def __init__(self) -> None:
         self.fields: dict[str, Shape] = {}
         self.items: Shape | None = None
         self.whole = False
         self.text = False
+        self.matches: tuple[str, ...] | None = None
 
     def field(self, name: str) -> Shape:
         found = self.fields.get(name)
@@ -189,7 +191,8 @@ def _pattern(pattern: Any, shape: Shape) -> None:
 
 def _pod_security(rule: Rule, obj: Shape, kind: str) -> None:
     """The fields the Pod Security controls read (``pss.check``), at the pod template of ``kind``;
-    a container's name and image only as text, its image whole when an exclude names images."""
+    a container's name as text, its image as text or, when excludes name images, as the patterns
+    it matches (``pss.excluded`` reads nothing else of it)."""
     pod = obj
     if kind != "Pod":
         for part in template_path(kind):
@@ -198,17 +201,27 @@ def _pod_security(rule: Rule, obj: Shape, kind: str) -> None:
     spec = pod.field("spec")
     for name in ("securityContext", "hostNetwork", "hostPID", "hostIPC", "volumes", "os"):
         spec.field(name).whole = True
-    excludes = rule.validate.get("podSecurity", {}).get("exclude") or []
-    images = not isinstance(excludes, list) or any(not isinstance(e, dict) or e.get("images") for e in excludes)
+    settings = rule.validate.get("podSecurity")
+    excludes = (settings.get("exclude") if isinstance(settings, dict) else None) or []
+    patterns: list[str] = []
+    if not isinstance(excludes, list):
+        raise Unanalysable
+    for entry in excludes:
+        if isinstance(entry, dict):  # as ``Evaluator._pss_violations`` keeps them
+            try:
+                patterns.extend(str(p) for p in entry.get("images") or [])
+            except TypeError:
+                raise Unanalysable from None
     for name in _CONTAINER_LISTS:
         container = spec.field(name).each()
         container.field("securityContext").whole = True
         container.field("ports").whole = True
         container.field("name").text = True
-        if images:
-            container.field("image").whole = True
+        image = container.field("image")
+        if patterns:
+            image.matches = tuple(patterns)
         else:
-            container.field("image").text = True
+            image.text = True
 
 
 # -- JMESPath ---------------------------------------------------------------------------------------

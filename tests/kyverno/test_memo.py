@@ -79,7 +79,8 @@ def _paths(shape: reads.Shape, at: str = "") -> set[str]:
     out = set()
     for name, inner in shape.fields.items():
         here = f"{at}.{name}" if at else name
-        out.add(here + (" whole" if inner.whole else " text" if inner.text else ""))
+        out.add(here + (" whole" if inner.whole else " text" if inner.text else
+                        f" matches {','.join(inner.matches)}" if inner.matches else ""))
         out |= _paths(inner, here)
     if shape.items is not None:
         out.add(f"{at}[]" + (" whole" if shape.items.whole else ""))
@@ -132,14 +133,15 @@ def test_what_cannot_be_followed_is_never_remembered(raw: dict[str, Any]) -> Non
     assert reads.rule_shape(_rule(raw), "Pod") is None
 
 
-def test_pod_security_reads_names_as_text_and_images_whole_only_for_image_excludes() -> None:
+def test_pod_security_reads_names_as_text_and_images_as_the_excludes_patterns_they_match() -> None:
     plain = reads.rule_shape(_rule({"validate": {"podSecurity": {"level": "baseline"}}}), "Deployment")
     excluding = reads.rule_shape(_rule({"validate": {"podSecurity": {"level": "restricted", "exclude": [
-        {"controlName": "Capabilities", "images": ["ghcr.io/acme/*"]}]}}}), "Deployment")
+        {"controlName": "Capabilities", "images": ["ghcr.io/acme/*"]}, {"controlName": "Seccomp"},
+        {"controlName": "Capabilities", "images": ["*:debug"]}]}}}), "Deployment")
     assert plain is not None and excluding is not None
     at = "request.object.spec.template.spec.containers[]"
     assert {f"{at}.name text", f"{at}.image text", f"{at}.securityContext whole"} <= _paths(plain)
-    assert {f"{at}.name text", f"{at}.image whole"} <= _paths(excluding)
+    assert {f"{at}.name text", f"{at}.image matches ghcr.io/acme/*,*:debug"} <= _paths(excluding)
 
 
 # -- keys -------------------------------------------------------------------------------------------
@@ -160,6 +162,20 @@ def test_keys_tell_values_of_different_types_apart() -> None:
     assert of({"a": 1, "b": "x"}) != of({"a": 1, "b": 5})
     assert of({"a": 1, "other": 1}) == of({"a": 1, "other": 2})  # not read
     assert of({"a": 10 ** 5000}) is None  # cannot be written: evaluated as usual
+
+    image = reads.Shape()
+    image.field("image").matches = ("ghcr.io/*", "*:debug")
+    by = memo.Memo(image, {})
+
+    def image_key(value: dict[str, Any]) -> bytes | None:
+        return by.key(value, lambda: value, memo.Keys())
+
+    keys = {name: image_key({"image": name}) for name in
+            ("ghcr.io/a:1", "ghcr.io/b:2", "docker.io/a:debug", "ghcr.io/a:debug", "docker.io/a:1", "")}
+    assert keys["ghcr.io/a:1"] == keys["ghcr.io/b:2"] != keys["ghcr.io/a:debug"]
+    assert keys["docker.io/a:debug"] not in (keys["ghcr.io/a:1"], keys["ghcr.io/a:debug"], keys["docker.io/a:1"])
+    assert keys["docker.io/a:1"] == keys[""] != image_key({})  # an absent image differs
+    assert image_key({"image": 5}) != image_key({"image": "5"})
 
 
 # -- outcomes ---------------------------------------------------------------------------------------
@@ -301,3 +317,31 @@ def test_a_value_a_function_reads_is_read_whole(tmp_path: Path) -> None:
     results = _same_as_interpreter(evaluator, pods)
     assert [i for i, r in enumerate(results) if r] == [3, 7, 11]
     assert _hits(evaluator) >= 6
+
+
+def test_pod_security_excludes_by_image_are_the_interpreters(tmp_path: Path) -> None:
+    """Images matching the same exclude patterns share a pass; one that an exclude does not cover
+    fails with its own message."""
+    evaluator = _evaluator(tmp_path, rule_policy("""
+        - name: restricted
+          match: {any: [{resources: {kinds: [Pod]}}]}
+          validate:
+            podSecurity:
+              level: restricted
+              version: v1.29
+              exclude:
+                - controlName: Capabilities
+                  images: ["ghcr.io/acme/netadmin*"]
+        """))
+    pods = []
+    for i in range(20):
+        pod = _pod(f"p{i}", caps=["NET_ADMIN"], image="docker.io/netadmin:1" if i % 7 == 6 else
+                   f"ghcr.io/acme/netadmin-{i}:1")
+        pod["spec"]["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        pod["spec"]["containers"][0]["securityContext"].update(
+            {"allowPrivilegeEscalation": False, "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}})
+        pods.append(pod)
+    results = _same_as_interpreter(evaluator, pods)
+    assert [i for i, r in enumerate(results) if r] == [6, 13]
+    assert "container 'p6'" in results[6][0][3]
+    assert _hits(evaluator) >= 10
