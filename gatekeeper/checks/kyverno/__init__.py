@@ -22,9 +22,9 @@ from gatekeeper.checks.base import Check, CheckLoadError, Context
 from gatekeeper.checks.kyverno import exceptions as exc_mod
 from gatekeeper.checks.kyverno import load as load_mod
 from gatekeeper.checks.policy.files import inside, read
-from gatekeeper.checks.policy.masking import Masker, run_values
+from gatekeeper.checks.policy.masking import Masker
 from gatekeeper.checks.policy.match import CLUSTER_SCOPED
-from gatekeeper.checks.policy.redact import mask, redact, secret_values
+from gatekeeper.checks.policy.redact import for_run, mask, redact, secret_values
 from gatekeeper.checks.policy.settings import limits
 from gatekeeper.checks.policy.settings import resolve as resolve_policy_dirs
 from gatekeeper.checks.secrets.masking import cut
@@ -285,9 +285,9 @@ class KyvernoCheck(Check):
 
         run_masker: list[Masker] = []
 
-        def masker() -> Masker:  # the run's detected values, scanned only when something is reported
+        def masker() -> Masker:  # the run's detected values (its one shared scan), only when a limit is reported
             if not run_masker:
-                run_masker.append(Masker(run_values(ctx.documents)))
+                run_masker.append(Masker(for_run(ctx).values))
             return run_masker[0]
 
         outcomes: dict[int, tuple[list[_Compact], list[str]]] = {i: ([], []) for i, q in enumerate(quiet) if q}
