@@ -62,7 +62,7 @@ class Memo:
         only = (len(shape.fields) == 1 and request is not None and not request.whole and not request.text
                 and request.items is None and list(request.fields) == ["object"])
         target = request.fields["object"] if only and request is not None else shape
-        text = describe(target)
+        text = ("object:" if only else "data:") + describe(target)  # the same writer reads the same root
         known = writers.get(text)
         if known is None:
             known = writers[text] = (generate(target), only)

@@ -345,3 +345,29 @@ def test_pod_security_excludes_by_image_are_the_interpreters(tmp_path: Path) -> 
     assert [i for i, r in enumerate(results) if r] == [6, 13]
     assert "container 'p6'" in results[6][0][3]
     assert _hits(evaluator) >= 10
+
+
+def test_rules_reading_the_same_fields_share_one_key_per_resource() -> None:
+    """The Pod Security levels read the same fields: one generated writer, one key per resource;
+    a shape read from the request data never shares the writer of one read from the object."""
+    writers: dict[str, tuple[memo.Writer, bool]] = {}
+    baseline = reads.rule_shape(_rule({"validate": {"podSecurity": {"level": "baseline"}}}), "Pod")
+    restricted = reads.rule_shape(_rule({"validate": {"podSecurity": {"level": "restricted"}}}), "Pod")
+    assert baseline is not None and restricted is not None
+    first, second = memo.Memo(baseline, writers), memo.Memo(restricted, writers)
+    assert len(writers) == 1
+    keys = memo.Keys()
+    pod = _pod("p")
+    assert first.key(pod, lambda: {}, keys) == second.key(pod, lambda: {}, keys) is not None
+    assert len(keys.found) == 1
+
+    # an object's own "request" field and the request data's: written alike, read from different roots
+    inner = reads.Shape()
+    inner.field("request").field("object").field("request").field("operation").whole = True
+    outer = reads.Shape()
+    outer.field("request").field("operation").whole = True
+    of_object, of_data = memo.Memo(inner, writers), memo.Memo(outer, writers)
+    assert len(writers) == 3
+    obj = {"request": {"operation": "A"}}
+    data = {"request": {"operation": "B", "object": obj}}
+    assert of_object.key(obj, lambda: data, memo.Keys()) != of_data.key(obj, lambda: data, memo.Keys())
