@@ -96,7 +96,6 @@ class FastPath:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.plans: dict[tuple[str, str], list[tuple[int, Step]]] = {}
-        self.writers: dict[str, tuple[memo.Writer, bool]] = {}  # the memos' key writers, by shape
         self.spent = 0.0  # CPU seconds ``Evaluator.quiet`` spent making plans
         # the ``images`` variable is made only when a rule or exception may read it
         self.images = any(_reads_images(r.raw) for p in evaluator.policies for r in p.rules) or any(
@@ -171,8 +170,8 @@ class FastPath:
         if shape is None:
             return None
         try:
-            return memo.Memo(shape, self.writers)
-        except (ValueError, SyntaxError, RecursionError, MemoryError):  # too large to write a key for
+            return memo.Memo(shape)
+        except ValueError:  # too large to key resources by
             return None
 
 

@@ -12,10 +12,9 @@ remembered entry can never turn an error into a pass. Everything the check reads
 data (the policy, the plan's kind, the values and ConfigMaps of the run) is fixed within a run,
 and each plan's step has its own memo. Keys are digests, and memos live only in memory.
 
-A shape's key is written by Python code generated for it (one function per distinct shape,
-shared by the rules that read the same fields, like the Pod Security levels), and a resource's
-key for a shape is made once (``Keys``). A memo that rarely hits (a rule that fails everywhere)
-stops making keys.
+A resource's key for a shape is made once (``Keys``), shared by the rules that read the same
+fields from the same root (the Pod Security levels). A memo that rarely hits (a rule that fails
+everywhere) stops making keys.
 """
 
 from __future__ import annotations
@@ -28,12 +27,19 @@ from gatekeeper.kyverno import wildcard
 from gatekeeper.kyverno.reads import Shape
 
 MAX_ENTRIES = 4096  # passes one rule remembers (per process); past it, nothing more is kept
-MAX_NODES = 400  # a larger shape gets no generated key (and no memo)
+MAX_NODES = 400  # a larger shape gets no memo
 TRIAL = 64  # keys made before a memo judges whether it pays
 MIN_HITS = 0.25  # the share of hits below which it stops
 _OPEN, _LIST, _MISSING, _TEXT, _EMPTY_LIST, _MATCHES = "\x01{", "\x01[", "\x01-", "\x01s", "\x01[]", "\x01m"
-_ABSENT = object()  # a field not in the mapping (``get``'s default: no value of the data is it)
-Writer = Callable[[Any, Callable[[str], None]], None]
+class _Absent:
+    """A field not in the mapping (``get``'s default: no value of the data is it); written as the
+    missing token."""
+
+    def __repr__(self) -> str:
+        return _MISSING
+
+
+_ABSENT = _Absent()
 
 
 class Keys:
@@ -42,17 +48,18 @@ class Keys:
     __slots__ = ("found",)
 
     def __init__(self) -> None:
-        self.found: dict[int, bytes | None] = {}
+        self.found: dict[str, bytes | None] = {}
 
 
 class Memo:
     """The passes one compiled step proved, keyed by the digest of the data its rule reads."""
 
-    __slots__ = ("_calls", "_hits", "_object", "_passed", "_write", "off", "shape")
+    __slots__ = ("_calls", "_hits", "_object", "_passed", "_root", "_text", "off", "shape")
 
-    def __init__(self, shape: Shape, writers: dict[str, tuple[Writer, bool]]) -> None:
-        """``writers``: the generated writers of other memos, by shape (shared); ValueError when
-        the shape is too large to write."""
+    def __init__(self, shape: Shape) -> None:
+        """ValueError when the shape is too large to key resources by."""
+        if size(shape) > MAX_NODES:
+            raise ValueError("shape too large")
         self.shape = shape
         self._passed: set[bytes] = set()
         self._calls = self._hits = 0
@@ -60,30 +67,26 @@ class Memo:
         # a shape under ``request.object`` only is read from the object itself (no request data needed)
         request = shape.fields.get("request")
         only = (len(shape.fields) == 1 and request is not None and not request.whole and not request.text
-                and request.items is None and list(request.fields) == ["object"])
-        target = request.fields["object"] if only and request is not None else shape
-        text = ("object:" if only else "data:") + describe(target)  # the same writer reads the same root
-        known = writers.get(text)
-        if known is None:
-            known = writers[text] = (generate(target), only)
-        self._write, self._object = known
+                and request.matches is None and request.items is None and list(request.fields) == ["object"])
+        self._object = only
+        self._root = request.fields["object"] if only and request is not None else shape
+        self._text = ("object:" if only else "data:") + describe(self._root)  # equal texts, equal keys
 
     def key(self, obj: Any, data: Callable[[], Any], keys: Keys) -> bytes | None:
         """The key of a resource (``data()`` gives its JMESPath data), or None when it cannot be
         written (an unusual value: the resource is then evaluated as usual) or the memo is off."""
         if self.off:
             return None
-        ident = id(self._write)
-        if ident in keys.found:
-            return keys.found[ident]
+        if self._text in keys.found:
+            return keys.found[self._text]
         out: list[str] = []
         found: bytes | None
         try:
-            self._write(obj if self._object else data(), out.append)
+            _write(obj if self._object else data(), self._root, out)
             found = hashlib.blake2b("\x00".join(out).encode("utf-8", "surrogatepass"), digest_size=20).digest()
         except (ValueError, TypeError, RecursionError, OverflowError):
             found = None
-        keys.found[ident] = found
+        keys.found[self._text] = found
         return found
 
     def passed(self, key: bytes | None) -> bool:
@@ -116,53 +119,28 @@ def size(shape: Shape) -> int:
     return 1 + sum(size(s) for s in shape.fields.values()) + (size(shape.items) if shape.items else 0)
 
 
-def generate(shape: Shape) -> Writer:
-    """A function ``write(value, emit)`` that emits the tokens of what ``shape`` selects from
-    ``value`` (a token never contains the separator: reprs escape control characters)."""
-    if size(shape) > MAX_NODES:
-        raise ValueError("shape too large")
-    lines = ["def write(v0, a):"]
-    counter = [0]
-    _lines(shape, "v0", 1, lines, counter)
-    namespace: dict[str, Any] = {"r": repr, "_ABSENT": _ABSENT, "_OPEN": _OPEN, "_LIST": _LIST, "_MISSING": _MISSING,
-                                 "_TEXT": _TEXT, "_EMPTY_LIST": _EMPTY_LIST, "_MATCHES": _MATCHES, "m": wildcard.match}
-    exec(compile("\n".join(lines), "<kyverno memo key>", "exec"), namespace)  # field names are written as reprs
-    writer: Writer = namespace["write"]
-    return writer
-
-
-def _lines(shape: Shape, var: str, depth: int, lines: list[str], counter: list[int]) -> None:
-    pad = "    " * depth
+def _write(value: Any, shape: Shape, out: list[str]) -> None:
+    """The tokens of what ``shape`` selects from ``value`` (a token never contains the separator:
+    reprs escape control characters)."""
     if shape.whole:
-        lines.append(f"{pad}a(r({var}))")
+        out.append(repr(value))
         return
-    counter[0] += 1
-    cls = f"c{counter[0]}"
-    lines.append(f"{pad}{cls} = {var}.__class__")
-    lines.append(f"{pad}if {cls} is dict:")
-    lines.append(f"{pad}    a(_OPEN)")
-    for name, inner in shape.fields.items():
-        counter[0] += 1
-        child = f"v{counter[0]}"
-        lines.append(f"{pad}    {child} = {var}.get({name!r}, _ABSENT)")
-        lines.append(f"{pad}    if {child} is _ABSENT:")
-        lines.append(f"{pad}        a(_MISSING)")
-        lines.append(f"{pad}    else:")
-        _lines(inner, child, depth + 2, lines, counter)
-    lines.append(f"{pad}elif {cls} is list:")
-    if shape.items is None:
-        lines.append(f"{pad}    a(_EMPTY_LIST)")
+    cls = value.__class__
+    if cls is dict:
+        out.append(_OPEN)
+        for name, inner in shape.fields.items():
+            _write(value.get(name, _ABSENT), inner, out)
+    elif cls is list:
+        items = shape.items
+        if items is None:
+            out.append(_EMPTY_LIST)  # only that it is a list is read
+            return
+        out.append(f"{_LIST}{len(value)}")
+        for item in value:
+            _write(item, items, out)
+    elif cls is str and shape.text:
+        out.append(_TEXT)
+    elif cls is str and shape.matches:
+        out.append(_MATCHES + "".join("1" if wildcard.match(p, value) else "0" for p in shape.matches))
     else:
-        counter[0] += 1
-        child = f"v{counter[0]}"
-        lines.append(f"{pad}    a(_LIST + str(len({var})))")
-        lines.append(f"{pad}    for {child} in {var}:")
-        _lines(shape.items, child, depth + 2, lines, counter)
-    if shape.text:
-        lines.append(f"{pad}elif {cls} is str:")
-        lines.append(f"{pad}    a(_TEXT)")
-    elif shape.matches:
-        lines.append(f"{pad}elif {cls} is str:")
-        lines.append(f"{pad}    a(_MATCHES + ''.join('1' if m(p, {var}) else '0' for p in {shape.matches!r}))")
-    lines.append(f"{pad}else:")
-    lines.append(f"{pad}    a(r({var}))")
+        out.append(repr(value))  # a scalar whole; an absent field writes the missing token
