@@ -31,6 +31,7 @@ from gatekeeper.checks.policy.templates import (
 from gatekeeper.model import Document, FieldPath, Resource
 from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine, RegorusProgram
+from gatekeeper.rego.guards import InputGuard, holds, input_guards
 from gatekeeper.rego.modules import PolicyLoadError
 from gatekeeper.sources.resources import extract
 
@@ -92,6 +93,9 @@ class GatekeeperPolicies:
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
     cel: dict[str, CelTemplate] = field(default_factory=dict)  # by constraint kind: CEL code that runs
+    # constraint kind -> the tests one of which must hold on the input for the template's Rego to
+    # report anything (``guards.input_guards``); None: every input is evaluated
+    guards: dict[str, tuple[InputGuard, ...] | None] = field(default_factory=dict)
     # unit -> constraint kind -> the program of an inventory-reading template, with that unit's inventory
     scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
@@ -151,7 +155,12 @@ class GatekeeperPolicies:
                 program = self.programs[constraint.kind]
             elif scope is not None:
                 self._units_used[scope] = None
-            values = program.evaluate({"review": request, "parameters": constraint.parameters})
+            input_value = {"review": request, "parameters": constraint.parameters}
+            guards = self.guards.get(constraint.kind)
+            if guards is not None and not holds(guards, input_value):
+                out.append((i, []))  # every body of ``violation`` fails at its first statement
+                continue
+            values = program.evaluate(input_value)
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
 
@@ -262,6 +271,7 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine, inven
                                                      {"violation": [*template.package, "violation"]})
         except PolicyLoadError as exc:
             raise CheckLoadError(f"template {template.name}: {exc}") from None
+        policies.guards[kind] = input_guards(template.modules, template.package, "violation")
 
 
 def inventory_kinds(policies: GatekeeperPolicies) -> frozenset[str] | None:
