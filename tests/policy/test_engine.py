@@ -222,3 +222,16 @@ def test_engine_errors_capture_no_rust_backtrace_unless_asked(env: dict[str, str
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
                          check=True).stdout
     assert out.startswith(f"{captured} x.rego:2: ")
+
+
+def test_print_output_is_gathered_only_from_programs_that_print() -> None:
+    quiet = RegorusEngine().compile([load_module("q.rego", "package q\nimport rego.v1\nv := input.a\n")], {},
+                                    {"v": ["q", "v"]})
+    loud = RegorusEngine().compile([load_module("l.rego", 'package l\nimport rego.v1\nv := x if {\n  x := input.a\n'
+                                                          '  print("saw", x)\n}\n')], {}, {"v": ["l", "v"]})
+    assert not quiet.may_print and loud.may_print
+    assert quiet.evaluate({"a": 1}) == {"v": 1} and quiet.take_prints() == []
+    assert loud.evaluate({"a": 2}) == {"v": 2}
+    assert loud.evaluate({"a": 3}) == {"v": 3}
+    assert [line.split(": ", 1)[1] for line in loud.take_prints()] == ["saw 2", "saw 3"]
+    assert loud.take_prints() == []

@@ -100,6 +100,8 @@ class GatekeeperPolicies:
     scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    # constraint (by identity) -> whether its template's CEL code runs for it (``uses_cel``)
+    _cel_runs: dict[int, tuple[Constraint, bool]] = field(default_factory=dict)
     # deployment units whose programs evaluated since the last ``take_prints`` (only those can have printed)
     _units_used: dict[str, None] = field(default_factory=dict)
 
@@ -112,11 +114,16 @@ class GatekeeperPolicies:
         return [t for t in self.templates.values() if t.cel_only and t.kind not in self.cel]
 
     def uses_cel(self, constraint: Constraint) -> bool:
-        """Whether the constraint's template runs its CEL code (else its Rego) for this constraint."""
-        from gatekeeper.checks.policy.celcode import runs_cel
+        """Whether the constraint's template runs its CEL code (else its Rego) for this constraint
+        (decided once per constraint, after loading: it is asked for every evaluation)."""
+        known = self._cel_runs.get(id(constraint))
+        if known is None or known[0] is not constraint:
+            from gatekeeper.checks.policy.celcode import runs_cel
 
-        return constraint.kind in self.cel and (constraint.template.cel_only or
-                                                runs_cel(constraint.template.doc.obj, constraint.doc.obj))
+            runs = constraint.kind in self.cel and (constraint.template.cel_only or
+                                                    runs_cel(constraint.template.doc.obj, constraint.doc.obj))
+            known = self._cel_runs[id(constraint)] = (constraint, runs)
+        return known[1]
 
     def chosen(self, s: Subject, namespaces: Mapping[str, Mapping[str, Any]],
                only: Sequence[int] | None = None) -> list[int]:
@@ -181,7 +188,7 @@ class GatekeeperPolicies:
             [u for u in self._units_used if u in self.scoped]
         self._units_used.clear()
         scoped = [p for unit in units for p in self.scoped[unit].values()]
-        return [line for p in [*self.programs.values(), *scoped] for line in p.take_prints()]
+        return [line for p in [*self.programs.values(), *scoped] if p.may_print for line in p.take_prints()]
 
     @staticmethod
     def _matches(constraint: Constraint, s: Subject, namespaces: Mapping[str, Mapping[str, Any]]) -> bool:
