@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from gatekeeper.model import Document, Finding, PositionIndex
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import batch, limits, overrides
+from gatekeeper.sources.render import batch, limits, overrides, seal
 from gatekeeper.sources.render import helm as helm_render
 from gatekeeper.sources.render import kustomize as kz_render
 from gatekeeper.sources.render.helmmap import Values
@@ -48,17 +48,13 @@ class MissingRenderer(Exception):
 
 
 class RenderCache(Protocol):
-    """Rendered output by input digest; ``put`` may decline to store (a secret in the output)."""
+    """Rendered output by input digest, sealed under a key derived from the same inputs (``seal``)."""
 
-    def get_render(self, key: str) -> bytes | None: ...
+    def get_render(self, key: str, seal_key: bytes) -> bytes | None: ...
 
-    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
-                   inputs: Iterable[tuple[str, Sequence[Document], bytes | None]] = (),
-                   objects: str | None = None) -> None: ...
+    def put_render(self, key: str, seal_key: bytes, text: bytes, objects: str | None = None) -> None: ...
 
     def get_render_objects(self, key: str) -> list[Any] | None: ...
-
-    def marked(self, key: str) -> bool: ...
 
     def renders_alone(self, key: str) -> bool: ...
 
@@ -132,6 +128,7 @@ class Renderer:
         self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
         self._plans: dict[Any, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
+        self._seals: dict[str, bytes] = {}  # input digest -> the key its cache entry is sealed under
         self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
         self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
 
@@ -218,28 +215,27 @@ class Renderer:
         return self._bytes[path]
 
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
+        """The digest of a unit's renderer, settings and every input file (path, length, bytes): the
+        key of its result and of its cache entry. The same bytes under another separator give the
+        key the entry is sealed under (``_seals``), which the store never sees."""
         memo = (renderer, repr(unit.key()), frozenset(inputs))
         found = self._digests.get(memo)
         if found is None:
-            h = hashlib.sha256(f"render/3\n{renderer}\n{unit.key()!r}\n".encode())
-            for path in sorted(inputs):
-                data = self._read(path) or b""
-                h.update(f"{path}\0{len(data)}\0".encode())
-                h.update(data)
+            h = hashlib.sha256()
+            sealing = seal.KeyMaterial()
+            for part in self._key_material(renderer, unit, inputs):
+                h.update(part)
+                sealing.update(part)
             found = self._digests[memo] = h.hexdigest()
+            self._seals[found] = sealing.key()
         return found
 
-    def _input_files(self, paths: Iterable[str]) -> Iterator[tuple[str, Sequence[Document], bytes | None]]:
-        """A unit's input files as the render cache judges them: path, parsed documents, bytes
-        (a file the run has not parsed is parsed here, and not adopted into the run)."""
-        for path in sorted(paths):
-            data = self._read(path)
-            docs = self._docs.get(path)
-            if docs is None:
-                docs = parse(SourceFile(path, data)).documents if data is not None else []
-                for doc in docs:
-                    extract(doc)
-            yield path, docs, data
+    def _key_material(self, renderer: str, unit: Unit, inputs: set[str]) -> Iterator[bytes]:
+        yield f"render/3\n{renderer}\n{unit.key()!r}\n".encode()
+        for path in sorted(inputs):
+            data = self._read(path) or b""
+            yield f"{path}\0{len(data)}\0".encode()
+            yield data
 
     def plan_of(self, unit: Unit) -> kz_render.Plan:
         """A kustomize unit's plan: its kustomizations, input files and the findings of the walk."""
@@ -305,7 +301,7 @@ class Renderer:
 
     def _cached_text(self, key: str) -> bytes | None:
         if key not in self._hits and self.cache is not None:
-            text = self.cache.get_render(key)
+            text = self.cache.get_render(key, self._seals[key])
             if text is not None:
                 self._hits[key] = text
         return self._hits.get(key)
@@ -339,10 +335,9 @@ class Renderer:
                     result.findings.extend(produced.findings)
                 else:
                     self._hits[key] = produced
-                    loaded, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
-                    if self.cache is not None and loaded is not None:
-                        inputs = unit_plan.files | _references(unit_plan)
-                        self.cache.put_render(key, produced, loaded, self._input_files(inputs), snapshot)
+                    stored, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
+                    if self.cache is not None and stored:
+                        self.cache.put_render(key, self._seals[key], produced, snapshot)
         result.seconds += time.perf_counter() - started
         return result
 
@@ -402,18 +397,17 @@ class Renderer:
         return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files | refs))
 
     def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, key: str, *, cached: bool
-              ) -> tuple[list[Any] | None, str | None]:
+              ) -> tuple[bool, str | None]:
         """Objects and provenance from a unit's output (a cache hit's documents as stored beside
-        it, else loaded from the text); returns every document loaded (None: the output could not
-        be read, and is not stored) and, for a fresh render, the documents as JSON for the cache."""
+        it, else loaded from the text); returns whether the output could be read (else it is not
+        stored) and, for a fresh render, the documents as JSON for the cache."""
         loaded: list[Any] | Finding | None = None
         snapshot = None
         if cached and self.cache is not None:
             loaded = self.cache.get_render_objects(key)
         if loaded is None:
             loaded, regular = kz_render.load_output(text)
-            if regular and not cached and self.cache is not None and not self.cache.marked(key) \
-                    and not isinstance(loaded, Finding):
+            if regular and not cached and self.cache is not None and not isinstance(loaded, Finding):
                 snapshot = as_json(loaded)  # before provenance takes the origin annotations off
         output = kz_render.objects(text, unit_plan, self.docs_of, loaded)
         result.findings.extend(output.findings)
@@ -421,7 +415,7 @@ class Renderer:
         result.rendered = output.rendered
         result.cached = cached
         result.text = text
-        return (output.loaded, snapshot) if output.rendered else (None, None)
+        return (output.loaded is not None, snapshot) if output.rendered else (False, None)
 
     # -- Helm ---------------------------------------------------------------------------------
 
@@ -481,7 +475,7 @@ class Renderer:
             result.seconds += seconds
             if isinstance(produced, bytes):
                 if self.cache is not None:
-                    self.cache.put_render(key, produced, inputs=self._input_files(self._helm_inputs(unit)))
+                    self.cache.put_render(key, self._seals[key], produced)
                 self._hits[key] = produced
         if isinstance(produced, helm_render.Failure):
             result.findings.append(produced.finding)
