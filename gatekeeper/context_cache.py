@@ -44,6 +44,7 @@ from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 FORMAT = 1
 UNSTORABLE = "-"  # the record of a file that must be parsed every time
 RENDER_ENTRY = b"render"  # the label a render-cache entry is sealed under
+_OUTPUT, _REFUSAL = b"o", b"r"  # what a sealed render entry holds: an output, or the renderer's refusal
 MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are names, numbers)
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
 MAX_BASES = 200  # base passes kept (one per base commit, change and configuration)
@@ -132,6 +133,7 @@ class ContextCache:
         self._broken = False
         self.render_hits = 0
         self._objects: dict[str, str] = {}  # render key -> its output's documents as JSON (hits)
+        self._refusals: dict[str, str] = {}  # render key -> the renderer's message refusing the unit (hits)
         self._alone: set[str] | None = None  # render keys of units that render alone (read once)
         self._located: dict[str, dict[str, list[int]]] = {}  # positions looked up this run, by file key
         self._located_dirty: set[str] = set()
@@ -260,19 +262,27 @@ class ContextCache:
         except sqlite3.Error:
             return None
         opened = seal.unseal(seal_key, RENDER_ENTRY, row[0]) if row is not None else None
-        if opened is None or len(opened) < 8:
+        if opened is None:
             return None
-        size = int.from_bytes(opened[:8], "big")
-        if size > len(opened) - 8:
-            return None
-        objects = opened[8 + size:]
-        if objects:
-            try:
-                self._objects[key] = objects.decode("utf-8")
-            except UnicodeDecodeError:
+        kind, body = opened[:1], opened[1:]
+        try:
+            if kind == _REFUSAL:
+                self._refusals[key] = body.decode("utf-8")
                 return None
+            size = int.from_bytes(body[:8], "big")
+            if kind != _OUTPUT or len(body) < 8 or size > len(body) - 8:
+                return None
+            objects = body[8 + size:]
+            if objects:
+                self._objects[key] = objects.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
         self.render_hits += 1
-        return opened[8:8 + size]
+        return body[8:8 + size]
+
+    def refusal(self, key: str) -> str | None:
+        """The renderer's message for a unit it refused, when ``get_render`` read one for ``key``."""
+        return self._refusals.get(key)
 
     def get_render_objects(self, key: str) -> list[Any] | None:
         """The documents of the output ``get_render`` gave for ``key``, as stored beside it (fresh
@@ -314,10 +324,18 @@ class ContextCache:
         later run reads instead of parsing the text) sealed under ``seal_key``, the key derived
         from every byte of the unit's inputs (see ``sources/render/seal``): the entry holds
         nothing readable without those bytes, whatever secret the inputs or the output hold."""
+        self._put_sealed(key, seal_key, _OUTPUT + len(text).to_bytes(8, "big") + text
+                         + (objects.encode("utf-8") if objects else b""))
+
+    def put_refusal(self, key: str, seal_key: bytes, message: str) -> None:
+        """Store the message with which the renderer refused a unit (it depends on the inputs alone,
+        and may quote them: sealed like an output), so later runs do not start the renderer for it."""
+        self._put_sealed(key, seal_key, _REFUSAL + message.encode("utf-8"))
+
+    def _put_sealed(self, key: str, seal_key: bytes, payload: bytes) -> None:
         db = self._connect()
         if db is None:
             return
-        payload = len(text).to_bytes(8, "big") + text + (objects.encode("utf-8") if objects else b"")
         try:
             with db:
                 db.execute("INSERT OR REPLACE INTO render_sealed (key, entry) VALUES (?, ?)",

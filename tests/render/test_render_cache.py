@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -166,6 +167,23 @@ def test_a_corrupted_or_misplaced_sealed_entry_is_a_miss(tmp_path: Path, monkeyp
     assert _leaks(repo, PASSWORD, LITERAL, FILE_PASSWORD) == []
 
 
+@needs_kustomize
+def test_another_build_of_the_renderer_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wrapper, log = _counting_kubectl(tmp_path)
+    monkeypatch.setenv("GATEKEEPER_KUSTOMIZE", str(wrapper))
+    repo = Repo(tmp_path / "repo")
+    repo.write("app/kustomization.yaml", "resources: [deploy.yaml]\n")
+    repo.write("app/deploy.yaml", CLEAN_DEPLOY)
+    repo.commit("unit")
+    first = _run(repo)
+    assert _from_cache(_run(repo)) == (1, 1) and _starts(log) == 1
+    stat = wrapper.stat()
+    os.utime(wrapper, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the renderer was replaced
+    again = _run(repo)
+    assert _from_cache(again) == (1, 0) and _starts(log) == 1
+    assert again["findings"] == first["findings"]
+
+
 @needs_helm
 def test_a_chart_whose_values_hold_a_secret_is_served_sealed(tmp_path: Path) -> None:
     repo = Repo(tmp_path / "repo")
@@ -250,7 +268,7 @@ def _starts(log: Path) -> int:
 
 
 @needs_kustomize
-def test_a_unit_that_fails_in_a_batch_renders_alone_next_time_storing_only_digests(
+def test_a_refusal_is_kept_sealed_and_a_fixed_unit_renders_in_a_batch_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wrapper, log = _counting_kubectl(tmp_path)
     monkeypatch.setenv("GATEKEEPER_KUSTOMIZE", str(wrapper))
@@ -267,8 +285,12 @@ def test_a_unit_that_fails_in_a_batch_renders_alone_next_time_storing_only_diges
         alone = [row[0] for row in db.execute("SELECT key FROM render_alone")]
     assert len(alone) == 1 and re.fullmatch(r"[^:]+:[0-9a-f]+:[0-9a-f]{64}", alone[0])
     assert _leaks(repo, PASSWORD) == []
+    refusal = next(f["message"] for f in first["findings"] if f["rule"] == "render-error")
+    assert len(refusal) > 40 and refusal[-40:].encode() not in _store_bytes(repo)  # kept sealed
     assert _run(repo)["findings"] == first["findings"]
-    assert _starts(log) == 1  # bad alone from the start, gen from the cache
+    assert _starts(log) == 0  # gen's output and bad's refusal from the cache
+    assert _run(repo, "--no-cache")["findings"] == first["findings"]
+    assert _starts(log) == 3
     repo.write("bad/binding.yaml", BAD_BINDING.replace("subjects: {", "subjects: [{") + "]\n")  # fixed
     repo.write("gen/app.ini", "[db]\nuser = app\n")  # and gen changed: neither is in the cache
     assert at(_run(repo), "render-error") == []

@@ -9,7 +9,9 @@ unit's inputs (see ``RenderCache``); provenance is recomputed from the parsed so
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import itertools
 import json
 import os
@@ -17,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +57,10 @@ class RenderCache(Protocol):
     def put_render(self, key: str, seal_key: bytes, text: bytes, objects: str | None = None) -> None: ...
 
     def get_render_objects(self, key: str) -> list[Any] | None: ...
+
+    def refusal(self, key: str) -> str | None: ...
+
+    def put_refusal(self, key: str, seal_key: bytes, message: str) -> None: ...
 
     def renders_alone(self, key: str) -> bool: ...
 
@@ -103,8 +109,12 @@ class Renderer:
 
     def __init__(self, tree: Tree, documents: list[Document], kustomizations: dict[str, kz.Kustomization],
                  cache: RenderCache | None = None, timeout: float = limits.RENDER_TIMEOUT,
-                 max_output: int = limits.MAX_OUTPUT) -> None:
+                 max_output: int = limits.MAX_OUTPUT, read: Iterable[SourceFile] = ()) -> None:
+        """``read``: files the run has read from ``tree`` already (their bytes serve the input
+        digests, so a base that many units include is not read from disk again)."""
         self.tree = tree
+        self._read_from = tree
+        self._known: dict[str, bytes] = {f.path: f.data for f in read}
         self.kustomizations: dict[str, kz.Kustomization | None] = dict(kustomizations)
         self.found: list[Finding] = []  # shape findings of kustomizations found beyond the run's files
         self.adopted: list[Document] = []  # documents parsed here because the run had not collected them
@@ -126,6 +136,9 @@ class Renderer:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gatekeeper-render")
         self._jobs: dict[str, tuple[Future[dict[str, Any]], str]] = {}  # input digest -> (job, unit in it)
         self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
+        self._refused: dict[str, str] = {}  # input digest -> kustomize's refusal, from the cache
+        self._asked: set[str] = set()  # input digests looked up in the cache
+        self._stamps: dict[str, str] = {}  # renderer executable -> its build's stamp
         self._plans: dict[Any, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
         self._seals: dict[str, bytes] = {}  # input digest -> the key its cache entry is sealed under
@@ -209,9 +222,20 @@ class Renderer:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def _stamp(self, exe: str) -> str:
+        """The renderer build's stamp (``_stamp``), taken once per run."""
+        found = self._stamps.get(exe)
+        if found is None:
+            found = self._stamps[exe] = _stamp(exe)
+        return found
+
     def _read(self, path: str) -> bytes | None:
         if path not in self._bytes:
-            self._bytes[path] = self.tree.read(path)
+            # the run's bytes of a file, while the tree is the one they were read from (a tree of
+            # generated kustomizations holds only files the run did not read, over that tree)
+            known = self._known.get(path) if self._read_from in (self.tree, getattr(self.tree, "base", None)) \
+                else None
+            self._bytes[path] = known if known is not None else self.tree.read(path)
         return self._bytes[path]
 
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
@@ -276,7 +300,8 @@ class Renderer:
             try:
                 if unit.kind == KUSTOMIZE:
                     prepared = self._prepare_kustomize(unit)[1]
-                    if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None:
+                    if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None \
+                            or prepared[1] in self._refused:
                         continue
                     if batch.can_batch(prepared[0]) and not (self.cache and self.cache.renders_alone(prepared[1])):
                         batchable.append(prepared)
@@ -300,10 +325,17 @@ class Renderer:
             self._jobs[key] = (job, unit_plan.root)
 
     def _cached_text(self, key: str) -> bytes | None:
-        if key not in self._hits and self.cache is not None:
+        """A unit's output from the cache (or a job of this run); a refusal the cache holds for the
+        unit goes to ``_refused``. The store is asked once per unit and run."""
+        if key not in self._hits and key not in self._asked and self.cache is not None:
+            self._asked.add(key)
             text = self.cache.get_render(key, self._seals[key])
             if text is not None:
                 self._hits[key] = text
+            else:
+                refusal = self.cache.refusal(key)
+                if refusal is not None:
+                    self._refused[key] = refusal
         return self._hits.get(key)
 
     def render_many(self, units: list[Unit]) -> list[Rendered]:
@@ -321,6 +353,8 @@ class Renderer:
             cached = self._cached_text(key)
             if cached is not None:
                 self._fill(result, unit_plan, cached, key, cached=True)
+            elif key in self._refused:
+                result.findings.extend(kz_render.refused(unit_plan, self._refused[key]).findings)
             else:
                 if key not in self._jobs:
                     self._submit([prepared])
@@ -333,6 +367,8 @@ class Renderer:
                 result.seconds += seconds
                 if isinstance(produced, kz_render.Output):
                     result.findings.extend(produced.findings)
+                    if produced.refusal is not None and self.cache is not None:
+                        self.cache.put_refusal(key, self._seals[key], produced.refusal)
                 else:
                     self._hits[key] = produced
                     stored, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
@@ -394,7 +430,8 @@ class Renderer:
         if not unit_plan.renderable or not unit_plan.kustomizations:
             return result, None
         exe = self._exe()
-        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files | refs))
+        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}:{self._stamp(exe)}", unit,
+                                                unit_plan.files | refs))
 
     def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, key: str, *, cached: bool
               ) -> tuple[bool, str | None]:
@@ -438,7 +475,9 @@ class Renderer:
         values = helm_render.values_of(unit, self.docs_of, self.tree.read)
         if result is not None:
             result.findings.extend(values.findings)
-        return self._helm, values, self._digest(f"helm:{self._helm.name}", unit, self._helm_inputs(unit))
+        exe = getattr(self._helm, "exe", None)
+        build = self._stamp(exe) if isinstance(exe, str) else _version(self._helm.name)
+        return self._helm, values, self._digest(f"helm:{self._helm.name}:{build}", unit, self._helm_inputs(unit))
 
     def _begin_helm(self, unit: Unit) -> None:
         prepared = self._prepare_helm(unit)
@@ -492,3 +531,22 @@ class Renderer:
 def _references(unit_plan: kz_render.Plan) -> frozenset[str]:
     """Files a unit's overrides read (the GitOps object, substituteFrom objects): inputs, not consumed."""
     return unit_plan.overlay.references if unit_plan.overlay is not None else frozenset()
+
+
+def _stamp(exe: str) -> str:
+    """The size and modification time of a renderer executable: part of every cache key, so output
+    of another build of the renderer is never served."""
+    try:
+        found = os.stat(exe)
+    except OSError:
+        return "unknown"
+    return f"{found.st_size}:{found.st_mtime_ns}"
+
+
+@functools.cache
+def _version(package: str) -> str:
+    """An installed package's version (the Helm SDK's), for the cache key as ``_stamp``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
