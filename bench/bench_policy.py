@@ -19,6 +19,7 @@ stable order, so two versions of the gate can be compared byte for byte.
 Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template] [--phases]
                        [--findings-out DIR]
        bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
+                       [--curve-policies rego] [--curve-render none]
        bench_policy.py --check-curve 2000,10000,50000 [--jobs N] [--curve-dir DIR]
 """
 
@@ -48,10 +49,32 @@ from gatekeeper.checks.policy.redact import Redactor, redact
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Loaded, Run, load, run_checks
 from gatekeeper.rego import native
-from gatekeeper.rego.engine import RegorusEngine
+from gatekeeper.rego.engine import RegorusEngine, RegorusProgram
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
 from gatekeeper.report.json import finding_dict
+
+
+class EngineCalls:
+    """Counts the evaluations that reach the engine (``RegorusProgram._run``) while active: the
+    Gatekeeper dialect skips inputs no input guard holds on (``rego/guards.py``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original: Any = None
+
+    def __enter__(self) -> EngineCalls:
+        self._original = original = RegorusProgram._run
+
+        def counting(program: RegorusProgram, *args: Any) -> dict[str, Any]:
+            self.count += 1
+            return original(program, *args)
+
+        RegorusProgram._run = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        RegorusProgram._run = self._original  # type: ignore[method-assign]
 
 
 def policy_sets() -> dict[str, Path]:
@@ -134,20 +157,21 @@ def by_template(root: Path, loaded: Loaded) -> None:
         chosen = [(s, gk.chosen(s, check.namespaces, [i])) for s in subjects]
         chosen = [(s, c) for s, c in chosen if c]
         started = time.process_time()
-        for s, c in chosen:
-            gk.evaluate(s, c)
+        with EngineCalls() as calls:
+            for s, c in chosen:
+                gk.evaluate(s, c)
         secs = time.process_time() - started
         each = 1e3 * secs / max(len(chosen), 1)
-        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms of CPU each "
-              f"({secs:.2f} s)")
+        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations ({calls.count} in the engine, the "
+              f"others skipped by input guards), {each:.3f} ms of CPU each ({secs:.2f} s)")
 
 
 def phases(root: Path, loaded: Loaded) -> None:
     """Where the policy check's CPU goes, per policy set, its steps run in this process (no workers):
     the scan of the run's documents for secret values, the rest of loading (compiling, inventory,
     dry runs and hoisting), planning, evaluating every task, and making findings (with masking)."""
-    print("| policy set | secret-value scan | rest of prepare | plan | evaluation (tasks, evaluations) | findings | "
-          "total |")
+    print("| policy set | secret-value scan | rest of prepare | plan | evaluation (tasks, evaluations, in the engine) "
+          "| findings | total |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, policies in policy_sets().items():
         run = Run(root=root, paths=[root], options={"policy": [str(policies)]})
@@ -165,7 +189,8 @@ def phases(root: Path, loaded: Loaded) -> None:
         check._hoist_scoped(tasks)
         plan = time.process_time() - started
         started = time.process_time()
-        done = {task: check._work(task, None) for task in tasks}
+        with EngineCalls() as calls:
+            done = {task: check._work(task, None) for task in tasks}
         work = time.process_time() - started
         started = time.process_time()
         shown = any(_shows_text(task, done[task]) for task in tasks)  # as check_all: masking only with text
@@ -173,20 +198,28 @@ def phases(root: Path, loaded: Loaded) -> None:
         count = sum(len(check._findings(task, done[task])) for task in tasks)
         made = time.process_time() - started
         evaluations = sum(len(t.only) if t.dialect == "gatekeeper" else 1 for t in tasks)
-        print(f"| {name} | {scan:.2f} | {prepare:.2f} | {plan:.2f} | {work:.2f} ({len(tasks):,}, {evaluations:,}) | "
+        print(f"| {name} | {scan:.2f} | {prepare:.2f} | {plan:.2f} | {work:.2f} ({len(tasks):,}, {evaluations:,}, "
+              f"{calls.count:,}) | "
               f"{made:.2f} ({count:,}) | {scan + prepare + plan + work + made:.2f} |", flush=True)
 
 
-def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
-    """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size."""
+def curve(sizes: list[int], jobs: int | None, directory: Path | None = None, only: str | None = None,
+          render: str | None = None) -> None:
+    """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size. ``only``
+    (``rego``) keeps the library's Rego parts (conftest and Gatekeeper, the library the engine
+    issue measured); ``render`` is passed as ``--render`` (``none``: the corpus's kustomizations
+    are checked as files, so rendering's cost is left out)."""
+    policies = ([str(library_path() / part) for part in ("conftest", "gatekeeper")] if only == "rego"
+                else [str(library_path())])
     print("| resources | wall (s) | CPU, all processes (s) | policy check (s) | schema check (s) | wall per 1,000 | "
           "CPU per 1,000 | load |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         given = directory / f"c{size}" if directory is not None else None
         root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
-        cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--policy", str(library_path()),
-               "--format", "json"] + (["--jobs", str(jobs)] if jobs else [])
+        cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--format", "json"]
+        cmd += [arg for policy in policies for arg in ("--policy", policy)]
+        cmd += (["--jobs", str(jobs)] if jobs else []) + (["--render", render] if render else [])
         started, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
@@ -232,6 +265,10 @@ def main() -> int:
                                                           "process, no workers).")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
     ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
+    ap.add_argument("--curve-policies", choices=["all", "rego"], default="all",
+                    help="--curve with the whole library (default) or its Rego parts only (conftest, Gatekeeper).")
+    ap.add_argument("--curve-render", choices=["auto", "none"],
+                    help="--curve: passed as --render (none: kustomizations checked as files, no rendering).")
     ap.add_argument("--check-curve", help="Comma-separated corpus sizes: the two checks' CPU per size, in this "
                                           "process (loading not counted).")
     ap.add_argument("--findings-out", type=Path,
@@ -240,7 +277,8 @@ def main() -> int:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
     if args.curve:
-        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir)
+        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir,
+              args.curve_policies if args.curve_policies != "all" else None, args.curve_render)
         return 0
     if args.check_curve:
         check_curve([int(x) for x in args.check_curve.split(",")], args.jobs, args.curve_dir)
