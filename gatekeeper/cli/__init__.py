@@ -8,6 +8,7 @@ import sys
 import click
 
 from gatekeeper import __version__
+from gatekeeper.cli import ending
 from gatekeeper.cli.check import check
 from gatekeeper.cli.init import init
 from gatekeeper.cli.rules import explain, rules
@@ -39,7 +40,11 @@ cli.add_command(verify)
 
 
 def main() -> None:
-    """Run the CLI; an unexpected exception exits 2 with one line (a traceback only with GATEKEEPER_DEBUG)."""
+    """Run the CLI; an unexpected exception exits 2 with one line (a traceback only with GATEKEEPER_DEBUG).
+
+    The process ends with the command, so a finished run's objects are left to the exit
+    (``cli/ending.py``) instead of being walked by the garbage collector."""
+    ending.process_ends_with_command()
     try:
         cli.main(prog_name="gatekeeper", standalone_mode=True)
     except SystemExit:
