@@ -47,6 +47,7 @@ class Selection:
     case_skipped: list[str] = field(default_factory=list)  # ``x.YAML``: searched as text (sources/files)
     submodules: list[str] = field(default_factory=list)  # gitlinks the change adds or moves: never read
     refused: list[Finding] = field(default_factory=list)  # links the change adds that leave the repository
+    base_tree: GitTree | None = None  # the base commit's files, listed once when a comparison needs them
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
