@@ -39,6 +39,7 @@ from typing import Any
 
 from gatekeeper import __version__
 from gatekeeper.model import Document, FieldPath, PositionIndex
+from gatekeeper.prefetch import UNANSWERED, Answer
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import fastload
 from gatekeeper.sources.resources import extract
@@ -269,6 +270,11 @@ class ContextCache:
         self._located[key] = record
         self._located_dirty.add(key)
 
+    def marked_in_snapshot(self, source: SourceFile, digest: bytes) -> bool:
+        """Whether the snapshot holds the "parse every time" mark for this file: ``load`` will read
+        it, and the file will be read with the fast loader (known before the run reads any file)."""
+        return self._read_snapshot().get(self.key(source, digest)) == UNSTORABLE
+
     def unstorable(self, source: SourceFile, digest: bytes) -> bool:
         """Whether ``load`` read the mark that says this file is parsed every time."""
         return self.key(source, digest) in self._unstorable
@@ -461,15 +467,17 @@ class ContextCache:
             self._db = None
 
 
-def quick(source: SourceFile, located: Located | None = None) -> ParsedFile | None:
+def quick(source: SourceFile, located: Located | None = None,
+          loaded: Answer = UNANSWERED) -> ParsedFile | None:
     """A context file's documents read without positions (a lookup parses the file, as for a
     stored document), or None when the fast loader cannot give exactly what ``parse`` gives (an
     alias, a tag, a duplicate key, a parse error...: see ``sources/render/fastload``); the objects
-    are ``parse``'s, so this is only a cheaper way to the same documents."""
+    are ``parse``'s, so this is only a cheaper way to the same documents. ``loaded``: the fast
+    loader's answer for this file when another process already computed it (``prefetch``)."""
     text, problem = decode(source)
     if problem is not None or text is None:
         return None
-    found = fastload.load_documents(text)
+    found = loaded.found if loaded.known else fastload.load_documents(text)
     if found is None:
         return None
     result = ParsedFile(source.path, text=text)

@@ -238,6 +238,8 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
         context = len(selection.files) - len(run.hook_paths or run.report_paths or ())
         report.notes.append(f"parse cache: {cache.hits} context file(s) read from {cache.path.name}, "
                             f"{cache.saved} stored (of {max(context, 0)} context files)")
+    if isinstance(run.parser, scope.ParseMemo):
+        run.parser.close()
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only, units))
     weakened = config_findings(run, repo, selection, report.notes)
