@@ -411,9 +411,13 @@ class ContextCache:
 
     def exclude(self, parsed: ParsedFile) -> None:
         """Note the files a kustomization's secretGenerators read: ``flush`` keeps none of them."""
+        # only a document with a secretGenerator names such files (``secret_sources`` is empty otherwise)
+        generating = [doc for doc in parsed.documents if isinstance(doc.obj, dict) and "secretGenerator" in doc.obj]
+        if not generating:
+            return
         from gatekeeper.checks.secrets.kustomize import secret_sources
 
-        for doc in parsed.documents:
+        for doc in generating:
             self._excluded |= secret_sources(doc.path, doc.obj, self.root)
 
     def flush(self) -> None:
