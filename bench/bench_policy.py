@@ -19,6 +19,7 @@ stable order, so two versions of the gate can be compared byte for byte.
 Usage: bench_policy.py [--count 10000] [--dir DIR] [--repeat 3] [--jobs N] [--by-template] [--phases]
                        [--findings-out DIR]
        bench_policy.py --curve 2000,5000,10000,20000,50000 [--jobs N] [--curve-dir DIR]
+                       [--curve-policies rego] [--curve-render none]
        bench_policy.py --check-curve 2000,10000,50000 [--jobs N] [--curve-dir DIR]
 """
 
@@ -177,16 +178,23 @@ def phases(root: Path, loaded: Loaded) -> None:
               f"{made:.2f} ({count:,}) | {scan + prepare + plan + work + made:.2f} |", flush=True)
 
 
-def curve(sizes: list[int], jobs: int | None, directory: Path | None = None) -> None:
-    """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size."""
+def curve(sizes: list[int], jobs: int | None, directory: Path | None = None, only: str | None = None,
+          render: str | None = None) -> None:
+    """Whole ``gatekeeper check`` processes (all checks, starter library) per corpus size. ``only``
+    (``rego``) keeps the library's Rego parts (conftest and Gatekeeper, the library the engine
+    issue measured); ``render`` is passed as ``--render`` (``none``: the corpus's kustomizations
+    are checked as files, so rendering's cost is left out)."""
+    policies = ([str(library_path() / part) for part in ("conftest", "gatekeeper")] if only == "rego"
+                else [str(library_path())])
     print("| resources | wall (s) | CPU, all processes (s) | policy check (s) | schema check (s) | wall per 1,000 | "
           "CPU per 1,000 | load |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         given = directory / f"c{size}" if directory is not None else None
         root = given if given is not None and given.is_dir() else corpus(size, None, f"bench-curve-{size}")
-        cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--policy", str(library_path()),
-               "--format", "json"] + (["--jobs", str(jobs)] if jobs else [])
+        cmd = [sys.executable, "-m", "gatekeeper", "check", str(root), "--format", "json"]
+        cmd += [arg for policy in policies for arg in ("--policy", policy)]
+        cmd += (["--jobs", str(jobs)] if jobs else []) + (["--render", render] if render else [])
         started, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
@@ -232,6 +240,10 @@ def main() -> int:
                                                           "process, no workers).")
     ap.add_argument("--curve", help="Comma-separated corpus sizes: whole processes per size.")
     ap.add_argument("--curve-dir", type=Path, help="Directory holding c<size> corpora to reuse for --curve.")
+    ap.add_argument("--curve-policies", choices=["all", "rego"], default="all",
+                    help="--curve with the whole library (default) or its Rego parts only (conftest, Gatekeeper).")
+    ap.add_argument("--curve-render", choices=["auto", "none"],
+                    help="--curve: passed as --render (none: kustomizations checked as files, no rendering).")
     ap.add_argument("--check-curve", help="Comma-separated corpus sizes: the two checks' CPU per size, in this "
                                           "process (loading not counted).")
     ap.add_argument("--findings-out", type=Path,
@@ -240,7 +252,8 @@ def main() -> int:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"regorus {native.version()}, load average {os.getloadavg()[0]:.1f}")
     if args.curve:
-        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir)
+        curve([int(x) for x in args.curve.split(",")], args.jobs, args.curve_dir,
+              args.curve_policies if args.curve_policies != "all" else None, args.curve_render)
         return 0
     if args.check_curve:
         check_curve([int(x) for x in args.check_curve.split(",")], args.jobs, args.curve_dir)
