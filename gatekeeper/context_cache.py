@@ -183,7 +183,7 @@ class ContextCache:
         if not isinstance(found, bytes):
             return None
         try:
-            restored = self._restore(source, digest, marshal.loads(found))
+            restored = self._restore(source, key, marshal.loads(found))
         except Exception:  # any malformed record is a miss, never a failed run
             return None
         if restored is not None:
@@ -227,13 +227,13 @@ class ContextCache:
                 pass
         return self._snapshot
 
-    def _restore(self, source: SourceFile, digest: bytes, record: Any) -> ParsedFile | None:
+    def _restore(self, source: SourceFile, key: str, record: Any) -> ParsedFile | None:
         text, problem = decode(source)
         if problem is not None or text is None:
             return None
         result = ParsedFile(source.path, text=text)
         shared: list[ParsedFile] = []
-        located = self.located(source, digest)
+        located = Located(self, f"{_positions_code()}:{key}")  # as ``located`` makes it, the key known
         for index, line, column, obj in record:
             result.documents.append(Document(source.path, int(index), obj, int(line),
                                              LazyPositions(source, int(index), (int(line), int(column)), shared,

@@ -97,15 +97,17 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         files = git.read_blobs(repo, entries)
         tree: Tree = GitTree(repo, every, files)
     elif mode == "staged":
-        changes = git.staged_changes(repo)
-        base_rev = "HEAD" if git.has_head(repo) else None
+        head_commit = git.has_head(repo)
+        changes = git.staged_changes(repo, head_commit)
+        base_rev = "HEAD" if head_commit else None
         every = git.index_entries(repo)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
         tree = GitTree(repo, every, files)
     elif mode == "changed":
-        changes = git.worktree_changes(repo)
-        base_rev = "HEAD" if git.has_head(repo) else None
+        head_commit = git.has_head(repo)
+        changes = git.worktree_changes(repo, head_commit)
+        base_rev = "HEAD" if head_commit else None
         every = git.worktree_entries(repo)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_worktree(repo, entries)

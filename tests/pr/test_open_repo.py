@@ -55,3 +55,15 @@ def test_no_repository_and_a_bare_one_are_errors(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True, capture_output=True)
     with pytest.raises(git.GitSourceError, match="bare git repository"):
         git.open_repo(bare)
+
+
+def test_blobs_are_read_in_one_batch_and_a_missing_one_is_an_error(repo: Repo) -> None:
+    repo.write("a.yaml", "a: 1\n")
+    repo.write("b.yaml", "b: " + "x" * 200_000 + "\n")  # larger than a pipe's buffer
+    repo.commit("base")
+    handle = git.open_repo(repo.path)
+    entries = git.tree_entries(handle, "HEAD")
+    read = git.read_blobs(handle, entries)
+    assert [(f.path, f.data) for f in read] == [("a.yaml", b"a: 1\n"), ("b.yaml", (repo.path / "b.yaml").read_bytes())]
+    with pytest.raises(git.GitSourceError, match="cannot read a.yaml"):
+        git.read_blobs(handle, [git.Entry("a.yaml", "100644", "0" * 40)])
