@@ -5,7 +5,9 @@ Secret with values, a file holding a detected credential) are loaded again on ev
 fast loader (``context_cache.quick``): in the 10k-file corpus 625 files, 1.6 MB of YAML and about
 0.2 s, a tenth of the pre-commit hook. Which files those are is known before loading starts (the
 store's snapshot marks them), so a forked child loads them while the parent reads the store's
-records, and streams each file's result back through a pipe in the order the parent asks for them.
+records, and streams each file's result back through a pipe in the order the parent reads files.
+The parent never waits for the child: a file whose answer has not arrived yet (a child slowed down
+on a busy machine) is loaded by the parent itself, so the child can only save time.
 
 The child runs the same code on the same bytes and sends exactly what the fast loader returned
 (``marshal`` keeps every type, key and value as built), or that it declined, or nothing it is sure
@@ -88,24 +90,27 @@ class Prefetch:
         prefetch = cls(sources)
         return prefetch if prefetch._pid is not None else None
 
-    def take(self, source: SourceFile) -> Answer:
-        """The child's result for ``source`` (the same path and bytes it was given), waiting for it if
-        the child has not sent it yet; ``UNANSWERED`` when it cannot say."""
+    def take(self, source: SourceFile, wait: bool = False) -> Answer:
+        """The child's result for ``source`` (the same path and bytes it was given); ``UNANSWERED``
+        when it cannot say, or has not said yet (with ``wait``: until the child has said it or ended)."""
         at = self._index.get(source.path)
         if at is None or (self._data[at] is not source.data and self._data[at] != source.data):
             return UNANSWERED
         while len(self._frames) <= at:
-            if not self._receive():
+            if not self._receive(wait):
                 return UNANSWERED
         return self._frames[at]
 
-    def _receive(self) -> bool:
-        """Read what the pipe holds (waiting for at least one byte) and decode every whole frame;
-        False at the end of the stream or on any problem (the child is then done with)."""
+    def _receive(self, wait: bool) -> bool:
+        """Read what the pipe holds and decode every whole frame; False when nothing has arrived (and
+        ``wait`` is off), at the end of the stream, or on any problem (the child is then done with)."""
         if self._fd is None:
             return False
         try:
+            os.set_blocking(self._fd, wait)
             chunk = os.read(self._fd, _PIPE_SIZE)
+        except BlockingIOError:
+            return False
         except OSError:
             chunk = b""
         if not chunk:

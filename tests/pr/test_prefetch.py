@@ -40,10 +40,10 @@ def test_the_child_gives_the_fast_loaders_answers_in_any_order() -> None:
     prefetch = Prefetch.start(sources)
     assert prefetch is not None
     for source in [*sources[20:], *sources[:20]]:  # the parent may skip ahead and come back
-        answer = prefetch.take(source)
+        answer = prefetch.take(source, wait=True)
         assert answer.known
         assert answer.found == fastload.load_documents(source.data.decode())
-    assert prefetch.take(sources[3]).found is None  # declined: the parent parses it in full
+    assert prefetch.take(sources[3], wait=True).found is None  # declined: the parent parses it in full
     assert prefetch.take(SourceFile("apps/s01.yaml", b"other: content\n")) is UNANSWERED
     assert prefetch.take(SourceFile("apps/unknown.yaml", b"a: 1\n")) is UNANSWERED
     pid = prefetch._pid
@@ -56,14 +56,29 @@ def test_a_stopped_child_leaves_the_files_to_the_parent() -> None:
     sources = _sources(MIN_FILES + 200)
     prefetch = Prefetch.start(sources)
     assert prefetch is not None and prefetch._pid is not None
-    assert prefetch.take(sources[0]).known
+    assert prefetch.take(sources[0], wait=True).known
     os.kill(prefetch._pid, signal.SIGKILL)
-    answers = [prefetch.take(s) for s in sources]
+    answers = [prefetch.take(s, wait=True) for s in sources]
     cut = next((i for i, a in enumerate(answers) if not a.known), len(answers))
     assert all(a is UNANSWERED for a in answers[cut:])  # after the stream ends, nothing is answered
     for source, answer in zip(sources[:cut], answers[:cut], strict=True):
         assert answer.found == fastload.load_documents(source.data.decode())
     prefetch.close()
+    assert _gone(prefetch._pid)
+
+
+def test_the_parent_never_waits_for_a_stopped_child() -> None:
+    sources = _sources(MIN_FILES + 400)
+    prefetch = Prefetch.start(sources)
+    assert prefetch is not None and prefetch._pid is not None
+    os.kill(prefetch._pid, signal.SIGSTOP)  # a child that gets no CPU (a busy machine)
+    try:
+        for source in sources:  # returns at once: an answer already sent, or none (the parent loads it)
+            answer = prefetch.take(source)
+            assert answer is UNANSWERED or answer.found == fastload.load_documents(source.data.decode())
+    finally:
+        os.kill(prefetch._pid, signal.SIGCONT)
+        prefetch.close()
     assert _gone(prefetch._pid)
 
 
