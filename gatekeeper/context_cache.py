@@ -21,6 +21,11 @@ left in the record, and when no secretGenerator reads it. Files whose hooks run 
 complete), as are files with parse findings. The store is one SQLite file in the repository's
 git directory, so it is never committed and goes away with the clone; any problem with it
 (read-only directory, corrupt file, another version's records) makes it a miss, never an error.
+
+Rendered output of deployment units is kept too, by a digest of the unit's inputs, and always
+sealed (``sources/render/seal``): encrypted and authenticated under a key derived from every byte
+of those inputs, which nothing in the store gives, so an entry reveals nothing to a reader who
+does not already hold the repository's files, whatever secret the output holds.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import json
 import marshal
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,13 +46,14 @@ from gatekeeper import __version__
 from gatekeeper.model import Document, FieldPath, PositionIndex
 from gatekeeper.prefetch import UNANSWERED, Answer
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import fastload
+from gatekeeper.sources.render import fastload, seal
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
 FORMAT = 2  # 2: records in marshal's format, and the snapshot of a run's records
 UNSTORABLE = "-"  # the record of a file that must be parsed every time
-RenderInput = tuple[str, Sequence[Document], bytes | None]  # an input file: path, documents, bytes
+RENDER_ENTRY = b"render"  # the label a render-cache entry is sealed under
+_OUTPUT, _REFUSAL = b"o", b"r"  # what a sealed render entry holds: an output, or the renderer's refusal
 MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are names, numbers)
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
 MAX_BASES = 200  # base passes kept (one per base commit, change and configuration)
@@ -136,8 +142,8 @@ class ContextCache:
         self._unstorable: set[str] = set()
         self._broken = False
         self.render_hits = 0
-        self._marked: set[str] = set()  # render keys stored as the mark: judged unstorable already
         self._objects: dict[str, str] = {}  # render key -> its output's documents as JSON (hits)
+        self._refusals: dict[str, str] = {}  # render key -> the renderer's message refusing the unit (hits)
         self._alone: set[str] | None = None  # render keys of units that render alone (read once)
         self._located: dict[str, dict[str, list[int]]] = {}  # positions looked up this run, by file key
         self._located_dirty: set[str] = set()
@@ -152,12 +158,9 @@ class ContextCache:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=OFF")  # a lost record is only a miss
                 db.execute("CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
-                db.execute("CREATE TABLE IF NOT EXISTS rendered (key TEXT PRIMARY KEY, output BLOB, objects TEXT)")
-                if "objects" not in {row[1] for row in db.execute("PRAGMA table_info(rendered)")}:
-                    # a store from before the loaded documents were kept beside the output (another
-                    # process may add the column first)
-                    with contextlib.suppress(sqlite3.OperationalError):
-                        db.execute("ALTER TABLE rendered ADD COLUMN objects TEXT")
+                with contextlib.suppress(sqlite3.OperationalError):  # another process may hold it
+                    db.execute("DROP TABLE IF EXISTS rendered")  # earlier versions' outputs, kept unsealed
+                db.execute("CREATE TABLE IF NOT EXISTS render_sealed (key TEXT PRIMARY KEY, entry BLOB NOT NULL)")
                 db.execute("CREATE TABLE IF NOT EXISTS render_alone (key TEXT PRIMARY KEY)")
                 db.execute("CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, fingerprints TEXT NOT NULL)")
                 db.execute("CREATE TABLE IF NOT EXISTS located (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
@@ -303,24 +306,38 @@ class ContextCache:
             text = UNSTORABLE
         self._pending.append((key, text))
 
-    def get_render(self, key: str) -> bytes | None:
-        """A unit's rendered output by the digest of its inputs (None: a miss, or marked unstorable)."""
+    def get_render(self, key: str, seal_key: bytes) -> bytes | None:
+        """A unit's rendered output by the digest of its inputs, unsealed with the key derived from
+        the same inputs (None: a miss; an entry that does not unseal under the key is a miss too)."""
         db = self._connect()
         if db is None:
             return None
         try:
-            row = db.execute("SELECT output, objects FROM rendered WHERE key = ?", (_render_key(key),)).fetchone()
+            row = db.execute("SELECT entry FROM render_sealed WHERE key = ?", (_render_key(key),)).fetchone()
         except sqlite3.Error:
             return None
-        if row is None:
+        opened = seal.unseal(seal_key, RENDER_ENTRY, row[0]) if row is not None else None
+        if opened is None:
             return None
-        if row[0] is None:
-            self._marked.add(key)
+        kind, body = opened[:1], opened[1:]
+        try:
+            if kind == _REFUSAL:
+                self._refusals[key] = body.decode("utf-8")
+                return None
+            size = int.from_bytes(body[:8], "big")
+            if kind != _OUTPUT or len(body) < 8 or size > len(body) - 8:
+                return None
+            objects = body[8 + size:]
+            if objects:
+                self._objects[key] = objects.decode("utf-8")
+        except UnicodeDecodeError:
             return None
-        if isinstance(row[1], str):
-            self._objects[key] = row[1]
         self.render_hits += 1
-        return bytes(row[0])
+        return body[8:8 + size]
+
+    def refusal(self, key: str) -> str | None:
+        """The renderer's message for a unit it refused, when ``get_render`` read one for ``key``."""
+        return self._refusals.get(key)
 
     def get_render_objects(self, key: str) -> list[Any] | None:
         """The documents of the output ``get_render`` gave for ``key``, as stored beside it (fresh
@@ -333,10 +350,6 @@ class ContextCache:
         except ValueError:
             return None
         return value if isinstance(value, list) else None
-
-    def marked(self, key: str) -> bool:
-        """Whether ``get_render`` read the mark for ``key`` (its output is never stored)."""
-        return key in self._marked
 
     def renders_alone(self, key: str) -> bool:
         """Whether a unit with exactly these inputs failed in a batch, or had to be rendered again
@@ -361,22 +374,27 @@ class ContextCache:
         except sqlite3.Error:
             self._broken = True
 
-    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
-                   inputs: Iterable[RenderInput] = (), objects: str | None = None) -> None:
-        """Store a unit's rendered output when the secrets check finds nothing in its inputs (see
-        ``inputs_hold_secrets``) nor in the output (a Secret's values included); otherwise store
-        the mark that says to render it every time. ``values`` are the output's documents when the
-        caller has loaded them already (else the text is parsed); ``objects``, the same documents
-        as JSON, is stored beside the output (a later run reads it instead of parsing the text). A
-        key this run read as the mark was judged for exactly these inputs: nothing to do."""
+    def put_render(self, key: str, seal_key: bytes, text: bytes, objects: str | None = None) -> None:
+        """Store a unit's rendered output (and ``objects``, its loaded documents as JSON, which a
+        later run reads instead of parsing the text) sealed under ``seal_key``, the key derived
+        from every byte of the unit's inputs (see ``sources/render/seal``): the entry holds
+        nothing readable without those bytes, whatever secret the inputs or the output hold."""
+        self._put_sealed(key, seal_key, _OUTPUT + len(text).to_bytes(8, "big") + text
+                         + (objects.encode("utf-8") if objects else b""))
+
+    def put_refusal(self, key: str, seal_key: bytes, message: str) -> None:
+        """Store the message with which the renderer refused a unit (it depends on the inputs alone,
+        and may quote them: sealed like an output), so later runs do not start the renderer for it."""
+        self._put_sealed(key, seal_key, _REFUSAL + message.encode("utf-8"))
+
+    def _put_sealed(self, key: str, seal_key: bytes, payload: bytes) -> None:
         db = self._connect()
-        if db is None or key in self._marked:
+        if db is None:
             return
-        keep: bytes | None = text if not inputs_hold_secrets(inputs) and _render_storable(text, values) else None
         try:
             with db:
-                db.execute("INSERT OR REPLACE INTO rendered (key, output, objects) VALUES (?, ?, ?)",
-                           (_render_key(key), keep, objects if keep is not None else None))
+                db.execute("INSERT OR REPLACE INTO render_sealed (key, entry) VALUES (?, ?)",
+                           (_render_key(key), seal.seal(seal_key, RENDER_ENTRY, payload)))
         except sqlite3.Error:
             self._broken = True
 
@@ -504,43 +522,6 @@ def _snapshot_key() -> str:
 
 def _render_key(key: str) -> str:
     return f"{FORMAT}:{_detectors()}:{key}"
-
-
-def inputs_hold_secrets(inputs: Iterable[RenderInput]) -> bool:
-    """Whether the secrets check finds anything in a unit's inputs, or cannot tell. Output made
-    from such inputs is never stored, whatever form a value takes on the way (a template may
-    write a password under a neutral key, upper-cased or encoded twice). Each input is judged
-    by its documents (as the check reads them; a kustomization with a secretGenerator always
-    holds secrets) and by its text as a whole (a generator's file, a template, a helper)."""
-    from gatekeeper.checks.secrets.embedded import env_pairs
-    from gatekeeper.checks.secrets.kustomize import secret_sources
-    from gatekeeper.checks.secrets.scan import Scanner
-
-    try:
-        for _path, documents, data in inputs:
-            for doc in documents:
-                if secret_sources(doc.path, doc.obj) or _detected(doc):
-                    return True
-            text = data.decode("utf-8", "replace") if data is not None else ""
-            scanner = Scanner(True)
-            scanner.walk({"input": text, **{pair.key: pair.value for pair in env_pairs(text)}})
-            if scanner.hits:
-                return True
-    except Exception:  # a scan that fails is a reason not to store, never an error
-        return True
-    return False
-
-
-def _render_storable(text: bytes, values: Sequence[Any] | None = None) -> bool:
-    """Rendered output may be stored only when the secrets check finds nothing in any of it."""
-    try:
-        if values is not None:
-            return all(not _detected(Document("rendered.yaml", i, value, 1, PositionIndex(None, (1, 1))))
-                       for i, value in enumerate(values))
-        parsed = parse(SourceFile("rendered.yaml", text))
-        return not parsed.findings and all(not _detected(doc) for doc in parsed.documents)
-    except Exception:  # a scan that fails is a reason not to store, never an error
-        return False
 
 
 def storable(doc: Document) -> tuple[Any, set[str]] | None:

@@ -102,13 +102,16 @@ def load(run: Run) -> Loaded:
     documents: list[Document] = []
     resources: list[Resource] = []
     tree = run.tree if run.tree is not None else DiskTree(run.root)
-    # renderer processes start on the kustomization files and charts, and work while the rest parses
+    # renderer processes start on the kustomization files and charts, and work while the rest parses;
+    # those parses are the run's own (a run without a parser keeps them for _parse_all), so every
+    # reader of a kustomization shares one parse of it
+    early_parses: dict[str, ParsedFile] = {}
     early = stage.start(files, tree, mode=run.render, units=run.units, configured=run.config.render,
                         cache=run.render_cache, focus=run.render_focus,
-                        parser=parse if run.parser is None else partial(_parse_one, run))
+                        parser=partial(_parse_early, early_parses) if run.parser is None else partial(_parse_one, run))
     try:
         with gc_paused():
-            _parse_all(run, files, findings, documents, resources)
+            _parse_all(run, files, findings, documents, resources, early_parses)
             if skipped:
                 files = files + _case_variants(run, tree, skipped, findings, documents, resources, notes)
             unread = texts.unparsed(tree, documents, (d.path for d in documents), [*skipped, *chart_texts],
@@ -154,8 +157,9 @@ def gc_paused() -> Iterator[None]:
 
 
 def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], documents: list[Document],
-               resources: list[Resource]) -> None:
-    """Parse every file into documents and resources (appending to the given lists)."""
+               resources: list[Resource], early: dict[str, ParsedFile] | None = None) -> None:
+    """Parse every file into documents and resources (appending to the given lists); ``early`` holds
+    parses made before (by the render stage's start, of these very files)."""
     total = len(files)
     for i, source in enumerate(files):
         if len(source.data) > run.config.max_file_size:
@@ -163,7 +167,7 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
                                          f"file is {len(source.data)} bytes, over the "
                                          f"{run.config.max_file_size}-byte limit; it was not checked"))
             continue
-        parsed = _parse_one(run, source)
+        parsed = early.pop(source.path) if early and source.path in early else _parse_one(run, source)
         findings.extend(parsed.findings)
         for doc in parsed.documents:
             findings.extend(extract(doc))
@@ -171,6 +175,12 @@ def _parse_all(run: Run, files: list[SourceFile], findings: list[Finding], docum
             resources.extend(doc.resources)
         if run.progress is not None and (i % 200 == 0 or i + 1 == total):
             run.progress(i + 1, total)
+
+
+def _parse_early(kept: dict[str, ParsedFile], source: SourceFile) -> ParsedFile:
+    """A file's parse, kept for ``_parse_all`` (which would parse the same bytes again)."""
+    parsed = kept[source.path] = parse(source)
+    return parsed
 
 
 def _parse_one(run: Run, source: SourceFile) -> ParsedFile:

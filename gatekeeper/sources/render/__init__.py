@@ -9,7 +9,9 @@ unit's inputs (see ``RenderCache``); provenance is recomputed from the parsed so
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import itertools
 import json
 import os
@@ -17,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 from gatekeeper.model import Document, Finding, PositionIndex
 from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
-from gatekeeper.sources.render import batch, limits, overrides
+from gatekeeper.sources.render import batch, limits, overrides, seal
 from gatekeeper.sources.render import helm as helm_render
 from gatekeeper.sources.render import kustomize as kz_render
 from gatekeeper.sources.render.helmmap import Values
@@ -48,17 +50,17 @@ class MissingRenderer(Exception):
 
 
 class RenderCache(Protocol):
-    """Rendered output by input digest; ``put`` may decline to store (a secret in the output)."""
+    """Rendered output by input digest, sealed under a key derived from the same inputs (``seal``)."""
 
-    def get_render(self, key: str) -> bytes | None: ...
+    def get_render(self, key: str, seal_key: bytes) -> bytes | None: ...
 
-    def put_render(self, key: str, text: bytes, values: Sequence[Any] | None = None,
-                   inputs: Iterable[tuple[str, Sequence[Document], bytes | None]] = (),
-                   objects: str | None = None) -> None: ...
+    def put_render(self, key: str, seal_key: bytes, text: bytes, objects: str | None = None) -> None: ...
 
     def get_render_objects(self, key: str) -> list[Any] | None: ...
 
-    def marked(self, key: str) -> bool: ...
+    def refusal(self, key: str) -> str | None: ...
+
+    def put_refusal(self, key: str, seal_key: bytes, message: str) -> None: ...
 
     def renders_alone(self, key: str) -> bool: ...
 
@@ -107,8 +109,12 @@ class Renderer:
 
     def __init__(self, tree: Tree, documents: list[Document], kustomizations: dict[str, kz.Kustomization],
                  cache: RenderCache | None = None, timeout: float = limits.RENDER_TIMEOUT,
-                 max_output: int = limits.MAX_OUTPUT) -> None:
+                 max_output: int = limits.MAX_OUTPUT, read: Iterable[SourceFile] = ()) -> None:
+        """``read``: files the run has read from ``tree`` already (their bytes serve the input
+        digests, so a base that many units include is not read from disk again)."""
         self.tree = tree
+        self._read_from = tree
+        self._known: dict[str, bytes] = {f.path: f.data for f in read}
         self.kustomizations: dict[str, kz.Kustomization | None] = dict(kustomizations)
         self.found: list[Finding] = []  # shape findings of kustomizations found beyond the run's files
         self.adopted: list[Document] = []  # documents parsed here because the run had not collected them
@@ -130,8 +136,12 @@ class Renderer:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gatekeeper-render")
         self._jobs: dict[str, tuple[Future[dict[str, Any]], str]] = {}  # input digest -> (job, unit in it)
         self._hits: dict[str, bytes] = {}  # input digest -> rendered text (cache hits, finished jobs)
+        self._refused: dict[str, str] = {}  # input digest -> kustomize's refusal, from the cache
+        self._asked: set[str] = set()  # input digests looked up in the cache
+        self._stamps: dict[str, str] = {}  # renderer executable -> its build's stamp
         self._plans: dict[Any, kz_render.Plan] = {}
         self._digests: dict[tuple[str, str, frozenset[str]], str] = {}
+        self._seals: dict[str, bytes] = {}  # input digest -> the key its cache entry is sealed under
         self._alone: set[str] = set()  # units a batch failed on or left out (rendered again alone)
         self._bytes: dict[str, bytes | None] = {}  # input files read for digests (a base serves many units)
 
@@ -212,34 +222,44 @@ class Renderer:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def _stamp(self, exe: str) -> str:
+        """The renderer build's stamp (``_stamp``), taken once per run."""
+        found = self._stamps.get(exe)
+        if found is None:
+            found = self._stamps[exe] = _stamp(exe)
+        return found
+
     def _read(self, path: str) -> bytes | None:
         if path not in self._bytes:
-            self._bytes[path] = self.tree.read(path)
+            # the run's bytes of a file, while the tree is the one they were read from (a tree of
+            # generated kustomizations holds only files the run did not read, over that tree)
+            known = self._known.get(path) if self._read_from in (self.tree, getattr(self.tree, "base", None)) \
+                else None
+            self._bytes[path] = known if known is not None else self.tree.read(path)
         return self._bytes[path]
 
     def _digest(self, renderer: str, unit: Unit, inputs: set[str]) -> str:
+        """The digest of a unit's renderer, settings and every input file (path, length, bytes): the
+        key of its result and of its cache entry. The same bytes under another separator give the
+        key the entry is sealed under (``_seals``), which the store never sees."""
         memo = (renderer, repr(unit.key()), frozenset(inputs))
         found = self._digests.get(memo)
         if found is None:
-            h = hashlib.sha256(f"render/3\n{renderer}\n{unit.key()!r}\n".encode())
-            for path in sorted(inputs):
-                data = self._read(path) or b""
-                h.update(f"{path}\0{len(data)}\0".encode())
-                h.update(data)
+            h = hashlib.sha256()
+            sealing = seal.KeyMaterial()
+            for part in self._key_material(renderer, unit, inputs):
+                h.update(part)
+                sealing.update(part)
             found = self._digests[memo] = h.hexdigest()
+            self._seals[found] = sealing.key()
         return found
 
-    def _input_files(self, paths: Iterable[str]) -> Iterator[tuple[str, Sequence[Document], bytes | None]]:
-        """A unit's input files as the render cache judges them: path, parsed documents, bytes
-        (a file the run has not parsed is parsed here, and not adopted into the run)."""
-        for path in sorted(paths):
-            data = self._read(path)
-            docs = self._docs.get(path)
-            if docs is None:
-                docs = parse(SourceFile(path, data)).documents if data is not None else []
-                for doc in docs:
-                    extract(doc)
-            yield path, docs, data
+    def _key_material(self, renderer: str, unit: Unit, inputs: set[str]) -> Iterator[bytes]:
+        yield f"render/3\n{renderer}\n{unit.key()!r}\n".encode()
+        for path in sorted(inputs):
+            data = self._read(path) or b""
+            yield f"{path}\0{len(data)}\0".encode()
+            yield data
 
     def plan_of(self, unit: Unit) -> kz_render.Plan:
         """A kustomize unit's plan: its kustomizations, input files and the findings of the walk."""
@@ -280,7 +300,8 @@ class Renderer:
             try:
                 if unit.kind == KUSTOMIZE:
                     prepared = self._prepare_kustomize(unit)[1]
-                    if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None:
+                    if prepared is None or prepared[1] in self._jobs or self._cached_text(prepared[1]) is not None \
+                            or prepared[1] in self._refused:
                         continue
                     if batch.can_batch(prepared[0]) and not (self.cache and self.cache.renders_alone(prepared[1])):
                         batchable.append(prepared)
@@ -304,10 +325,17 @@ class Renderer:
             self._jobs[key] = (job, unit_plan.root)
 
     def _cached_text(self, key: str) -> bytes | None:
-        if key not in self._hits and self.cache is not None:
-            text = self.cache.get_render(key)
+        """A unit's output from the cache (or a job of this run); a refusal the cache holds for the
+        unit goes to ``_refused``. The store is asked once per unit and run."""
+        if key not in self._hits and key not in self._asked and self.cache is not None:
+            self._asked.add(key)
+            text = self.cache.get_render(key, self._seals[key])
             if text is not None:
                 self._hits[key] = text
+            else:
+                refusal = self.cache.refusal(key)
+                if refusal is not None:
+                    self._refused[key] = refusal
         return self._hits.get(key)
 
     def render_many(self, units: list[Unit]) -> list[Rendered]:
@@ -325,6 +353,8 @@ class Renderer:
             cached = self._cached_text(key)
             if cached is not None:
                 self._fill(result, unit_plan, cached, key, cached=True)
+            elif key in self._refused:
+                result.findings.extend(kz_render.refused(unit_plan, self._refused[key]).findings)
             else:
                 if key not in self._jobs:
                     self._submit([prepared])
@@ -337,12 +367,13 @@ class Renderer:
                 result.seconds += seconds
                 if isinstance(produced, kz_render.Output):
                     result.findings.extend(produced.findings)
+                    if produced.refusal is not None and self.cache is not None:
+                        self.cache.put_refusal(key, self._seals[key], produced.refusal)
                 else:
                     self._hits[key] = produced
-                    loaded, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
-                    if self.cache is not None and loaded is not None:
-                        inputs = unit_plan.files | _references(unit_plan)
-                        self.cache.put_render(key, produced, loaded, self._input_files(inputs), snapshot)
+                    stored, snapshot = self._fill(result, unit_plan, produced, key, cached=False)
+                    if self.cache is not None and stored:
+                        self.cache.put_render(key, self._seals[key], produced, snapshot)
         result.seconds += time.perf_counter() - started
         return result
 
@@ -399,21 +430,21 @@ class Renderer:
         if not unit_plan.renderable or not unit_plan.kustomizations:
             return result, None
         exe = self._exe()
-        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}", unit, unit_plan.files | refs))
+        return result, (unit_plan, self._digest(f"kustomize:{Path(exe).name}:{self._stamp(exe)}", unit,
+                                                unit_plan.files | refs))
 
     def _fill(self, result: Rendered, unit_plan: kz_render.Plan, text: bytes, key: str, *, cached: bool
-              ) -> tuple[list[Any] | None, str | None]:
+              ) -> tuple[bool, str | None]:
         """Objects and provenance from a unit's output (a cache hit's documents as stored beside
-        it, else loaded from the text); returns every document loaded (None: the output could not
-        be read, and is not stored) and, for a fresh render, the documents as JSON for the cache."""
+        it, else loaded from the text); returns whether the output could be read (else it is not
+        stored) and, for a fresh render, the documents as JSON for the cache."""
         loaded: list[Any] | Finding | None = None
         snapshot = None
         if cached and self.cache is not None:
             loaded = self.cache.get_render_objects(key)
         if loaded is None:
             loaded, regular = kz_render.load_output(text)
-            if regular and not cached and self.cache is not None and not self.cache.marked(key) \
-                    and not isinstance(loaded, Finding):
+            if regular and not cached and self.cache is not None and not isinstance(loaded, Finding):
                 snapshot = as_json(loaded)  # before provenance takes the origin annotations off
         output = kz_render.objects(text, unit_plan, self.docs_of, loaded)
         result.findings.extend(output.findings)
@@ -421,7 +452,7 @@ class Renderer:
         result.rendered = output.rendered
         result.cached = cached
         result.text = text
-        return (output.loaded, snapshot) if output.rendered else (None, None)
+        return (output.loaded is not None, snapshot) if output.rendered else (False, None)
 
     # -- Helm ---------------------------------------------------------------------------------
 
@@ -444,7 +475,9 @@ class Renderer:
         values = helm_render.values_of(unit, self.docs_of, self.tree.read)
         if result is not None:
             result.findings.extend(values.findings)
-        return self._helm, values, self._digest(f"helm:{self._helm.name}", unit, self._helm_inputs(unit))
+        exe = getattr(self._helm, "exe", None)
+        build = self._stamp(exe) if isinstance(exe, str) else _version(self._helm.name)
+        return self._helm, values, self._digest(f"helm:{self._helm.name}:{build}", unit, self._helm_inputs(unit))
 
     def _begin_helm(self, unit: Unit) -> None:
         prepared = self._prepare_helm(unit)
@@ -481,7 +514,7 @@ class Renderer:
             result.seconds += seconds
             if isinstance(produced, bytes):
                 if self.cache is not None:
-                    self.cache.put_render(key, produced, inputs=self._input_files(self._helm_inputs(unit)))
+                    self.cache.put_render(key, self._seals[key], produced)
                 self._hits[key] = produced
         if isinstance(produced, helm_render.Failure):
             result.findings.append(produced.finding)
@@ -498,3 +531,22 @@ class Renderer:
 def _references(unit_plan: kz_render.Plan) -> frozenset[str]:
     """Files a unit's overrides read (the GitOps object, substituteFrom objects): inputs, not consumed."""
     return unit_plan.overlay.references if unit_plan.overlay is not None else frozenset()
+
+
+def _stamp(exe: str) -> str:
+    """The size and modification time of a renderer executable: part of every cache key, so output
+    of another build of the renderer is never served."""
+    try:
+        found = os.stat(exe)
+    except OSError:
+        return "unknown"
+    return f"{found.st_size}:{found.st_mtime_ns}"
+
+
+@functools.cache
+def _version(package: str) -> str:
+    """An installed package's version (the Helm SDK's), for the cache key as ``_stamp``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

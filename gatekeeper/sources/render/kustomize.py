@@ -565,6 +565,7 @@ class Output:
     text: bytes = b""
     rendered: bool = False
     loaded: list[Any] = field(default_factory=list)  # every document of the output, as loaded
+    refusal: str | None = None  # kustomize's own message when it refused to build the unit
 
 
 def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, max_output: int) -> Output | bytes:
@@ -583,13 +584,22 @@ def run(unit_plan: Plan, tree: Tree, exe: str, workdir: Path, timeout: float, ma
         return Output(findings=[render_finding(root.path, 1, "render-limit", f"kustomize {outcome.limit} rendering "
                                                f"{unit_plan.root or '.'}; the unit was not rendered")])
     if outcome.returncode != 0:
-        message = clean_message(outcome.stderr, repo)
-        path, line = error_location(message, unit_plan)
-        if unit_plan.overlay is not None:
-            path, line = unit_plan.overlay.error_location(message, (path, line))
-        return Output(findings=[render_finding(path, line, "render-error", f"kustomize cannot build "
-                                               f"{unit_plan.root or '.'}: {message}")])
+        failed = refused(unit_plan, clean_message(outcome.stderr, repo))
+        if outcome.returncode < 0:  # killed by a signal: kustomize gave no answer worth keeping
+            failed.refusal = None
+        return failed
     return with_base(unit_plan.root, outcome.stdout)
+
+
+def refused(unit_plan: Plan, message: str) -> Output:
+    """kustomize refused to build the unit with ``message`` (its error, the work directory taken
+    out): the finding at the entry the message names. The message depends on the unit's inputs
+    alone, so the render cache can keep it (sealed) in place of an output."""
+    path, line = error_location(message, unit_plan)
+    if unit_plan.overlay is not None:
+        path, line = unit_plan.overlay.error_location(message, (path, line))
+    return Output(findings=[render_finding(path, line, "render-error", f"kustomize cannot build "
+                                           f"{unit_plan.root or '.'}: {message}")], refusal=message)
 
 
 ORIGIN_BASE = b"# origin-base: "

@@ -25,7 +25,7 @@ from gatekeeper.sources import kustomize as kz
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import MissingRenderer, RenderCache, Rendered, Renderer, fluxgen, partial
 from gatekeeper.sources.resources import extract
-from gatekeeper.sources.tree import Tree
+from gatekeeper.sources.tree import DiskTree, Tree
 from gatekeeper.sources.units import CHART_FILE, KUSTOMIZE, Unit, discover
 from gatekeeper.sources.yamlload import ParsedFile, parse
 
@@ -58,13 +58,15 @@ def start(files: Iterable[SourceFile], tree: Tree, *, mode: str = "auto", units:
     if mode == "none":
         return None
     docs: list[Document] = []
+    files = list(files)
     for source in files:
         if kz.is_kustomization_file(source.path) or source.path.rpartition("/")[2] == CHART_FILE:
             docs.extend(parser(source).documents)
     kusts = kz.find(docs, tree.kind)
     if units is None:
         units = discover(docs, tree.kind, kusts, configured)[0]
-    renderer = Renderer(tree, docs, kusts, cache)
+    # on disk, the run's bytes serve the input digests (a git tree holds the run's blobs already)
+    renderer = Renderer(tree, docs, kusts, cache, read=files if isinstance(tree, DiskTree) else ())
     try:
         if focus is not None:
             units = [u for u in units if not focus.isdisjoint(renderer.inputs(u))]
