@@ -49,10 +49,32 @@ from gatekeeper.checks.policy.redact import Redactor, redact
 from gatekeeper.model import Report
 from gatekeeper.pipeline import Loaded, Run, load, run_checks
 from gatekeeper.rego import native
-from gatekeeper.rego.engine import RegorusEngine
+from gatekeeper.rego.engine import RegorusEngine, RegorusProgram
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
 from gatekeeper.report.json import finding_dict
+
+
+class EngineCalls:
+    """Counts the evaluations that reach the engine (``RegorusProgram._run``) while active: the
+    Gatekeeper dialect skips inputs no input guard holds on (``rego/guards.py``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original: Any = None
+
+    def __enter__(self) -> EngineCalls:
+        self._original = original = RegorusProgram._run
+
+        def counting(program: RegorusProgram, *args: Any) -> dict[str, Any]:
+            self.count += 1
+            return original(program, *args)
+
+        RegorusProgram._run = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        RegorusProgram._run = self._original  # type: ignore[method-assign]
 
 
 def policy_sets() -> dict[str, Path]:
@@ -135,20 +157,21 @@ def by_template(root: Path, loaded: Loaded) -> None:
         chosen = [(s, gk.chosen(s, check.namespaces, [i])) for s in subjects]
         chosen = [(s, c) for s, c in chosen if c]
         started = time.process_time()
-        for s, c in chosen:
-            gk.evaluate(s, c)
+        with EngineCalls() as calls:
+            for s, c in chosen:
+                gk.evaluate(s, c)
         secs = time.process_time() - started
         each = 1e3 * secs / max(len(chosen), 1)
-        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations, {each:.3f} ms of CPU each "
-              f"({secs:.2f} s)")
+        print(f"  {constraint.template.name:>24}: {len(chosen):6d} evaluations ({calls.count} in the engine, the "
+              f"others skipped by input guards), {each:.3f} ms of CPU each ({secs:.2f} s)")
 
 
 def phases(root: Path, loaded: Loaded) -> None:
     """Where the policy check's CPU goes, per policy set, its steps run in this process (no workers):
     the scan of the run's documents for secret values, the rest of loading (compiling, inventory,
     dry runs and hoisting), planning, evaluating every task, and making findings (with masking)."""
-    print("| policy set | secret-value scan | rest of prepare | plan | evaluation (tasks, evaluations) | findings | "
-          "total |")
+    print("| policy set | secret-value scan | rest of prepare | plan | evaluation (tasks, evaluations, in the engine) "
+          "| findings | total |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, policies in policy_sets().items():
         run = Run(root=root, paths=[root], options={"policy": [str(policies)]})
@@ -166,7 +189,8 @@ def phases(root: Path, loaded: Loaded) -> None:
         check._hoist_scoped(tasks)
         plan = time.process_time() - started
         started = time.process_time()
-        done = {task: check._work(task, None) for task in tasks}
+        with EngineCalls() as calls:
+            done = {task: check._work(task, None) for task in tasks}
         work = time.process_time() - started
         started = time.process_time()
         shown = any(_shows_text(task, done[task]) for task in tasks)  # as check_all: masking only with text
@@ -174,7 +198,8 @@ def phases(root: Path, loaded: Loaded) -> None:
         count = sum(len(check._findings(task, done[task])) for task in tasks)
         made = time.process_time() - started
         evaluations = sum(len(t.only) if t.dialect == "gatekeeper" else 1 for t in tasks)
-        print(f"| {name} | {scan:.2f} | {prepare:.2f} | {plan:.2f} | {work:.2f} ({len(tasks):,}, {evaluations:,}) | "
+        print(f"| {name} | {scan:.2f} | {prepare:.2f} | {plan:.2f} | {work:.2f} ({len(tasks):,}, {evaluations:,}, "
+              f"{calls.count:,}) | "
               f"{made:.2f} ({count:,}) | {scan + prepare + plan + work + made:.2f} |", flush=True)
 
 

@@ -88,6 +88,8 @@ class RegorusProgram:
         self._modules = list(modules)
         self._conftest = any("conftest" in m.source for m in modules)
         self._prints: list[str] = []
+        # whether any module calls ``print``: only then can an evaluation leave output to take
+        self.may_print = any("print" in m.outline.calls for m in modules)
         self.hoisted = False  # whether some rules were replaced by their values (``use_hoisted``)
 
     def evaluate(self, input_value: Any, conftest: Any = None, only: Sequence[str] | None = None
@@ -129,7 +131,8 @@ class RegorusProgram:
         except RuntimeError as exc:
             raise PolicyEvalError(describe_error(exc, self._modules)) from None
         finally:
-            self._prints.extend(engine.take_prints())
+            if self.may_print:
+                self._prints.extend(engine.take_prints())
         return out
 
     def check(self) -> None:

@@ -20,6 +20,13 @@ before any other and which cannot fail with an error, is one of:
 A rule is guarded when every body (``else`` branches included) is, and it has no ``default``.
 Statements with ``with``, negation, comprehensions, functions, imports that could shadow a
 rule, rule heads with dotted references and ``print`` (its output would be lost) are refused.
+
+Input guards (``input_guards``) are the same argument for one queried rule and any input: when
+the first statement of every body of the rule is ``input.<literal keys> == <string or boolean>``
+(either side), an input on which none of those tests holds makes every body fail at its first
+statement, before anything else in it runs, so the rule has no value and no error: the
+Gatekeeper dialect does not evaluate such an input (``input.review.object.metadata.namespace ==
+"default"``, or ``input.parameters.requireNamespace == true`` with the constraint's parameters).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from gatekeeper.rego.outline import ref_path
 from gatekeeper.rego.rewrite import node
 
 Kinds = frozenset[str]
+InputGuard = tuple[tuple[str, ...], str | bool]  # (path below ``input``, the value it must equal)
 
 
 class _Package:
@@ -260,3 +268,92 @@ def kind_guard(modules: Iterable[Module], packages: Iterable[tuple[str, ...]], r
                 return None
             kinds.update(found)
     return frozenset(kinds)
+
+
+def input_guards(modules: Iterable[Module], package: tuple[str, ...], rule: str) -> tuple[InputGuard, ...] | None:
+    """The tests of which one must hold on an input for rule ``rule`` of ``package`` to have a value
+    (see the module docstring); None when that cannot be shown (every input is then evaluated)."""
+    mods = list(modules)
+    if any("print" in m.outline.calls for m in mods):
+        return None  # skipping an evaluation would lose its print output
+    p = _Package([m for m in mods if m.package == package])
+    if not p.ok or rule in p.defaults or "input" in p.shadowed or rule not in p.defs:
+        return None
+    out: list[InputGuard] = []
+    for head_kind, fields in p.defs[rule]:
+        bodies = fields.get("bodies") or []
+        if head_kind == "Func" or not bodies:
+            return None
+        for body in bodies:
+            guard = _input_equality(body)
+            if guard is None:
+                return None
+            out.append(guard)
+    return tuple(out)
+
+
+def _input_equality(body: dict[str, Any]) -> InputGuard | None:
+    """``(path, value)`` when the body's first statement is ``input.<path> == value``."""
+    stmts = (body.get("query") or {}).get("stmts") or []
+    if not stmts or stmts[0].get("with_mods"):
+        return None
+    kind, fields = node(stmts[0].get("literal"))
+    if kind != "Expr":
+        return None
+    kind, fields = node(fields.get("expr"))
+    if kind != "BoolExpr" or fields.get("op") != "Eq":
+        return None
+    lhs, rhs = fields.get("lhs"), fields.get("rhs")
+    for a, b in ((lhs, rhs), (rhs, lhs)):
+        path = _input_path(a)
+        b_kind, b_fields = node(b)
+        value = b_fields.get("value")
+        if path is not None and ((b_kind in ("String", "RawString") and isinstance(value, str))
+                                 or (b_kind == "Bool" and isinstance(value, bool))):
+            return path, value
+    return None
+
+
+def _input_path(value: Any) -> tuple[str, ...] | None:
+    """The keys of ``input.a["b"].c`` (every key a literal string); None for anything else."""
+    keys: list[str] = []
+    while True:
+        kind, fields = node(value)
+        if kind == "Var":
+            return tuple(reversed(keys)) if fields.get("value") == "input" and keys else None
+        if kind == "RefDot":
+            field_ = fields.get("field")
+            name = field_[1] if isinstance(field_, list) and len(field_) > 1 else None
+        elif kind == "RefBrack":
+            index_kind, index = node(fields.get("index"))
+            name = index.get("value") if index_kind in ("String", "RawString") else None
+        else:
+            return None
+        if not isinstance(name, str):
+            return None
+        keys.append(name)
+        value = fields.get("refr")
+
+
+def holds(guards: Sequence[InputGuard], input_value: Any) -> bool:
+    """Whether one of the guards holds on ``input_value`` as Rego's ``==`` compares: the value at
+    the path (through objects only: a key of an array, a string or a scalar is undefined) is a
+    string equal to the string, or the boolean (``true`` never equals ``1``). A value of a type
+    no document holds counts as holding (the input is evaluated)."""
+    for path, expected in guards:
+        value = input_value
+        for key in path:
+            if isinstance(value, dict):
+                if key not in value:
+                    break  # undefined: the statement fails
+                value = value[key]
+            elif value is None or isinstance(value, list | str | int | float):
+                break  # a key of anything but an object is undefined
+            else:
+                return True
+        else:
+            if not (value is None or isinstance(value, dict | list | str | int | float)):
+                return True  # (a boolean is an int)
+            if value is expected if isinstance(expected, bool) else isinstance(value, str) and value == expected:
+                return True
+    return False

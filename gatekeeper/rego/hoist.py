@@ -35,6 +35,7 @@ from gatekeeper.rego.outline import Key, ref_path, resolve
 
 __all__ = ["ROOT", "UNDEFINED", "Key", "as_data", "evaluate", "hoistable", "rewrite"]
 from gatekeeper.rego.rewrite import node
+from gatekeeper.rego.tokens import TokenError, tokenize
 
 ROOT = "__gatekeeper_hoisted"
 # builtins whose value is not a function of their arguments, or that have an effect
@@ -207,7 +208,8 @@ def _rewrite(modules: Sequence[Module], chosen: set[Key]) -> list[Module]:
             if key not in chosen:
                 continue
             span = node(rule)[1].get("span") or {}
-            start, end = int(span["start"]), int(span["end"])
+            start = int(span["start"])
+            end = whole_tokens(src, start, int(span["end"]))
             text = b"" if key in written else f"{name} := {reference(key)}".encode()
             written.add(key)
             edits.append((start, end, text + b"\n" * src[start:end].count(b"\n")))
@@ -221,6 +223,24 @@ def _rewrite(modules: Sequence[Module], chosen: set[Key]) -> list[Module]:
         parts.append(src[pos:])
         out.append(replace(m, source=b"".join(parts).decode()))
     return out
+
+
+def whole_tokens(src: bytes, start: int, end: int) -> int:
+    """``end`` moved to the end of the token it cuts: regorus's span of a rule whose text ends with
+    a string literal stops before the closing quote (``a := "x`` for ``a := "x"``), and replacing
+    that span would leave the quote behind (a module that no longer parses)."""
+    text = src[start:].decode("utf-8", "replace")
+    try:
+        found = tokenize(text)
+    except TokenError:
+        return end
+    pos = start
+    for token in found:
+        size = len(token.text.encode("utf-8"))
+        if pos + size > end:
+            return pos + size if pos < end else end
+        pos += size
+    return end
 
 
 def evaluate(engine: Any, keys: Sequence[Key]) -> dict[Key, Any]:

@@ -124,6 +124,27 @@ def load_modules(items: Sequence[tuple[str, str, str]], limits: boundary.Limits 
     return out
 
 
+def preload(items: Sequence[tuple[str, str, str]], limits: boundary.Limits | None = None) -> None:
+    """Read (path, text, version) modules ahead, all in one pass behind the boundary, so the
+    ``load_modules`` calls that ask for them later (in any grouping: a run's conftest modules,
+    then its templates' Rego) start no worker of their own; each such pass forks the gate's
+    process. Nothing is reported here: a module that cannot be read is read again, and its error
+    raised, by the ``load_modules`` call that asks for it, in that call's order."""
+    missing = list(dict.fromkeys(k for k in items if k not in _MEMO))
+    if len(missing) < 2:
+        return  # one module (or none) costs the same pass later
+    try:
+        loaded = boundary.run(len(missing), lambda i, _: _read_bounded(*missing[i]),
+                              lambda i, _: f"{missing[i][0]}: reading the Rego module", limits or boundary.Limits())
+    except boundary.BoundaryError:
+        return
+    for key, module in zip(missing, loaded, strict=True):
+        if isinstance(module, Module):
+            _MEMO[key] = module
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+
+
 def _read_bounded(path: str, text: str, version: str) -> Module | str:
     """(In a worker) the module, or the reason it cannot be loaded; the rewritten source is also
     parsed, as compiling it will be in the gate's process."""

@@ -203,3 +203,35 @@ def test_hoisting_keeps_with_modifiers() -> None:
     module = load_module("p.rego", src)
     assert '__gkn0__ := input.v with input as {"v": 2}; not f(__gkn0__) with input as {"v": 2}' in module.source
     assert _eval(src, {"t": ["p", "t"]}, {"v": 1}) == {"t": True}
+
+
+@pytest.mark.parametrize(("env", "captured"), [({"RUST_BACKTRACE": "1"}, False),
+                                                ({"RUST_BACKTRACE": "1", "RUST_LIB_BACKTRACE": "1"}, True)])
+def test_engine_errors_capture_no_rust_backtrace_unless_asked(env: dict[str, str], captured: bool) -> None:
+    # a backtrace costs 0.05-0.15 s of CPU per error and is dropped from every message the gate reads;
+    # RUST_BACKTRACE=1 alone (panics) does not turn it on, an explicit RUST_LIB_BACKTRACE does
+    import os
+    import subprocess
+    import sys
+
+    code = ("from gatekeeper.rego import native\n"
+            "engine = native.new_engine(v0=False)\n"
+            "try:\n    engine.add_policy('x.rego', 'package x\\na := \"b\\n')\n"
+            "except RuntimeError as exc:\n    print('Stack backtrace' in str(exc), native.parse_error(exc).where())\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RUST_")}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.startswith(f"{captured} x.rego:2: ")
+
+
+def test_print_output_is_gathered_only_from_programs_that_print() -> None:
+    quiet = RegorusEngine().compile([load_module("q.rego", "package q\nimport rego.v1\nv := input.a\n")], {},
+                                    {"v": ["q", "v"]})
+    loud = RegorusEngine().compile([load_module("l.rego", 'package l\nimport rego.v1\nv := x if {\n  x := input.a\n'
+                                                          '  print("saw", x)\n}\n')], {}, {"v": ["l", "v"]})
+    assert not quiet.may_print and loud.may_print
+    assert quiet.evaluate({"a": 1}) == {"v": 1} and quiet.take_prints() == []
+    assert loud.evaluate({"a": 2}) == {"v": 2}
+    assert loud.evaluate({"a": 3}) == {"v": 3}
+    assert [line.split(": ", 1)[1] for line in loud.take_prints()] == ["saw 2", "saw 3"]
+    assert loud.take_prints() == []

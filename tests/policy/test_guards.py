@@ -10,7 +10,7 @@ import pytest
 from gatekeeper.rego.guards import kind_guard
 from gatekeeper.rego.library import library_path
 from gatekeeper.rego.modules import load_module
-from tests.conftest import run_json
+from tests.conftest import run_json, run_subprocess
 
 Write = Callable[[str, str], Path]
 
@@ -80,3 +80,134 @@ def test_documents_outside_the_guard_are_not_evaluated(write: Write, tmp_path: P
     got = sorted((f["rule"], f["path"], f["line"], f["field"]) for f in report["findings"])
     assert got == [("policy-input", "deploy.yaml", 5, "spec.replicas"),
                    ("policy/main/deny", "svc.yaml", 1, "")]
+
+
+# --- input guards: the Gatekeeper dialect skips inputs on which no body of ``violation`` gets past
+# its first statement ---------------------------------------------------------------------------
+
+def _input_guards(source: str) -> tuple[tuple[tuple[str, ...], str | bool], ...] | None:
+    from gatekeeper.rego.guards import input_guards
+
+    module = load_module("t.rego", source)
+    return input_guards([module], module.package, "violation")
+
+
+@pytest.mark.parametrize(("body", "guards"), [
+    ('violation[{"msg": "m"}] { input.review.object.spec.type == "LoadBalancer" }',
+     ((("review", "object", "spec", "type"), "LoadBalancer"),)),
+    ('violation[{"msg": "m"}] { "default" == input["review"].object.metadata["namespace"]; true }',
+     ((("review", "object", "metadata", "namespace"), "default"),)),
+    ('violation[{"msg": "m"}] { input.parameters.strict == true }\n'
+     'violation[{"msg": "n"}] { input.review.kind.kind == `Pod` }',
+     ((("parameters", "strict"), True), (("review", "kind", "kind"), "Pod"))),
+])
+def test_accepted_input_guards(body: str, guards: object) -> None:
+    assert _input_guards("package t\n" + body + "\n") == guards
+
+
+@pytest.mark.parametrize("body", [
+    'violation[{"msg": "m"}] { x := 1; input.review.kind.kind == "Pod" }',  # not the first statement
+    'violation[{"msg": "m"}] { not input.review.kind.kind == "Pod" }',  # negation
+    'violation[{"msg": "m"}] { input.review.kind.kind != "Pod" }',  # another comparison
+    'violation[{"msg": "m"}] { input.review.kind.kind = "Pod" }',  # unification
+    'violation[{"msg": "m"}] { input.parameters.n == 1 }',  # a number: 1 == 1.0 in Rego
+    'violation[{"msg": "m"}] { input.review.object.spec[k] == "a" }',  # a variable key
+    'violation[{"msg": "m"}] { input.review.object.spec[0] == "a" }',  # an index
+    'violation[{"msg": "m"}] { input.review.kind.kind == x; x := "Pod" }',  # a variable
+    'violation[{"msg": "m"}] { input == "Pod" }',  # input whole
+    'violation[{"msg": "m"}] { input.review.kind.kind == "Pod" with input.review.kind.kind as "Pod" }',
+    'violation[{"msg": "m"}] { input.review.kind.kind == "Pod" }\nviolation[{"msg": "n"}] { input.a }',
+    'violation[{"msg": "m"}] { input.review.kind.kind == "Pod"; print("x") }',  # its output would be lost
+    'default violation := []\nviolation := [{"msg": "m"}] { input.review.kind.kind == "Pod" }',
+    'violation := [{"msg": "m"}]',  # no body
+    'other[{"msg": "m"}] { input.review.kind.kind == "Pod" }',  # no violation rule
+])
+def test_refused_input_guards(body: str) -> None:
+    assert _input_guards("package t\nimport future.keywords.in\n" + body + "\n") is None
+
+
+def test_an_import_named_input_refuses_guards() -> None:
+    assert _input_guards('package t\nimport data.other as input\nviolation[{"msg": "m"}] { input.a == "b" }\n') \
+        is None
+
+
+def test_guards_compare_as_rego_does() -> None:
+    from gatekeeper.rego.guards import holds
+
+    guard = ((("a", "b"), True), (("c",), "x"))
+    assert holds(guard, {"a": {"b": True}})
+    assert holds(guard, {"c": "x"})
+    for value in ({"a": {"b": 1}}, {"a": {"b": "true"}}, {"a": [True]}, {"a": "b"}, {"c": "X"}, {"c": ["x"]},
+                  {"a": None}, {}, {"c": None}):
+        assert not holds(guard, value), value
+    assert holds(guard, {"a": {"b": object()}})  # a value no document holds: evaluated
+
+
+GUARDED = """package t
+violation[{"msg": msg}] {
+  input.review.object.metadata.namespace == "default"
+  n := to_number(input.review.object.metadata.name)
+  msg := sprintf("%v", [n])
+}
+violation[{"msg": "strict"}] {
+  input.parameters.strict == true
+  not input.review.object.metadata.labels.owner
+}
+"""
+
+
+@pytest.mark.parametrize("namespace", ["default", "shop", None, 7, ["default"]])
+@pytest.mark.parametrize("name", ["12", "web"])
+@pytest.mark.parametrize("parameters", [{}, {"strict": True}, {"strict": 1}, {"strict": "true"}])
+def test_an_input_no_guard_holds_on_gives_no_violation_and_no_error(
+        namespace: object, name: str, parameters: dict[str, object]) -> None:
+    """The property the Gatekeeper dialect relies on when it skips an input: evaluated anyway, the
+    template reports nothing and raises nothing (the error in the first body, ``to_number`` of a
+    name, happens only where its guard holds)."""
+    from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine
+    from gatekeeper.rego.guards import holds
+
+    module = load_module("t.rego", GUARDED)
+    guards = _input_guards(GUARDED)
+    assert guards is not None
+    program = RegorusEngine().compile([module], {}, {"violation": ["t", "violation"]})
+    meta: dict[str, object] = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    value = {"review": {"object": {"metadata": meta}}, "parameters": parameters}
+    if holds(guards, value):
+        try:
+            result = program.evaluate(value).get("violation")
+        except PolicyEvalError:
+            return  # evaluated: the error ends the run as before
+        assert namespace == "default" or parameters.get("strict") is True or not result
+        return
+    assert program.evaluate(value).get("violation", []) == []
+
+
+def test_the_gatekeeper_dialect_skips_only_inputs_no_guard_holds_on(write: Write, tmp_path: Path) -> None:
+    """Objects outside the guard are not evaluated, and the findings are those of evaluating every
+    object: a violation in the guarded namespace, an error raised past the guard ends the run."""
+    template = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8snumbered}
+spec:
+  crd: {spec: {names: {kind: K8sNumbered}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+""" + "".join(f"        {line}\n" for line in GUARDED.splitlines()) + """---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sNumbered
+metadata: {name: numbered}
+spec:
+  match: {kinds: [{apiGroups: [""], kinds: ["ConfigMap"]}]}
+"""
+    write("pol/t.yaml", template)
+    write("repo/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '12', namespace: default}\n---\n"
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\n")
+    code, report = run_json(str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks", "policy")
+    assert code == 1
+    assert [f["message"] for f in report["findings"]] == ["12 [K8sNumbered/numbered]"]
+    write("repo/b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db, namespace: default}\n")
+    proc = run_subprocess("check", str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks",
+                          "policy", cwd=tmp_path)
+    assert proc.returncode == 2 and "to_number" in proc.stdout + proc.stderr

@@ -191,3 +191,41 @@ def test_starter_unique_host_index_is_hoisted_and_matches_the_scanning_template(
     got = [indexed.evaluate(r) for r in reviews]
     assert got == [scanning.evaluate(r) for r in reviews]
     assert [len(v.get("v", [])) for v in got] == [3, 2, 1, 2, 0]
+
+
+@pytest.mark.parametrize("value", ['"policy.example/approved"', "`raw\ntext`", '"with \\" quote"', "{\"a\", \"b\"}"])
+def test_a_rule_whose_text_ends_with_a_string_is_rewritten_whole(value: str) -> None:
+    # regorus's span of ``name := "x"`` stops before the closing quote: the rewrite must not leave it behind
+    src = (f"package t\nimport rego.v1\nname := {value}\n"
+           "v contains name if input.a\nw := 1 if input.b\n")
+    modules = _modules(src)
+    assert hoist.hoistable(modules) == [(("t",), "name")]
+    plain = _program(modules, {}, ["t", "v"])
+    program = _program(modules, {}, ["t", "v"])
+    program.use_hoisted(program.hoisted_values())
+    assert program.hoisted  # the rewritten module parsed: the program reads the value as data
+    [rewritten] = hoist.rewrite(modules, hoist.hoistable(modules))
+    assert rewritten.source.count("\n") == src.count("\n")
+    assert rewritten.source.splitlines()[-2:] == src.splitlines()[-2:]  # the other rules where they were
+    for value_ in ({"a": True}, {"b": True}, {}):
+        assert program.evaluate(value_) == plain.evaluate(value_)
+
+
+def test_starter_loadbalancer_default_annotation_is_hoisted() -> None:
+    from gatekeeper.checks.policy.templates import load_template
+    from gatekeeper.rego.library import library_path
+    from gatekeeper.sources.files import SourceFile
+    from gatekeeper.sources.yamlload import parse
+
+    path = library_path() / "gatekeeper" / "loadbalancer-annotation" / "template.yaml"
+    [doc] = parse(SourceFile(str(path), path.read_bytes())).documents
+    template = load_template(doc, "auto")
+    plain = RegorusEngine().compile(template.modules, {}, {"v": [*template.package, "violation"]})
+    program = RegorusEngine().compile(template.modules, {}, {"v": [*template.package, "violation"]})
+    program.use_hoisted(program.hoisted_values())
+    assert program.hoisted
+    for given in ({}, {"policy.gatekeeper.dev/loadbalancer-approved": "yes"}, {"other": "x"}):
+        for parameters in ({}, {"annotation": "other"}):
+            value = {"review": {"object": {"metadata": {"name": "lb", "annotations": given},
+                                           "spec": {"type": "LoadBalancer"}}}, "parameters": parameters}
+            assert program.evaluate(value) == plain.evaluate(value)

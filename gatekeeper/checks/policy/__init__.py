@@ -29,11 +29,12 @@ from gatekeeper.checks.policy.locate import LOCATION_KEYS, field_of
 from gatekeeper.checks.policy.masking import Masker
 from gatekeeper.checks.policy.redact import Redactor, for_run, redact
 from gatekeeper.checks.policy.settings import CONFIG_SCHEMA, Settings, resolve
+from gatekeeper.checks.policy.templates import rego_items
 from gatekeeper.checks.policy.values import invalid_value, load_data, may_hold_invalid
 from gatekeeper.model import Document, FieldPath, Finding, Resource, Rule, Severity, Waiver, fingerprint
 from gatekeeper.rego import boundary
 from gatekeeper.rego.engine import Engine, PolicyEvalError, RegorusEngine
-from gatekeeper.rego.modules import Module, PolicyLoadError, load_modules
+from gatekeeper.rego.modules import Module, PolicyLoadError, load_modules, preload
 from gatekeeper.rego.remote import safe_url
 from gatekeeper.sources.yamlload import MAX_DEPTH as LOADER_DEPTH
 
@@ -115,6 +116,9 @@ class PolicyCheck(Check):
         self.files = read(s.dirs)
         engine = RegorusEngine()
         self._digest = self._compute_digest()
+        # the conftest modules and the templates' Rego are read in one pass behind the boundary
+        preload([(path, text, s.rego_version) for path, text in self.files.rego]
+                + rego_items(self.files.documents, s.rego_version), s.limits)
         modules = self._load(self.files.rego)
         data = load_data(s.data_files, s.limits.max_depth)
         self._prepare_conftest(modules, data, engine)

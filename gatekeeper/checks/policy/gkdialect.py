@@ -31,6 +31,7 @@ from gatekeeper.checks.policy.templates import (
 from gatekeeper.model import Document, FieldPath, Resource
 from gatekeeper.rego.boundary import Limits
 from gatekeeper.rego.engine import PolicyEvalError, RegorusEngine, RegorusProgram
+from gatekeeper.rego.guards import InputGuard, holds, input_guards
 from gatekeeper.rego.modules import PolicyLoadError
 from gatekeeper.sources.resources import extract
 
@@ -92,10 +93,15 @@ class GatekeeperPolicies:
     constraints: list[Constraint] = field(default_factory=list)
     programs: dict[str, RegorusProgram] = field(default_factory=dict)
     cel: dict[str, CelTemplate] = field(default_factory=dict)  # by constraint kind: CEL code that runs
+    # constraint kind -> the tests one of which must hold on the input for the template's Rego to
+    # report anything (``guards.input_guards``); None: every input is evaluated
+    guards: dict[str, tuple[InputGuard, ...] | None] = field(default_factory=dict)
     # unit -> constraint kind -> the program of an inventory-reading template, with that unit's inventory
     scoped: dict[str, dict[str, RegorusProgram]] = field(default_factory=dict)
     # (group, kind) -> the enforced constraints whose ``match.kinds`` admit it (filled as kinds are met)
     _by_kind: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    # constraint (by identity) -> whether its template's CEL code runs for it (``uses_cel``)
+    _cel_runs: dict[int, tuple[Constraint, bool]] = field(default_factory=dict)
     # deployment units whose programs evaluated since the last ``take_prints`` (only those can have printed)
     _units_used: dict[str, None] = field(default_factory=dict)
 
@@ -108,11 +114,16 @@ class GatekeeperPolicies:
         return [t for t in self.templates.values() if t.cel_only and t.kind not in self.cel]
 
     def uses_cel(self, constraint: Constraint) -> bool:
-        """Whether the constraint's template runs its CEL code (else its Rego) for this constraint."""
-        from gatekeeper.checks.policy.celcode import runs_cel
+        """Whether the constraint's template runs its CEL code (else its Rego) for this constraint
+        (decided once per constraint, after loading: it is asked for every evaluation)."""
+        known = self._cel_runs.get(id(constraint))
+        if known is None or known[0] is not constraint:
+            from gatekeeper.checks.policy.celcode import runs_cel
 
-        return constraint.kind in self.cel and (constraint.template.cel_only or
-                                                runs_cel(constraint.template.doc.obj, constraint.doc.obj))
+            runs = constraint.kind in self.cel and (constraint.template.cel_only or
+                                                    runs_cel(constraint.template.doc.obj, constraint.doc.obj))
+            known = self._cel_runs[id(constraint)] = (constraint, runs)
+        return known[1]
 
     def chosen(self, s: Subject, namespaces: Mapping[str, Mapping[str, Any]],
                only: Sequence[int] | None = None) -> list[int]:
@@ -151,7 +162,12 @@ class GatekeeperPolicies:
                 program = self.programs[constraint.kind]
             elif scope is not None:
                 self._units_used[scope] = None
-            values = program.evaluate({"review": request, "parameters": constraint.parameters})
+            input_value = {"review": request, "parameters": constraint.parameters}
+            guards = self.guards.get(constraint.kind)
+            if guards is not None and not holds(guards, input_value):
+                out.append((i, []))  # every body of ``violation`` fails at its first statement
+                continue
+            values = program.evaluate(input_value)
             out.append((i, _violations(constraint, values.get("violation"))))
         return out
 
@@ -172,7 +188,7 @@ class GatekeeperPolicies:
             [u for u in self._units_used if u in self.scoped]
         self._units_used.clear()
         scoped = [p for unit in units for p in self.scoped[unit].values()]
-        return [line for p in [*self.programs.values(), *scoped] for line in p.take_prints()]
+        return [line for p in [*self.programs.values(), *scoped] if p.may_print for line in p.take_prints()]
 
     @staticmethod
     def _matches(constraint: Constraint, s: Subject, namespaces: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -262,6 +278,7 @@ def compile_templates(policies: GatekeeperPolicies, engine: RegorusEngine, inven
                                                      {"violation": [*template.package, "violation"]})
         except PolicyLoadError as exc:
             raise CheckLoadError(f"template {template.name}: {exc}") from None
+        policies.guards[kind] = input_guards(template.modules, template.package, "violation")
 
 
 def inventory_kinds(policies: GatekeeperPolicies) -> frozenset[str] | None:

@@ -25,6 +25,10 @@ class Masker:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         forms: set[str] = set()
+        # the forms whose windows are every form's windows: a base64 form without its padding is a
+        # prefix of the padded one (the index costs one slice per character of these forms: 0.1-0.2 s
+        # for the 800 values, 160,000 characters, a 10k-resource run detects)
+        covering: set[str] = set()
         for value in values:
             value = value.strip()
             if len(value) < 4:
@@ -32,9 +36,12 @@ class Masker:
             raw = value.encode("utf-8", "surrogatepass")
             b64 = base64.b64encode(raw).decode("ascii")
             url = base64.urlsafe_b64encode(raw).decode("ascii")
-            forms.update({value, json.dumps(value)[1:-1], b64, b64.rstrip("="), url, url.rstrip("=")})
+            padded = {value, json.dumps(value)[1:-1], b64, url}
+            covering.update(padded)
+            forms.update(padded)
+            forms.update({b64.rstrip("="), url.rstrip("=")})
         self._whole = sorted(forms, key=len, reverse=True)
-        self._windows = {f[i:i + WINDOW] for f in forms if len(f) >= WINDOW for i in range(len(f) - WINDOW + 1)}
+        self._windows = {f[i:i + WINDOW] for f in covering if len(f) >= WINDOW for i in range(len(f) - WINDOW + 1)}
         self._short = [f for f in self._whole if len(f) < WINDOW]
 
     def __bool__(self) -> bool:

@@ -90,12 +90,14 @@ def scan(documents: Iterable[Document]) -> Scanned:
             for resource in doc.resources:
                 before = len(scanner.hits)
                 reader_of(resource.api_version, resource.kind)(scanner, resource.obj)
-                _note(local, resource.obj, scanner.hits[before:])
+                if len(scanner.hits) > before:  # (most objects hold nothing: no slice, no set)
+                    _note(local, resource.obj, scanner.hits[before:])
         elif is_kubeconfig(doc.obj):
             scan_kubeconfig(scanner, doc.obj)
         elif isinstance(doc.obj, dict | list):
             scanner.walk(doc.obj)
-        _note(local, doc.obj, scanner.hits[start:])
+        if len(scanner.hits) > start:
+            _note(local, doc.obj, scanner.hits[start:])
     return [h.value for h in scanner.hits], local
 
 

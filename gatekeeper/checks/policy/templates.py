@@ -162,6 +162,23 @@ def load_templates(docs: Sequence[Document], rego_version: str, limits: Limits |
     return [template for template, _ in read]
 
 
+def rego_items(docs: Sequence[Document], rego_version: str) -> list[tuple[str, str, str]]:
+    """(path, text, version) of every Rego module of the ConstraintTemplates among ``docs``, to read
+    them ahead together with other modules (``modules.preload``); a template that cannot be read
+    is left out here (``load_templates`` reports it)."""
+    out: list[tuple[str, str, str]] = []
+    for doc in docs:
+        if not is_template(doc.obj):
+            continue
+        try:
+            _, code = _read_template(doc)
+            if code is not None:
+                out.extend(_rego_texts(doc, code, rego_version))
+        except CheckLoadError:
+            continue
+    return out
+
+
 def _read_template(doc: Document) -> tuple[Template, Code | None]:
     """A template without its modules, and its Rego code (None when it has only CEL)."""
     obj = doc.obj
