@@ -4,8 +4,14 @@ A git mode loads the whole tree as context but runs the per-file hooks, and repo
 changed files only; of the other files the checks need the objects (cross-object rules, policy
 inventory) and, for a finding that lands there, positions. So each context file's parse is
 stored by path and content digest (and a digest of the secret detectors): the documents' index,
-start line and object. Positions are not stored: the first lookup in a stored document parses
-its file (only findings pay).
+start line and object, in ``marshal``'s format (several times cheaper to read back than JSON, and
+exact: key types, shared values and interned keys come back as a parse makes them). Positions are
+not stored: the first lookup in a stored document parses its file (only findings pay).
+
+A run reads its context files' records from one snapshot (the records the last run used, in one
+row) instead of one query per file; a file the snapshot does not know is looked up in the table of
+records, and a run that used a different set of records writes the snapshot again. The snapshot
+holds only records the table may hold, so it never holds more than the table does.
 
 The store never holds a detected secret, and a stored object is what the checks would see
 without it. A file is stored only when the secrets check finds nothing in it, when it holds no
@@ -28,7 +34,9 @@ import base64
 import contextlib
 import hashlib
 import json
+import marshal
 import sqlite3
+import sys
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -36,12 +44,13 @@ from typing import Any
 
 from gatekeeper import __version__
 from gatekeeper.model import Document, FieldPath, PositionIndex
+from gatekeeper.prefetch import UNANSWERED, Answer
 from gatekeeper.sources.files import SourceFile
 from gatekeeper.sources.render import fastload, seal
 from gatekeeper.sources.resources import extract
 from gatekeeper.sources.yamlload import ParsedFile, decode, parse
 
-FORMAT = 1
+FORMAT = 2  # 2: records in marshal's format, and the snapshot of a run's records
 UNSTORABLE = "-"  # the record of a file that must be parsed every time
 RENDER_ENTRY = b"render"  # the label a render-cache entry is sealed under
 _OUTPUT, _REFUSAL = b"o", b"r"  # what a sealed render entry holds: an output, or the renderer's refusal
@@ -49,6 +58,7 @@ MIN_SENSITIVE = 6  # shorter values are not searched for in a record (they are n
 MAX_ROWS = 200_000  # older records are dropped past this (every version of every file adds one)
 MAX_BASES = 200  # base passes kept (one per base commit, change and configuration)
 _SECRET_FIELDS = ("data", "stringData")
+Record = bytes | str  # a file's record: its documents in marshal's format, or the UNSTORABLE mark
 
 
 class LazyPositions(PositionIndex):
@@ -127,7 +137,7 @@ class ContextCache:
         self.hits = 0
         self.saved = 0
         self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[tuple[str, Record]] = []
         self._excluded: set[str] = set()
         self._unstorable: set[str] = set()
         self._broken = False
@@ -137,6 +147,8 @@ class ContextCache:
         self._alone: set[str] | None = None  # render keys of units that render alone (read once)
         self._located: dict[str, dict[str, list[int]]] = {}  # positions looked up this run, by file key
         self._located_dirty: set[str] = set()
+        self._snapshot: dict[str, Record] | None = None  # the records the last run used (read once)
+        self._used: dict[str, Record] = {}  # the records this run read, by key (the next snapshot)
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
@@ -152,6 +164,7 @@ class ContextCache:
                 db.execute("CREATE TABLE IF NOT EXISTS render_alone (key TEXT PRIMARY KEY)")
                 db.execute("CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, fingerprints TEXT NOT NULL)")
                 db.execute("CREATE TABLE IF NOT EXISTS located (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
+                db.execute("CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, records BLOB NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._broken = True
@@ -163,30 +176,67 @@ class ContextCache:
 
     def load(self, source: SourceFile, digest: bytes) -> ParsedFile | None:
         """The file's documents from the store (objects redacted, positions lazy), or None."""
+        key = self.key(source, digest)
+        found = self._record(key)
+        if found is None:
+            return None
+        if found == UNSTORABLE:
+            self._unstorable.add(key)
+            return None
+        if not isinstance(found, bytes):
+            return None
+        try:
+            restored = self._restore(source, key, marshal.loads(found))
+        except Exception:  # any malformed record is a miss, never a failed run
+            return None
+        if restored is not None:
+            self._used[key] = found
+        return restored
+
+    def _record(self, key: str) -> Record | None:
+        """A file's record: from the snapshot, else from the table of records (None: a miss)."""
+        snapshot = self._read_snapshot()
+        found = snapshot.get(key)
+        if found is not None:
+            if found == UNSTORABLE:
+                self._used[key] = found
+            return found
         db = self._connect()
         if db is None:
             return None
         try:
-            row = db.execute("SELECT record FROM parsed WHERE key = ?", (self.key(source, digest),)).fetchone()
+            row = db.execute("SELECT record FROM parsed WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error:
             return None
-        if row is None:
+        if row is None or not isinstance(row[0], (bytes, str)):
             return None
         if row[0] == UNSTORABLE:
-            self._unstorable.add(self.key(source, digest))
-            return None
-        try:
-            return self._restore(source, digest, json.loads(row[0]))
-        except Exception:  # any malformed record is a miss, never a failed run
-            return None
+            self._used[key] = UNSTORABLE
+        return row[0]
 
-    def _restore(self, source: SourceFile, digest: bytes, record: list[list[Any]]) -> ParsedFile | None:
+    def _read_snapshot(self) -> dict[str, Record]:
+        """The records the last run used (an empty snapshot on a miss or any problem)."""
+        if self._snapshot is None:
+            self._snapshot = {}
+            db = self._connect()
+            try:
+                row = db.execute("SELECT records FROM snapshot WHERE key = ?", (_snapshot_key(),)).fetchone() \
+                    if db is not None else None
+                value = marshal.loads(row[0]) if row is not None else {}
+                if isinstance(value, dict) and all(isinstance(k, str) and (isinstance(v, bytes) or v == UNSTORABLE)
+                                                   for k, v in value.items()):
+                    self._snapshot = value
+            except Exception:  # a malformed snapshot is a miss, never a failed run
+                pass
+        return self._snapshot
+
+    def _restore(self, source: SourceFile, key: str, record: Any) -> ParsedFile | None:
         text, problem = decode(source)
         if problem is not None or text is None:
             return None
         result = ParsedFile(source.path, text=text)
         shared: list[ParsedFile] = []
-        located = self.located(source, digest)
+        located = Located(self, f"{_positions_code()}:{key}")  # as ``located`` makes it, the key known
         for index, line, column, obj in record:
             result.documents.append(Document(source.path, int(index), obj, int(line),
                                              LazyPositions(source, int(index), (int(line), int(column)), shared,
@@ -223,6 +273,11 @@ class ContextCache:
         self._located[key] = record
         self._located_dirty.add(key)
 
+    def marked_in_snapshot(self, source: SourceFile, digest: bytes) -> bool:
+        """Whether the snapshot holds the "parse every time" mark for this file: ``load`` will read
+        it, and the file will be read with the fast loader (known before the run reads any file)."""
+        return self._read_snapshot().get(self.key(source, digest)) == UNSTORABLE
+
     def unstorable(self, source: SourceFile, digest: bytes) -> bool:
         """Whether ``load`` read the mark that says this file is parsed every time."""
         return self.key(source, digest) in self._unstorable
@@ -232,7 +287,7 @@ class ContextCache:
         key = self.key(source, digest)
         if parsed.findings or self._broken or key in self._unstorable:
             return
-        text = UNSTORABLE  # remembered, so later runs do not judge the file again
+        text: Record = UNSTORABLE  # remembered, so later runs do not judge the file again
         try:
             record = []
             values: set[str] = set()
@@ -246,8 +301,8 @@ class ContextCache:
                 # a copy of a found value elsewhere in the file (an annotation, an alias) stays out
                 forms = {f for v in values if len(v) >= MIN_SENSITIVE for f in _forms(v)}
                 if not forms or not any(form in string for string in _strings(record) for form in forms):
-                    text = json.dumps(record, allow_nan=True)
-        except Exception:  # a value JSON cannot hold, or a scan that failed: marked, not stored
+                    text = marshal.dumps(record)
+        except Exception:  # a value marshal cannot hold, or a scan that failed: marked, not stored
             text = UNSTORABLE
         self._pending.append((key, text))
 
@@ -374,22 +429,31 @@ class ContextCache:
 
     def exclude(self, parsed: ParsedFile) -> None:
         """Note the files a kustomization's secretGenerators read: ``flush`` keeps none of them."""
+        # only a document with a secretGenerator names such files (``secret_sources`` is empty otherwise)
+        generating = [doc for doc in parsed.documents if isinstance(doc.obj, dict) and "secretGenerator" in doc.obj]
+        if not generating:
+            return
         from gatekeeper.checks.secrets.kustomize import secret_sources
 
-        for doc in parsed.documents:
+        for doc in generating:
             self._excluded |= secret_sources(doc.path, doc.obj, self.root)
 
     def flush(self) -> None:
         """Write the queued records in one transaction and keep the store bounded."""
         db = self._connect()
-        pending = [(k, r) for k, r in self._pending if k.split(":", 2)[2].rsplit(":", 1)[0] not in self._excluded]
+        pending = [(k, r) for k, r in self._pending if _key_path(k) not in self._excluded]
         self._pending = []
         located = [(k, json.dumps(self._located[k])) for k in sorted(self._located_dirty)]
         self._located_dirty = set()
-        if db is None or (not pending and not self._excluded and not located):
+        snapshot = self._next_snapshot(pending)
+        if db is None or (not pending and not self._excluded and not located and snapshot is None):
             return
         try:
             with db:
+                if snapshot is not None:
+                    db.execute("INSERT OR REPLACE INTO snapshot (key, records) VALUES (?, ?)",
+                               (_snapshot_key(), marshal.dumps(snapshot)))
+                    db.execute("DELETE FROM snapshot WHERE key != ?", (_snapshot_key(),))
                 if located:
                     db.executemany("INSERT OR REPLACE INTO located (key, record) VALUES (?, ?)", located)
                     (rows,) = db.execute("SELECT count(*) FROM located").fetchone()
@@ -407,6 +471,17 @@ class ContextCache:
         except sqlite3.Error:  # a store that cannot be written (locked, read-only, full) is only a miss
             self._broken = True
 
+    def _next_snapshot(self, pending: list[tuple[str, Record]]) -> dict[str, Record] | None:
+        """The records this run read or judged, without the files a secretGenerator reads; None when
+        they are exactly the snapshot's (nothing to write)."""
+        records = {k: r for k, r in self._used.items() if _key_path(k) not in self._excluded}
+        records.update(pending)
+        self._used = dict(records)
+        if records.keys() == self._read_snapshot().keys():
+            return None
+        self._snapshot = records
+        return records
+
     def close(self) -> None:
         self.flush()
         if self._db is not None:
@@ -414,15 +489,17 @@ class ContextCache:
             self._db = None
 
 
-def quick(source: SourceFile, located: Located | None = None) -> ParsedFile | None:
+def quick(source: SourceFile, located: Located | None = None,
+          loaded: Answer = UNANSWERED) -> ParsedFile | None:
     """A context file's documents read without positions (a lookup parses the file, as for a
     stored document), or None when the fast loader cannot give exactly what ``parse`` gives (an
     alias, a tag, a duplicate key, a parse error...: see ``sources/render/fastload``); the objects
-    are ``parse``'s, so this is only a cheaper way to the same documents."""
+    are ``parse``'s, so this is only a cheaper way to the same documents. ``loaded``: the fast
+    loader's answer for this file when another process already computed it (``prefetch``)."""
     text, problem = decode(source)
     if problem is not None or text is None:
         return None
-    found = fastload.load_documents(text)
+    found = loaded.found if loaded.known else fastload.load_documents(text)
     if found is None:
         return None
     result = ParsedFile(source.path, text=text)
@@ -431,6 +508,16 @@ def quick(source: SourceFile, located: Located | None = None) -> ParsedFile | No
         result.documents.append(Document(source.path, index, obj, start[0],
                                          LazyPositions(source, index, start, shared, located), text=text))
     return result
+
+
+def _key_path(key: str) -> str:
+    """The path in a record's key (``FORMAT:detectors:path:digest``)."""
+    return key.split(":", 2)[2].rsplit(":", 1)[0]
+
+
+def _snapshot_key() -> str:
+    """The snapshot's key: this format and these detectors, and the Python whose ``marshal`` wrote it."""
+    return f"{FORMAT}:{_detectors()}:{sys.implementation.cache_tag}:{marshal.version}"
 
 
 def _render_key(key: str) -> str:

@@ -22,6 +22,7 @@ from gatekeeper.context_cache import ContextCache
 from gatekeeper.context_cache import quick as quick_parse
 from gatekeeper.model import Document, Finding, Report
 from gatekeeper.pipeline import Run, execute
+from gatekeeper.prefetch import UNANSWERED, Prefetch
 from gatekeeper.sources import git
 from gatekeeper.sources.files import DEFAULT_INCLUDE, SourceFile, file_finding, matches
 from gatekeeper.sources.tree import DiskTree, GitTree, Tree
@@ -47,6 +48,7 @@ class Selection:
     case_skipped: list[str] = field(default_factory=list)  # ``x.YAML``: searched as text (sources/files)
     submodules: list[str] = field(default_factory=list)  # gitlinks the change adds or moves: never read
     refused: list[Finding] = field(default_factory=list)  # links the change adds that leave the repository
+    base_tree: GitTree | None = None  # the base commit's files, listed once when a comparison needs them
 
 
 def _under(path: str, prefixes: Sequence[str]) -> bool:
@@ -95,15 +97,17 @@ def select(repo: Any, mode: str, *, base: str | None = None, head: str | None = 
         files = git.read_blobs(repo, entries)
         tree: Tree = GitTree(repo, every, files)
     elif mode == "staged":
-        changes = git.staged_changes(repo)
-        base_rev = "HEAD" if git.has_head(repo) else None
+        head_commit = git.has_head(repo)
+        changes = git.staged_changes(repo, head_commit)
+        base_rev = "HEAD" if head_commit else None
         every = git.index_entries(repo)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_blobs(repo, entries)
         tree = GitTree(repo, every, files)
     elif mode == "changed":
-        changes = git.worktree_changes(repo)
-        base_rev = "HEAD" if git.has_head(repo) else None
+        head_commit = git.has_head(repo)
+        changes = git.worktree_changes(repo, head_commit)
+        base_rev = "HEAD" if head_commit else None
         every = git.worktree_entries(repo)
         entries = git.select(every, ("",), include, exclude)
         files = git.read_worktree(repo, entries)
@@ -157,9 +161,38 @@ class ParseMemo:
         self.cache = cache
         self.hits = 0
         self._excluded: set[tuple[str, bytes]] = set()  # keys whose secretGenerator inputs the store knows
+        self._digests: dict[str, tuple[bytes, bytes]] = {}  # path -> (content, digest) computed by ``prefetch``
+        self._prefetch: Prefetch | None = None
+
+    def prefetch(self, files: Sequence[SourceFile], hooked: set[str]) -> None:
+        """Start loading, in a child process, the context files the store's snapshot says are read with
+        the fast loader on every run (``gatekeeper/prefetch.py``); the parent meanwhile reads the rest."""
+        if self.cache is None:
+            return
+        wanted = []
+        for source in files:
+            if source.path in hooked:
+                continue
+            digest = hashlib.blake2b(source.data, digest_size=20).digest()
+            self._digests[source.path] = (source.data, digest)
+            if self.cache.marked_in_snapshot(source, digest):
+                wanted.append(source)
+        self._prefetch = Prefetch.start(wanted)
+
+    def close(self) -> None:
+        """Stop a prefetching child that is still running (the run has read what it needs)."""
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
+
+    def _digest(self, source: SourceFile) -> bytes:
+        known = self._digests.get(source.path)
+        if known is not None and known[0] is source.data:
+            return known[1]
+        return hashlib.blake2b(source.data, digest_size=20).digest()
 
     def __call__(self, source: SourceFile, context: bool = False) -> ParsedFile:
-        digest = hashlib.blake2b(source.data, digest_size=20).digest()
+        digest = self._digest(source)
         key = (source.path, digest)
         found = self._parsed.get(key)
         if found is None and context and self.cache is not None:
@@ -174,7 +207,8 @@ class ParseMemo:
             # for ``save``, as are files whose hooks run
             quick = context and (self.cache is None or self.cache.unstorable(source, digest))
             located = self.cache.located(source, digest) if quick and self.cache is not None else None
-            found = (quick_parse(source, located) if quick else None) or parse(source)
+            loaded = self._prefetch.take(source) if quick and self._prefetch is not None else UNANSWERED
+            found = (quick_parse(source, located, loaded) if quick else None) or parse(source)
             self._parsed[key] = found
             if context and self.cache is not None and not quick:
                 self.cache.save(source, digest, found)
@@ -328,7 +362,9 @@ def configure(run: Run, selection: Selection, cache: ContextCache | None = None)
     run.render_focus = set(selection.report_paths) | {c.path for c in selection.changes} | {
         c.old_path for c in selection.changes if c.old_path}
     run.render_cache = cache  # unchanged units are not rendered again (same store, same no-secrets rule)
-    run.parser = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
+    memo = ParseMemo(cache)  # a pass at the base reuses every unchanged file's parse
+    memo.prefetch(selection.files, selection.report_paths)
+    run.parser = memo
     # Findings are kept everywhere for settle(): a changed input of a unit (a values file, a base)
     # causes findings located in the unit's other files (a template line, an overlay's patch).
     run.report_paths, run.hook_paths = None, set(selection.report_paths)

@@ -308,3 +308,13 @@ def test_a_conventional_tool_name_holding_kubernetes_objects_is_a_manifest(write
     assert _classes(report) == {"deploy/ct.yaml": "manifest", "ci/ct.yaml": "tool-config",
                                 ".github/deploy.yaml": "tool-config"}
     assert {f["path"] for f in report["findings"]} == {"deploy/ct.yaml"}
+
+
+def test_every_tool_directory_name_starts_with_a_dot() -> None:
+    # by_name looks for a tool directory only in paths whose directories hold a dot
+    from gatekeeper.sources.classify import _TOOL_DIRS, by_name
+
+    assert _TOOL_DIRS and all(prefix.startswith(".") and prefix.endswith("/") for prefix in _TOOL_DIRS)
+    assert by_name(".github/workflows/ci.yaml") is not None
+    assert by_name("apps/.vscode/settings.yaml") is not None
+    assert by_name("apps/github/ci.yaml") is None

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gatekeeper.checks.schema.bundled import VersionError, resolve_version
-from gatekeeper.cli import gitmode
+from gatekeeper.cli import ending, gitmode
 from gatekeeper.cli.options import build_run, run_options, use_color
 from gatekeeper.cli.output import OutputSpec, parse_formats, people, people_options, write_outputs
 from gatekeeper.model import Report
@@ -46,8 +46,10 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     render_options = people(opts, show_waived)
     specs: list[OutputSpec] = parse_formats(gitmode.extra_formats(formats, git_opts), output)
     if STDIN in paths:
-        report = _check_stdin(paths, git_opts.mode, root, stdin_name, opts)
-        write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
+        with gc_paused():
+            report = _check_stdin(paths, git_opts.mode, root, stdin_name, opts)
+            write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
+            ending.finished()
         raise SystemExit(report.exit_code)
     if stdin_name is not None:
         raise click.UsageError("--stdin-name applies only when PATHS is '-' (stdin)")
@@ -69,6 +71,7 @@ def check(paths: tuple[Path, ...], formats: tuple[str, ...], output: Path | None
     with gc_paused():  # writing the report allocates; a collection then would walk the whole run's objects
         report = execute(run) if selection is None else gitmode.execute_git(run, git_opts, repo, selection)
         write_outputs(report, specs, color=use_color(color), show_waived=show_waived, options=render_options)
+        ending.finished()  # before the collector is on again: nothing of the finished run is walked
     gitmode.github_environment(report, specs)
     raise SystemExit(report.exit_code)
 

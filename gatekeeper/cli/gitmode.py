@@ -8,6 +8,7 @@ and ``--github`` add report formats. Kept out of ``check.py`` so the command sta
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ def prepare(run: Run, parsed: GitOptions, repo: Any, paths: list[Path]) -> scope
     except git.GitSourceError as exc:
         raise GitError(str(exc)) from None
     cache = None if parsed.no_cache else ContextCache(Path(repo.common_dir) / "gatekeeper" / CACHE_FILE, run.root)
-    base = base_config(run, repo, selection.base_rev)
+    base = base_config(run, repo, selection)
     if base is not None:  # settings that send the repository's content somewhere: the base's values
         run.config, notes = config_base.pin(run.config, base.config)
         selection.notes.extend(notes)
@@ -237,6 +238,8 @@ def finish(report: Report, run: Run, parsed: GitOptions, repo: Any, selection: s
         context = len(selection.files) - len(run.hook_paths or run.report_paths or ())
         report.notes.append(f"parse cache: {cache.hits} context file(s) read from {cache.path.name}, "
                             f"{cache.saved} stored (of {max(context, 0)} context files)")
+    if isinstance(run.parser, scope.ParseMemo):
+        run.parser.close()
     run.parser = None  # free the parse memo (plain refcounted data, no cycles)
     report.notes.extend(scope.settle(report, selection, existing, parsed.new_only, units))
     weakened = config_findings(run, repo, selection, report.notes)
@@ -252,7 +255,7 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
     if selection.base_rev is None:
         return []
     root = Path(repo.working_tree_dir)
-    found_base = base_config(run, repo, selection.base_rev, notes)
+    found_base = base_config(run, repo, selection, notes)
     if found_base is None:
         return []
     base = found_base.config
@@ -262,7 +265,8 @@ def config_findings(run: Run, repo: Any, selection: scope.Selection, notes: list
     severity = config_change.severity(base, selection.mode)
     if severity is None or not selection.changes:
         return found
-    base_tree = GitTree(repo, git.tree_entries(repo, selection.base_rev))
+    base_tree = base_files(repo, selection, selection.base_rev)
+    base_tree.prefetch(sorted({c.old_path or c.path for c in selection.changes}))  # one git process, not one each
     head_tree = selection.tree if selection.tree is not None else DiskTree(root)
     for change in policy_change.changes(selection.changes, base, run.config, base_tree, head_tree):
         found.append(config_change.finding(severity, change.path, change.line, 1, "", change.what,
@@ -290,10 +294,33 @@ def _relative(path: Path | None, root: Path) -> str | None:
         return None
 
 
-def base_config(run: Run, repo: Any, base_rev: str | None,
+def base_files(repo: Any, selection: scope.Selection, base_rev: str) -> GitTree:
+    """The base commit's files, listed once per run (the configuration at the base and the change's
+    comparisons read from it; blobs are read in batches)."""
+    if selection.base_tree is None:
+        selection.base_tree = GitTree(repo, git.tree_entries(repo, base_rev))
+    return selection.base_tree
+
+
+def base_blob(repo: Any, selection: scope.Selection, base_rev: str) -> Callable[[str], bytes | None]:
+    """A file's content at the base by its repository-relative path, exactly as ``git.blob_at`` reads
+    it, without a git process for a path the base does not have (a configuration file is looked for in
+    every directory above the PATHS): a symlink, or a path not written as the listing writes it, is
+    still read by ``blob_at``."""
+    tree = base_files(repo, selection, base_rev)
+
+    def read(rel: str) -> bytes | None:
+        if tree.is_link(rel) or posixpath.normpath(rel) != rel or rel.startswith("/"):
+            return git.blob_at(repo, base_rev, rel)
+        return tree.read(rel) if tree.kind(rel) == "file" else None
+    return read
+
+
+def base_config(run: Run, repo: Any, selection: scope.Selection,
                 notes: list[str] | None = None) -> config_base.BaseConfig | None:
     """The configuration the base used for the run's PATHS (``config_base``); None without a base, for a
     configuration from outside the repository (nothing to compare with) or an invalid one at the base."""
+    base_rev = selection.base_rev
     if base_rev is None:
         return None
     root = Path(repo.working_tree_dir)
@@ -302,7 +329,7 @@ def base_config(run: Run, repo: Any, base_rev: str | None,
         return None  # a configuration from outside the repository has no base to compare with
     start = config_base.start_dir([p.absolute() for p in run.paths], run.root, root)
     try:
-        return config_base.at_base(lambda rel: git.blob_at(repo, base_rev, rel), head, start, root, catalogue())
+        return config_base.at_base(base_blob(repo, selection, base_rev), head, start, root, catalogue())
     except config_mod.ConfigError:
         if notes is not None:
             notes.append(f"{head or config_mod.CONFIG_NAMES[0]}: the configuration at the base is invalid; the "

@@ -376,9 +376,10 @@ def by_name(path: str, kubeadm_patch_dirs: Iterable[str] = ()) -> Named | None:
     if low in _LOCK_NAMES or _LOCK_SUFFIX.search(low):
         return Named(FileClass.LOCK_FILE, f"dependency lock file ({base})", False)
     lowered = path.lower()
-    for prefix, what in _TOOL_DIRS.items():
-        if lowered.startswith(prefix) or f"/{prefix}" in lowered:
-            return Named(FileClass.TOOL_CONFIG, what, lowered.startswith(prefix))
+    if "." in lowered.rpartition("/")[0]:  # every tool directory's name starts with a dot (tests/test_classify.py)
+        for prefix, what in _TOOL_DIRS.items():
+            if lowered.startswith(prefix) or f"/{prefix}" in lowered:
+                return Named(FileClass.TOOL_CONFIG, what, lowered.startswith(prefix))
     if low in _PACKAGE_NAMES:
         return Named(FileClass.TOOL_CONFIG, _PACKAGE_NAMES[low], False)
     if low in _TOOL_NAMES:

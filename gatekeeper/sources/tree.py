@@ -197,6 +197,10 @@ class GitTree:
             return "file"
         return "dir" if norm in self._dirs or norm in self._dir_links else None
 
+    def is_link(self, path: str) -> bool:
+        """Whether ``path`` is a symlink entry of the tree (as written: not normalised)."""
+        return path in self._links
+
     def read(self, path: str) -> bytes | None:
         norm = self._resolve(path)
         if norm is None or norm not in self._entries:

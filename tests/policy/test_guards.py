@@ -211,3 +211,79 @@ spec:
     proc = run_subprocess("check", str(tmp_path / "repo"), "--policy", str(tmp_path / "pol"), "--checks",
                           "policy", cwd=tmp_path)
     assert proc.returncode == 2 and "to_number" in proc.stdout + proc.stderr
+
+
+def _planned(root: Path, policy: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The objects the policy check plans to evaluate (by name), and its findings (rule, message)."""
+    from gatekeeper.checks.base import Context
+    from gatekeeper.checks.policy import PolicyCheck
+    from gatekeeper.pipeline import Run, load
+
+    run = Run(root=root, paths=[root], options={"policy": [str(policy)]})
+    loaded = load(run)
+    ctx = Context(run.root, loaded.documents, loaded.resources, run.config, "1.31", dict(run.options))
+    check = PolicyCheck()
+    check.prepare(ctx)
+    tasks = check._plan(ctx, None)
+    names = sorted(str(check._resources[t.item].name) for t in tasks if t.dialect == "gatekeeper")
+    findings = sorted((f.rule, f.message) for f in check.check_all(ctx) if f.check == "policy")
+    return names, findings
+
+
+def test_objects_no_guard_holds_on_are_not_planned_but_keep_their_policy_input_finding(
+        write: Write, tmp_path: Path) -> None:
+    template = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sdefaultns}
+spec:
+  crd: {spec: {names: {kind: K8sDefaultNs}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sdefaultns
+        violation[{"msg": "in default"}] { input.review.object.metadata.namespace == "default" }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sDefaultNs
+metadata: {name: defaultns}
+spec:
+  match: {kinds: [{apiGroups: [""], kinds: ["ConfigMap"]}]}
+"""
+    write("pol/t.yaml", template)
+    write("repo/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: in-default, namespace: default}\n---\n"
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: in-shop, namespace: shop}\n---\n"
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge, namespace: shop}\n"
+          "spec: {n: 123456789012345678901234567890}\n")
+    names, findings = _planned(tmp_path / "repo", tmp_path / "pol")
+    assert names == ["huge", "in-default"]  # in-shop: its one template would stop at the first statement
+    assert [rule for rule, _ in findings] == ["policy-input", "policy/K8sDefaultNs/defaultns"]
+
+
+def test_a_guard_on_marker_text_still_sees_the_replaced_value(write: Write, tmp_path: Path) -> None:
+    """A value the secrets check detects reaches a policy replaced by a marker, after planning: a
+    guard comparing with marker text cannot be decided on the object as planned, so it is left
+    to the evaluation."""
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    template = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8smarker}
+spec:
+  crd: {spec: {names: {kind: K8sMarker}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8smarker
+        violation[{"msg": "replaced"}] { input.review.object.data.note == "<redacted: 40 characters>" }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sMarker
+metadata: {name: marker}
+spec:
+  match: {kinds: [{apiGroups: [""], kinds: ["ConfigMap"]}]}
+"""
+    write("pol/t.yaml", template)
+    write("repo/a.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm, namespace: shop}}\n"
+          f"data: {{note: {token}}}\n")
+    names, findings = _planned(tmp_path / "repo", tmp_path / "pol")
+    assert names == ["cm"]
+    assert findings == [("policy/K8sMarker/marker", "replaced [K8sMarker/marker]")]

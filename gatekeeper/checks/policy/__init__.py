@@ -376,7 +376,13 @@ class PolicyCheck(Check):
                     continue
                 s = gkdialect.subject(redact(resource.obj), self.cluster_kinds)
                 chosen = gk.chosen(s, self.namespaces, None if inside_limit else referential)
-                if chosen:  # a resource no constraint selects costs no evaluation
+                if not chosen:  # a resource no constraint selects costs no evaluation
+                    continue
+                reach = gk.reaching(chosen, s)  # nor one whose every template's input guards fail
+                if reach:
+                    tasks.append(_Task("gatekeeper", i, tuple(reach)))
+                elif may_hold_invalid(s.obj, self.settings.limits.max_depth, LOADER_DEPTH):
+                    # evaluated, it would be a policy-input finding (its templates skip it otherwise)
                     tasks.append(_Task("gatekeeper", i, tuple(chosen)))
         return tasks
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gatekeeper.checks.base import CheckLoadError
 from gatekeeper.checks.policy.inventory import prune, referenced_kinds
 from gatekeeper.checks.policy.match import MatchError, kinds_match, matches
+from gatekeeper.checks.policy.redact import MARKER
 from gatekeeper.checks.policy.templates import (
     Constraint,
     Template,
@@ -140,6 +141,27 @@ class GatekeeperPolicies:
             wanted = set(only)
             candidates = tuple(i for i in candidates if i in wanted)
         return [i for i in candidates if self._matches(self.constraints[i], s, namespaces)]
+
+    def reaching(self, chosen: Sequence[int], s: Subject) -> list[int]:
+        """The chosen constraints whose code can report on the subject: all but those of Rego
+        templates with input guards (``guards.input_guards``) none of which holds on the review.
+        ``s`` may hold values the redactor replaces before evaluation (``redact.Redactor``): a
+        string guard that fails on it fails on the replaced value too, since a replacement
+        always holds a marker; a guard that compares with marker text itself is not used here."""
+        out = []
+        request: dict[str, Any] | None = None
+        for i in chosen:
+            constraint = self.constraints[i]
+            guards = self.guards.get(constraint.kind)
+            if guards is None or self.uses_cel(constraint) or \
+                    any(isinstance(v, str) and MARKER in v for _, v in guards):
+                out.append(i)
+                continue
+            if request is None:
+                request = review(s)
+            if holds(guards, {"review": request, "parameters": constraint.parameters}):
+                out.append(i)
+        return out
 
     def evaluate(self, s: Subject, chosen: Sequence[int], mark: Callable[[int], None] | None = None,
                  namespaces: Mapping[str, Mapping[str, Any]] | None = None, scope: str | None = None) -> Violations:

@@ -22,6 +22,7 @@ from gatekeeper.model import Document
 
 _FIELDS = ("data", "stringData")
 MASK = "<redacted>"
+MARKER = "<redacted"  # every replacement holds this text (``marker``, ``redact``, ``MASK``)
 
 
 def redact(obj: Any, item_kind: str | None = None) -> Any:
