@@ -15,7 +15,8 @@ holds only records the table may hold, so it never holds more than the table doe
 
 The store never holds a detected secret, and a stored object is what the checks would see
 without it. A file is stored only when the secrets check finds nothing in it, when it holds no
-Secret with values (a placeholder would differ from what a render of the file produces), when no
+Secret with values (a placeholder would differ from what a render of the file produces), when the
+policies' redaction scan finds nothing in it either (so that scan skips stored documents), when no
 other copy of a value it finds (a ``last-applied-configuration`` annotation, a YAML alias) is
 left in the record, and when no secretGenerator reads it. Files whose hooks run are always parsed (their objects must be
 complete), as are files with parse findings. The store is one SQLite file in the repository's
@@ -241,7 +242,7 @@ class ContextCache:
             result.documents.append(Document(source.path, int(index), obj, int(line),
                                              LazyPositions(source, int(index), (int(line), int(column)), shared,
                                                            located),
-                                             text=text))
+                                             text=text, stored=True))
         self.hits += 1
         return result
 
@@ -531,6 +532,10 @@ def storable(doc: Document) -> tuple[Any, set[str]] | None:
     the same file produces, and provenance compares the two: the store must not change results.)"""
     if _secret_values(doc.obj):
         return None
+    from gatekeeper.checks.policy.redact import scan_clean
+
+    if not scan_clean(doc):  # the redaction scan skips stored documents (``Document.stored``)
+        return None
     found = _detected(doc)
     if not all(_secret_value_path(doc.obj, path) for path, _ in found):
         return None
@@ -662,6 +667,8 @@ def _detectors() -> str:
     for module in sorted(Path(secrets.__file__).parent.glob("*.py")):
         h.update(module.read_bytes())
     h.update(Path(__file__).read_bytes())
+    # the redaction scan, which skips stored documents because the store keeps only those it passes
+    h.update((Path(__file__).parent / "checks" / "policy" / "redact.py").read_bytes())
     return h.hexdigest()[:16]
 
 

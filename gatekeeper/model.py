@@ -303,6 +303,9 @@ class Document:
     # A patch of a unit that cannot be rendered, checked as a partial object (sources/render/partial):
     # checked like an object, but no object of the cluster for cross-object rules and inventories.
     partial: bool = False
+    # Read from the parse store, which keeps only documents in which the redaction scan finds nothing
+    # (``context_cache.storable``): the scan skips them.
+    stored: bool = False
 
     def locate(self, path: Sequence[str | int]) -> tuple[int, int]:
         """(line, column) of a field path from the document root."""

@@ -253,7 +253,7 @@ def _shell(doc: Document) -> Document:
     """A fresh Document around a shared parse (the loader fills its ``resources``); a constructor
     call, not ``dataclasses.replace``, which costs several times more per document."""
     return Document(doc.path, doc.index, doc.obj, doc.line, doc.positions, [], doc.text, doc.unit, doc.inputs, [],
-                    doc.consumed, doc.generated)
+                    doc.consumed, doc.generated, stored=doc.stored)
 
 
 def base_fingerprints(repo: Any, run: Run, selection: Selection, digest: str = "") -> tuple[set[str], bool]:

@@ -79,13 +79,16 @@ Scanned = tuple[list[str], dict[int, set[str]]]  # values detected in the docume
 
 def scan(documents: Iterable[Document]) -> Scanned:
     """The run's documents scanned as the secrets check reads them: every detected value, and for
-    each object (by identity) the values detected in it."""
+    each object (by identity) the values detected in it. Documents read from the parse store are
+    skipped: it keeps only documents in which this scan finds nothing (``scan_clean``)."""
     from gatekeeper.checks.secrets.kubernetes import is_kubeconfig, reader_of, scan_kubeconfig
     from gatekeeper.checks.secrets.scan import Scanner
 
     scanner = Scanner(high_entropy=True)
     local: dict[int, set[str]] = {}
     for doc in documents:
+        if doc.stored:  # the parse store keeps only documents in which this scan finds nothing
+            continue
         start = len(scanner.hits)
         if doc.resources:
             for resource in doc.resources:
@@ -213,3 +216,16 @@ def _scrub_text(text: str, local: tuple[str, ...], exact: frozenset[str]) -> str
         if secret in text:
             text = text.replace(secret, marker(secret))
     return text
+
+
+def scan_clean(doc: Document) -> bool:
+    """Whether :func:`scan` finds nothing in ``doc`` however the run reads it: through its
+    resources (``extract``'s) and as a plain document (a unit's consumed inputs lose theirs). The
+    parse store keeps only such documents, so the scan may skip what it reads from there."""
+    from gatekeeper.sources.resources import extract
+
+    shell = Document(doc.path, doc.index, doc.obj, doc.line, doc.positions, text=doc.text)
+    if scan([shell])[0]:
+        return False
+    extract(shell)
+    return not shell.resources or not scan([shell])[0]
