@@ -158,6 +158,7 @@ class ContextCache:
                 db = sqlite3.connect(self.path, timeout=5)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=OFF")  # a lost record is only a miss
+                db.execute("PRAGMA secure_delete=ON")  # replaced or dropped rows are overwritten
                 db.execute("CREATE TABLE IF NOT EXISTS parsed (key TEXT PRIMARY KEY, record TEXT NOT NULL)")
                 with contextlib.suppress(sqlite3.OperationalError):  # another process may hold it
                     db.execute("DROP TABLE IF EXISTS rendered")  # earlier versions' outputs, kept unsealed

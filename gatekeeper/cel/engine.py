@@ -219,8 +219,8 @@ class Program:
         if self._fast is not None and not runtime_only and plain:
             try:
                 return self._fast(bindings.values), True
-            except fast.Fallback:
-                pass
+            except fast.Fallback as exc:
+                exc.__traceback__ = None  # one shared instance: its traceback would keep these frames alive
         try:
             with cost.metering() as meter:
                 result = self._compiled.eval(bindings.activation())

@@ -272,3 +272,13 @@ def test_random_expressions_agree_with_the_runtime(expression: str, obj: dict[st
     values = {"object": obj, "params": params, "variables": {}}
     assert outcome(program, env.bindings(dict(values)), False) == \
         outcome(program, env.bindings(dict(values)), True), (expression, obj, params)
+
+
+def test_a_fallback_keeps_no_frames_alive() -> None:
+    """The fast path raises one shared ``Fallback``: the engine clears its traceback, which would
+    otherwise keep the evaluation's frames (and every object they bound) until the next fallback."""
+    program = cel.environment(VARIABLES).compile("object.spec.replicas <= 5")
+    bound = {"object": {"spec": {}}, "params": None, "variables": {}}
+    with pytest.raises(cel.EvaluationError):
+        program.evaluate(bound)  # no such key: the fast path falls back, the runtime reports it
+    assert fast._FALLBACK.__traceback__ is None

@@ -2,7 +2,7 @@
 and ``--since``, and the git modes' ``--base``/``--head``.
 
 A wrapper named ``git`` first on PATH records every command line before running the real git, so
-the properties cover calls made through GitPython too: the exit code is 0, 1 or 2; no value runs
+the properties cover every git process the gate starts: the exit code is 0, 1 or 2; no value runs
 a command (a marker file a successful injection would create never appears); nothing is written
 into ``.git/hooks`` or ``.git/config``; and every git command line that ran has the shape
 ``gitargs.checked`` enforces (options first, values after ``--end-of-options``, no value that
