@@ -157,3 +157,34 @@ def test_inputs_become_arguments_without_a_shell() -> None:
     assert step.args == ["check", "--github", "--base", "origin/main", "--scope", "changed", "--new-only",
                          "--fail-on", "warning", "--sarif", "x.sarif; rm -rf /", "--policy", "policies",
                          "--policy", "team policies", "--", "clusters/prod", "apps"]
+
+
+def _cache_steps() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    steps = _action()["runs"]["steps"]
+    restore = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache/restore@"))
+    save = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache/save@"))
+    return restore, save, steps
+
+
+def test_the_store_is_restored_before_the_gate_and_saved_after_it_even_when_the_gate_fails() -> None:
+    restore, save, steps = _cache_steps()
+    gate = next(i for i, s in enumerate(steps) if s.get("id") == "gate")
+    assert steps.index(restore) < gate < steps.index(save)
+    assert restore["with"]["path"] == save["with"]["path"] == "${{ github.workspace }}/.git/gatekeeper"
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])  # a later run finds this one
+    assert restore["if"] == "inputs.cache == 'true'"
+    assert save["if"] == "${{ !cancelled() && inputs.cache == 'true' }}"  # a failing gate still saves
+    assert _action()["inputs"]["cache"]["default"] == "true"
+
+
+def test_the_cached_path_is_where_a_gate_run_keeps_its_store(repo: Repo, tmp_path: Path) -> None:
+    """The gate step, run as the runner runs it, writes its store under the path the cache steps
+    keep (the repository's git directory, never the work tree the checks read)."""
+    restore, _, _ = _cache_steps()
+    cached = repo.path / restore["with"]["path"].replace("${{ github.workspace }}/", "")
+    assert not cached.exists()
+    proc, _, outputs = _run_gate(repo, tmp_path, "pull_request", _pull_request(repo))
+    assert proc.returncode == 1 and outputs["verdict"] == "failed", proc.stderr
+    assert [p.name for p in cached.iterdir() if p.suffix == ".sqlite3"] == ["context-cache.sqlite3"]
+    assert not (repo.path / "gatekeeper").exists()
