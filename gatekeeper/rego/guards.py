@@ -85,17 +85,8 @@ def _head_name(refr: Any) -> str | None:
 
 
 def _is_input_kind(value: Any) -> bool:
-    kind, fields = node(value)
-    if kind == "RefDot":
-        field_ = fields.get("field")
-        name = field_[1] if isinstance(field_, list) and len(field_) > 1 else None
-    elif kind == "RefBrack":
-        index_kind, index = node(fields.get("index"))
-        name = index.get("value") if index_kind in ("String", "RawString") else None
-    else:
-        return False
-    base_kind, base = node(fields.get("refr"))
-    return name == "kind" and base_kind == "Var" and base.get("value") == "input"
+    """Whether ``value`` is ``input.kind`` (or ``input["kind"]``)."""
+    return _input_path(value) == ("kind",)
 
 
 def _strings(value: Any) -> Kinds | None:
