@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from gatekeeper import cel
@@ -43,6 +44,10 @@ class Objects:
 
     items: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]] = ()
     _index: dict[tuple[str, str], list[Mapping[str, Any]]] | None = None
+    # (apiVersion, resource) -> namespace -> objects, made on the first lookup in a namespace: a
+    # policy that reads one object per evaluation (``resource.Get``) would otherwise filter every
+    # object of that kind on every call
+    _namespaced: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = field(default_factory=dict)
 
     def _indexed(self) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
         if self._index is None:
@@ -53,10 +58,19 @@ class Objects:
         return self._index
 
     def find(self, api_version: str, resource: str, namespace: str | None = None) -> list[Mapping[str, Any]]:
+        """The objects of a resource type (in ``namespace``: an object without one is in
+        ``default``), in the tree's order."""
         found = self._indexed().get((api_version, resource), [])
-        if namespace:
-            found = [o for o in found if _meta(o).get("namespace", "default") == namespace]
-        return found
+        if not namespace:
+            return found
+        groups = self._namespaced.get((api_version, resource))
+        if groups is None:
+            groups = self._namespaced[(api_version, resource)] = {}
+            for obj in found:
+                where = _meta(obj).get("namespace", "default")
+                if isinstance(where, str):  # anything else never equals a namespace name
+                    groups.setdefault(where, []).append(obj)
+        return groups.get(namespace, [])
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         for obj in self.find(api_version, plural(kind), namespace or None):
@@ -124,7 +138,9 @@ def available() -> bool:
     return cel.available()
 
 
+@cache
 def environment() -> cel.Environment:
+    """The CEL environment of Kyverno's expressions (made once: looking it up hashes every library)."""
     return cel.environment(VARIABLES, (*cel.kubernetes_libraries(), KYVERNO))
 
 

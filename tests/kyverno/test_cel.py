@@ -138,3 +138,37 @@ def test_cel_that_does_not_compile_is_a_load_error(tmp_path: Path) -> None:
     assert code == 2
     assert "policies/vpol.yaml:23: ValidatingPolicy owners: spec.validations[1].expression: CEL expression does " \
            "not compile" in out
+
+
+def test_objects_in_a_namespace_are_those_the_tree_holds_there_in_order() -> None:
+    """``resource.Get``/``List`` read a namespace through an index made on its first lookup: the
+    same objects, in the tree's order, as reading every object of the type (an object without a
+    namespace is in ``default``; a namespace that is not a string is in none)."""
+    from gatekeeper.kyverno.celeval import Objects
+
+    def cm(name: str, namespace: object = None) -> dict[str, object]:
+        meta: dict[str, object] = {"name": name}
+        if namespace is not None:
+            meta["namespace"] = namespace
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+
+    items = [cm("a", "shop"), cm("b"), cm("c", "shop"), cm("d", ["shop"]), cm("e", "default"),
+             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "shop"}},
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": "not a mapping"}]
+    objects = Objects(items)
+    def name(obj: object) -> object:
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        return meta.get("name") if isinstance(meta, dict) else None
+
+    names = [[name(o) for o in objects.find("v1", "configmaps", ns)] for ns in ("shop", "default", "other")]
+    assert names == [["a", "c"], ["b", "e", None], []]  # metadata not a mapping: no namespace, so default
+    assert len(objects.find("v1", "configmaps")) == 6  # no namespace: every one, the malformed too
+    assert objects.get("v1", "ConfigMap", "shop", "c") is items[2]
+    assert objects.get("v1", "ConfigMap", "default", "b") is items[1]
+    assert objects.get("v1", "ConfigMap", "shop", "b") is None
+
+
+def test_the_kyverno_cel_environment_is_made_once() -> None:
+    from gatekeeper.kyverno import celeval
+
+    assert celeval.environment() is celeval.environment()
