@@ -159,7 +159,7 @@ def evaluate(source: str, bindings: Mapping[str, Any], objects: Objects) -> Any:
     call = _Call(objects)
     token = _STATE.set(call)
     try:
-        value = program.evaluate({**LIBS, **bindings})
+        value = program.evaluate(_bound(bindings))
     except cel.Unsupported as exc:
         raise ContextUnavailable(f"CEL expression {source!r} {exc.message}, which is not evaluated offline") from None
     except cel.CostLimitExceeded as exc:
@@ -175,6 +175,29 @@ def evaluate(source: str, bindings: Mapping[str, Any], objects: Objects) -> Any:
         raise ContextUnavailable(f"CEL expression uses {call.unavailable[0]}, which needs the cluster or a "
                                  "registry; it was not decided")
     return value
+
+
+_BASES: list[tuple[Mapping[str, Any], tuple[int, ...], cel.Bindings]] = []  # the last few rule evaluations
+_BASES_KEPT = 4
+
+
+def _bound(bindings: Mapping[str, Any]) -> cel.Bindings:
+    """``bindings`` (with the Kyverno libraries) as the engine binds them. A rule's expressions share
+    one mapping; its values other than ``variables`` (which grows as each variable is evaluated) are
+    bound once, so the object is measured for the cost bound once per rule instead of once per
+    expression; ``variables`` is bound afresh, as it stands, for each expression. The base is
+    reused only for the same mapping holding the same value objects (kept referenced, so their
+    identities cannot be taken by others)."""
+    fixed = tuple(id(v) for k, v in bindings.items() if k != "variables")
+    base = next((b for m, key, b in _BASES if m is bindings and key == fixed), None)
+    if base is None:
+        base = environment().bindings({**LIBS, **{k: v for k, v in bindings.items() if k != "variables"}})
+        _BASES.insert(0, (bindings, fixed, base))
+        del _BASES[_BASES_KEPT:]
+    if "variables" not in bindings:
+        return base
+    current = bindings["variables"]
+    return base.with_values({"variables": dict(current) if isinstance(current, dict) else current})
 
 
 def variables(entries: Sequence[Mapping[str, Any]], bindings: dict[str, Any], objects: Objects) -> dict[str, Any]:
